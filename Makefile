@@ -1,0 +1,131 @@
+# o365 — top-level commands.
+#
+#   make deps    check (and, as root on Debian, install) cc, c++, valgrind, php+FFI, phpunit, python3+venv
+#   make lib     build target/debug/libo365.so (dev profile)
+#   make test    everything, stopping at the first failure:
+#                cargo fmt --check, cargo clippy -D warnings, cargo test --workspace (incl. the
+#                simulator), header staleness check, C harness under valgrind, C++ test under
+#                valgrind, PHPUnit; ends with each runner's summary and a total line
+#   make demo    build and run examples/demo.c against the library on a temporary store
+#   make bench   benchmarks (scripts/bench.sh if present, else cargo bench)
+#
+# Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php
+# Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO    ?= cargo
+CC       ?= cc
+CXX      ?= c++
+PHP      ?= php
+PHPUNIT  ?= phpunit
+
+LIBDIR   := $(CURDIR)/target/debug
+LIB      := $(LIBDIR)/libo365.so
+export LIB
+# the PHP binding finds the library through O365_LIB
+export O365_LIB := $(LIB)
+
+# The test hooks (o365_debug_panic, o365_debug_emit_event) are compiled in when the crate has a
+# `test-hooks` feature; they still only act for a client created with {"debug":{"test_hooks":true}}.
+# Every build here uses the same feature set so cargo does not rebuild back and forth.
+FEATURES ?= $(shell grep -qE '^[[:space:]]*test-hooks[[:space:]]*=' Cargo.toml 2>/dev/null && echo o365/test-hooks)
+CARGO_FEATURES := $(if $(strip $(FEATURES)),--features $(FEATURES))
+
+BUILD    := build
+CFLAGS   ?= -g -O1
+CWARN    := -Wall -Wextra -Werror -pthread
+CPPFLAGS := -Iinclude
+LDLIBS   := -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -l:libo365.so -pthread
+
+VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --num-callers=40 --fair-sched=yes --suppressions=tests/c/valgrind.supp
+
+STEP     := scripts/step.sh
+PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
+              --colors=never -c bindings/php/phpunit.xml
+
+.PHONY: help deps lib binaries test demo bench clean \
+        test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary
+
+help:
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@scripts/deps.sh
+
+lib:
+	$(CARGO) build --lib $(CARGO_FEATURES)
+	@test -f $(LIB) || { echo "make lib: $(LIB) was not produced"; exit 1; }
+	@echo "LIB=$(LIB)"
+
+# ---- make test ---------------------------------------------------------------------------
+
+test: deps
+	@rm -rf $(BUILD)/logs
+	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check
+	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
+	@$(STEP) build $(MAKE) --no-print-directory binaries
+	@$(STEP) header-check scripts/check-header.sh $(LIB)
+	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
+	@$(STEP) cpp-test $(VALGRIND) $(BUILD)/tests/cpp/test_client
+	@$(STEP) phpunit $(PHPUNIT_CMD)
+	@scripts/summary.sh
+
+binaries: lib $(BUILD)/tests/c/test_abi $(BUILD)/tests/cpp/test_client $(BUILD)/examples/demo
+
+test-fmt:
+	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check
+
+test-clippy:
+	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+
+test-cargo:
+	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
+
+test-header: lib
+	@$(STEP) header-check scripts/check-header.sh $(LIB)
+
+test-c: $(BUILD)/tests/c/test_abi
+	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
+
+test-cpp: $(BUILD)/tests/cpp/test_client
+	@$(STEP) cpp-test $(VALGRIND) $(BUILD)/tests/cpp/test_client
+
+test-php: lib
+	@$(STEP) phpunit $(PHPUNIT_CMD)
+
+test-summary:
+	@scripts/summary.sh
+
+# The binaries depend on `lib` (phony: cargo decides whether anything changed), so they are
+# relinked on every run; that takes a second.
+$(BUILD)/tests/c/test_abi: tests/c/test_abi.c tests/c/harness.h include/o365.h lib
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ tests/c/test_abi.c $(LDLIBS)
+
+$(BUILD)/tests/cpp/test_client: bindings/cpp/tests/test_client.cpp bindings/cpp/o365.hpp include/o365.h lib
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) -Ibindings/cpp -o $@ \
+		bindings/cpp/tests/test_client.cpp $(LDLIBS)
+
+# ---- make demo ---------------------------------------------------------------------------
+
+$(BUILD)/examples/demo: examples/demo.c include/o365.h lib
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ examples/demo.c $(LDLIBS)
+
+demo: deps $(BUILD)/examples/demo
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/o365-demo-XXXXXX"); \
+	  $(BUILD)/examples/demo "$$dir/o365.db"; rc=$$?; rm -rf "$$dir"; exit $$rc
+
+# ---- make bench --------------------------------------------------------------------------
+
+bench:
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else $(CARGO) bench --workspace; fi
+
+clean:
+	rm -rf $(BUILD)
