@@ -1,0 +1,411 @@
+//! Client configuration: the JSON object given to `o365_client_new`.
+//!
+//! Unknown fields are rejected, and every invalid value is reported with the name of the
+//! field, so a typo in a host's config never silently falls back to a default.
+
+use crate::error::{Error, Result};
+use base64::Engine;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Microsoft's public-cloud sign-in host. The library's default.
+pub const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
+/// Microsoft Graph v1.0 in the public cloud. The library's default.
+pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// SQLite file path, or `sqlite://PATH`.
+    pub store: String,
+    /// Base64 of 32 bytes (AES-256-GCM key for tokens and secrets at rest).
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+    #[serde(default)]
+    pub app: AppConfig,
+    #[serde(default)]
+    pub endpoints: Endpoints,
+    /// An extra CA certificate (PEM) to trust, e.g. the emulator's or a corporate proxy's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub debug: DebugConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app registration's application (client) id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Only for confidential clients; kept in memory, never stored or logged.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Where Microsoft sends the browser back after sign-in (the CRM's callback URL).
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    /// `common` (default), `organizations`, `consumers`, a tenant id or a verified domain.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            client_id: None,
+            client_secret: None,
+            redirect_uri: None,
+            tenant: default_tenant(),
+        }
+    }
+}
+
+fn default_tenant() -> String {
+    "common".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// Sign-in authority host, without tenant (national clouds or the emulator differ).
+    #[serde(default = "default_login")]
+    pub login: String,
+    /// Graph base URL including the version segment.
+    #[serde(default = "default_graph")]
+    pub graph: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            login: default_login(),
+            graph: default_graph(),
+        }
+    }
+}
+
+fn default_login() -> String {
+    DEFAULT_LOGIN.into()
+}
+fn default_graph() -> String {
+    DEFAULT_GRAPH.into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Longest time one blocking C call may take.
+    #[serde(default = "default_call_ms")]
+    pub call_ms: u64,
+    #[serde(default = "default_connect_ms")]
+    pub connect_ms: u64,
+    /// Longest time one HTTP request may take.
+    #[serde(default = "default_request_ms")]
+    pub request_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            call_ms: default_call_ms(),
+            connect_ms: default_connect_ms(),
+            request_ms: default_request_ms(),
+        }
+    }
+}
+
+fn default_call_ms() -> u64 {
+    120_000
+}
+fn default_connect_ms() -> u64 {
+    10_000
+}
+fn default_request_ms() -> u64 {
+    60_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Worker threads of the process-wide runtime. The first client of a process decides.
+    #[serde(default = "default_workers")]
+    pub worker_threads: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            worker_threads: default_workers(),
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    2
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `off`, `error`, `warn`, `info`, `debug`, `trace`.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// Log file (appended). Without it the library logs nothing: it never writes to stderr.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            file: None,
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How long an event handed out by `o365_next_event` stays reserved for that client
+    /// before it is handed out again (when the host neither acked it nor closed the client).
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            lease_ms: default_lease_ms(),
+        }
+    }
+}
+
+fn default_lease_ms() -> u64 {
+    30_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request JSON accepted through the C ABI, in bytes.
+    #[serde(default = "default_max_request")]
+    pub max_request_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: default_max_request(),
+        }
+    }
+}
+
+/// 8 MiB. Larger payloads (attachments) are passed by file path.
+pub(crate) const DEFAULT_MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+fn default_max_request() -> usize {
+    DEFAULT_MAX_REQUEST_BYTES
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugConfig {
+    /// Enables the test-only exports (`o365_debug_panic`, `o365_debug_emit_event`).
+    #[serde(default)]
+    pub test_hooks: bool,
+    /// Shifts the library's clock (milliseconds), so tests can check expiry without waiting.
+    #[serde(default)]
+    pub clock_offset_ms: i64,
+}
+
+impl Config {
+    /// Parses and validates the config JSON.
+    pub fn from_json(json: &str) -> Result<Config> {
+        let cfg: Config = crate::json::from_str(json)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The SQLite file this config points to.
+    pub fn store_path(&self) -> PathBuf {
+        let s = self.store.strip_prefix("sqlite://").unwrap_or(&self.store);
+        PathBuf::from(s)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.store.trim().is_empty() {
+            return Err(Error::invalid_field(
+                "store",
+                "store must name a SQLite file",
+            ));
+        }
+        if self.store.contains("://") && !self.store.starts_with("sqlite://") {
+            return Err(Error::invalid_field(
+                "store",
+                format!(
+                    "unsupported store URL '{}': only SQLite files (a path or sqlite://PATH) are supported",
+                    self.store
+                ),
+            ));
+        }
+        if let Some(k) = &self.encryption_key {
+            decode_key(k).map_err(|m| Error::invalid_field("encryption_key", m))?;
+        }
+        for (field, url) in [
+            ("endpoints.login", &self.endpoints.login),
+            ("endpoints.graph", &self.endpoints.graph),
+        ] {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| Error::invalid_field(field, format!("'{url}' is not a URL: {e}")))?;
+            if parsed.scheme() != "https" {
+                return Err(Error::invalid_field(
+                    field,
+                    format!(
+                        "'{url}' must use https (Microsoft and the emulator both speak HTTPS only)"
+                    ),
+                ));
+            }
+        }
+        if let Some(r) = &self.app.redirect_uri {
+            url::Url::parse(r).map_err(|e| {
+                Error::invalid_field("app.redirect_uri", format!("'{r}' is not a URL: {e}"))
+            })?;
+        }
+        if self.app.tenant.trim().is_empty() {
+            return Err(Error::invalid_field(
+                "app.tenant",
+                "tenant must not be empty",
+            ));
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                return Err(Error::invalid_field(
+                    "ca_file",
+                    format!("CA file '{}' does not exist", ca.display()),
+                ));
+            }
+        }
+        if self.runtime.worker_threads == 0 || self.runtime.worker_threads > 64 {
+            return Err(Error::invalid_field(
+                "runtime.worker_threads",
+                "worker_threads must be between 1 and 64",
+            ));
+        }
+        if self.timeouts.call_ms == 0
+            || self.timeouts.request_ms == 0
+            || self.timeouts.connect_ms == 0
+        {
+            return Err(Error::invalid_field(
+                "timeouts",
+                "timeouts must be above zero",
+            ));
+        }
+        if !matches!(
+            self.log.level.as_str(),
+            "off" | "error" | "warn" | "info" | "debug" | "trace"
+        ) {
+            return Err(Error::invalid_field(
+                "log.level",
+                format!("unknown log level '{}'", self.log.level),
+            ));
+        }
+        if self.limits.max_request_bytes < 1024 {
+            return Err(Error::invalid_field(
+                "limits.max_request_bytes",
+                "max_request_bytes must be at least 1024",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a base64 key of exactly 32 bytes.
+pub fn decode_key(b64: &str) -> std::result::Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("encryption key is not base64: {e}"))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("encryption key must be 32 bytes, got {}", bytes.len()))
+}
+
+/// The key file used when neither the config nor `O365_ENCRYPTION_KEY` gives a key.
+pub fn key_file_for(store: &Path) -> PathBuf {
+    let mut name = store
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "o365.db".into());
+    name.push(".key");
+    store.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_gets_microsoft_defaults() {
+        let c = Config::from_json(r#"{"store": "/tmp/x.db"}"#).unwrap();
+        assert_eq!(c.endpoints.login, DEFAULT_LOGIN);
+        assert_eq!(c.endpoints.graph, DEFAULT_GRAPH);
+        assert_eq!(c.app.tenant, "common");
+        assert_eq!(c.runtime.worker_threads, 2);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = Config::from_json(r#"{"store": "/tmp/x.db", "stroe": 1}"#).unwrap_err();
+        assert_eq!(e.kind(), "unknown_field");
+        assert!(e.message().contains("stroe"), "{}", e.message());
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (json, field) in [
+            (r#"{"store": ""}"#, "store"),
+            (r#"{"store": "postgres://x"}"#, "store"),
+            (
+                r#"{"store": "x.db", "encryption_key": "abc"}"#,
+                "encryption_key",
+            ),
+            (
+                r#"{"store": "x.db", "endpoints": {"graph": "http://x"}}"#,
+                "endpoints.graph",
+            ),
+            (
+                r#"{"store": "x.db", "log": {"level": "loud"}}"#,
+                "log.level",
+            ),
+            (
+                r#"{"store": "x.db", "runtime": {"worker_threads": 0}}"#,
+                "runtime.worker_threads",
+            ),
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.status(), 1, "{json}");
+            assert_eq!(e.fault().details["field"], field, "{json}");
+        }
+    }
+
+    #[test]
+    fn key_file_sits_beside_store() {
+        assert_eq!(
+            key_file_for(Path::new("/var/lib/crm/o365.db")),
+            PathBuf::from("/var/lib/crm/o365.db.key")
+        );
+    }
+}

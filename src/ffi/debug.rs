@@ -1,0 +1,94 @@
+//! Test-only exports, inert unless the client config says `"debug": {"test_hooks": true}`.
+
+use super::{call, o365_client, o365_status};
+use crate::error::{Error, Result};
+use crate::service::Client;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::ffi::c_char;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PanicRequest {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmitRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    mailbox: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    payload: Value,
+}
+
+fn hooks_enabled(c: &Client) -> Result<()> {
+    if c.config().debug.test_hooks {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "test_hooks_disabled",
+            "test hooks are disabled; set {\"debug\": {\"test_hooks\": true}} in the client config",
+        ))
+    }
+}
+
+/// Test hook: panics inside the export (request `{"message"?: "..."}`), to show that a
+/// panic comes back as O365_INTERNAL and the process keeps working. O365_FORBIDDEN unless
+/// test hooks are enabled.
+///
+/// # Safety
+/// As for o365_import_mailbox.
+#[no_mangle]
+pub unsafe extern "C" fn o365_debug_panic(
+    client: *mut o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    call(
+        client,
+        request_json,
+        out_json,
+        |c, r: PanicRequest| async move {
+            hooks_enabled(&c)?;
+            let msg = r
+                .message
+                .unwrap_or_else(|| "forced panic (o365_debug_panic)".into());
+            if !msg.is_empty() {
+                panic!("{msg}");
+            }
+            Ok(json!({}))
+        },
+    )
+}
+
+/// Test hook: stores an event `{"type", "mailbox"?, "id"?, "payload"?: {...}}` and returns
+/// `{"id", "new"}`. O365_FORBIDDEN unless test hooks are enabled.
+///
+/// # Safety
+/// As for o365_import_mailbox.
+#[no_mangle]
+pub unsafe extern "C" fn o365_debug_emit_event(
+    client: *mut o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    call(
+        client,
+        request_json,
+        out_json,
+        |c, r: EmitRequest| async move {
+            hooks_enabled(&c)?;
+            if r.kind.is_empty() {
+                return Err(Error::invalid_field("type", "event type must not be empty"));
+            }
+            let (id, new) = c.publish(&r.kind, r.mailbox.as_deref(), r.id, r.payload)?;
+            Ok(json!({ "id": id, "new": new }))
+        },
+    )
+}

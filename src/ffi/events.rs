@@ -1,0 +1,53 @@
+//! The event queue (pulled by the host; the library never calls back into it).
+
+use super::{client_of, guard, o365_client, o365_status, read_str};
+use crate::runtime;
+use std::ffi::c_char;
+use std::time::Duration;
+
+/// Takes the next pending event, waiting up to `timeout_ms` (0: do not wait).
+///
+/// On O365_OK `*out_json` is the event: `{"id", "type", "mailbox", "created_at",
+/// "redelivered", ...fields of the type}`. O365_TIMEOUT (error `no_event`) when none came.
+/// An event stays reserved for this client for `events.lease_ms`; confirm it with
+/// o365_ack_event, or it is handed out again after the lease, after o365_client_free, or
+/// after a restart. Events from every process sharing the store are seen.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `out_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn o365_next_event(
+    client: *mut o365_client,
+    timeout_ms: u32,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let wait = Duration::from_millis(timeout_ms as u64);
+        let ev = runtime::block_on(
+            c.worker_threads(),
+            wait + Duration::from_secs(30),
+            c.next_event(wait),
+        )?;
+        Ok(ev.to_string())
+    })
+}
+
+/// Confirms an event by id: it is never handed out again. Acking twice is O365_OK; an
+/// unknown id is O365_NOT_FOUND. `out_json` may be NULL.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `event_id` is NULL or a NUL-terminated string;
+/// `out_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn o365_ack_event(
+    client: *mut o365_client,
+    event_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let id = read_str(event_id, "event_id", 1024)?;
+        Ok(c.ack_event(id)?.to_string())
+    })
+}

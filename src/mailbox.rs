@@ -1,0 +1,223 @@
+//! Mailbox records: validation of addresses, users and settings; the JSON the host sees.
+
+use crate::error::{Error, Result};
+use crate::store::MailboxRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Per-mailbox settings. Unknown names are rejected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Book mail sent from Outlook (outside the CRM) as activities (seed point 10).
+    #[serde(default = "yes")]
+    pub book_external_sent: bool,
+    /// Keep the mailbox fresh with the background scheduler.
+    #[serde(default = "yes")]
+    pub background_sync: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            book_external_sent: true,
+            background_sync: true,
+        }
+    }
+}
+
+/// A partial settings object for `o365_update_mailbox`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub book_external_sent: Option<bool>,
+    pub background_sync: Option<bool>,
+}
+
+impl Settings {
+    pub fn from_record(m: &MailboxRecord) -> Settings {
+        serde_json::from_value(m.settings.clone()).unwrap_or_default()
+    }
+
+    pub fn apply(&mut self, p: &SettingsPatch) {
+        if let Some(v) = p.book_external_sent {
+            self.book_external_sent = v;
+        }
+        if let Some(v) = p.background_sync {
+            self.background_sync = v;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    User,
+    Alias,
+    Shared,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Alias => "alias",
+            Kind::Shared => "shared",
+        }
+    }
+}
+
+/// Normalises and checks an e-mail address (lower case; RFC 5321 lengths; no spaces or
+/// control characters; a dotted domain).
+pub fn normalize_address(field: &str, raw: &str) -> Result<String> {
+    let a = raw.trim();
+    let bad = |why: &str| {
+        Error::invalid_field(
+            field,
+            format!("'{raw}' is not a valid e-mail address: {why}"),
+        )
+        .with_hint("give the complete address, e.g. anna.schmidt@contoso.com")
+    };
+    if a.is_empty() {
+        return Err(bad("empty"));
+    }
+    if a.len() > 254 {
+        return Err(bad("longer than 254 characters"));
+    }
+    if a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains spaces or control characters"));
+    }
+    let (local, domain) = a.rsplit_once('@').ok_or_else(|| bad("no '@'"))?;
+    if local.is_empty() || local.len() > 64 || local.contains('@') {
+        return Err(bad("the part before '@' must be 1 to 64 characters"));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(bad("misplaced dot before '@'"));
+    }
+    if local.chars().any(|c| {
+        matches!(
+            c,
+            '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'
+        )
+    }) {
+        return Err(bad("special characters before '@'"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err(bad("the domain needs a dot"));
+    }
+    for l in &labels {
+        if l.is_empty()
+            || l.len() > 63
+            || l.starts_with('-')
+            || l.ends_with('-')
+            || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        {
+            return Err(bad("invalid domain"));
+        }
+    }
+    Ok(a.to_lowercase())
+}
+
+/// Checks a CRM user id.
+pub fn check_user(field: &str, u: &str) -> Result<()> {
+    if u.is_empty() || u.len() > 256 || u.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid_field(
+            field,
+            format!(
+                "'{u}' is not a valid CRM user id (1 to 256 characters, no control characters)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a user list and main user; returns the main user.
+pub fn check_users(users: &[String], main_user: Option<&str>) -> Result<String> {
+    if users.is_empty() {
+        return Err(Error::invalid_field(
+            "users",
+            "at least one CRM user must be assigned",
+        ));
+    }
+    for (i, u) in users.iter().enumerate() {
+        check_user("users", u)?;
+        if users[..i].contains(u) {
+            return Err(Error::invalid_field(
+                "users",
+                format!("user '{u}' is listed twice"),
+            ));
+        }
+    }
+    match main_user {
+        None => Ok(users[0].clone()),
+        Some(m) if users.iter().any(|u| u == m) => Ok(m.to_owned()),
+        Some(m) => Err(Error::invalid_field(
+            "main_user",
+            format!("main user '{m}' is not among the assigned users"),
+        )
+        .with_hint("add the main user to 'users', or pick one of them")),
+    }
+}
+
+/// The mailbox as the host sees it.
+pub fn to_json(m: &MailboxRecord) -> Value {
+    json!({
+        "id": m.id,
+        "address": m.address,
+        "kind": m.kind,
+        "alias_of": m.alias_of,
+        "users": m.users,
+        "main_user": m.main_user,
+        "auth_state": m.auth_state,
+        "settings": Settings::from_record(m),
+        "account": m.account,
+        "created_at": crate::clock::rfc3339(m.created_at),
+        "updated_at": crate::clock::rfc3339(m.updated_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            normalize_address("a", " Anna.Schmidt@Contoso.Example ").unwrap(),
+            "anna.schmidt@contoso.example"
+        );
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@x.de",
+            "a b@x.de",
+            "a@x",
+            "a@-x.de",
+            "a@x..de",
+            "a\r\n@x.de",
+            "a..b@x.de",
+            "<a>@x.de",
+        ] {
+            assert!(normalize_address("a", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn users_and_main_user() {
+        let u = vec!["u1".to_string(), "u2".to_string()];
+        assert_eq!(check_users(&u, None).unwrap(), "u1");
+        assert_eq!(check_users(&u, Some("u2")).unwrap(), "u2");
+        assert_eq!(
+            check_users(&u, Some("u3")).unwrap_err().fault().details["field"],
+            "main_user"
+        );
+        assert!(check_users(&[], None).is_err());
+        assert!(check_users(&["a".into(), "a".into()], None).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The process-wide Tokio runtime: private, built lazily on first use, fork-aware.
+//!
+//! - Nothing is started at load time: loading the library (PHP-FPM master, preload) creates
+//!   no thread. The runtime is built on the first call that needs it.
+//! - Tagged with the pid that built it. After `fork()` the child has the parent's runtime
+//!   object but none of its threads; the first use in the child leaks that object (dropping it
+//!   could hang joining threads that do not exist) and builds a fresh one.
+//! - Blocking on the runtime from one of its own threads would panic inside Tokio; callers get
+//!   [`Error::WrongThread`] instead.
+
+use crate::error::{Error, Fault, Result};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
+
+struct Slot {
+    pid: u32,
+    runtime: &'static Runtime,
+}
+
+static RUNTIME: Mutex<Option<Slot>> = Mutex::new(None);
+
+/// The runtime of this process, built on first use with `workers` threads (later callers'
+/// worker counts are ignored: one runtime per process).
+pub fn get(workers: usize) -> Result<&'static Runtime> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = slot.as_ref() {
+        if s.pid == pid {
+            return Ok(s.runtime);
+        }
+        // Forked child: the parent's runtime is a `&'static` (leaked Box); never drop it.
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .thread_name("o365-worker")
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the runtime: {e}")))?;
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some(Slot { pid, runtime: rt });
+    Ok(rt)
+}
+
+/// True when the current thread belongs to a Tokio runtime (ours or the host's).
+pub fn on_runtime_thread() -> bool {
+    Handle::try_current().is_ok()
+}
+
+/// Runs `fut` to completion on the process runtime, blocking the calling (host) thread for
+/// at most `timeout`.
+pub fn block_on<T>(
+    workers: usize,
+    timeout: Duration,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    if on_runtime_thread() {
+        return Err(Error::WrongThread(Fault::new(
+            "wrong_thread",
+            "a blocking o365 call was made from inside an async runtime thread",
+        ))
+        .with_hint(
+            "call the library from the host's own threads, not from runtime worker threads",
+        ));
+    }
+    let rt = get(workers)?;
+    rt.block_on(async move {
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout(format!(
+                "the call did not finish within {} ms",
+                timeout.as_millis()
+            ))
+            .with_hint("raise timeouts.call_ms in the client config, or retry later")),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_runtime_for_the_same_process() {
+        let a = get(2).unwrap() as *const Runtime;
+        let b = get(4).unwrap() as *const Runtime;
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn timeout_is_reported() {
+        let r: Result<()> = block_on(2, Duration::from_millis(20), async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        });
+        assert_eq!(r.unwrap_err().status(), crate::error::status::TIMEOUT);
+    }
+
+    #[test]
+    fn nested_block_on_is_refused_not_panicking() {
+        let r: Result<Result<()>> = block_on(2, Duration::from_secs(5), async {
+            Ok(block_on(2, Duration::from_secs(1), async { Ok(()) }))
+        });
+        let inner = r.unwrap().unwrap_err();
+        assert_eq!(inner.status(), crate::error::status::WRONG_THREAD);
+    }
+}

@@ -1,0 +1,104 @@
+//! The durable event queue the host pulls from (progress, activities, re-authentication
+//! needs). Events are stored with the change that causes them, handed out with a lease, and
+//! kept until acked: a crash or restart before the ack delivers them again.
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::store::EventRecord;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// How often a waiting `next_event` looks at the store for events other processes wrote.
+const POLL: Duration = Duration::from_millis(200);
+
+/// An event ready for the host.
+pub type Event = Value;
+
+impl Client {
+    /// Stores an event. `id` must be stable per cause (the same cause never yields two
+    /// events); `None` makes a fresh one. Returns the id, and whether it was new.
+    pub fn publish(
+        &self,
+        kind: &str,
+        mailbox_id: Option<&str>,
+        id: Option<String>,
+        payload: Value,
+    ) -> Result<(String, bool)> {
+        let id = id.unwrap_or_else(|| format!("evt_{}", uuid::Uuid::new_v4().simple()));
+        let ev = EventRecord {
+            id: id.clone(),
+            kind: kind.to_owned(),
+            mailbox_id: mailbox_id.map(str::to_owned),
+            payload,
+            created_at: self.now_ms(),
+            deliveries: 0,
+        };
+        let fresh = self.store().push_event(&ev)?;
+        if fresh {
+            self.inner.events_changed.notify_waiters();
+        }
+        Ok((id, fresh))
+    }
+
+    /// The next event, waiting up to `timeout`; `timeout` status when none came.
+    pub async fn next_event(&self, timeout: Duration) -> Result<Event> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let lease = self.config().events.lease_ms as i64;
+        loop {
+            let notified = self.inner.events_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(ev) = self
+                .store()
+                .claim_event(self.instance(), self.now_ms(), lease)?
+            {
+                return Ok(render(ev));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(crate::error::Fault::new(
+                    "no_event",
+                    format!("no event within {} ms", timeout.as_millis()),
+                )));
+            }
+            let wait = (deadline - now).min(POLL);
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+    }
+
+    /// Confirms an event; it is never handed out again.
+    pub fn ack_event(&self, id: &str) -> Result<Value> {
+        if id.is_empty() {
+            return Err(Error::invalid_field(
+                "event_id",
+                "event id must not be empty",
+            ));
+        }
+        if self.store().ack_event(id, self.now_ms())? {
+            Ok(serde_json::json!({ "acked": id }))
+        } else {
+            Err(Error::not_found("event", id))
+        }
+    }
+}
+
+fn render(ev: EventRecord) -> Value {
+    let mut out = Map::new();
+    if let Value::Object(p) = ev.payload {
+        out.extend(p);
+    } else if !ev.payload.is_null() {
+        out.insert("payload".into(), ev.payload);
+    }
+    out.insert("id".into(), Value::String(ev.id));
+    out.insert("type".into(), Value::String(ev.kind));
+    out.insert(
+        "mailbox".into(),
+        ev.mailbox_id.map(Value::String).unwrap_or(Value::Null),
+    );
+    out.insert(
+        "created_at".into(),
+        crate::clock::rfc3339(ev.created_at).into(),
+    );
+    out.insert("redelivered".into(), Value::Bool(ev.deliveries > 0));
+    Value::Object(out)
+}

@@ -1,0 +1,205 @@
+//! Import, list, read, change and remove mailbox records.
+//!
+//! Management calls are made by the host on behalf of an administrator. Their `user` is
+//! optional; when given, it must be assigned to the mailbox like on every mailbox call.
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::mailbox::{self, Kind, Settings, SettingsPatch};
+use crate::store::MailboxRecord;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportMailbox {
+    pub address: String,
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub main_user: Option<String>,
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    #[serde(default)]
+    pub alias_of: Option<String>,
+    #[serde(default)]
+    pub settings: Option<SettingsPatch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListMailboxes {
+    /// Only the mailboxes this CRM user is assigned to.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetMailbox {
+    pub mailbox: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMailbox {
+    pub mailbox: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub users: Option<Vec<String>>,
+    #[serde(default)]
+    pub main_user: Option<String>,
+    #[serde(default)]
+    pub settings: Option<SettingsPatch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMailbox {
+    pub mailbox: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+impl Client {
+    fn managed_mailbox(
+        &self,
+        key: &str,
+        user: Option<&str>,
+        action: &str,
+    ) -> Result<MailboxRecord> {
+        match user {
+            Some(u) => self.mailbox_for_user(key, u, action),
+            None => self.find_mailbox(key),
+        }
+    }
+
+    /// Registers a mailbox by its full address and assigns CRM users (seed point 3).
+    pub async fn import_mailbox(&self, req: ImportMailbox) -> Result<Value> {
+        let address = mailbox::normalize_address("address", &req.address)?;
+        let main_user = mailbox::check_users(&req.users, req.main_user.as_deref())?;
+        let kind = req.kind.unwrap_or(Kind::User);
+        let alias_of = match (kind, &req.alias_of) {
+            (Kind::Alias, Some(a)) => {
+                let a = mailbox::normalize_address("alias_of", a)?;
+                if a == address {
+                    return Err(Error::invalid_field(
+                        "alias_of",
+                        "an alias must belong to another address than its own",
+                    ));
+                }
+                Some(a)
+            }
+            (Kind::Alias, None) => {
+                return Err(Error::invalid_field(
+                    "alias_of",
+                    "an alias mailbox needs 'alias_of': the address of the mailbox the alias belongs to",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(Error::invalid_field(
+                    "alias_of",
+                    "'alias_of' is only allowed with kind 'alias'",
+                ))
+            }
+            (_, None) => None,
+        };
+        let mut settings = Settings::default();
+        if let Some(p) = &req.settings {
+            settings.apply(p);
+        }
+        let now = self.now_ms();
+        let m = MailboxRecord {
+            id: format!("mbx_{}", uuid::Uuid::new_v4().simple()),
+            address,
+            kind: kind.as_str().to_owned(),
+            alias_of,
+            users: req.users,
+            main_user,
+            auth_state: "not_authenticated".into(),
+            settings: serde_json::to_value(settings)?,
+            account: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store().insert_mailbox(&m)?;
+        self.audit(
+            Some(&m.id),
+            None,
+            "import_mailbox",
+            "ok",
+            Some(m.address.clone()),
+        );
+        Ok(mailbox::to_json(&m))
+    }
+
+    pub async fn list_mailboxes(&self, req: ListMailboxes) -> Result<Value> {
+        if let Some(u) = &req.user {
+            mailbox::check_user("user", u)?;
+        }
+        let list = self.store().list_mailboxes(req.user.as_deref())?;
+        Ok(json!({ "mailboxes": list.iter().map(mailbox::to_json).collect::<Vec<_>>() }))
+    }
+
+    pub async fn get_mailbox(&self, req: GetMailbox) -> Result<Value> {
+        let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "get_mailbox")?;
+        Ok(mailbox::to_json(&m))
+    }
+
+    pub async fn update_mailbox(&self, req: UpdateMailbox) -> Result<Value> {
+        let mut m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "update_mailbox")?;
+        if req.users.is_none() && req.main_user.is_none() && req.settings.is_none() {
+            return Err(Error::invalid(
+                "nothing_to_update",
+                "give at least one of 'users', 'main_user', 'settings'",
+            ));
+        }
+        let users = req.users.unwrap_or_else(|| m.users.clone());
+        let main = match (&req.main_user, users.contains(&m.main_user)) {
+            (Some(mu), _) => Some(mu.as_str()),
+            (None, true) => Some(m.main_user.as_str()),
+            (None, false) => {
+                return Err(Error::invalid_field(
+                    "main_user",
+                    format!(
+                        "the new user list drops the main user '{}': name a new main user",
+                        m.main_user
+                    ),
+                ))
+            }
+        };
+        m.main_user = mailbox::check_users(&users, main)?;
+        m.users = users;
+        if let Some(p) = &req.settings {
+            let mut s = Settings::from_record(&m);
+            s.apply(p);
+            m.settings = serde_json::to_value(s)?;
+        }
+        m.updated_at = self.now_ms();
+        self.store().update_mailbox(&m)?;
+        self.audit(
+            Some(&m.id),
+            req.user.as_deref(),
+            "update_mailbox",
+            "ok",
+            None,
+        );
+        Ok(mailbox::to_json(&m))
+    }
+
+    /// Removes the mailbox with its tokens, cache and pending sign-ins.
+    pub async fn remove_mailbox(&self, req: RemoveMailbox) -> Result<Value> {
+        let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "remove_mailbox")?;
+        self.store().delete_mailbox(&m.id)?;
+        self.audit(
+            Some(&m.id),
+            req.user.as_deref(),
+            "remove_mailbox",
+            "ok",
+            Some(m.address.clone()),
+        );
+        Ok(json!({ "removed": true, "id": m.id, "address": m.address }))
+    }
+}

@@ -1,0 +1,183 @@
+//! The core, usable from Rust alone: one [`Client`] with one async method per capability.
+//! Each method checks the acting user's access, then composes the parts below it.
+//! The FFI layer is a thin shell around this.
+
+mod events;
+mod mailboxes;
+
+pub use events::Event;
+pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
+
+use crate::auth::vault::{KeySource, Vault};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{AuditEntry, MailboxRecord, SqliteStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A handle on one store with one configuration. Cheap to clone; thread-safe.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub vault: Vault,
+    pub clock: Clock,
+    /// Unique per client instance: owner name for event reservations and leases.
+    pub instance: String,
+    /// Wakes `next_event` waiters in this process when an event is published.
+    pub events_changed: Notify,
+    pub warnings: Vec<String>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Hand reserved, unacked events to the next taker right away.
+        let _ = self.store.release_events(&self.instance);
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("store", &self.inner.config.store)
+            .field("instance", &self.inner.instance)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Opens the store (creating and migrating it as needed) and loads the encryption key.
+    pub fn new(config: Config) -> Result<Client> {
+        crate::logging::init(&config.log)?;
+        let store = SqliteStore::open(&config.store_path())?;
+        let vault = Vault::load(&config)?;
+        let mut warnings = Vec::new();
+        if vault.source == KeySource::NewKeyFile || vault.source == KeySource::KeyFile {
+            let w = format!(
+                "no encryption key configured: tokens are encrypted with the key file '{}' \
+                 beside the store; set encryption_key or O365_ENCRYPTION_KEY and keep the key apart from the store",
+                crate::config::key_file_for(&config.store_path()).display()
+            );
+            tracing::warn!("{w}");
+            warnings.push(w);
+        }
+        let clock = Clock::with_offset(config.debug.clock_offset_ms);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                config,
+                store: Arc::new(store),
+                vault,
+                clock,
+                instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+                events_changed: Notify::new(),
+                warnings,
+            }),
+        })
+    }
+
+    /// Parses the config JSON and opens the client.
+    pub fn from_json(config_json: &str) -> Result<Client> {
+        Client::new(Config::from_json(config_json)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
+    }
+
+    /// The owner name of this client instance (leases, event reservations).
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// Longest time a blocking call may take.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.config.timeouts.call_ms)
+    }
+
+    pub fn worker_threads(&self) -> usize {
+        self.inner.config.runtime.worker_threads
+    }
+
+    /// The mailbox named by id or address, if the acting `user` is assigned to it.
+    /// Unknown → `not_found`; unassigned → `forbidden`, and the attempt is recorded.
+    pub fn mailbox_for_user(&self, key: &str, user: &str, action: &str) -> Result<MailboxRecord> {
+        crate::mailbox::check_user("user", user)?;
+        let m = self.find_mailbox(key)?;
+        if m.users.iter().any(|u| u == user) {
+            return Ok(m);
+        }
+        self.audit(Some(&m.id), Some(user), action, "denied", None);
+        Err(Error::forbidden(
+            "user_not_assigned",
+            format!(
+                "CRM user '{user}' is not assigned to mailbox '{}'",
+                m.address
+            ),
+        )
+        .with_hint("an administrator can assign the user to the mailbox (o365_update_mailbox)")
+        .with_detail("mailbox", m.id.as_str())
+        .with_detail("user", user))
+    }
+
+    /// The mailbox named by id or address, or `not_found`.
+    pub fn find_mailbox(&self, key: &str) -> Result<MailboxRecord> {
+        if key.is_empty() {
+            return Err(Error::invalid_field(
+                "mailbox",
+                "mailbox must name a mailbox id or address",
+            ));
+        }
+        let lookup = if key.contains('@') {
+            key.trim().to_lowercase()
+        } else {
+            key.to_owned()
+        };
+        self.store()
+            .find_mailbox(&lookup)?
+            .ok_or_else(|| Error::not_found("mailbox", key))
+    }
+
+    /// Appends to the audit log; failures to audit never fail the call itself.
+    pub fn audit(
+        &self,
+        mailbox: Option<&str>,
+        user: Option<&str>,
+        action: &str,
+        outcome: &str,
+        detail: Option<String>,
+    ) {
+        let entry = AuditEntry {
+            at: self.now_ms(),
+            mailbox_id: mailbox.map(str::to_owned),
+            user: user.map(str::to_owned),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        if let Err(e) = self.store().record_audit(&entry) {
+            tracing::warn!("audit entry not written: {e}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+use super::SqliteStore;
+use crate::error::Result;
+use crate::store::{EventRecord, EventStore};
+use rusqlite::{params, OptionalExtension};
+
+impl EventStore for SqliteStore {
+    fn push_event(&self, ev: &EventRecord) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO events (id, type, mailbox_id, payload, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    ev.id,
+                    ev.kind,
+                    ev.mailbox_id,
+                    ev.payload.to_string(),
+                    ev.created_at
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn claim_event(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<EventRecord>> {
+        self.write(|tx| {
+            let row = tx
+                .query_row(
+                    "UPDATE events SET lease_owner = ?1, lease_until = ?2, deliveries = deliveries + 1 \
+                     WHERE seq = (SELECT seq FROM events WHERE acked_at IS NULL \
+                                  AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY seq LIMIT 1) \
+                     RETURNING id, type, mailbox_id, payload, created_at, deliveries",
+                    params![owner, now + lease_ms, now],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, i64>(5)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            Ok(row.map(|(id, kind, mailbox_id, payload, created_at, deliveries)| EventRecord {
+                id,
+                kind,
+                mailbox_id,
+                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                created_at,
+                deliveries: deliveries - 1,
+            }))
+        })
+    }
+
+    fn ack_event(&self, id: &str, now: i64) -> Result<bool> {
+        self.write(|tx| {
+            let exists: Option<Option<i64>> = tx
+                .query_row("SELECT acked_at FROM events WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            match exists {
+                None => Ok(false),
+                Some(Some(_)) => Ok(true),
+                Some(None) => {
+                    tx.execute(
+                        "UPDATE events SET acked_at = ?2, lease_owner = NULL, lease_until = NULL \
+                         WHERE id = ?1",
+                        params![id, now],
+                    )?;
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    fn release_events(&self, owner: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE events SET lease_owner = NULL, lease_until = NULL \
+                 WHERE lease_owner = ?1 AND acked_at IS NULL",
+                [owner],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn pending_events(&self) -> Result<i64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM events WHERE acked_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+}

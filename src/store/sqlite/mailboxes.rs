@@ -1,0 +1,157 @@
+use super::SqliteStore;
+use crate::error::{Error, Fault, Result};
+use crate::store::{MailboxRecord, MailboxStore};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+const COLUMNS: &str =
+    "id, address, kind, alias_of, main_user, auth_state, settings, account, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
+    let settings: String = r.get(6)?;
+    let account: Option<String> = r.get(7)?;
+    Ok(MailboxRecord {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        kind: r.get(2)?,
+        alias_of: r.get(3)?,
+        main_user: r.get(4)?,
+        auth_state: r.get(5)?,
+        settings: serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null),
+        account: account.and_then(|a| serde_json::from_str(&a).ok()),
+        users: Vec::new(),
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+fn load_users(c: &Connection, m: &mut MailboxRecord) -> Result<()> {
+    let mut st = c.prepare_cached(
+        "SELECT user_id FROM mailbox_users WHERE mailbox_id = ?1 ORDER BY position",
+    )?;
+    m.users = st
+        .query_map([&m.id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(())
+}
+
+fn write_users(tx: &Connection, m: &MailboxRecord) -> Result<()> {
+    tx.execute("DELETE FROM mailbox_users WHERE mailbox_id = ?1", [&m.id])?;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO mailbox_users (mailbox_id, user_id, position) VALUES (?1, ?2, ?3)",
+    )?;
+    for (i, u) in m.users.iter().enumerate() {
+        st.execute(params![m.id, u, i as i64])?;
+    }
+    Ok(())
+}
+
+impl MailboxStore for SqliteStore {
+    fn insert_mailbox(&self, m: &MailboxRecord) -> Result<()> {
+        self.write(|tx| {
+            let taken: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM mailboxes WHERE address = ?1",
+                    [&m.address],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = taken {
+                return Err(Error::AlreadyExists(Fault::new(
+                    "mailbox_exists",
+                    format!("mailbox '{}' is already imported", m.address),
+                ))
+                .with_detail("mailbox", id));
+            }
+            tx.execute(
+                &format!("INSERT INTO mailboxes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    m.id,
+                    m.address,
+                    m.kind,
+                    m.alias_of,
+                    m.main_user,
+                    m.auth_state,
+                    m.settings.to_string(),
+                    m.account.as_ref().map(|a| a.to_string()),
+                    m.created_at,
+                    m.updated_at
+                ],
+            )?;
+            write_users(tx, m)
+        })
+    }
+
+    fn find_mailbox(&self, key: &str) -> Result<Option<MailboxRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM mailboxes WHERE id = ?1 OR address = ?1 LIMIT 1"
+            ))?;
+            let found = st.query_row([key], from_row).optional()?;
+            match found {
+                Some(mut m) => {
+                    load_users(c, &mut m)?;
+                    Ok(Some(m))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn list_mailboxes(&self, user: Option<&str>) -> Result<Vec<MailboxRecord>> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            match user {
+                Some(u) => {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM mailboxes WHERE id IN \
+                         (SELECT mailbox_id FROM mailbox_users WHERE user_id = ?1) ORDER BY address"
+                    ))?;
+                    for m in st.query_map([u], from_row)? {
+                        out.push(m?);
+                    }
+                }
+                None => {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM mailboxes ORDER BY address"
+                    ))?;
+                    for m in st.query_map([], from_row)? {
+                        out.push(m?);
+                    }
+                }
+            }
+            for m in &mut out {
+                load_users(c, m)?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn update_mailbox(&self, m: &MailboxRecord) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET main_user = ?2, auth_state = ?3, settings = ?4, account = ?5, \
+                 updated_at = ?6 WHERE id = ?1",
+                params![
+                    m.id,
+                    m.main_user,
+                    m.auth_state,
+                    m.settings.to_string(),
+                    m.account.as_ref().map(|a| a.to_string()),
+                    m.updated_at
+                ],
+            )?;
+            if n == 0 {
+                return Err(Error::not_found("mailbox", &m.id));
+            }
+            write_users(tx, m)
+        })
+    }
+
+    fn delete_mailbox(&self, id: &str) -> Result<bool> {
+        self.write(|tx| {
+            // Cascades to users, tokens, sign-in states, cache, delta state and outbox.
+            tx.execute("DELETE FROM sent_log WHERE mailbox_id = ?1", [id])?;
+            Ok(tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])? > 0)
+        })
+    }
+}

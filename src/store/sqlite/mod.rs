@@ -1,0 +1,176 @@
+//! SQLite backend: WAL, a busy timeout, immediate write transactions, a small connection
+//! pool. Safe for many threads and several processes on one machine (the PHP-FPM case).
+
+mod events;
+mod mailboxes;
+pub mod migrations;
+mod misc;
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept open per store.
+const MAX_IDLE: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(Error::store(format!(
+                    "the store's folder '{}' does not exist",
+                    dir.display()
+                ))
+                .with_detail("field", "store"));
+            }
+        }
+        let store = SqliteStore {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = store.connect()?;
+        migrate(&mut conn)?;
+        store
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| {
+            Error::store(format!("cannot open store '{}': {e}", self.path.display()))
+                .with_detail("field", "store")
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Pooled<'_>> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        Ok(Pooled {
+            store: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `f` on a pooled connection (reads, or single statements).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let c = self.take()?;
+        f(c.conn.as_ref().expect("pooled connection"))
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction (takes the write lock up front, so concurrent
+    /// writers queue on the busy timeout instead of failing on lock upgrade) and commits.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut c = self.take()?;
+        let conn = c.conn.as_mut().expect("pooled connection");
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+struct Pooled<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE && c.is_autocommit() {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let newest = migrations::MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > newest {
+        return Err(Error::store(format!(
+            "the store was written by a newer library (schema {current}, this library knows {newest})"
+        ))
+        .with_hint("upgrade the library, or point it at another store"));
+    }
+    for (version, sql) in migrations::MIGRATIONS {
+        if *version > current {
+            tx.execute_batch(sql)
+                .map_err(|e| Error::store(format!("migration {version} failed: {e}")))?;
+            tx.pragma_update(None, "user_version", version)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_migrates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let s = SqliteStore::open(&p).unwrap();
+        let v: i64 = s
+            .read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(v, migrations::MIGRATIONS.last().unwrap().0);
+        let mode: String = s
+            .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(s);
+        SqliteStore::open(&p).unwrap();
+    }
+
+    #[test]
+    fn missing_folder_is_a_clear_error() {
+        let e = SqliteStore::open(Path::new("/nonexistent/dir/s.db")).unwrap_err();
+        assert_eq!(e.status(), crate::error::status::STORE);
+        assert!(e.message().contains("does not exist"));
+    }
+}
