@@ -2,6 +2,7 @@
 #
 #   make deps    check (and, as root on Debian, install) cc, c++, valgrind, php+FFI, phpunit, python3+venv
 #   make lib     build target/debug/libo365.so (dev profile)
+#   make header  regenerate include/o365.h and include/o365_php.h (commit them)
 #   make test    everything, stopping at the first failure:
 #                cargo fmt --check, cargo clippy -D warnings, cargo test --workspace (incl. the
 #                simulator), header staleness check, C harness under valgrind, C++ test under
@@ -27,10 +28,9 @@ export LIB
 # the PHP binding finds the library through O365_LIB
 export O365_LIB := $(LIB)
 
-# The test hooks (o365_debug_panic, o365_debug_emit_event) are compiled in when the crate has a
-# `test-hooks` feature; they still only act for a client created with {"debug":{"test_hooks":true}}.
-# Every build here uses the same feature set so cargo does not rebuild back and forth.
-FEATURES ?= $(shell grep -qE '^[[:space:]]*test-hooks[[:space:]]*=' Cargo.toml 2>/dev/null && echo o365/test-hooks)
+# Extra cargo features for every build here (e.g. FEATURES=o365/some-feature). The test hooks
+# need none: they act only for a client created with {"debug": {"test_hooks": true}}.
+FEATURES ?=
 CARGO_FEATURES := $(if $(strip $(FEATURES)),--features $(FEATURES))
 
 BUILD    := build
@@ -47,11 +47,11 @@ STEP     := scripts/step.sh
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
 
-.PHONY: help deps lib binaries test demo bench clean \
+.PHONY: help deps lib header binaries test demo bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -60,6 +60,11 @@ lib:
 	$(CARGO) build --lib $(CARGO_FEATURES)
 	@test -f $(LIB) || { echo "make lib: $(LIB) was not produced"; exit 1; }
 	@echo "LIB=$(LIB)"
+
+# Regenerates include/o365.h and include/o365_php.h from src/ffi (cbindgen, via build.rs).
+header:
+	O365_UPDATE_HEADER=1 $(CARGO) build --lib $(CARGO_FEATURES)
+	@git --no-pager diff --stat -- include/ || true
 
 # ---- make test ---------------------------------------------------------------------------
 
