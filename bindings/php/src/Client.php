@@ -1,0 +1,252 @@
+<?php
+
+declare(strict_types=1);
+
+namespace O365;
+
+/**
+ * One connection to the o365 library (an `o365_client *`), from PHP through FFI.
+ *
+ *     $o365 = new O365\Client(['store' => '/var/lib/crm/o365.db']);
+ *     $box  = $o365->importMailbox(['address' => 'anna@contoso.example', 'users' => ['u1'],
+ *                                   'main_user' => 'u1', 'kind' => 'user']);
+ *     foreach ($o365->listMailboxes(['user' => 'u1']) as $m) { ... }
+ *     while (($event = $o365->nextEvent(0)) !== null) { handle($event); $o365->ackEvent($event['id']); }
+ *
+ * Requests are PHP arrays (encoded to JSON objects; an empty array is sent as {}; use
+ * `new \stdClass()` for an empty nested object), results are decoded arrays. A failed call
+ * throws the O365\Exception subclass for its status (NotFoundException, ForbiddenException,
+ * ...), carrying the status, kind, message, hint and details of the library's error document.
+ *
+ * Every string the library returns is copied into PHP and released with o365_string_free().
+ * The client is freed by __destruct() (or close()). A Client must not be used in a child
+ * process after pcntl_fork(): it throws ForkedException there; create a new Client instead.
+ */
+final class Client
+{
+    private \FFI $ffi;
+    private ?\FFI\CData $handle = null;
+
+    /**
+     * @param array<string, mixed> $config see the README: store, encryption_key, app, endpoints, ...
+     * @param string|null $libraryPath path of libo365.so; default: env O365_LIB, then "libo365.so"
+     * @throws LoadException when the library cannot be loaded
+     * @throws Exception when the library refuses the configuration (InvalidArgumentException, ...)
+     */
+    public function __construct(array $config, ?string $libraryPath = null)
+    {
+        $this->ffi = Library::get($libraryPath);
+        $json = self::encode($config);
+        $handle = $this->ffi->new('o365_client*');
+        $out = $this->ffi->new('char*');
+        $status = (int) $this->ffi->o365_client_new($json, \FFI::addr($handle), \FFI::addr($out));
+        $doc = $this->take($out);
+        if ($status !== 0) {
+            if (!\FFI::isNull($handle)) {
+                $this->ffi->o365_client_free($handle);
+            }
+            throw Exception::fromStatus($status, $doc);
+        }
+        if (\FFI::isNull($handle)) {
+            throw new InternalException('o365_client_new returned OK without a client', 14, 'internal');
+        }
+        $this->handle = $handle;
+    }
+
+    public function __destruct()
+    {
+        $this->close();
+    }
+
+    /** Frees the underlying client; later calls throw InvalidArgumentException. Idempotent. */
+    public function close(): void
+    {
+        if ($this->handle !== null) {
+            $handle = $this->handle;
+            $this->handle = null;
+            $this->ffi->o365_client_free($handle);
+        }
+    }
+
+    /** The library's version string. */
+    public function version(): string
+    {
+        return (string) $this->ffi->o365_version();
+    }
+
+    // ---- named verbs (one line each; any other verb works through call()) -------------------
+
+    /** @param array<string, mixed> $request @return array<string, mixed> */
+    public function importMailbox(array $request): array { return $this->call('import_mailbox', $request); }
+
+    /** @param array<string, mixed> $request e.g. [] or ['user' => 'u1'] @return array<mixed> */
+    public function listMailboxes(array $request = []): array { return $this->call('list_mailboxes', $request); }
+
+    /** @param array<string, mixed> $request ['mailbox' => id|address, 'user' => crm user] @return array<string, mixed> */
+    public function getMailbox(array $request): array { return $this->call('get_mailbox', $request); }
+
+    /** @param array<string, mixed> $request @return array<string, mixed> */
+    public function updateMailbox(array $request): array { return $this->call('update_mailbox', $request); }
+
+    /** @param array<string, mixed> $request @return array<mixed> */
+    public function removeMailbox(array $request): array { return $this->call('remove_mailbox', $request); }
+
+    /** Test hook (needs config debug.test_hooks): panics inside the library; throws InternalException. */
+    public function debugPanic(array $request = []): array { return $this->call('debug_panic', $request); }
+
+    /** Test hook (needs config debug.test_hooks): ['type' => ..., 'payload' => [...]] => ['id' => ...] */
+    public function debugEmitEvent(array $request): array { return $this->call('debug_emit_event', $request); }
+
+    // ---- events ------------------------------------------------------------------------------
+
+    /**
+     * The next pending event (['id' => ..., 'type' => ..., ...]), or null when none arrived
+     * within $timeoutMs milliseconds. An event that is not acked is handed out again later.
+     *
+     * @return array<string, mixed>|null
+     */
+    public function nextEvent(int $timeoutMs = 0): ?array
+    {
+        if ($timeoutMs < 0 || $timeoutMs > 0xFFFFFFFF) {
+            throw new InvalidArgumentException(
+                sprintf('timeout_ms must be between 0 and 4294967295, got %d', $timeoutMs),
+                1,
+                'invalid_argument'
+            );
+        }
+        $out = $this->ffi->new('char*');
+        $status = (int) $this->ffi->o365_next_event($this->handle(), $timeoutMs, \FFI::addr($out));
+        $json = $this->take($out);
+        if ($status === 12) { // O365_TIMEOUT: nothing pending
+            return null;
+        }
+        return $this->result($status, $json);
+    }
+
+    /**
+     * Removes an event from the queue for good.
+     *
+     * @return array<mixed>
+     */
+    public function ackEvent(string $eventId): array
+    {
+        $out = $this->ffi->new('char*');
+        $status = (int) $this->ffi->o365_ack_event($this->handle(), $eventId, \FFI::addr($out));
+        return $this->result($status, $this->take($out));
+    }
+
+    // ---- generic -----------------------------------------------------------------------------
+
+    /**
+     * Calls o365_<verb>(client, request_json, &out_json) and returns the decoded result.
+     *
+     * @param array<string, mixed>|object $request
+     * @return array<mixed>
+     * @throws Exception
+     */
+    public function call(string $verb, $request = []): array
+    {
+        return $this->decode($this->callJson($verb, self::encode($request)));
+    }
+
+    /**
+     * Like call(), with the request and the result as raw JSON text (the request is passed to
+     * the library unchanged, so it may be anything: the library validates it).
+     *
+     * @throws Exception
+     */
+    public function callJson(string $verb, ?string $requestJson): string
+    {
+        $fn = self::symbol($verb);
+        $handle = $this->handle();
+        $out = $this->ffi->new('char*');
+        try {
+            $status = (int) $this->ffi->$fn($handle, $requestJson, \FFI::addr($out));
+        } catch (\FFI\Exception $e) {
+            throw new \BadMethodCallException(
+                sprintf('"%s" is not a function of this libo365 (%s)', $verb, $e->getMessage()), 0, $e);
+        }
+        $json = $this->take($out);
+        if ($status !== 0) {
+            throw Exception::fromStatus($status, $json);
+        }
+        return $json ?? 'null';
+    }
+
+    // ---- internals ---------------------------------------------------------------------------
+
+    private function handle(): \FFI\CData
+    {
+        if ($this->handle === null) {
+            throw new InvalidArgumentException('the O365\Client is closed', 1, 'invalid_argument');
+        }
+        return $this->handle;
+    }
+
+    /** Copies a returned char* into PHP and frees it with o365_string_free. */
+    private function take(\FFI\CData $out): ?string
+    {
+        if (\FFI::isNull($out)) {
+            return null;
+        }
+        try {
+            return \FFI::string($out);
+        } finally {
+            $this->ffi->o365_string_free($out);
+        }
+    }
+
+    /** @return array<mixed> */
+    private function result(int $status, ?string $json): array
+    {
+        if ($status !== 0) {
+            throw Exception::fromStatus($status, $json);
+        }
+        return $this->decode($json ?? 'null');
+    }
+
+    /** @return array<mixed> */
+    private function decode(string $json): array
+    {
+        try {
+            $value = json_decode($json, true, 512, JSON_THROW_ON_ERROR | JSON_BIGINT_AS_STRING);
+        } catch (\JsonException $e) {
+            throw new InternalException('o365 returned invalid JSON: ' . $e->getMessage(), 14, 'internal',
+                null, [], $json, $e);
+        }
+        return is_array($value) ? $value : ($value === null ? [] : [$value]);
+    }
+
+    /** @param array<string, mixed>|object $value */
+    private static function encode($value): string
+    {
+        if ($value === []) {
+            return '{}';
+        }
+        try {
+            return json_encode($value, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES
+                | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+        } catch (\JsonException $e) {
+            throw new InvalidArgumentException('the request cannot be encoded as JSON: ' . $e->getMessage(), 1,
+                'invalid_argument', 'Strings must be valid UTF-8.', [], null, $e);
+        }
+    }
+
+    private static function symbol(string $verb): string
+    {
+        if (preg_match('/^[a-z][a-z0-9_]*$/', $verb) !== 1
+            || in_array($verb, ['version', 'abi_version', 'client_new', 'client_free', 'string_free', 'next_event', 'ack_event'], true)) {
+            throw new \BadMethodCallException(sprintf('"%s" is not an o365 request verb', $verb));
+        }
+        return 'o365_' . $verb;
+    }
+
+    private function __clone()
+    {
+    }
+
+    public function __serialize(): array
+    {
+        throw new \LogicException('an O365\Client cannot be serialized');
+    }
+}
