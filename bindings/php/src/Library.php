@@ -10,7 +10,7 @@ namespace O365;
  * Which library: the path given to Client / Library::get(), else the environment variable
  * O365_LIB, else "libo365.so" from the system's library search path.
  * Which declarations: the environment variable O365_PHP_HEADER, else include/o365_php.h of
- * the source tree this binding sits in, else the bundled development copy.
+ * the source tree this binding sits in, else /usr/local/include or /usr/include/o365_php.h.
  *
  * Before loading all declarations a two-function probe checks o365_abi_version() against
  * ABI_VERSION, so a mismatched library is refused with a clear message instead of crashing.
@@ -75,7 +75,10 @@ final class Library
         $header = self::headerPath();
         $decls = @file_get_contents($header);
         if ($decls === false) {
-            throw new LoadException(sprintf('o365: cannot read the declaration file "%s"', $header));
+            throw new LoadException(
+                sprintf('o365: cannot read the declaration file "%s"', $header),
+                'Set O365_PHP_HEADER=/path/to/o365_php.h (it is generated beside o365.h by the library build).'
+            );
         }
         // FFI::cdef takes no preprocessor lines (#define FFI_SCOPE / FFI_LIB are for FFI::load)
         $decls = preg_replace('/^[ \t]*#.*$/m', '', $decls);
@@ -121,11 +124,17 @@ final class Library
         if (is_string($env) && $env !== '') {
             return $env;
         }
-        $generated = dirname(__DIR__, 3) . '/include/o365_php.h';
-        if (is_file($generated)) {
-            return $generated;
+        $candidates = [
+            dirname(__DIR__, 3) . '/include/o365_php.h', // this source tree
+            '/usr/local/include/o365_php.h',
+            '/usr/include/o365_php.h',
+        ];
+        foreach ($candidates as $file) {
+            if (is_file($file)) {
+                return $file;
+            }
         }
-        return dirname(__DIR__) . '/o365_dev.h';
+        return $candidates[0];
     }
 
     /**

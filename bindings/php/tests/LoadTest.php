@@ -46,6 +46,14 @@ final class LoadTest extends TestCase
         self::assertSame('LOADED', $out);
     }
 
+    public function testDeclarationFileMissing(): void
+    {
+        [$rc, $out] = self::runPhp('putenv("O365_PHP_HEADER=/nonexistent/o365_php.h");' . "\n" . $this->clientCode());
+        self::assertSame(3, $rc, $out);
+        self::assertStringContainsString('cannot read the declaration file "/nonexistent/o365_php.h"', $out);
+        self::assertStringContainsString('O365_PHP_HEADER', $out);
+    }
+
     public function testLibraryNotFound(): void
     {
         try {
