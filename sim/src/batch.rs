@@ -1,0 +1,1 @@
+//! JSON batching (`POST /v1.0/$batch`).
