@@ -37,6 +37,8 @@ BUILD    := build
 CFLAGS   ?= -g -O1
 CWARN    := -Wall -Wextra -Werror -pthread
 CPPFLAGS := -Iinclude
+# the C++ test also covers the optional nlohmann::json overloads when the header is installed
+NLOHMANN := $(shell test -f /usr/include/nlohmann/json.hpp && echo -DO365_WITH_NLOHMANN)
 LDLIBS   := -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -l:libo365.so -pthread
 
 VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full \
@@ -114,7 +116,7 @@ $(BUILD)/tests/c/test_abi: tests/c/test_abi.c tests/c/harness.h include/o365.h l
 
 $(BUILD)/tests/cpp/test_client: bindings/cpp/tests/test_client.cpp bindings/cpp/o365.hpp include/o365.h lib
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) -Ibindings/cpp -o $@ \
+	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) $(NLOHMANN) -Ibindings/cpp -o $@ \
 		bindings/cpp/tests/test_client.cpp $(LDLIBS)
 
 # ---- make demo ---------------------------------------------------------------------------

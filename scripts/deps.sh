@@ -38,6 +38,8 @@ probe() {
         php -m 2>/dev/null | grep -qi '^mbstring$' || need "php mbstring extension" php-mbstring
         php -m 2>/dev/null | grep -qi '^dom$' || need "php dom/xml extension" php-xml
     fi
+    # header-only JSON library: the C++ test covers the wrapper's optional nlohmann overloads
+    [[ -f /usr/include/nlohmann/json.hpp ]] || need "nlohmann/json.hpp (C++ test only)" nlohmann-json3-dev
     if ! command -v python3 >/dev/null 2>&1; then
         need "python3" python3
         need "python3 venv" python3-venv

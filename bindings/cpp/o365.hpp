@@ -8,7 +8,8 @@
 //     while (auto event = client.next_event(1000)) { handle(*event); client.ack_event(id_of(*event)); }
 //
 // * Requests and results are JSON text (std::string); no JSON library is needed. Define
-//   O365_WITH_NLOHMANN before including this header to get nlohmann::json overloads as well.
+//   O365_WITH_NLOHMANN before including this header to get call_json() / next_event_json()
+//   taking and returning nlohmann::json as well.
 // * A failed call throws the o365::Error subclass for its status (o365::NotFound,
 //   o365::Forbidden, ...) with status(), kind(), what() (the message), hint(), details_json()
 //   and document() (the library's error document, verbatim).
@@ -459,7 +460,8 @@ public:
     }
 
 #ifdef O365_WITH_NLOHMANN
-    nlohmann::json call(std::string_view verb, const nlohmann::json& request) const {
+    // call() with nlohmann::json request and result (a null request is sent as {}).
+    nlohmann::json call_json(std::string_view verb, const nlohmann::json& request) const {
         return nlohmann::json::parse(call(verb, request.is_null() ? std::string("{}") : request.dump()));
     }
     std::optional<nlohmann::json> next_event_json(std::uint32_t timeout_ms = 0) const {

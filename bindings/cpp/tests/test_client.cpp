@@ -308,6 +308,26 @@ void test_threads() {
     CHECK(n == 8, "8 mailboxes stored: " + all);
 }
 
+#ifdef O365_WITH_NLOHMANN
+void test_nlohmann() {
+    o365::Client c(config("nlohmann"));
+    nlohmann::json box = c.call_json("import_mailbox", {{"address", "anna@contoso.example"},
+                                                        {"users", {"u1"}},
+                                                        {"main_user", "u1"}});
+    CHECK(box["address"] == "anna@contoso.example", "call_json result: " + box.dump());
+    nlohmann::json all = c.call_json("list_mailboxes", nullptr);
+    CHECK(all["mailboxes"].size() == 1, "call_json(null) sends {}: " + all.dump());
+    std::string id = c.debug_emit_event(R"({"type": "test.json"})");
+    auto ev = c.next_event_json(1000);
+    CHECK(ev && (*ev)["type"] == "test.json", "next_event_json");
+    if (ev) c.ack_event((*ev)["id"].get<std::string>());
+    EXPECT_THROW(o365::AlreadyExists,
+                 c.call_json("import_mailbox", {{"address", "anna@contoso.example"},
+                                                {"users", {"u1"}}}),
+                 "call_json throws like call");
+}
+#endif
+
 int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return std::remove(path); }
 
 }  // namespace
@@ -330,7 +350,11 @@ int main() {
         void (*fn)();
     } tests[] = {{"version", test_version}, {"parser", test_parser},   {"bad_config", test_bad_config},
                  {"happy_path", test_happy_path}, {"errors", test_errors}, {"move", test_move},
-                 {"events", test_events},   {"threads", test_threads}};
+                 {"events", test_events},   {"threads", test_threads},
+#ifdef O365_WITH_NLOHMANN
+                 {"nlohmann", test_nlohmann},
+#endif
+    };
     for (auto& t : tests) {
         int f0 = g_failed;
         std::cout << "== " << t.name << std::endl;
