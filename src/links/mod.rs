@@ -1,0 +1,187 @@
+//! Download and agreement links (seed point 11): issue, verify, serve, expire, purge.
+//!
+//! A mail that uses `_downloadLink(Text)` or `_agreementLink` gets one link. Its files are
+//! copied into the links directory (`links.directory`, default `<store>.links/`) and kept
+//! until the link expires (`links.ttl_days`, default 14), then purged. The host's web server
+//! serves the link page through `o365_link_open` / `o365_link_accept` / `o365_link_download`.
+
+pub mod token;
+
+use crate::error::{Error, Fault, Result};
+use crate::send::message::AttachmentInput;
+use crate::send::spool;
+use crate::service::Client;
+use crate::store::links::{LinkFile, LinkRecord};
+use rand::RngCore;
+use std::path::PathBuf;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The folder where link files are kept.
+pub fn directory(c: &Client) -> PathBuf {
+    if let Some(d) = &c.config().links.directory {
+        return d.clone();
+    }
+    let store = c.config().store_path();
+    let mut name = store
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "o365.db".into());
+    name.push(".links");
+    store.with_file_name(name)
+}
+
+/// The key that signs link tokens: from the config, else a random key kept in the store,
+/// sealed with the store's encryption key.
+pub fn signing_key(c: &Client) -> Result<Vec<u8>> {
+    if let Some(k) = &c.config().links.signing_key {
+        let key = crate::config::decode_key(k)
+            .map_err(|m| Error::invalid_field("links.signing_key", m))?;
+        return Ok(key.to_vec());
+    }
+    let mut fresh = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut fresh);
+    let sealed = c.vault().seal("link-key", &fresh)?;
+    let stored = c.store().link_signing_key(&sealed)?;
+    c.vault().open("link-key", &stored)
+}
+
+/// The URL of the host's link page for a token.
+pub fn url(c: &Client, token: &str) -> Result<String> {
+    let base = c.config().links.base_url.as_deref().ok_or_else(|| {
+        Error::invalid(
+            "links_not_configured",
+            "the mail uses _downloadLink or _agreementLink, but the client config has no links.base_url",
+        )
+        .with_detail("field", "links.base_url")
+        .with_hint("set links.base_url to the CRM's link page, e.g. https://crm.example.com/o365/link?t={token}")
+    })?;
+    Ok(if base.contains("{token}") {
+        base.replace("{token}", token)
+    } else if base.ends_with('/') {
+        format!("{base}{token}")
+    } else {
+        format!("{base}/{token}")
+    })
+}
+
+/// A new link for the attachments of one mail. Returns the record and its token.
+pub fn create(
+    c: &Client,
+    mailbox_id: &str,
+    send_id: &str,
+    agreement_text: Option<String>,
+    files: &[AttachmentInput],
+) -> Result<(LinkRecord, String)> {
+    let key = signing_key(c)?;
+    let id = token::new_id();
+    let dir = directory(c).join(&id);
+    let mut out = Vec::with_capacity(files.len());
+    for (i, a) in files.iter().enumerate() {
+        let field = format!("message.attachments[{i}]");
+        let rel = format!("{id}/{i}");
+        let made = spool::materialize(a, &field, &dir.join(i.to_string()));
+        let (size, sha256, content_type) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                spool::remove_dir(&dir);
+                return Err(e);
+            }
+        };
+        out.push(LinkFile {
+            index: i as i64,
+            name: a.name.clone(),
+            content_type,
+            size: size as i64,
+            sha256,
+            path: rel,
+        });
+    }
+    let now = c.now_ms();
+    let rec = LinkRecord {
+        id: id.clone(),
+        mailbox_id: mailbox_id.to_owned(),
+        send_id: send_id.to_owned(),
+        kind: if agreement_text.is_some() {
+            "agreement"
+        } else {
+            "download"
+        }
+        .to_owned(),
+        agreement_text,
+        created_at: now,
+        expires_at: now + c.config().links.ttl_days as i64 * DAY_MS,
+        purged_at: None,
+        files: out,
+    };
+    if let Err(e) = c.store().insert_link(&rec) {
+        spool::remove_dir(&dir);
+        return Err(e);
+    }
+    Ok((rec, token::token(&key, &id)))
+}
+
+/// Deletes a link that was never handed out, with its files.
+pub fn discard(c: &Client, id: &str) {
+    spool::remove_dir(&directory(c).join(id));
+    if let Err(e) = c.store().delete_link(id) {
+        tracing::warn!("link {id} not deleted: {e}");
+    }
+}
+
+/// The link behind a token, if it is genuine, known and not expired.
+pub fn resolve(c: &Client, token_text: &str) -> Result<LinkRecord> {
+    let key = signing_key(c)?;
+    let id = token::open(&key, token_text)?;
+    let link = c.store().get_link(&id)?.ok_or_else(|| {
+        Error::NotFound(Fault::new(
+            "link_not_found",
+            "this link does not exist (any more)",
+        ))
+    })?;
+    let now = c.now_ms();
+    if now >= link.expires_at || link.purged_at.is_some() {
+        return Err(Error::NotFound(Fault::new(
+            "link_expired",
+            format!(
+                "this link expired on {}; the files are no longer available",
+                crate::clock::rfc3339(link.expires_at)
+            ),
+        ))
+        .with_detail("expired_at", crate::clock::rfc3339(link.expires_at))
+        .with_hint("links are valid for a limited time; ask the sender for the files again"));
+    }
+    Ok(link)
+}
+
+/// Where the kept copy of a link file is.
+pub fn file_path(c: &Client, f: &LinkFile) -> PathBuf {
+    directory(c).join(&f.path)
+}
+
+/// The signed acceptance receipt for acceptance `seq` of a link.
+pub fn receipt(c: &Client, link_id: &str, seq: i64) -> Result<String> {
+    Ok(token::receipt(&signing_key(c)?, link_id, seq))
+}
+
+/// Whether `receipt` proves an acceptance of this link.
+pub fn receipt_ok(c: &Client, link_id: &str, receipt: &str) -> Result<bool> {
+    Ok(token::check_receipt(&signing_key(c)?, link_id, receipt).is_some())
+}
+
+/// Deletes the files of expired links; returns how many links were purged.
+pub fn purge(c: &Client) -> Result<usize> {
+    let now = c.now_ms();
+    let mut n = 0;
+    loop {
+        let batch = c.store().expired_links(now, 100)?;
+        if batch.is_empty() {
+            return Ok(n);
+        }
+        for l in batch {
+            spool::remove_dir(&directory(c).join(&l.id));
+            c.store().mark_link_purged(&l.id, now)?;
+            n += 1;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Copies attachments out of the host's hands: into the outbox spool (to be attached) or the
+//! links directory (to be downloaded), checking sizes and computing SHA-256 on the way.
+
+use super::message::{content_type_for, hex, AttachmentInput};
+use crate::error::{Error, Result};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The outbox spool of a store: `<store>.outbox/`.
+pub fn spool_dir(store: &Path) -> PathBuf {
+    let mut name = store
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "o365.db".into());
+    name.push(".outbox");
+    store.with_file_name(name)
+}
+
+/// The size an attachment will have, known before copying.
+pub fn size_of(a: &AttachmentInput, field: &str) -> Result<u64> {
+    if let Some(p) = &a.path {
+        let md = std::fs::metadata(p).map_err(|e| {
+            Error::invalid_field(
+                field,
+                format!("cannot read attachment file '{}': {e}", p.display()),
+            )
+        })?;
+        if !md.is_file() {
+            return Err(Error::invalid_field(
+                field,
+                format!("attachment '{}' is not a file", p.display()),
+            ));
+        }
+        return Ok(md.len());
+    }
+    let b = a.base64.as_deref().unwrap_or("");
+    let t = b.trim_end_matches('=');
+    Ok((t.len() as u64 * 3) / 4)
+}
+
+pub fn too_large(field: &str, size: u64, limit: u64, what: &str) -> Error {
+    Error::invalid(
+        "message_too_large",
+        format!("{what} has {size} bytes; Microsoft 365 takes at most {limit}"),
+    )
+    .with_detail("field", field)
+    .with_detail("size_bytes", size)
+    .with_detail("limit_bytes", limit)
+    .with_hint("send large files as a download link: put _downloadLink(Text) in the body")
+}
+
+/// Writes the attachment to `dest` (creating folders); returns (size, sha256 hex,
+/// content type).
+pub fn materialize(a: &AttachmentInput, field: &str, dest: &Path) -> Result<(u64, String, String)> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::store(format!("cannot create folder '{}': {e}", dir.display())))?;
+    }
+    let write_err =
+        |e: std::io::Error| Error::store(format!("cannot write '{}': {e}", dest.display()));
+    let mut out = std::fs::File::create(dest).map_err(write_err)?;
+    let mut h = Sha256::new();
+    let mut size = 0u64;
+    if let Some(p) = &a.path {
+        let mut f = std::fs::File::open(p).map_err(|e| {
+            Error::invalid_field(
+                field,
+                format!("cannot read attachment file '{}': {e}", p.display()),
+            )
+        })?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| {
+                Error::invalid_field(field, format!("cannot read '{}': {e}", p.display()))
+            })?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(write_err)?;
+            size += n as u64;
+        }
+    } else {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(a.base64.as_deref().unwrap_or("").trim())
+            .map_err(|e| {
+                Error::invalid_field(field, format!("attachment base64 is invalid: {e}"))
+            })?;
+        h.update(&data);
+        out.write_all(&data).map_err(write_err)?;
+        size = data.len() as u64;
+    }
+    out.sync_all().map_err(write_err)?;
+    let ct = a
+        .content_type
+        .clone()
+        .unwrap_or_else(|| content_type_for(&a.name).to_owned());
+    Ok((size, hex(&h.finalize()), ct))
+}
+
+/// Removes a folder tree, ignoring what is already gone.
+pub fn remove_dir(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("cannot remove '{}': {e}", dir.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_by_path_and_base64() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("a.pdf");
+        std::fs::write(&src, b"hello").unwrap();
+        let a = AttachmentInput {
+            name: "a.pdf".into(),
+            content_type: None,
+            path: Some(src),
+            base64: None,
+            content_id: None,
+        };
+        assert_eq!(size_of(&a, "f").unwrap(), 5);
+        let (n, sha, ct) = materialize(&a, "f", &d.path().join("x/0")).unwrap();
+        assert_eq!((n, ct.as_str()), (5, "application/pdf"));
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        let b = AttachmentInput {
+            name: "b".into(),
+            content_type: Some("text/plain".into()),
+            path: None,
+            base64: Some("aGVsbG8=".into()),
+            content_id: None,
+        };
+        assert_eq!(size_of(&b, "f").unwrap(), 5);
+        let (n, sha2, _) = materialize(&b, "f", &d.path().join("x/1")).unwrap();
+        assert_eq!((n, &sha2), (5, &sha));
+        assert_eq!(std::fs::read(d.path().join("x/1")).unwrap(), b"hello");
+        let bad = AttachmentInput {
+            base64: Some("***".into()),
+            ..b
+        };
+        assert_eq!(
+            materialize(&bad, "f", &d.path().join("x/2"))
+                .unwrap_err()
+                .kind(),
+            "invalid_field"
+        );
+        assert_eq!(
+            spool_dir(Path::new("/v/o.db")),
+            PathBuf::from("/v/o.db.outbox")
+        );
+    }
+}

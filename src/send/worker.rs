@@ -1,0 +1,141 @@
+//! The background sender of one client: sends queued entries when they are due (pacing,
+//! retries after throttling, entries left behind by a crashed process once their lease
+//! expired). One per client instance; it stops when the outbox is empty or the client is
+//! gone, and starts again with the next queued send.
+
+use super::outbox::{process, Step};
+use crate::service::{Client, Inner};
+use futures_util::stream::{self, StreamExt};
+use once_cell::sync::Lazy;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// Client instances with a running worker.
+static RUNNING: Lazy<Mutex<HashSet<String>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+
+/// Entries processed at once per worker (the Graph client allows 4 requests per mailbox).
+const PARALLEL: usize = 4;
+/// Longest sleep between looks at the outbox.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// Starts the worker of this client unless it runs already or background sending is off.
+pub fn ensure(c: &Client) {
+    if !c.config().send.background {
+        return;
+    }
+    let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    if running.contains(c.instance()) {
+        return;
+    }
+    let rt = match crate::runtime::get(c.worker_threads()) {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!("outbox worker not started: {e}");
+            return;
+        }
+    };
+    running.insert(c.instance().to_owned());
+    let weak = c.downgrade();
+    let instance = c.instance().to_owned();
+    rt.spawn(async move {
+        run(weak).await;
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&instance);
+    });
+}
+
+async fn run(weak: Weak<Inner>) {
+    loop {
+        let Some(c) = Client::upgrade(&weak) else {
+            return;
+        };
+        let now = c.now_ms();
+        let due = match c.store().due_outbox(now, 32) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("outbox worker: {e}");
+                Vec::new()
+            }
+        };
+        if due.is_empty() {
+            // Stop when nothing is left, deciding under the registry lock so a send that
+            // queues right now either is seen here or starts a new worker.
+            let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+            if c.store().unfinished_outbox().unwrap_or(1) == 0 {
+                drop(running);
+                return;
+            }
+            drop(running);
+            drop(c);
+            tokio::time::sleep(IDLE).await;
+            continue;
+        }
+        let mut progressed = false;
+        let results: Vec<_> = stream::iter(due)
+            .map(|row| {
+                let c = c.clone();
+                async move { process(&c, &row.send_id, Duration::ZERO, false).await }
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        for r in results {
+            match r {
+                Ok(Step::Sent) | Ok(Step::Failed(_)) => progressed = true,
+                Ok(Step::Deferred(_)) | Ok(Step::Busy) => {}
+                Err(e) => tracing::warn!("outbox worker: {e}"),
+            }
+        }
+        drop(c);
+        if !progressed {
+            tokio::time::sleep(IDLE / 5).await;
+        }
+    }
+}
+
+/// Processes every due entry now, in the calling task, until none is due or `budget` is
+/// spent (used by `o365_outbox_process`, e.g. from a cron job). Returns (sent, failed).
+pub async fn drain(c: &Client, budget: Duration) -> (u64, u64) {
+    let deadline = tokio::time::Instant::now() + budget;
+    let (mut sent, mut failed) = (0, 0);
+    loop {
+        let due = c.store().due_outbox(c.now_ms(), 32).unwrap_or_default();
+        let pending = c.store().unfinished_outbox().unwrap_or(0);
+        if pending == 0 || tokio::time::Instant::now() >= deadline {
+            return (sent, failed);
+        }
+        if due.is_empty() {
+            tokio::time::sleep(IDLE / 5).await;
+            continue;
+        }
+        let results: Vec<_> = stream::iter(due)
+            .map(|row| {
+                let c = c.clone();
+                async move { process(&c, &row.send_id, Duration::ZERO, false).await }
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        let mut progressed = false;
+        for r in results {
+            match r {
+                Ok(Step::Sent) => {
+                    sent += 1;
+                    progressed = true
+                }
+                Ok(Step::Failed(_)) => {
+                    failed += 1;
+                    progressed = true
+                }
+                _ => {}
+            }
+        }
+        if !progressed {
+            tokio::time::sleep(IDLE / 5).await;
+        }
+    }
+}

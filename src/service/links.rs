@@ -1,0 +1,231 @@
+//! The link page behind `_downloadLink(Text)` / `_agreementLink`, served by the host's web
+//! server: `o365_link_open`, `o365_link_accept`, `o365_link_download`, `o365_links_purge`.
+//! These calls act for an anonymous recipient: they take the token, not a CRM user.
+
+use super::Client;
+use crate::error::{Error, Fault, Result};
+use crate::links;
+use crate::store::links::{LinkAccess, LinkRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOpen {
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkAccept {
+    pub token: String,
+    /// The recipient's IP address as the web server saw it.
+    pub client_address: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDownload {
+    pub token: String,
+    /// Index of the file in the list `o365_link_open` returned.
+    pub file: i64,
+    /// Where to write the file (the host streams it to the recipient from there).
+    pub path: PathBuf,
+    /// The receipt `o365_link_accept` returned (agreement links only).
+    #[serde(default)]
+    pub acceptance: Option<String>,
+    #[serde(default)]
+    pub client_address: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksPurge {}
+
+fn files_json(l: &LinkRecord) -> Value {
+    Value::Array(
+        l.files
+            .iter()
+            .map(|f| {
+                json!({
+                    "index": f.index,
+                    "name": f.name,
+                    "content_type": f.content_type,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
+    if v.len() > max || v.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            field,
+            format!("{field} must be at most {max} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Client {
+    /// What the link page shows: `{"kind": "download" | "agreement", "state": "ready" |
+    /// "agreement_required", "agreement_text"?, "files": [...], "expires_at", "sender"}`.
+    pub async fn link_open(&self, req: LinkOpen) -> Result<Value> {
+        let _ = links::purge(self);
+        let l = links::resolve(self, &req.token)?;
+        let sender = self
+            .store()
+            .find_mailbox(&l.mailbox_id)?
+            .map(|m| m.address)
+            .unwrap_or_default();
+        Ok(json!({
+            "kind": l.kind,
+            "state": if l.kind == "agreement" { "agreement_required" } else { "ready" },
+            "agreement_text": l.agreement_text,
+            "files": files_json(&l),
+            "expires_at": crate::clock::rfc3339(l.expires_at),
+            "sender": sender,
+        }))
+    }
+
+    /// Records that the recipient accepted the agreement (time and client address), publishes
+    /// `link_accepted`, and returns `{"accepted": true, "acceptance": "<receipt>", "files"}`;
+    /// the receipt unlocks `o365_link_download`.
+    pub async fn link_accept(&self, req: LinkAccept) -> Result<Value> {
+        check_text("client_address", &req.client_address, 100)?;
+        if req.client_address.trim().is_empty() {
+            return Err(Error::invalid_field(
+                "client_address",
+                "client_address (the recipient's IP address) is required to record an acceptance",
+            ));
+        }
+        if let Some(ua) = &req.user_agent {
+            check_text("user_agent", ua, 1000)?;
+        }
+        let l = links::resolve(self, &req.token)?;
+        if l.kind != "agreement" {
+            return Err(Error::invalid(
+                "no_agreement",
+                "this link has no agreement to accept; download directly",
+            ));
+        }
+        let at = self.now_ms();
+        let seq = self.store().record_link_access(&LinkAccess {
+            link_id: l.id.clone(),
+            action: "accept".into(),
+            at,
+            client_address: Some(req.client_address.clone()),
+            user_agent: req.user_agent.clone(),
+            file_index: None,
+        })?;
+        self.publish(
+            "link_accepted",
+            Some(&l.mailbox_id),
+            Some(format!("link_accepted:{}:{seq}", l.id)),
+            json!({
+                "send_id": l.send_id,
+                "link": l.id,
+                "accepted_at": crate::clock::rfc3339(at),
+                "client_address": req.client_address,
+                "user_agent": req.user_agent,
+                "agreement_text": l.agreement_text,
+            }),
+        )?;
+        Ok(json!({
+            "accepted": true,
+            "accepted_at": crate::clock::rfc3339(at),
+            "acceptance": links::receipt(self, &l.id, seq)?,
+            "files": files_json(&l),
+        }))
+    }
+
+    /// Writes one file of the link to `path`, publishes `link_downloaded`, and returns
+    /// `{"name", "content_type", "size", "sha256", "path"}`.
+    pub async fn link_download(&self, req: LinkDownload) -> Result<Value> {
+        if let Some(a) = &req.client_address {
+            check_text("client_address", a, 100)?;
+        }
+        if let Some(ua) = &req.user_agent {
+            check_text("user_agent", ua, 1000)?;
+        }
+        let l = links::resolve(self, &req.token)?;
+        if l.kind == "agreement" {
+            let ok = match &req.acceptance {
+                Some(r) => links::receipt_ok(self, &l.id, r)?,
+                None => false,
+            };
+            if !ok {
+                return Err(Error::forbidden(
+                    "agreement_required",
+                    "the recipient must accept the agreement before downloading",
+                )
+                .with_hint("show the agreement text (o365_link_open), call o365_link_accept, and pass its 'acceptance' to o365_link_download"));
+            }
+        }
+        let f = l
+            .files
+            .iter()
+            .find(|f| f.index == req.file)
+            .ok_or_else(|| {
+                Error::NotFound(Fault::new(
+                    "file_not_found",
+                    format!("the link has no file number {}", req.file),
+                ))
+                .with_detail("field", "file")
+            })?;
+        let src = links::file_path(self, f);
+        let dest = req.path.clone();
+        let size = tokio::fs::copy(&src, &dest).await.map_err(|e| {
+            if !src.exists() {
+                Error::NotFound(Fault::new(
+                    "link_expired",
+                    "the files of this link are no longer kept",
+                ))
+            } else {
+                Error::invalid_field("path", format!("cannot write '{}': {e}", dest.display()))
+            }
+        })?;
+        let at = self.now_ms();
+        let seq = self.store().record_link_access(&LinkAccess {
+            link_id: l.id.clone(),
+            action: "download".into(),
+            at,
+            client_address: req.client_address.clone(),
+            user_agent: req.user_agent.clone(),
+            file_index: Some(f.index),
+        })?;
+        self.publish(
+            "link_downloaded",
+            Some(&l.mailbox_id),
+            Some(format!("link_downloaded:{}:{seq}", l.id)),
+            json!({
+                "send_id": l.send_id,
+                "link": l.id,
+                "file": f.name,
+                "size": f.size,
+                "downloaded_at": crate::clock::rfc3339(at),
+                "client_address": req.client_address,
+                "user_agent": req.user_agent,
+            }),
+        )?;
+        Ok(json!({
+            "name": f.name,
+            "content_type": f.content_type,
+            "size": size,
+            "sha256": f.sha256,
+            "path": dest,
+        }))
+    }
+
+    /// Deletes the files of expired links now. Returns `{"purged": n}`.
+    pub async fn links_purge(&self, _req: LinksPurge) -> Result<Value> {
+        Ok(json!({"purged": links::purge(self)?}))
+    }
+}

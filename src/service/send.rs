@@ -1,0 +1,415 @@
+//! `o365_send`, `o365_send_status`, `o365_outbox_process` (issue 6).
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::links;
+use crate::send::message::{self, MessageInput, Prepared, Spooled};
+use crate::send::outbox::{self, Step};
+use crate::send::{macros, spool, worker};
+use crate::store::outbox::{Insert, OutboxRecord, SerialRule};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMail {
+    pub mailbox: String,
+    pub user: String,
+    pub message: MessageInput,
+    /// The host's key for this send; the same key again returns the first result.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// The host's mass-mail feature marks its sends: refused (seed point 11).
+    #[serde(default)]
+    pub serial_mail: bool,
+    /// Agreement the recipient must accept before downloading (`_agreementLink`).
+    #[serde(default)]
+    pub agreement_text: Option<String>,
+    /// Answer `queued` at once and send in the background (outcome by event).
+    #[serde(default)]
+    pub queue: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStatus {
+    pub mailbox: String,
+    pub user: String,
+    #[serde(default)]
+    pub send_id: Option<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxProcess {
+    /// How long to keep sending due entries (default 10 s).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+fn answer(row: &OutboxRecord) -> Result<Value> {
+    match row.state.as_str() {
+        "sent" => Ok(json!({
+            "send_id": row.send_id,
+            "state": "sent",
+            "internet_message_id": row.internet_message_id,
+        })),
+        "failed" => Err(outbox::stored_error(row)),
+        _ => Ok(json!({
+            "send_id": row.send_id,
+            "state": "queued",
+            "internet_message_id": row.internet_message_id,
+        })),
+    }
+}
+
+fn check_key(k: &str) -> Result<()> {
+    if k.is_empty() || k.len() > 200 || k.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "idempotency_key",
+            "idempotency_key must be 1 to 200 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Client {
+    /// Sends one mail exactly once, under the send policy. Returns `{"send_id", "state":
+    /// "sent" | "queued", "internet_message_id"}`.
+    pub async fn send_mail(&self, req: SendMail) -> Result<Value> {
+        let m = self.mailbox_for_user(&req.mailbox, &req.user, "send")?;
+        let cfg = &self.config().send;
+        if let Some(k) = &req.idempotency_key {
+            check_key(k)?;
+        }
+        let checked = message::check(&req.message, cfg)?;
+        if req.serial_mail {
+            self.audit(
+                Some(&m.id),
+                Some(&req.user),
+                "send",
+                "denied",
+                Some("serial mail".into()),
+            );
+            return Err(message::serial_mail(
+                "the request is marked as part of a serial mail",
+            ));
+        }
+        if let Some(f) = &checked.from {
+            if f.address != m.address {
+                return Err(Error::invalid_field(
+                    "message.from",
+                    format!(
+                        "a mail from mailbox '{}' is sent from that address, not from '{}'",
+                        m.address, f.address
+                    ),
+                )
+                .with_hint("import the other address as its own (alias or shared) mailbox and send from it"));
+            }
+        }
+        let request_hash = message::sha256_hex(&[
+            &serde_json::to_vec(&req.message)?,
+            req.agreement_text.as_deref().unwrap_or("").as_bytes(),
+        ]);
+        let key = req
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| format!("auto:{}", uuid::Uuid::new_v4().simple()));
+        if let Some(existing) = self.store().find_outbox(&m.id, &key)? {
+            return self.repeat(&existing, &request_hash);
+        }
+
+        let send_id = format!("snd_{}", uuid::Uuid::new_v4().simple());
+        let domain = m
+            .address
+            .rsplit_once('@')
+            .map(|x| x.1)
+            .unwrap_or("o365.invalid");
+        let imid = format!("<{}.o365@{domain}>", &send_id[4..]);
+        let uses = macros::scan(&checked.body);
+        let spool_dir = spool::spool_dir(&self.config().store_path()).join(&send_id);
+        let mut link_id = None;
+        let mut attachments = Vec::new();
+        let body;
+        if uses.any() {
+            if req.message.attachments.is_empty() {
+                return Err(Error::invalid_field(
+                    "message.attachments",
+                    "the body uses _downloadLink / _agreementLink, but the mail has no attachments to link to",
+                ));
+            }
+            let agreement = if uses.agreement {
+                let text = req
+                    .agreement_text
+                    .clone()
+                    .or_else(|| self.config().links.agreement_text.clone())
+                    .filter(|t| !t.trim().is_empty());
+                Some(text.ok_or_else(|| {
+                    Error::invalid_field(
+                        "agreement_text",
+                        "the body uses _agreementLink: give the agreement text (agreement_text, or links.agreement_text in the config)",
+                    )
+                })?)
+            } else {
+                None
+            };
+            // Check the URL can be built before copying files.
+            links::url(self, "t")?;
+            let (link, token) =
+                links::create(self, &m.id, &send_id, agreement, &req.message.attachments)?;
+            body = macros::expand(&checked.body, checked.html, &links::url(self, &token)?);
+            link_id = Some(link.id);
+        } else {
+            body = checked.body.clone();
+            let max = cfg.max_message_bytes;
+            let mut total = body.len() as u64;
+            for (i, a) in req.message.attachments.iter().enumerate() {
+                let field = format!("message.attachments[{i}]");
+                let size = spool::size_of(a, &field)?;
+                if size > max {
+                    return Err(spool::too_large(
+                        &field,
+                        size,
+                        max,
+                        &format!("attachment '{}'", a.name),
+                    ));
+                }
+                total += size;
+            }
+            if total > max {
+                return Err(spool::too_large(
+                    "message.attachments",
+                    total,
+                    max,
+                    "the mail",
+                ));
+            }
+            for (i, a) in req.message.attachments.iter().enumerate() {
+                let field = format!("message.attachments[{i}]");
+                let path = spool_dir.join(i.to_string());
+                let (size, sha256, content_type) = match spool::materialize(a, &field, &path) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        spool::remove_dir(&spool_dir);
+                        return Err(e);
+                    }
+                };
+                if size > max {
+                    spool::remove_dir(&spool_dir);
+                    return Err(spool::too_large(
+                        &field,
+                        size,
+                        max,
+                        &format!("attachment '{}'", a.name),
+                    ));
+                }
+                attachments.push(Spooled {
+                    name: a.name.clone(),
+                    content_type,
+                    size,
+                    sha256,
+                    path,
+                    content_id: a.content_id.clone(),
+                });
+            }
+        }
+        let prepared = Prepared {
+            to: checked.to.clone(),
+            cc: checked.cc.clone(),
+            bcc: checked.bcc.clone(),
+            reply_to: checked.reply_to.clone(),
+            subject: checked.subject.clone(),
+            body_type: if checked.html { "html" } else { "text" }.into(),
+            body,
+            importance: checked.importance.clone(),
+            headers: checked.headers.clone(),
+            from: checked.from.clone(),
+            attachments,
+            link_id: link_id.clone(),
+        };
+        let now = self.now_ms();
+        let row = OutboxRecord {
+            send_id: send_id.clone(),
+            mailbox_id: m.id.clone(),
+            idempotency_key: key,
+            state: "queued".into(),
+            internet_message_id: imid,
+            request: serde_json::to_value(&prepared)?,
+            request_hash: request_hash.clone(),
+            fingerprint: message::fingerprint(&checked),
+            recipients_hash: message::recipients_hash(&checked),
+            draft_id: None,
+            draft_ready: false,
+            error: None,
+            attempts: 0,
+            next_attempt_at: now,
+            notify: req.queue,
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+        };
+        let rule = SerialRule {
+            since: now - cfg.serial_window_ms as i64,
+            max_other_copies: cfg.serial_max_copies as i64,
+        };
+        let discard = |c: &Client| {
+            spool::remove_dir(&spool_dir);
+            if let Some(l) = &link_id {
+                links::discard(c, l);
+            }
+        };
+        match self.store().insert_outbox(&row, Some(rule)) {
+            Ok(Insert::Inserted) => {}
+            Ok(Insert::Existing(e)) => {
+                discard(self);
+                return self.repeat(&e, &request_hash);
+            }
+            Ok(Insert::Serial { copies }) => {
+                discard(self);
+                self.audit(
+                    Some(&m.id),
+                    Some(&req.user),
+                    "send",
+                    "denied",
+                    Some("serial mail".into()),
+                );
+                return Err(message::serial_mail(&format!(
+                    "the same subject and text went to {copies} other recipient(s) within {} minutes",
+                    cfg.serial_window_ms / 60_000
+                ))
+                .with_detail("copies", copies));
+            }
+            Err(e) => {
+                discard(self);
+                return Err(e);
+            }
+        }
+        self.audit(
+            Some(&m.id),
+            Some(&req.user),
+            "send",
+            "queued",
+            Some(send_id.clone()),
+        );
+        // Tidy up expired links now and then (cheap when there is nothing to do).
+        if let Err(e) = links::purge(self) {
+            tracing::warn!("link purge: {e}");
+        }
+        if req.queue {
+            worker::ensure(self);
+            return answer(&row);
+        }
+        let wait = Duration::from_millis(cfg.wait_ms);
+        match outbox::process(self, &send_id, wait, true).await {
+            Ok(Step::Sent) => {
+                let row = self
+                    .store()
+                    .get_outbox(&send_id)?
+                    .ok_or_else(|| Error::not_found("send", &send_id))?;
+                answer(&row)
+            }
+            Ok(Step::Failed(e)) => Err(e.with_detail("send_id", send_id.as_str())),
+            Ok(Step::Deferred(_)) | Ok(Step::Busy) => {
+                worker::ensure(self);
+                let row = self
+                    .store()
+                    .get_outbox(&send_id)?
+                    .ok_or_else(|| Error::not_found("send", &send_id))?;
+                answer(&row)
+            }
+            Err(e) => {
+                // The entry stays in the outbox; the worker finishes it.
+                let _ = self.store().update_outbox(
+                    &send_id,
+                    &crate::store::outbox::OutboxUpdate {
+                        notify: Some(true),
+                        ..Default::default()
+                    },
+                    self.now_ms(),
+                );
+                worker::ensure(self);
+                tracing::warn!(send_id, "send left in the outbox: {e}");
+                let row = self
+                    .store()
+                    .get_outbox(&send_id)?
+                    .ok_or_else(|| Error::not_found("send", &send_id))?;
+                answer(&row)
+            }
+        }
+    }
+
+    /// The first result for a key used again (if the content is the same).
+    fn repeat(&self, row: &OutboxRecord, request_hash: &str) -> Result<Value> {
+        if row.request_hash != request_hash {
+            return Err(Error::conflict(
+                "idempotency_key_reused",
+                format!(
+                    "idempotency key '{}' was used before for another mail",
+                    row.idempotency_key
+                ),
+            )
+            .with_detail("send_id", row.send_id.as_str())
+            .with_hint("use a new idempotency key for every different mail"));
+        }
+        if row.state != "sent" && row.state != "failed" {
+            // Left behind (e.g. by a process that died): make sure someone finishes it.
+            worker::ensure(self);
+        }
+        answer(row)
+    }
+
+    /// The state of one send: `{"send_id", "state", "internet_message_id", "attempts",
+    /// "sent_at"?, "error"?}`.
+    pub async fn send_status(&self, req: SendStatus) -> Result<Value> {
+        let m = self.mailbox_for_user(&req.mailbox, &req.user, "send_status")?;
+        let row = match (&req.send_id, &req.idempotency_key) {
+            (Some(id), None) => self
+                .store()
+                .get_outbox(id)?
+                .filter(|r| r.mailbox_id == m.id),
+            (None, Some(k)) => self.store().find_outbox(&m.id, k)?,
+            _ => {
+                return Err(Error::invalid_field(
+                    "send_id",
+                    "give send_id or idempotency_key",
+                ))
+            }
+        };
+        let key = req.send_id.or(req.idempotency_key).unwrap_or_default();
+        let row = row.ok_or_else(|| Error::not_found("send", &key))?;
+        if row.state != "sent" && row.state != "failed" {
+            worker::ensure(self);
+        }
+        let mut v = json!({
+            "send_id": row.send_id,
+            "state": row.state,
+            "internet_message_id": row.internet_message_id,
+            "idempotency_key": row.idempotency_key,
+            "attempts": row.attempts,
+            "created_at": crate::clock::rfc3339(row.created_at),
+        });
+        if let Some(t) = row.sent_at {
+            v["sent_at"] = json!(crate::clock::rfc3339(t));
+        }
+        if let Some(e) = &row.error {
+            v["error"] = e.clone();
+        }
+        Ok(v)
+    }
+
+    /// Sends what is due in the outbox now (entries queued by pacing, retries, and entries
+    /// a crashed process left behind once their lease expired). Returns `{"sent", "failed",
+    /// "pending"}`.
+    pub async fn outbox_process(&self, req: OutboxProcess) -> Result<Value> {
+        let budget = Duration::from_millis(req.wait_ms.unwrap_or(10_000));
+        let (sent, failed) = worker::drain(self, budget).await;
+        let pending = self.store().unfinished_outbox()?;
+        if pending > 0 {
+            worker::ensure(self);
+        }
+        Ok(json!({"sent": sent, "failed": failed, "pending": pending}))
+    }
+}

@@ -1,0 +1,166 @@
+//! Links, their files, their access log and the signing key.
+
+use super::SqliteStore;
+use crate::error::Result;
+use crate::store::links::{LinkAccess, LinkFile, LinkRecord, LinkStore};
+use rusqlite::{params, Connection, OptionalExtension};
+
+fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
+    let link = c
+        .query_row(
+            "SELECT id, mailbox_id, send_id, kind, agreement_text, created_at, expires_at, purged_at \
+             FROM links WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(LinkRecord {
+                    id: r.get(0)?,
+                    mailbox_id: r.get(1)?,
+                    send_id: r.get(2)?,
+                    kind: r.get(3)?,
+                    agreement_text: r.get(4)?,
+                    created_at: r.get(5)?,
+                    expires_at: r.get(6)?,
+                    purged_at: r.get(7)?,
+                    files: Vec::new(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut link) = link else {
+        return Ok(None);
+    };
+    let mut st = c.prepare_cached(
+        "SELECT idx, name, content_type, size, sha256, path FROM link_files \
+         WHERE link_id = ?1 ORDER BY idx",
+    )?;
+    let files = st.query_map([id], |r| {
+        Ok(LinkFile {
+            index: r.get(0)?,
+            name: r.get(1)?,
+            content_type: r.get(2)?,
+            size: r.get(3)?,
+            sha256: r.get(4)?,
+            path: r.get(5)?,
+        })
+    })?;
+    link.files = files.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(link))
+}
+
+impl LinkStore for SqliteStore {
+    fn insert_link(&self, l: &LinkRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO links (id, mailbox_id, send_id, kind, agreement_text, created_at, \
+                 expires_at, purged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    l.id,
+                    l.mailbox_id,
+                    l.send_id,
+                    l.kind,
+                    l.agreement_text,
+                    l.created_at,
+                    l.expires_at,
+                    l.purged_at
+                ],
+            )?;
+            for f in &l.files {
+                tx.execute(
+                    "INSERT INTO link_files (link_id, idx, name, content_type, size, sha256, path) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![l.id, f.index, f.name, f.content_type, f.size, f.sha256, f.path],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get_link(&self, id: &str) -> Result<Option<LinkRecord>> {
+        self.read(|c| load(c, id))
+    }
+
+    fn delete_link(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM links WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    fn record_link_access(&self, a: &LinkAccess) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO link_access (link_id, action, at, client_address, user_agent, file_idx) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    a.link_id,
+                    a.action,
+                    a.at,
+                    a.client_address,
+                    a.user_agent,
+                    a.file_index
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn link_accesses(&self, id: &str) -> Result<Vec<LinkAccess>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT link_id, action, at, client_address, user_agent, file_idx FROM link_access \
+                 WHERE link_id = ?1 ORDER BY seq",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(LinkAccess {
+                    link_id: r.get(0)?,
+                    action: r.get(1)?,
+                    at: r.get(2)?,
+                    client_address: r.get(3)?,
+                    user_agent: r.get(4)?,
+                    file_index: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn expired_links(&self, now: i64, limit: usize) -> Result<Vec<LinkRecord>> {
+        self.read(|c| {
+            let ids: Vec<String> = {
+                let mut st = c.prepare_cached(
+                    "SELECT id FROM links WHERE purged_at IS NULL AND expires_at <= ?1 \
+                     ORDER BY expires_at LIMIT ?2",
+                )?;
+                let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(l) = load(c, &id)? {
+                    out.push(l);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn mark_link_purged(&self, id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE links SET purged_at = ?2 WHERE id = ?1 AND purged_at IS NULL",
+                params![id, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn link_signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO link_key (id, sealed) VALUES (1, ?1)",
+                [candidate],
+            )?;
+            Ok(tx.query_row("SELECT sealed FROM link_key WHERE id = 1", [], |r| r.get(0))?)
+        })
+    }
+}
