@@ -39,7 +39,56 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub graph: GraphConfig,
+    #[serde(default)]
+    pub send: SendConfig,
+    #[serde(default)]
+    pub links: LinksConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
     pub debug: DebugConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConfig {
+    /// Retries of one request on 429/503/504 and connection failures.
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    /// First back-off step when Microsoft gives no Retry-After (doubles, with jitter).
+    #[serde(default = "default_retry_base")]
+    pub retry_base_ms: u64,
+    /// Longest single wait between retries.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_ms: u64,
+    /// Requests per mailbox per 10 minutes (Outlook allows 10,000).
+    #[serde(default = "default_budget")]
+    pub budget_per_10min: u32,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            max_retries: default_retries(),
+            retry_base_ms: default_retry_base(),
+            retry_max_ms: default_retry_max(),
+            budget_per_10min: default_budget(),
+        }
+    }
+}
+
+fn default_retries() -> u32 {
+    6
+}
+fn default_retry_base() -> u64 {
+    500
+}
+fn default_retry_max() -> u64 {
+    60_000
+}
+fn default_budget() -> u32 {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +106,9 @@ pub struct AppConfig {
     /// `common` (default), `organizations`, `consumers`, a tenant id or a verified domain.
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// Delegated scopes requested at sign-in (default: what a mail connector needs).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Default for AppConfig {
@@ -66,6 +118,7 @@ impl Default for AppConfig {
             client_secret: None,
             redirect_uri: None,
             tenant: default_tenant(),
+            scopes: None,
         }
     }
 }
@@ -222,6 +275,237 @@ fn default_max_request() -> usize {
     DEFAULT_MAX_REQUEST_BYTES
 }
 
+/// Sending (issue 6): policy, pacing, outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendConfig {
+    /// Recipients (To + Cc + Bcc) per mail; more is refused (seed point 11: 10).
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+    /// Sends per mailbox per pacing window (Exchange Online: 30 per minute).
+    #[serde(default = "default_pace_max")]
+    pub pace_max: u32,
+    #[serde(default = "default_pace_window")]
+    pub pace_window_ms: u64,
+    /// Added to the window, so clock skew and latency never make Microsoft count one more.
+    #[serde(default = "default_pace_margin")]
+    pub pace_margin_ms: u64,
+    /// The same subject and body to other recipients within this window counts as serial mail.
+    #[serde(default = "default_serial_window")]
+    pub serial_window_ms: u64,
+    /// How many other recipient sets may get the same content in the window (then refused).
+    #[serde(default = "default_serial_copies")]
+    pub serial_max_copies: u32,
+    /// How long one process owns an outbox entry while sending it (renewed while working).
+    #[serde(default = "default_outbox_lease")]
+    pub lease_ms: u64,
+    /// How long `o365_send` waits for a free pacing slot before answering `queued`.
+    #[serde(default = "default_send_wait")]
+    pub wait_ms: u64,
+    /// Attempts of one outbox entry before it fails (throttling, network, server errors).
+    #[serde(default = "default_send_attempts")]
+    pub max_attempts: u32,
+    /// Attachments from this size on go through an upload session (Graph: 3 MB).
+    #[serde(default = "default_inline_max")]
+    pub upload_session_from_bytes: u64,
+    /// Largest attachment and largest mail (Graph upload sessions: 150 MB).
+    #[serde(default = "default_attachment_max")]
+    pub max_message_bytes: u64,
+    /// Bytes per upload-session PUT (Graph: at most 4 MB).
+    #[serde(default = "default_chunk")]
+    pub chunk_bytes: usize,
+    /// Background sending of queued mail in this process.
+    #[serde(default = "default_true")]
+    pub background: bool,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            max_recipients: default_max_recipients(),
+            pace_max: default_pace_max(),
+            pace_window_ms: default_pace_window(),
+            pace_margin_ms: default_pace_margin(),
+            serial_window_ms: default_serial_window(),
+            serial_max_copies: default_serial_copies(),
+            lease_ms: default_outbox_lease(),
+            wait_ms: default_send_wait(),
+            max_attempts: default_send_attempts(),
+            upload_session_from_bytes: default_inline_max(),
+            max_message_bytes: default_attachment_max(),
+            chunk_bytes: default_chunk(),
+            background: true,
+        }
+    }
+}
+
+fn default_max_recipients() -> usize {
+    10
+}
+fn default_pace_max() -> u32 {
+    30
+}
+fn default_pace_window() -> u64 {
+    60_000
+}
+fn default_pace_margin() -> u64 {
+    1_000
+}
+fn default_serial_window() -> u64 {
+    3_600_000
+}
+fn default_serial_copies() -> u32 {
+    2
+}
+fn default_outbox_lease() -> u64 {
+    120_000
+}
+fn default_send_wait() -> u64 {
+    5_000
+}
+fn default_send_attempts() -> u32 {
+    8
+}
+fn default_inline_max() -> u64 {
+    3 * 1024 * 1024
+}
+fn default_attachment_max() -> u64 {
+    150 * 1024 * 1024
+}
+fn default_chunk() -> usize {
+    4 * 1024 * 1024
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Download and agreement links (`_downloadLink(Text)`, `_agreementLink`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Days a link works (seed point 11: 14).
+    #[serde(default = "default_link_days")]
+    pub ttl_days: u32,
+    /// The host's link page, e.g. `https://crm.example.com/o365/link?t={token}`; without
+    /// `{token}` the token is appended as a path segment. Required to use the macros.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Where the files behind links are kept until expiry (default: `<store>.links/`).
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// Base64 of 32 bytes to sign link tokens; default: a random key kept sealed in the store.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+    /// Agreement text for `_agreementLink` when the send request gives none.
+    #[serde(default)]
+    pub agreement_text: Option<String>,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            ttl_days: default_link_days(),
+            base_url: None,
+            directory: None,
+            signing_key: None,
+            agreement_text: None,
+        }
+    }
+}
+
+fn default_link_days() -> u32 {
+    14
+}
+
+impl Config {
+    fn validate_send_and_links(&self) -> Result<()> {
+        let s = &self.send;
+        if s.max_recipients == 0 {
+            return Err(Error::invalid_field(
+                "send.max_recipients",
+                "max_recipients must be at least 1",
+            ));
+        }
+        if s.pace_max == 0 || s.pace_window_ms == 0 {
+            return Err(Error::invalid_field(
+                "send.pace_max",
+                "pace_max and pace_window_ms must be above zero",
+            ));
+        }
+        if s.chunk_bytes == 0 || s.chunk_bytes > 4 * 1024 * 1024 {
+            return Err(Error::invalid_field(
+                "send.chunk_bytes",
+                "chunk_bytes must be between 1 and 4194304 (Graph's largest upload chunk)",
+            ));
+        }
+        if s.lease_ms < 1000 || s.max_attempts == 0 {
+            return Err(Error::invalid_field(
+                "send.lease_ms",
+                "lease_ms must be at least 1000 and max_attempts at least 1",
+            ));
+        }
+        let l = &self.links;
+        if l.ttl_days == 0 {
+            return Err(Error::invalid_field(
+                "links.ttl_days",
+                "ttl_days must be at least 1",
+            ));
+        }
+        if let Some(u) = &l.base_url {
+            let probe = u.replace("{token}", "t");
+            let parsed = url::Url::parse(&probe).map_err(|e| {
+                Error::invalid_field("links.base_url", format!("'{u}' is not a URL: {e}"))
+            })?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err(Error::invalid_field(
+                    "links.base_url",
+                    format!("'{u}' must be an http(s) URL"),
+                ));
+            }
+        }
+        if let Some(k) = &l.signing_key {
+            decode_key(k).map_err(|m| Error::invalid_field("links.signing_key", m))?;
+        }
+        Ok(())
+    }
+}
+
+/// Folder and message sync (issue 5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Run the background scheduler in this process (off for hosts that drive `o365_sync`
+    /// themselves, e.g. from cron).
+    #[serde(default = "default_scheduler")]
+    pub scheduler: bool,
+    /// Time between two scheduler passes over the authenticated mailboxes.
+    #[serde(default = "default_sync_interval")]
+    pub interval_ms: u64,
+    /// Reads (folders, messages) answer from the cache when it is at most this old.
+    #[serde(default = "default_sync_max_age")]
+    pub max_age_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            scheduler: default_scheduler(),
+            interval_ms: default_sync_interval(),
+            max_age_ms: default_sync_max_age(),
+        }
+    }
+}
+
+fn default_scheduler() -> bool {
+    true
+}
+fn default_sync_interval() -> u64 {
+    300_000
+}
+fn default_sync_max_age() -> u64 {
+    60_000
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DebugConfig {
@@ -248,6 +532,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        self.validate_send_and_links()?;
         if self.store.trim().is_empty() {
             return Err(Error::invalid_field(
                 "store",
@@ -328,6 +613,12 @@ impl Config {
             return Err(Error::invalid_field(
                 "limits.max_request_bytes",
                 "max_request_bytes must be at least 1024",
+            ));
+        }
+        if self.sync.interval_ms < 100 {
+            return Err(Error::invalid_field(
+                "sync.interval_ms",
+                "interval_ms must be at least 100",
             ));
         }
         Ok(())

@@ -9,12 +9,16 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ffi;
+pub mod graph;
 pub mod json;
+pub mod links;
 mod logging;
 pub mod mailbox;
 pub mod runtime;
+pub mod send;
 pub mod service;
 pub mod store;
+pub mod sync;
 
 pub use config::Config;
 pub use error::{Error, Result};

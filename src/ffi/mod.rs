@@ -9,10 +9,14 @@
 //!   `o365_string_free`;
 //! - `*out_client` is written only on success.
 
+mod auth;
 mod client;
 mod debug;
 mod events;
+mod links;
 mod mailboxes;
+mod send;
+mod sync;
 
 use crate::error::{status, Error, Fault, Result};
 use crate::service::Client;

@@ -2,18 +2,32 @@
 //! Each method checks the acting user's access, then composes the parts below it.
 //! The FFI layer is a thin shell around this.
 
+mod auth;
 mod events;
+mod links;
 mod mailboxes;
+mod send;
+mod sync;
 
+pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
+pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
+pub use send::{OutboxProcess, SendMail, SendStatus};
+pub use sync::{
+    CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
+    MoveFolderContents, MoveMessage, SyncMailbox,
+};
 
+use crate::auth::tokens::TokenCache;
 use crate::auth::vault::{KeySource, Vault};
 use crate::clock::Clock;
+use crate::config::AppConfig;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::graph::{Graph, MailboxGraph};
 use crate::store::{AuditEntry, MailboxRecord, SqliteStore, Store};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -33,6 +47,9 @@ pub(crate) struct Inner {
     /// Wakes `next_event` waiters in this process when an event is published.
     pub events_changed: Notify,
     pub warnings: Vec<String>,
+    pub tokens: TokenCache,
+    /// Built on first use (reads the CA file), shared by Graph and sign-in.
+    pub graph: OnceLock<Arc<Graph>>,
 }
 
 impl Drop for Inner {
@@ -68,7 +85,7 @@ impl Client {
             warnings.push(w);
         }
         let clock = Clock::with_offset(config.debug.clock_offset_ms);
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner {
                 config,
                 store: Arc::new(store),
@@ -77,8 +94,12 @@ impl Client {
                 instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
                 events_changed: Notify::new(),
                 warnings,
+                tokens: TokenCache::default(),
+                graph: OnceLock::new(),
             }),
-        })
+        };
+        sync::start_scheduler(&client);
+        Ok(client)
     }
 
     /// Parses the config JSON and opens the client.
@@ -104,6 +125,63 @@ impl Client {
 
     pub fn warnings(&self) -> &[String] {
         &self.inner.warnings
+    }
+
+    pub(crate) fn token_cache(&self) -> &TokenCache {
+        &self.inner.tokens
+    }
+
+    /// A weak handle for background tasks: they end when the host frees the client.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(w: &Weak<Inner>) -> Option<Client> {
+        w.upgrade().map(|inner| Client { inner })
+    }
+
+    /// The Graph client core (one connection pool per client).
+    pub fn graph(&self) -> Result<Arc<Graph>> {
+        if let Some(g) = self.inner.graph.get() {
+            return Ok(g.clone());
+        }
+        let http = crate::graph::http_client(self.config())?;
+        let g = Arc::new(Graph::new(self.config(), http));
+        Ok(self.inner.graph.get_or_init(|| g).clone())
+    }
+
+    /// The HTTP client (sign-in uses the same pool as Graph).
+    pub fn http(&self) -> Result<&reqwest::Client> {
+        self.graph()?;
+        Ok(self.inner.graph.get().expect("built above").http())
+    }
+
+    /// The app registration, with a client id.
+    pub fn app_registration(&self) -> Result<&AppConfig> {
+        let app = &self.config().app;
+        match &app.client_id {
+            Some(id) if !id.trim().is_empty() => Ok(app),
+            _ => Err(Error::invalid_field(
+                "app.client_id",
+                "the client config has no app.client_id: register an app in Microsoft Entra ID and configure its application (client) id",
+            )),
+        }
+    }
+
+    /// Graph access for a mailbox, as its signed-in account.
+    pub fn mailbox_graph(&self, m: &MailboxRecord) -> Result<MailboxGraph> {
+        let graph = self.graph()?;
+        let limiter = graph.limiter(&m.id);
+        let root = if m.kind == "shared" {
+            format!("/users/{}", m.address)
+        } else {
+            "/me".to_owned()
+        };
+        let tokens = Arc::new(crate::auth::tokens::MailboxTokens {
+            client: self.clone(),
+            mailbox_id: m.id.clone(),
+        });
+        Ok(MailboxGraph::new(graph, limiter, root, tokens))
     }
 
     /// The owner name of this client instance (leases, event reservations).

@@ -8,17 +8,49 @@
 //! refresh, the sync of a folder, an outbox entry) is claimed through [`LeaseStore`], never
 //! through in-process locks alone: PHP-FPM runs many processes on one store.
 
+pub mod cache;
+pub mod links;
+pub mod outbox;
 pub mod sqlite;
+pub mod tokens;
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use cache::CacheStore;
+pub use links::LinkStore;
+pub use outbox::OutboxStore;
 pub use sqlite::SqliteStore;
+pub use tokens::{AuthStateRow, TakeState, TokenRow, TokenStore};
 
 /// All areas together: what a backend must provide.
-pub trait Store: MailboxStore + EventStore + LeaseStore + AuditStore + Send + Sync {}
-impl<T: MailboxStore + EventStore + LeaseStore + AuditStore + Send + Sync> Store for T {}
+pub trait Store:
+    MailboxStore
+    + EventStore
+    + LeaseStore
+    + AuditStore
+    + TokenStore
+    + CacheStore
+    + OutboxStore
+    + LinkStore
+    + Send
+    + Sync
+{
+}
+impl<T> Store for T where
+    T: MailboxStore
+        + EventStore
+        + LeaseStore
+        + AuditStore
+        + TokenStore
+        + CacheStore
+        + OutboxStore
+        + LinkStore
+        + Send
+        + Sync
+{
+}
 
 // ---- mailboxes ------------------------------------------------------------------------
 

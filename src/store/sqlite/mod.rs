@@ -1,10 +1,14 @@
 //! SQLite backend: WAL, a busy timeout, immediate write transactions, a small connection
 //! pool. Safe for many threads and several processes on one machine (the PHP-FPM case).
 
+mod cache;
 mod events;
+mod links;
 mod mailboxes;
 pub mod migrations;
 mod misc;
+mod outbox;
+mod tokens;
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};

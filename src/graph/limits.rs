@@ -1,0 +1,165 @@
+//! Per-mailbox request limits (Outlook's: 4 concurrent, 10,000 per 10 minutes).
+
+use crate::graph::Priority;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// Requests in flight per mailbox, as Outlook allows.
+pub const MAX_IN_FLIGHT: usize = 4;
+const WINDOW: Duration = Duration::from_secs(600);
+
+/// Limits for one mailbox within this process.
+pub struct MailboxLimiter {
+    all: Semaphore,
+    /// Background work may use all but one slot, so a waiting person always gets through.
+    background: Semaphore,
+    budget: u32,
+    /// Request start times in the current 10-minute window, one entry per second with count.
+    window: Mutex<VecDeque<(Instant, u32)>>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// Held while a request is in flight.
+pub struct Permit<'a> {
+    _all: SemaphorePermit<'a>,
+    _background: Option<SemaphorePermit<'a>>,
+}
+
+impl MailboxLimiter {
+    pub fn new(budget_per_10min: u32) -> MailboxLimiter {
+        MailboxLimiter {
+            all: Semaphore::new(MAX_IN_FLIGHT),
+            background: Semaphore::new(MAX_IN_FLIGHT - 1),
+            budget: budget_per_10min.max(1),
+            window: Mutex::new(VecDeque::new()),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Waits for a slot, for the end of a throttling pause, and for budget.
+    pub async fn acquire(&self, priority: Priority) -> Permit<'_> {
+        let background = match priority {
+            Priority::Background => Some(self.background.acquire().await.expect("never closed")),
+            Priority::Interactive => None,
+        };
+        loop {
+            let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(until) = pause {
+                if until > Instant::now() {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+            }
+            match self.take_budget() {
+                None => break,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+        let all = self.all.acquire().await.expect("never closed");
+        Permit {
+            _all: all,
+            _background: background,
+        }
+    }
+
+    /// Counts one request; `Some(wait)` when the budget is spent.
+    fn take_budget(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((t, _)) = w.front() {
+            if now.duration_since(*t) >= WINDOW {
+                w.pop_front();
+            } else {
+                break;
+            }
+        }
+        let used: u32 = w.iter().map(|(_, n)| n).sum();
+        if used >= self.budget {
+            let oldest = w.front().map(|(t, _)| *t).unwrap_or(now);
+            return Some(
+                (oldest + WINDOW).saturating_duration_since(now) + Duration::from_millis(5),
+            );
+        }
+        match w.back_mut() {
+            Some((t, n)) if now.duration_since(*t) < Duration::from_secs(1) => *n += 1,
+            _ => w.push_back((now, 1)),
+        }
+        None
+    }
+
+    /// After a 429: every request to this mailbox waits `d` (no retry storm).
+    pub fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if p.map(|x| x < until).unwrap_or(true) {
+            *p = Some(until);
+        }
+    }
+
+    /// Requests counted in the current window.
+    pub fn used(&self) -> u32 {
+        self.window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn never_more_than_four_in_flight_and_one_slot_for_people() {
+        let l = Arc::new(MailboxLimiter::new(10_000));
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (l, now, peak) = (l.clone(), now.clone(), peak.clone());
+            tasks.push(tokio::spawn(async move {
+                let prio = if i % 2 == 0 {
+                    Priority::Background
+                } else {
+                    Priority::Interactive
+                };
+                let _p = l.acquire(prio).await;
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(peak.load(Ordering::SeqCst) <= MAX_IN_FLIGHT);
+        assert_eq!(l.used(), 40);
+        // Three background permits held: an interactive request still gets a slot.
+        let b: Vec<_> =
+            futures_util::future::join_all((0..3).map(|_| l.acquire(Priority::Background))).await;
+        let fast =
+            tokio::time::timeout(Duration::from_millis(100), l.acquire(Priority::Interactive))
+                .await;
+        assert!(fast.is_ok());
+        drop(b);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn budget_makes_requests_wait() {
+        let l = MailboxLimiter::new(3);
+        for _ in 0..3 {
+            drop(l.acquire(Priority::Background).await);
+        }
+        let started = Instant::now();
+        drop(l.acquire(Priority::Background).await);
+        assert!(started.elapsed() >= Duration::from_secs(599));
+    }
+}
