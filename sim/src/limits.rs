@@ -31,6 +31,10 @@ pub struct Limits {
     pub upload_chunk_max: usize,
     /// Seconds put in Retry-After of 429 responses.
     pub retry_after_secs: u64,
+    /// Delta tokens older than this answer 410 SyncStateNotFound (0: never expire).
+    pub delta_token_lifetime_secs: i64,
+    /// Default page size of delta responses (without `Prefer: odata.maxpagesize`).
+    pub delta_page_size: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +52,8 @@ impl Default for Limits {
             upload_max_bytes: 150 * 1024 * 1024,
             upload_chunk_max: 4 * 1024 * 1024,
             retry_after_secs: 2,
+            delta_token_lifetime_secs: 0,
+            delta_page_size: 10,
         }
     }
 }

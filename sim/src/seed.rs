@@ -96,6 +96,7 @@ pub fn user(
         consents: BTreeMap::new(),
         revoked_before: 0,
         access_not_before: 0,
+        rt_revoked_before: 0,
     }
 }
 

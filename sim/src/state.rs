@@ -111,8 +111,11 @@ pub struct User {
     /// Tokens (refresh and access) issued before this time are revoked (password change,
     /// "revoke sessions").
     pub revoked_before: i64,
-    /// Access tokens issued before this time are treated as expired.
+    /// Access tokens issued before this time (ms) are treated as expired.
     pub access_not_before: i64,
+    /// Refresh tokens issued before this time (ms) are revoked (password change).
+    #[serde(default)]
+    pub rt_revoked_before: i64,
 }
 
 impl User {
@@ -176,6 +179,9 @@ pub struct Message {
     pub folder: u32,
     pub version: u32,
     pub changed_seq: u64,
+    /// Change sequence at which the message arrived in its current folder.
+    #[serde(default)]
+    pub arrived_seq: u64,
     pub created: i64,
     pub last_modified: i64,
     pub received: i64,
@@ -213,6 +219,7 @@ impl Message {
             folder: 0,
             version: 0,
             changed_seq: 0,
+            arrived_seq: 0,
             created: now,
             last_modified: now,
             received: now,
@@ -299,6 +306,9 @@ pub struct Mailbox {
     pub folder_tombstones: Vec<(u64, String)>,
     #[serde(skip)]
     pub by_id: HashMap<String, u64>,
+    /// changed_seq -> message key (for delta rounds).
+    #[serde(skip)]
+    pub by_seq: BTreeMap<u64, u64>,
 }
 
 pub const ROOT: u32 = 0;
@@ -337,6 +347,7 @@ impl Mailbox {
             tombstones: vec![],
             folder_tombstones: vec![],
             by_id: HashMap::new(),
+            by_seq: BTreeMap::new(),
         };
         let de = is_german(locale);
         let root_name = if de {
@@ -455,24 +466,29 @@ impl Mailbox {
             m.conversation_id = exchange_id("AAQkAD", 24);
         }
         m.changed_seq = self.next_seq();
+        m.arrived_seq = m.changed_seq;
         self.by_id.insert(m.rest_id.clone(), key);
         self.by_id.insert(m.immutable_id.clone(), key);
+        self.by_seq.insert(m.changed_seq, key);
         let f = &mut self.folders[folder as usize];
         f.items.insert((-m.received, key));
         if !m.is_read {
             f.unread += 1;
         }
         self.messages.insert(key, m);
+        self.touch_folder(folder);
         key
     }
 
     fn unlink(&mut self, key: u64) -> Option<Message> {
         let m = self.messages.remove(&key)?;
+        self.by_seq.remove(&m.changed_seq);
         let f = &mut self.folders[m.folder as usize];
         f.items.remove(&(-m.received, key));
         if !m.is_read {
             f.unread = f.unread.saturating_sub(1);
         }
+        self.touch_folder(m.folder);
         let seq = self.next_seq();
         self.tombstones.push(Tombstone {
             seq,
@@ -491,13 +507,16 @@ impl Mailbox {
         m.folder = dest;
         m.version += 1;
         m.changed_seq = self.next_seq();
+        m.arrived_seq = m.changed_seq;
         self.by_id.insert(m.rest_id.clone(), key);
+        self.by_seq.insert(m.changed_seq, key);
         let f = &mut self.folders[dest as usize];
         f.items.insert((-m.received, key));
         if !m.is_read {
             f.unread += 1;
         }
         self.messages.insert(key, m);
+        self.touch_folder(dest);
         Some(key)
     }
 
@@ -531,11 +550,14 @@ impl Mailbox {
         let m = self.messages.get_mut(&key)?;
         let was_read = m.is_read;
         let old_received = m.received;
+        let old_seq = m.changed_seq;
         let r = f(m);
         m.version += 1;
         m.changed_seq = seq;
         m.last_modified = now;
         let (is_read, received, folder) = (m.is_read, m.received, m.folder);
+        self.by_seq.remove(&old_seq);
+        self.by_seq.insert(seq, key);
         let fo = &mut self.folders[folder as usize];
         if was_read != is_read {
             if is_read {
@@ -547,6 +569,9 @@ impl Mailbox {
         if old_received != received {
             fo.items.remove(&(-old_received, key));
             fo.items.insert((-received, key));
+        }
+        if was_read != is_read {
+            self.touch_folder(folder);
         }
         Some(r)
     }
@@ -562,6 +587,7 @@ impl Mailbox {
     /// Rebuilds the indexes that are not persisted.
     pub fn reindex(&mut self) {
         self.by_id.clear();
+        self.by_seq.clear();
         for f in &mut self.folders {
             f.items.clear();
             f.unread = 0;
@@ -569,6 +595,7 @@ impl Mailbox {
         for m in self.messages.values() {
             self.by_id.insert(m.rest_id.clone(), m.key);
             self.by_id.insert(m.immutable_id.clone(), m.key);
+            self.by_seq.insert(m.changed_seq, m.key);
             let f = &mut self.folders[m.folder as usize];
             f.items.insert((-m.received, m.key));
             if !m.is_read {

@@ -352,7 +352,7 @@ pub async fn token(
                     "The user account does not exist in the directory.",
                 );
             };
-            if g.revoked || g.issued < user.revoked_before {
+            if g.revoked || g.issued < user.revoked_before.max(user.rt_revoked_before) {
                 return token_error(&sim, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.");
             }
             let inactivity = w.lifetimes.refresh_inactivity_secs;

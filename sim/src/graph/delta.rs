@@ -1,0 +1,280 @@
+//! Delta queries: `mailFolders/delta` and per-folder `messages/delta`.
+//!
+//! A round covers the changes with sequence numbers in `(lo, hi]` (`hi` fixed when the round
+//! starts); pages continue after the last sequence number returned. Changes made while a
+//! round is being paged fall into the next round. Tokens are opaque (base64url JSON) and carry
+//! the query options, so the links must not be rebuilt by clients.
+
+use axum::http::StatusCode;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::json::{check_folder_select, check_message_select, folder_json, message_json};
+use super::{json_response, select, Ctx, GErr, GResult};
+use crate::state::{b64url, Mailbox, ROOT};
+
+#[derive(Serialize, Deserialize, Clone)]
+struct Token {
+    /// Folder key, or u32::MAX for the folder hierarchy.
+    f: u32,
+    lo: u64,
+    /// 0 in a delta token: the round ends at the mailbox's sequence when it starts.
+    hi: u64,
+    after: u64,
+    e: u32,
+    /// When the round (or the state) was created, for expiry.
+    t: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sel: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ps: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ct: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hid: Option<bool>,
+}
+
+fn encode(t: &Token) -> String {
+    b64url(serde_json::to_string(t).unwrap().as_bytes())
+}
+
+fn gone(generation: &str) -> GErr {
+    GErr::new(
+        StatusCode::GONE,
+        "SyncStateNotFound",
+        format!("The sync state generation is not found; generation={generation}"),
+    )
+}
+
+fn decode(s: &str) -> Result<Token, GErr> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| gone("unknown"))
+}
+
+/// The token from `$skiptoken`/`$deltatoken`, checked against the mailbox, or a new round.
+fn state(ctx: &Ctx, mb: &Mailbox, folder: u32) -> Result<(Token, bool), GErr> {
+    let now = ctx.now();
+    let life = ctx.sim.limits().delta_token_lifetime_secs;
+    let tok = if let Some(s) = ctx.q("$skiptoken") {
+        Some((decode(s)?, false))
+    } else if let Some(d) = ctx.q("$deltatoken") {
+        Some((decode(d)?, true))
+    } else {
+        None
+    };
+    match tok {
+        Some((mut t, is_delta)) => {
+            if t.f != folder || t.e != mb.sync_epoch || (life > 0 && t.t + life < now) {
+                return Err(gone(&format!("{}.{}", t.e, t.lo)));
+            }
+            if is_delta {
+                t.hi = mb.seq;
+                t.after = t.lo;
+                t.t = now;
+            }
+            Ok((t, is_delta))
+        }
+        None => {
+            let sel = select(ctx);
+            let ps = ctx.q("$top").and_then(|t| t.parse().ok());
+            let flt = ctx.q("$filter").map(|s| s.to_string());
+            Ok((
+                Token {
+                    f: folder,
+                    lo: 0,
+                    hi: mb.seq,
+                    after: 0,
+                    e: mb.sync_epoch,
+                    t: now,
+                    sel,
+                    ps,
+                    ct: ctx.q("changeType").map(|s| s.to_ascii_lowercase()),
+                    flt,
+                    hid: ctx
+                        .q("includeHiddenFolders")
+                        .map(|v| v.eq_ignore_ascii_case("true")),
+                },
+                false,
+            ))
+        }
+    }
+}
+
+fn page_size(ctx: &Ctx, t: &Token) -> usize {
+    let l = ctx.sim.limits();
+    ctx.max_page
+        .or(t.ps)
+        .unwrap_or(l.delta_page_size)
+        .clamp(1, l.max_top)
+}
+
+enum Item {
+    Msg(u64),
+    Gone(usize),
+}
+
+pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
+    let w = ctx.sim.world.lock().unwrap();
+    let mb = &w.mailboxes[&ctx.target];
+    let (t, _) = state(ctx, mb, folder)?;
+    check_message_select(&t.sel)?;
+    let flt = t.flt.as_deref().map(super::filter::parse).transpose()?;
+    let ps = page_size(ctx, &t);
+    let ct = t.ct.clone();
+    let want = |kind: &str| ct.as_deref().map(|c| c == kind).unwrap_or(true);
+    // Messages changed in (after, hi] that are in the folder now.
+    let mut msgs = mb
+        .by_seq
+        .range(t.after + 1..=t.hi.max(t.after))
+        .filter_map(|(seq, k)| {
+            let m = &mb.messages[k];
+            if m.folder != folder {
+                return None;
+            }
+            let created = m.arrived_seq > t.lo;
+            if (created && !want("created")) || (!created && !want("updated")) {
+                return None;
+            }
+            if let Some(f) = &flt {
+                if !super::filter::eval(mb, m, f).unwrap_or(false) {
+                    return None;
+                }
+            }
+            Some((*seq, Item::Msg(*k)))
+        });
+    // Removals in (max(lo, after), hi] (none in the first round).
+    let ts = &mb.tombstones;
+    let start = ts.partition_point(|x| x.seq <= t.after.max(t.lo));
+    let mut gones = ts[start..]
+        .iter()
+        .enumerate()
+        .take_while(|(_, x)| x.seq <= t.hi)
+        .filter(|(_, x)| t.lo > 0 && x.folder == folder && want("deleted"))
+        .map(|(i, x)| (x.seq, Item::Gone(start + i)));
+    let mut out: Vec<(u64, Item)> = vec![];
+    let mut a = msgs.next();
+    let mut b = gones.next();
+    let mut more = false;
+    loop {
+        let pick_a = match (&a, &b) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) => x.0 < y.0,
+        };
+        if out.len() == ps {
+            more = true;
+            break;
+        }
+        if pick_a {
+            out.push(a.take().unwrap());
+            a = msgs.next();
+        } else {
+            out.push(b.take().unwrap());
+            b = gones.next();
+        }
+    }
+    let values: Vec<Value> = out
+        .iter()
+        .map(|(_, it)| match it {
+            Item::Msg(k) => {
+                let mut v =
+                    message_json(mb, &mb.messages[k], ctx.immutable, t.sel.as_deref(), false);
+                let o = v.as_object_mut().unwrap();
+                o.insert("@odata.type".into(), json!("#microsoft.graph.message"));
+                v
+            }
+            Item::Gone(i) => {
+                let x = &ts[*i];
+                json!({
+                    "@odata.type": "#microsoft.graph.message",
+                    "id": if ctx.immutable { &x.immutable_id } else { &x.rest_id },
+                    "@removed": {"reason": "deleted"},
+                })
+            }
+        })
+        .collect();
+    let link_base = format!(
+        "{}/{}/mailFolders('{}')/messages/delta",
+        ctx.base(),
+        ctx.mb_path,
+        folder_ref_for_link(mb, folder, folder_ref)
+    );
+    let mut body = json!({
+        "@odata.context": format!("{}/$metadata#Collection(message)", ctx.base()),
+        "value": values,
+    });
+    if more {
+        let mut nt = t.clone();
+        nt.after = out.last().map(|x| x.0).unwrap_or(t.after);
+        body["@odata.nextLink"] = json!(format!("{link_base}?$skiptoken={}", encode(&nt)));
+    } else {
+        let mut nt = t.clone();
+        nt.lo = t.hi;
+        nt.hi = 0;
+        nt.after = 0;
+        body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", encode(&nt)));
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn folder_ref_for_link(mb: &Mailbox, folder: u32, r: &str) -> String {
+    if mb.folders[folder as usize].well_known.as_deref() == Some(&r.to_ascii_lowercase()) {
+        r.to_string()
+    } else {
+        mb.folders[folder as usize].id.clone()
+    }
+}
+
+pub fn folders(ctx: &Ctx) -> GResult {
+    let w = ctx.sim.world.lock().unwrap();
+    let mb = &w.mailboxes[&ctx.target];
+    let (t, _) = state(ctx, mb, u32::MAX)?;
+    check_folder_select(&t.sel)?;
+    let ps = page_size(ctx, &t);
+    let hidden = t.hid.unwrap_or(false);
+    let mut items: Vec<(u64, Value)> = mb
+        .folders
+        .iter()
+        .filter(|f| f.key != ROOT && !f.deleted && (hidden || !f.hidden))
+        .filter(|f| f.changed_seq > t.after.max(t.lo) && f.changed_seq <= t.hi)
+        .map(|f| {
+            let mut v = folder_json(mb, f, t.sel.as_deref());
+            v["@odata.type"] = json!("#microsoft.graph.mailFolder");
+            (f.changed_seq, v)
+        })
+        .collect();
+    if t.lo > 0 {
+        for (seq, id) in &mb.folder_tombstones {
+            if *seq > t.after.max(t.lo) && *seq <= t.hi {
+                items.push((*seq, json!({"@odata.type": "#microsoft.graph.mailFolder", "id": id, "@removed": {"reason": "deleted"}})));
+            }
+        }
+    }
+    items.sort_by_key(|x| x.0);
+    let more = items.len() > ps;
+    items.truncate(ps);
+    let link_base = format!("{}/{}/mailFolders/delta", ctx.base(), ctx.mb_path);
+    let last = items.last().map(|x| x.0);
+    let mut body = json!({
+        "@odata.context": format!("{}/$metadata#Collection(mailFolder)", ctx.base()),
+        "value": items.into_iter().map(|x| x.1).collect::<Vec<_>>(),
+    });
+    let mut nt = t.clone();
+    if more {
+        nt.after = last.unwrap_or(t.after);
+        body["@odata.nextLink"] = json!(format!("{link_base}?$skiptoken={}", encode(&nt)));
+    } else {
+        nt.lo = t.hi;
+        nt.hi = 0;
+        nt.after = 0;
+        body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", encode(&nt)));
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
