@@ -145,7 +145,9 @@ impl Client {
 
     pub async fn get_mailbox(&self, req: GetMailbox) -> Result<Value> {
         let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "get_mailbox")?;
-        Ok(mailbox::to_json(&m))
+        let mut v = mailbox::to_json(&m);
+        v["health"] = self.mailbox_health(&m.id)?;
+        Ok(v)
     }
 
     pub async fn update_mailbox(&self, req: UpdateMailbox) -> Result<Value> {

@@ -85,6 +85,7 @@ CREATE TABLE folders (
     id            TEXT NOT NULL,
     parent_id     TEXT,
     display_name  TEXT NOT NULL,
+    -- Role from Graph's well-known names (inbox, sentitems, ...), never from display names.
     well_known    TEXT,
     unread_count  INTEGER NOT NULL DEFAULT 0,
     total_count   INTEGER NOT NULL DEFAULT 0,
@@ -94,40 +95,77 @@ CREATE TABLE folders (
     PRIMARY KEY (mailbox_id, id)
 );
 
+-- Message metadata (and, once fetched, bodies). `id` is the Graph immutable id.
+-- `seen_gen` is the full-resync round that last saw the row: a full round ends by sweeping
+-- the folder's rows of older rounds (410 recovery without duplicates or leftovers).
 CREATE TABLE messages (
     mailbox_id          TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     id                  TEXT NOT NULL,
     folder_id           TEXT NOT NULL,
     internet_message_id TEXT,
+    conversation_id     TEXT,
     subject             TEXT,
-    from_json           TEXT,
+    from_name           TEXT,
+    from_address        TEXT,
     recipients_json     TEXT,
     received_at         INTEGER,
     sent_at             INTEGER,
     is_read             INTEGER NOT NULL DEFAULT 0,
+    is_draft            INTEGER NOT NULL DEFAULT 0,
     has_attachments     INTEGER NOT NULL DEFAULT 0,
     importance          TEXT,
+    flag                TEXT,
+    categories_json     TEXT,
     body_preview        TEXT,
+    change_key          TEXT,
     body                TEXT,
     body_type           TEXT,
-    change_key          TEXT,
+    attachments_json    TEXT,
+    seen_gen            INTEGER NOT NULL DEFAULT 0,
     updated_at          INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, id)
 );
-CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at);
+CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
 CREATE INDEX messages_by_imid ON messages(mailbox_id, internet_message_id);
 
--- Delta links and health per scope ('folders' or a folder id).
+-- Delta state and health per scope ('folders' or a folder id). `next_link` is the cursor
+-- inside a round (written with the page it follows), `delta_link` the end of the last round.
 CREATE TABLE sync_state (
     mailbox_id       TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     scope            TEXT NOT NULL,
     delta_link       TEXT,
+    next_link        TEXT,
+    round_gen        INTEGER NOT NULL DEFAULT 0,
+    round_full       INTEGER NOT NULL DEFAULT 0,
+    round_items      INTEGER NOT NULL DEFAULT 0,
     last_success_at  INTEGER,
     last_error       TEXT,
+    last_error_kind  TEXT,
     last_error_at    INTEGER,
     PRIMARY KEY (mailbox_id, scope)
 );
 
+-- Resumable "move every message of one folder to another" jobs (seed point 9).
+CREATE TABLE move_jobs (
+    mailbox_id   TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    id           TEXT NOT NULL,
+    from_id      TEXT NOT NULL,
+    from_name    TEXT NOT NULL,
+    to_id        TEXT NOT NULL,
+    to_name      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    moved        INTEGER NOT NULL DEFAULT 0,
+    total        INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, id)
+);
+CREATE UNIQUE INDEX move_jobs_running ON move_jobs(mailbox_id, from_id, to_id) WHERE state = 'running';
+
+-- One row per (mailbox, idempotency key), written before any send request leaves.
+-- state: queued -> sending (the send may have reached Microsoft: look for our Message-ID
+-- before trying again) -> sent | failed. `request` is the prepared message (JSON).
 CREATE TABLE outbox (
     mailbox_id          TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     idempotency_key     TEXT NOT NULL,

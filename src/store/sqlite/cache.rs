@@ -1,0 +1,648 @@
+//! Folder and message cache, delta state, move jobs (see [`crate::store::cache`]).
+
+use super::SqliteStore;
+use crate::error::Result;
+use crate::store::cache::{
+    CacheStore, CachedMessage, DeltaLink, FolderPage, FolderRow, MessageOrder, MessagePage,
+    MessageQuery, MessageRow, MoveJob, PageOutcome, SyncState,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashSet;
+
+const FOLDER_COLS: &str =
+    "id, parent_id, display_name, well_known, unread_count, total_count, child_count, hidden";
+
+const MESSAGE_COLS: &str = "id, folder_id, internet_message_id, conversation_id, subject, \
+     from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
+     has_attachments, importance, flag, categories_json, body_preview, change_key";
+
+const STATE_COLS: &str = "scope, delta_link, next_link, round_gen, round_full, round_items, \
+     last_success_at, last_error, last_error_kind, last_error_at";
+
+const MOVE_COLS: &str = "id, from_id, from_name, to_id, to_name, state, moved, total, \
+     last_error, created_at, updated_at";
+
+/// Upsert of one message; `?20` is the generation, `?21` the time. Absent (NULL) values keep
+/// what is stored; a new change key drops a cached body (it may be stale).
+const UPSERT_MESSAGE: &str = "INSERT INTO messages (mailbox_id, id, folder_id, \
+     internet_message_id, conversation_id, subject, from_name, from_address, recipients_json, \
+     received_at, sent_at, is_read, is_draft, has_attachments, importance, flag, categories_json, \
+     body_preview, change_key, seen_gen, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, COALESCE(?10, 0), ?11, COALESCE(?12, 0), COALESCE(?13, 0), \
+             COALESCE(?14, 0), ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+     ON CONFLICT(mailbox_id, id) DO UPDATE SET \
+       folder_id = excluded.folder_id, \
+       internet_message_id = COALESCE(excluded.internet_message_id, internet_message_id), \
+       conversation_id = COALESCE(excluded.conversation_id, conversation_id), \
+       subject = COALESCE(excluded.subject, subject), \
+       from_name = COALESCE(excluded.from_name, from_name), \
+       from_address = COALESCE(excluded.from_address, from_address), \
+       recipients_json = COALESCE(excluded.recipients_json, recipients_json), \
+       received_at = COALESCE(?10, received_at), \
+       sent_at = COALESCE(excluded.sent_at, sent_at), \
+       is_read = COALESCE(?12, is_read), \
+       is_draft = COALESCE(?13, is_draft), \
+       has_attachments = COALESCE(?14, has_attachments), \
+       importance = COALESCE(excluded.importance, importance), \
+       flag = COALESCE(excluded.flag, flag), \
+       categories_json = COALESCE(excluded.categories_json, categories_json), \
+       body_preview = COALESCE(excluded.body_preview, body_preview), \
+       body = CASE WHEN excluded.change_key IS NOT NULL AND excluded.change_key IS NOT change_key \
+                   THEN NULL ELSE body END, \
+       body_type = CASE WHEN excluded.change_key IS NOT NULL AND excluded.change_key IS NOT change_key \
+                   THEN NULL ELSE body_type END, \
+       attachments_json = CASE WHEN excluded.change_key IS NOT NULL AND excluded.change_key IS NOT change_key \
+                   THEN NULL ELSE attachments_json END, \
+       change_key = COALESCE(excluded.change_key, change_key), \
+       seen_gen = excluded.seen_gen, \
+       updated_at = excluded.updated_at";
+
+fn folder_from(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
+    Ok(FolderRow {
+        id: r.get(0)?,
+        parent_id: r.get(1)?,
+        display_name: r.get(2)?,
+        well_known: r.get(3)?,
+        unread_count: r.get(4)?,
+        total_count: r.get(5)?,
+        child_count: r.get(6)?,
+        hidden: r.get(7)?,
+    })
+}
+
+fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.get(0)?,
+        folder_id: r.get(1)?,
+        internet_message_id: r.get(2)?,
+        conversation_id: r.get(3)?,
+        subject: r.get(4)?,
+        from_name: r.get(5)?,
+        from_address: r.get(6)?,
+        recipients_json: r.get(7)?,
+        received_at: r.get(8)?,
+        sent_at: r.get(9)?,
+        is_read: Some(r.get(10)?),
+        is_draft: Some(r.get(11)?),
+        has_attachments: Some(r.get(12)?),
+        importance: r.get(13)?,
+        flag: r.get(14)?,
+        categories_json: r.get(15)?,
+        body_preview: r.get(16)?,
+        change_key: r.get(17)?,
+    })
+}
+
+fn state_from(r: &Row<'_>) -> rusqlite::Result<SyncState> {
+    Ok(SyncState {
+        scope: r.get(0)?,
+        delta_link: r.get(1)?,
+        next_link: r.get(2)?,
+        round_gen: r.get(3)?,
+        round_full: r.get(4)?,
+        round_items: r.get(5)?,
+        last_success_at: r.get(6)?,
+        last_error: r.get(7)?,
+        last_error_kind: r.get(8)?,
+        last_error_at: r.get(9)?,
+    })
+}
+
+fn move_from(r: &Row<'_>) -> rusqlite::Result<MoveJob> {
+    Ok(MoveJob {
+        id: r.get(0)?,
+        from_id: r.get(1)?,
+        from_name: r.get(2)?,
+        to_id: r.get(3)?,
+        to_name: r.get(4)?,
+        state: r.get(5)?,
+        moved: r.get(6)?,
+        total: r.get(7)?,
+        last_error: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+fn ensure_state(c: &Connection, mailbox_id: &str, scope: &str) -> Result<()> {
+    c.prepare_cached("INSERT OR IGNORE INTO sync_state (mailbox_id, scope) VALUES (?1, ?2)")?
+        .execute(params![mailbox_id, scope])?;
+    Ok(())
+}
+
+fn read_state(c: &Connection, mailbox_id: &str, scope: &str) -> Result<Option<SyncState>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {STATE_COLS} FROM sync_state WHERE mailbox_id = ?1 AND scope = ?2"
+    ))?
+    .query_row(params![mailbox_id, scope], state_from)
+    .optional()?)
+}
+
+fn upsert_one(c: &Connection, mailbox_id: &str, m: &MessageRow, gen: i64, now: i64) -> Result<()> {
+    c.prepare_cached(UPSERT_MESSAGE)?.execute(params![
+        mailbox_id,
+        m.id,
+        m.folder_id,
+        m.internet_message_id,
+        m.conversation_id,
+        m.subject,
+        m.from_name,
+        m.from_address,
+        m.recipients_json,
+        m.received_at,
+        m.sent_at,
+        m.is_read,
+        m.is_draft,
+        m.has_attachments,
+        m.importance,
+        m.flag,
+        m.categories_json,
+        m.body_preview,
+        m.change_key,
+        gen,
+        now,
+    ])?;
+    Ok(())
+}
+
+/// The generation a folder's rows are written with outside of a full round.
+fn folder_gen(c: &Connection, mailbox_id: &str, folder_id: &str) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT round_gen FROM sync_state WHERE mailbox_id = ?1 AND scope = ?2")?
+            .query_row(params![mailbox_id, folder_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
+}
+
+impl CacheStore for SqliteStore {
+    fn cached_folders(&self, mailbox_id: &str) -> Result<Vec<FolderRow>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {FOLDER_COLS} FROM folders WHERE mailbox_id = ?1 ORDER BY rowid"
+            ))?;
+            let rows = st.query_map([mailbox_id], folder_from)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn apply_folder_delta(
+        &self,
+        mailbox_id: &str,
+        page: &FolderPage,
+        delta_link: &str,
+        replace_all: bool,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            if replace_all {
+                let keep: HashSet<&str> = page.upserts.iter().map(|f| f.id.as_str()).collect();
+                let existing: Vec<String> = tx
+                    .prepare_cached("SELECT id FROM folders WHERE mailbox_id = ?1")?
+                    .query_map([mailbox_id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for id in existing.iter().filter(|id| !keep.contains(id.as_str())) {
+                    tx.prepare_cached("DELETE FROM folders WHERE mailbox_id = ?1 AND id = ?2")?
+                        .execute(params![mailbox_id, id])?;
+                }
+            }
+            for f in &page.upserts {
+                tx.prepare_cached(
+                    "INSERT INTO folders (mailbox_id, id, parent_id, display_name, well_known, \
+                     unread_count, total_count, child_count, hidden, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                     ON CONFLICT(mailbox_id, id) DO UPDATE SET parent_id = excluded.parent_id, \
+                     display_name = excluded.display_name, \
+                     well_known = COALESCE(excluded.well_known, well_known), \
+                     unread_count = excluded.unread_count, total_count = excluded.total_count, \
+                     child_count = excluded.child_count, hidden = excluded.hidden, \
+                     updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    mailbox_id,
+                    f.id,
+                    f.parent_id,
+                    f.display_name,
+                    f.well_known,
+                    f.unread_count,
+                    f.total_count,
+                    f.child_count,
+                    f.hidden,
+                    now
+                ])?;
+            }
+            for id in &page.removed {
+                tx.prepare_cached("DELETE FROM folders WHERE mailbox_id = ?1 AND id = ?2")?
+                    .execute(params![mailbox_id, id])?;
+                // Its messages and delta state go with it.
+                tx.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2")?
+                    .execute(params![mailbox_id, id])?;
+                tx.prepare_cached("DELETE FROM sync_state WHERE mailbox_id = ?1 AND scope = ?2")?
+                    .execute(params![mailbox_id, id])?;
+            }
+            ensure_state(tx, mailbox_id, "folders")?;
+            tx.prepare_cached(
+                "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
+                 last_success_at = ?4, last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
+                 WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, "folders", delta_link, now])?;
+            Ok(())
+        })
+    }
+
+    fn set_folder_roles(&self, mailbox_id: &str, roles: &[(String, String)]) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE folders SET well_known = NULL WHERE mailbox_id = ?1")?
+                .execute([mailbox_id])?;
+            for (id, role) in roles {
+                tx.prepare_cached(
+                    "UPDATE folders SET well_known = ?3 WHERE mailbox_id = ?1 AND id = ?2",
+                )?
+                .execute(params![mailbox_id, id, role])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn adjust_folder_counts(
+        &self,
+        mailbox_id: &str,
+        folder_id: &str,
+        unread: i64,
+        total: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE folders SET unread_count = MAX(0, unread_count + ?3), \
+                 total_count = MAX(0, total_count + ?4) WHERE mailbox_id = ?1 AND id = ?2",
+            )?
+            .execute(params![mailbox_id, folder_id, unread, total])?;
+            Ok(())
+        })
+    }
+
+    fn sync_state(&self, mailbox_id: &str, scope: &str) -> Result<Option<SyncState>> {
+        self.read(|c| read_state(c, mailbox_id, scope))
+    }
+
+    fn sync_states(&self, mailbox_id: &str) -> Result<Vec<SyncState>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {STATE_COLS} FROM sync_state WHERE mailbox_id = ?1 ORDER BY scope"
+            ))?;
+            let rows = st.query_map([mailbox_id], state_from)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState> {
+        self.write(|tx| {
+            ensure_state(tx, mailbox_id, scope)?;
+            // Generations grow across the whole mailbox, so every row written before this
+            // round (whichever folder it came from) is older than the round.
+            let next: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state WHERE mailbox_id = ?1",
+                )?
+                .query_row([mailbox_id], |r| r.get(0))?;
+            let max_seen: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seen_gen), 0) + 1 FROM messages WHERE mailbox_id = ?1",
+                )?
+                .query_row([mailbox_id], |r| r.get(0))?;
+            tx.prepare_cached(
+                "UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_gen = ?3, \
+                 round_full = 1, round_items = 0 WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, scope, next.max(max_seen)])?;
+            Ok(read_state(tx, mailbox_id, scope)?.unwrap_or_default())
+        })
+    }
+
+    fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            ensure_state(tx, mailbox_id, scope)?;
+            tx.prepare_cached(
+                "UPDATE sync_state SET last_success_at = ?3, last_error = NULL, \
+                 last_error_kind = NULL, last_error_at = NULL WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, scope, now])?;
+            Ok(())
+        })
+    }
+
+    fn record_sync_error(
+        &self,
+        mailbox_id: &str,
+        scope: &str,
+        kind: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            ensure_state(tx, mailbox_id, scope)?;
+            tx.prepare_cached(
+                "UPDATE sync_state SET last_error = ?3, last_error_kind = ?4, last_error_at = ?5 \
+                 WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, scope, message, kind, now])?;
+            Ok(())
+        })
+    }
+
+    fn apply_message_page(
+        &self,
+        mailbox_id: &str,
+        folder_id: &str,
+        page: &MessagePage,
+        link: &DeltaLink,
+        now: i64,
+    ) -> Result<PageOutcome> {
+        self.write(|tx| {
+            ensure_state(tx, mailbox_id, folder_id)?;
+            let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
+            let mut out = PageOutcome::default();
+            for m in &page.upserts {
+                upsert_one(tx, mailbox_id, m, state.round_gen, now)?;
+                out.upserted += 1;
+            }
+            for id in &page.removed {
+                // Only if it is still filed under this folder: a message that moved on was
+                // already stored under its new folder and must stay.
+                out.removed += tx
+                    .prepare_cached(
+                        "DELETE FROM messages WHERE mailbox_id = ?1 AND id = ?2 AND folder_id = ?3",
+                    )?
+                    .execute(params![mailbox_id, id, folder_id])?;
+            }
+            out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
+            match link {
+                DeltaLink::Next(url) => {
+                    tx.prepare_cached(
+                        "UPDATE sync_state SET next_link = ?3, round_items = ?4 \
+                         WHERE mailbox_id = ?1 AND scope = ?2",
+                    )?
+                    .execute(params![
+                        mailbox_id,
+                        folder_id,
+                        url,
+                        out.round_items
+                    ])?;
+                }
+                DeltaLink::Delta(url) => {
+                    if state.round_full {
+                        out.swept = tx
+                            .prepare_cached(
+                                "DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2 \
+                                 AND seen_gen < ?3",
+                            )?
+                            .execute(params![mailbox_id, folder_id, state.round_gen])?;
+                    }
+                    tx.prepare_cached(
+                        "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
+                         round_items = 0, last_success_at = ?4, last_error = NULL, \
+                         last_error_kind = NULL, last_error_at = NULL \
+                         WHERE mailbox_id = ?1 AND scope = ?2",
+                    )?
+                    .execute(params![mailbox_id, folder_id, url, now])?;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn list_cached_messages(&self, mailbox_id: &str, q: &MessageQuery) -> Result<Vec<MessageRow>> {
+        self.read(|c| {
+            let (cmp, dir) = match q.order {
+                MessageOrder::NewestFirst => ("<", "DESC"),
+                MessageOrder::OldestFirst => (">", "ASC"),
+            };
+            let mut sql = format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2"
+            );
+            if q.unread_only {
+                sql.push_str(" AND is_read = 0");
+            }
+            if q.search.is_some() {
+                sql.push_str(
+                    " AND (instr(lower(COALESCE(subject, '')), ?3) > 0 \
+                     OR instr(lower(COALESCE(from_name, '')), ?3) > 0 \
+                     OR instr(lower(COALESCE(from_address, '')), ?3) > 0)",
+                );
+            }
+            if q.after.is_some() {
+                sql.push_str(&format!(" AND (received_at, id) {cmp} (?4, ?5)"));
+            }
+            sql.push_str(&format!(" ORDER BY received_at {dir}, id {dir} LIMIT ?6"));
+            let search = q.search.as_ref().map(|s| s.to_lowercase());
+            let (after_at, after_id) = match &q.after {
+                Some((at, id)) => (Some(*at), Some(id.as_str())),
+                None => (None, None),
+            };
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(
+                params![
+                    mailbox_id,
+                    q.folder_id,
+                    search,
+                    after_at,
+                    after_id,
+                    q.limit as i64
+                ],
+                message_from,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn cached_message(&self, mailbox_id: &str, id: &str) -> Result<Option<CachedMessage>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLS}, body, body_type, attachments_json FROM messages \
+                 WHERE mailbox_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![mailbox_id, id], |r| {
+                Ok(CachedMessage {
+                    meta: message_from(r)?,
+                    body: r.get(18)?,
+                    body_type: r.get(19)?,
+                    attachments_json: r.get(20)?,
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    fn upsert_message(&self, mailbox_id: &str, row: &MessageRow, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let gen = folder_gen(tx, mailbox_id, &row.folder_id)?;
+            upsert_one(tx, mailbox_id, row, gen, now)
+        })
+    }
+
+    fn store_message_body(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        body: &str,
+        body_type: &str,
+        attachments_json: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE messages SET body = ?3, body_type = ?4, attachments_json = ?5 \
+                 WHERE mailbox_id = ?1 AND id = ?2",
+            )?
+            .execute(params![mailbox_id, id, body, body_type, attachments_json])?;
+            Ok(())
+        })
+    }
+
+    fn set_message_read(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        read: bool,
+    ) -> Result<Option<(String, bool)>> {
+        self.write(|tx| {
+            let before: Option<(String, bool)> = tx
+                .prepare_cached(
+                    "SELECT folder_id, is_read FROM messages WHERE mailbox_id = ?1 AND id = ?2",
+                )?
+                .query_row(params![mailbox_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if before.is_some() {
+                tx.prepare_cached(
+                    "UPDATE messages SET is_read = ?3 WHERE mailbox_id = ?1 AND id = ?2",
+                )?
+                .execute(params![mailbox_id, id, read])?;
+            }
+            Ok(before)
+        })
+    }
+
+    fn remove_message(&self, mailbox_id: &str, id: &str) -> Result<Option<(String, bool)>> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "DELETE FROM messages WHERE mailbox_id = ?1 AND id = ?2 \
+                     RETURNING folder_id, is_read",
+                )?
+                .query_row(params![mailbox_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+    }
+
+    fn message_count(&self, mailbox_id: &str, folder_id: Option<&str>) -> Result<i64> {
+        self.read(|c| {
+            Ok(match folder_id {
+                Some(f) => c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2",
+                    )?
+                    .query_row(params![mailbox_id, f], |r| r.get(0))?,
+                None => c
+                    .prepare_cached("SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1")?
+                    .query_row([mailbox_id], |r| r.get(0))?,
+            })
+        })
+    }
+
+    fn clear_cache(&self, mailbox_id: &str) -> Result<()> {
+        self.write(|tx| {
+            for sql in [
+                "DELETE FROM messages WHERE mailbox_id = ?1",
+                "DELETE FROM folders WHERE mailbox_id = ?1",
+                "DELETE FROM sync_state WHERE mailbox_id = ?1",
+            ] {
+                tx.prepare_cached(sql)?.execute([mailbox_id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn open_move_job(&self, mailbox_id: &str, job: &MoveJob) -> Result<MoveJob> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO move_jobs (mailbox_id, id, from_id, from_name, to_id, to_name, \
+                 state, moved, total, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', 0, ?7, ?8, ?8) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                mailbox_id,
+                job.id,
+                job.from_id,
+                job.from_name,
+                job.to_id,
+                job.to_name,
+                job.total,
+                job.created_at
+            ])?;
+            Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = ?1 AND from_id = ?2 \
+                     AND to_id = ?3 AND state = 'running'"
+                ))?
+                .query_row(params![mailbox_id, job.from_id, job.to_id], move_from)?)
+        })
+    }
+
+    fn move_job(&self, mailbox_id: &str, id: &str) -> Result<Option<MoveJob>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![mailbox_id, id], move_from)
+            .optional()?)
+        })
+    }
+
+    fn running_move_jobs(&self, mailbox_id: &str) -> Result<Vec<MoveJob>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = ?1 AND state = 'running' \
+                 ORDER BY created_at"
+            ))?;
+            let rows = st.query_map([mailbox_id], move_from)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn update_move_job(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        moved: i64,
+        total: Option<i64>,
+        state: Option<&str>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<MoveJob> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached(&format!(
+                    "UPDATE move_jobs SET moved = moved + ?3, total = COALESCE(?4, total), \
+                     state = COALESCE(?5, state), last_error = ?6, updated_at = ?7 \
+                     WHERE mailbox_id = ?1 AND id = ?2 RETURNING {MOVE_COLS}"
+                ))?
+                .query_row(
+                    params![mailbox_id, id, moved, total, state, error, now],
+                    move_from,
+                )?)
+        })
+    }
+
+    fn token_expiry(&self, mailbox_id: &str) -> Result<Option<i64>> {
+        self.read(|c| {
+            // The tokens table belongs to the vault; read only its public expiry column.
+            let r = c
+                .prepare_cached("SELECT access_expires_at FROM tokens WHERE mailbox_id = ?1")
+                .and_then(|mut st| {
+                    st.query_row([mailbox_id], |r| r.get::<_, Option<i64>>(0))
+                        .optional()
+                });
+            Ok(r.ok().flatten().flatten())
+        })
+    }
+}

@@ -1,0 +1,631 @@
+//! The delta engine: folder tree rounds, message rounds per folder, progress events.
+
+use super::api::{self, BatchItem, MailApi};
+use super::model::{self, MESSAGE_SELECT, PAGE_SIZE, ROLES};
+use crate::error::{Error, Result};
+use crate::graph::{Priority, Request};
+use crate::service::Client;
+use crate::store::cache::{DeltaLink, FolderPage, FolderRow, MessagePage, PageOutcome};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Folders synced at once per mailbox (the Graph client allows four requests in flight).
+pub const PARALLEL_FOLDERS: usize = 4;
+/// How long a folder's sync lease lasts without renewal.
+const LEASE_MS: i64 = 120_000;
+/// Renew the lease after this much time.
+const LEASE_RENEW: Duration = Duration::from_secs(30);
+/// How long an explicit sync waits for another process's sync of the same folder.
+const LEASE_WAIT: Duration = Duration::from_secs(60);
+
+fn max_page_header() -> String {
+    format!("odata.maxpagesize={PAGE_SIZE}")
+}
+
+/// Runs a store operation off the async worker threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    client: &Client,
+    f: impl FnOnce(&Client) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let c = client.clone();
+    tokio::task::spawn_blocking(move || f(&c))
+        .await
+        .map_err(|e| Error::internal(format!("store task failed: {e}")))?
+}
+
+/// What to sync and how.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub priority: Priority,
+    /// Folder ids; `None` = every visible folder.
+    pub folders: Option<Vec<String>>,
+    /// Wait for another task's lease on a folder (explicit syncs) instead of skipping it.
+    pub wait_for_lease: bool,
+    /// Publish `sync_completed` even when nothing changed.
+    pub always_report: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            priority: Priority::Background,
+            folders: None,
+            wait_for_lease: true,
+            always_report: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderReport {
+    pub folder_id: String,
+    pub display_name: String,
+    pub well_known: Option<String>,
+    /// `ok`, `busy` (another process was syncing it) or `failed`.
+    pub status: String,
+    pub upserted: usize,
+    pub removed: usize,
+    /// Left-overs removed at the end of a full round.
+    pub swept: usize,
+    pub pages: usize,
+    /// True when the round started from scratch (first sync, cache clear, expired token).
+    pub full: bool,
+    /// True when an expired delta token (410) forced a full round.
+    pub recovered_expired_token: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(skip)]
+    pub cause: Option<Error>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub run: String,
+    /// `ok`, `partial` (some folders failed) or `failed`.
+    pub status: String,
+    pub folders: Vec<FolderReport>,
+    pub upserted: usize,
+    pub removed: usize,
+    pub duration_ms: u64,
+}
+
+// ---- folders ----------------------------------------------------------------------------
+
+/// Brings the cached folder tree up to date with one `mailFolders/delta` round (a full round
+/// when there is no delta link yet, or it expired), resolving roles on full rounds.
+pub async fn refresh_folders<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    priority: Priority,
+) -> Result<Vec<FolderRow>> {
+    let owner = format!("{}:{}", client.instance(), uuid::Uuid::new_v4().simple());
+    let lease = format!("sync:{mailbox_id}:folders");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (l, o, now) = (lease.clone(), owner.clone(), client.now_ms());
+        if blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await? {
+            break;
+        }
+        if Instant::now() >= deadline {
+            // Another process keeps refreshing; its result is in the store.
+            let m = mailbox_id.to_owned();
+            return blocking(client, move |c| c.store().cached_folders(&m)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = folder_round(client, api, mailbox_id, priority).await;
+    let (l, o) = (lease.clone(), owner.clone());
+    let _ = blocking(client, move |c| c.store().release_lease(&l, &o)).await;
+    if let Err(e) = &result {
+        let (m, kind, msg, now) = (
+            mailbox_id.to_owned(),
+            e.kind().to_owned(),
+            e.message().to_owned(),
+            client.now_ms(),
+        );
+        let _ = blocking(client, move |c| {
+            c.store().record_sync_error(&m, "folders", &kind, &msg, now)
+        })
+        .await;
+    }
+    result
+}
+
+async fn folder_round<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    priority: Priority,
+) -> Result<Vec<FolderRow>> {
+    let m = mailbox_id.to_owned();
+    let (state, cached) = blocking(client, move |c| {
+        Ok((
+            c.store().sync_state(&m, "folders")?,
+            c.store().cached_folders(&m)?,
+        ))
+    })
+    .await?;
+    let start = state.and_then(|s| s.delta_link);
+    let mut full = start.is_none();
+    let mut url = start.unwrap_or_else(|| "/mailFolders/delta".to_owned());
+    let mut acc = FolderPage::default();
+    let delta = loop {
+        let page = match api::get_json(api, &url, priority, &[]).await {
+            Ok(p) => p,
+            Err(e) if api::is_expired_token(&e) && !full => {
+                full = true;
+                acc = FolderPage::default();
+                url = "/mailFolders/delta".to_owned();
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match model::folder_page(&page, &mut acc) {
+            Some(DeltaLink::Next(n)) => url = n,
+            Some(DeltaLink::Delta(d)) => break d,
+            None => {
+                return Err(Error::Remote(crate::error::Fault::new(
+                    "unexpected_response",
+                    "mailFolders/delta answered without a next or delta link",
+                )))
+            }
+        }
+    };
+    let roles = if full || !cached.iter().any(|f| f.well_known.is_some()) {
+        Some(resolve_roles(api, priority).await?)
+    } else {
+        None
+    };
+    let m = mailbox_id.to_owned();
+    let now = client.now_ms();
+    blocking(client, move |c| {
+        c.store().apply_folder_delta(&m, &acc, &delta, full, now)?;
+        if let Some(mut roles) = roles {
+            // Graph may name roles itself (wellKnownName); the lookups by name are the truth.
+            for f in &acc.upserts {
+                if let Some(wk) = &f.well_known {
+                    if !roles.iter().any(|(id, _)| *id == f.id) {
+                        roles.push((f.id.clone(), wk.clone()));
+                    }
+                }
+            }
+            c.store().set_folder_roles(&m, &roles)?;
+        }
+        c.store().cached_folders(&m)
+    })
+    .await
+}
+
+/// Folder id → role, by asking Graph for each well-known name (one `$batch`; one request
+/// per name when `$batch` is refused).
+pub async fn resolve_roles<A: MailApi>(
+    api: &A,
+    priority: Priority,
+) -> Result<Vec<(String, String)>> {
+    let items: Vec<BatchItem> = ROLES
+        .iter()
+        .map(|r| BatchItem {
+            id: (*r).to_owned(),
+            method: "GET",
+            url: format!("/mailFolders/{r}?$select=id"),
+            body: None,
+        })
+        .collect();
+    let mut roles = Vec::new();
+    let mut todo: Vec<&str> = ROLES.to_vec();
+    match api::batch(api, &items, priority).await {
+        Ok(answers) => {
+            todo.clear();
+            for (role, (status, body)) in answers {
+                match status {
+                    200..=299 => {
+                        if let Some(id) = body.get("id").and_then(Value::as_str) {
+                            roles.push((id.to_owned(), role));
+                        }
+                    }
+                    404 => {} // this mailbox has no such folder
+                    _ => todo.push(ROLES.iter().find(|r| **r == role).copied().unwrap_or("")),
+                }
+            }
+        }
+        Err(e) if api::is_transient(&e) => return Err(e),
+        Err(e) => tracing::debug!("$batch refused ({e}); asking for roles one by one"),
+    }
+    let singles = todo
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| async move {
+            let res =
+                api::get_json(api, &format!("/mailFolders/{r}?$select=id"), priority, &[]).await;
+            (r, res)
+        });
+    for (role, res) in futures_util::future::join_all(singles).await {
+        match res {
+            Ok(v) => {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    roles.push((id.to_owned(), role.to_owned()));
+                }
+            }
+            Err(e) if e.status() == crate::error::status::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(roles)
+}
+
+// ---- messages ---------------------------------------------------------------------------
+
+/// Brings the given folders' messages up to date (see [`SyncOptions`]).
+pub async fn sync_folders<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    folders: Vec<FolderRow>,
+    opts: &SyncOptions,
+    run: &str,
+) -> Vec<FolderReport> {
+    let mut folders = folders;
+    // Largest first: the long chains of pages start early and overlap with the short ones.
+    folders.sort_by(|a, b| b.total_count.cmp(&a.total_count));
+    let mut reports: Vec<FolderReport> = stream::iter(folders.clone())
+        .map(|f: FolderRow| async move {
+            sync_folder(client, api, mailbox_id, &f, opts, run).await
+        })
+        .buffer_unordered(PARALLEL_FOLDERS)
+        .collect()
+        .await;
+    // One more attempt for folders that failed on throttling or the network: the next try
+    // resumes at the last stored page.
+    for r in reports.iter_mut().filter(|r| r.status == "failed") {
+        if !r.cause.as_ref().is_some_and(api::is_transient) {
+            continue;
+        }
+        if let Some(f) = folders.iter().find(|f| f.id == r.folder_id) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let again = sync_folder(client, api, mailbox_id, f, opts, run).await;
+            let (u, d) = (r.upserted, r.removed);
+            *r = again;
+            r.upserted += u;
+            r.removed += d;
+        }
+    }
+    reports
+}
+
+fn initial_url(folder_id: &str) -> String {
+    format!(
+        "/mailFolders/{}/messages/delta?$select={MESSAGE_SELECT}",
+        model::path_segment(folder_id)
+    )
+}
+
+fn error_value(e: &Error) -> Value {
+    let mut doc = e.to_document();
+    doc["transient"] = Value::Bool(api::is_transient(e));
+    doc
+}
+
+/// One folder's delta round, under the folder's lease.
+pub async fn sync_folder<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    opts: &SyncOptions,
+    run: &str,
+) -> FolderReport {
+    let mut report = FolderReport {
+        folder_id: folder.id.clone(),
+        display_name: folder.display_name.clone(),
+        well_known: folder.well_known.clone(),
+        status: "ok".into(),
+        upserted: 0,
+        removed: 0,
+        swept: 0,
+        pages: 0,
+        full: false,
+        recovered_expired_token: false,
+        error: None,
+        cause: None,
+    };
+    let owner = format!("{}:{run}", client.instance());
+    let lease = format!("sync:{mailbox_id}:{}", folder.id);
+    let deadline = Instant::now() + LEASE_WAIT;
+    loop {
+        let (l, o, now) = (lease.clone(), owner.clone(), client.now_ms());
+        match blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await {
+            Ok(true) => break,
+            Ok(false) if opts.wait_for_lease && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(false) => {
+                report.status = "busy".into();
+                return report;
+            }
+            Err(e) => {
+                report.status = "failed".into();
+                report.error = Some(error_value(&e));
+                report.cause = Some(e);
+                return report;
+            }
+        }
+    }
+    let result =
+        folder_round_messages(client, api, mailbox_id, folder, opts, &owner, &mut report).await;
+    let (l, o) = (lease, owner);
+    let _ = blocking(client, move |c| c.store().release_lease(&l, &o)).await;
+    if let Err(e) = result {
+        tracing::warn!(mailbox = mailbox_id, folder = %folder.display_name, "sync failed: {e}");
+        let (m, f, kind, msg, now) = (
+            mailbox_id.to_owned(),
+            folder.id.clone(),
+            e.kind().to_owned(),
+            e.message().to_owned(),
+            client.now_ms(),
+        );
+        let _ = blocking(client, move |c| {
+            c.store().record_sync_error(&m, &f, &kind, &msg, now)
+        })
+        .await;
+        report.status = "failed".into();
+        report.error = Some(error_value(&e));
+        report.cause = Some(e);
+    }
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn folder_round_messages<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    opts: &SyncOptions,
+    owner: &str,
+    report: &mut FolderReport,
+) -> Result<()> {
+    let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
+    let state = blocking(client, move |c| c.store().sync_state(&m, &f)).await?;
+    let mut url = match state.as_ref().and_then(|s| s.resume_link()) {
+        Some(link) => {
+            report.full = state.as_ref().is_some_and(|s| s.round_full);
+            link.to_owned()
+        }
+        None => {
+            let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
+            blocking(client, move |c| c.store().begin_full_round(&m, &f)).await?;
+            report.full = true;
+            initial_url(&folder.id)
+        }
+    };
+    let prefer = max_page_header();
+    let mut pending: Option<(tokio::task::JoinHandle<Result<PageOutcome>>, bool)> = None;
+    let mut renewed = Instant::now();
+    loop {
+        let fetched = api
+            .call(
+                Request::get(url.as_str())
+                    .priority(opts.priority)
+                    .header("Prefer", prefer.as_str()),
+            )
+            .await;
+        let resp = match fetched {
+            Ok(r) => r,
+            Err(e) if api::is_expired_token(&e) && !report.recovered_expired_token => {
+                // The delta (or skip) token expired: start this folder over. The full round
+                // re-stores every message under the same id and sweeps the rest at its end.
+                if let Some((h, more)) = pending.take() {
+                    finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+                }
+                tracing::info!(mailbox = mailbox_id, folder = %folder.display_name, "delta token expired; full resync");
+                let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
+                blocking(client, move |c| c.store().begin_full_round(&m, &f)).await?;
+                report.recovered_expired_token = true;
+                report.full = true;
+                url = initial_url(&folder.id);
+                continue;
+            }
+            Err(e) => {
+                if let Some((h, more)) = pending.take() {
+                    finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+                }
+                return Err(e);
+            }
+        };
+        let fid = folder.id.clone();
+        let (page, link): (MessagePage, Option<DeltaLink>) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let v: Value = resp.json()?;
+                Ok(model::message_page(&v, &fid))
+            })
+            .await
+            .map_err(|e| Error::internal(format!("parse task failed: {e}")))??;
+        let Some(link) = link else {
+            return Err(Error::Remote(crate::error::Fault::new(
+                "unexpected_response",
+                "messages/delta answered without a next or delta link",
+            )));
+        };
+        // Pages are written in order: the previous write finishes before this one starts,
+        // while the next page is already being fetched.
+        if let Some((h, more)) = pending.take() {
+            finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+        }
+        if renewed.elapsed() > LEASE_RENEW {
+            let (l, o, now) = (
+                format!("sync:{mailbox_id}:{}", folder.id),
+                owner.to_owned(),
+                client.now_ms(),
+            );
+            blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await?;
+            renewed = Instant::now();
+        }
+        report.pages += 1;
+        let next = match &link {
+            DeltaLink::Next(n) => Some(n.clone()),
+            DeltaLink::Delta(_) => None,
+        };
+        let c = client.clone();
+        let (m, f, now) = (mailbox_id.to_owned(), folder.id.clone(), client.now_ms());
+        let h = tokio::task::spawn_blocking(move || {
+            c.store().apply_message_page(&m, &f, &page, &link, now)
+        });
+        pending = Some((h, next.is_some()));
+        match next {
+            Some(n) => url = n,
+            None => break,
+        }
+    }
+    if let Some((h, more)) = pending.take() {
+        finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+    }
+    Ok(())
+}
+
+async fn finish_page(
+    client: &Client,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    report: &mut FolderReport,
+    h: tokio::task::JoinHandle<Result<PageOutcome>>,
+    more: bool,
+    _opts: &SyncOptions,
+) -> Result<()> {
+    let out = h
+        .await
+        .map_err(|e| Error::internal(format!("store task failed: {e}")))??;
+    report.upserted += out.upserted;
+    report.removed += out.removed;
+    report.swept += out.swept;
+    if more {
+        // A long round: tell the host how far it got. One event per stored page.
+        let payload = json!({
+            "mailbox": mailbox_id,
+            "folder": folder.id,
+            "folder_name": folder.display_name,
+            "well_known": folder.well_known,
+            "done": out.round_items,
+            "total": folder.total_count,
+        });
+        let id = format!(
+            "sync_progress:{mailbox_id}:{}:{}",
+            folder.id, out.round_items
+        );
+        let (c, m) = (client.clone(), mailbox_id.to_owned());
+        let _ = tokio::task::spawn_blocking(move || {
+            c.publish("sync_progress", Some(&m), Some(id), payload)
+        })
+        .await;
+    }
+    Ok(())
+}
+
+/// A whole mailbox: folder tree, then messages of the chosen folders, then counts; publishes
+/// `sync_completed` or `sync_failed`.
+pub async fn sync_mailbox<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    opts: SyncOptions,
+) -> Result<SyncReport> {
+    let started = Instant::now();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let folders = match refresh_folders(client, api, mailbox_id, opts.priority).await {
+        Ok(f) => f,
+        Err(e) => {
+            publish_failed(client, mailbox_id, &run, &e, None);
+            return Err(e);
+        }
+    };
+    let targets: Vec<FolderRow> = match &opts.folders {
+        Some(ids) => folders
+            .iter()
+            .filter(|f| ids.contains(&f.id))
+            .cloned()
+            .collect(),
+        None => folders
+            .iter()
+            .filter(|f| !f.hidden && f.well_known.as_deref() != Some("msgfolderroot"))
+            .cloned()
+            .collect(),
+    };
+    let reports = sync_folders(client, api, mailbox_id, targets, &opts, &run).await;
+    let upserted: usize = reports.iter().map(|r| r.upserted).sum();
+    let removed: usize = reports.iter().map(|r| r.removed + r.swept).sum();
+    let failed: Vec<&FolderReport> = reports.iter().filter(|r| r.status == "failed").collect();
+    if upserted + removed > 0 {
+        // Counts moved with the messages: one incremental folder round picks them up.
+        if let Err(e) = refresh_folders(client, api, mailbox_id, opts.priority).await {
+            tracing::warn!(mailbox = mailbox_id, "folder counts not refreshed: {e}");
+        }
+    }
+    let status = if failed.is_empty() {
+        "ok"
+    } else if failed.len() == reports.len() {
+        "failed"
+    } else {
+        "partial"
+    };
+    let report = SyncReport {
+        run: run.clone(),
+        status: status.into(),
+        upserted,
+        removed,
+        duration_ms: started.elapsed().as_millis() as u64,
+        folders: reports.clone(),
+    };
+    if let Some(first) = failed.first() {
+        let reason = first.error.clone().unwrap_or(Value::Null);
+        let payload = json!({
+            "mailbox": mailbox_id,
+            "run": run,
+            "reason": reason,
+            "folders": failed.iter().map(|r| json!({"folder": r.folder_id, "folder_name": r.display_name, "error": r.error})).collect::<Vec<_>>(),
+        });
+        let _ = client.publish(
+            "sync_failed",
+            Some(mailbox_id),
+            Some(format!("sync_failed:{mailbox_id}:{run}")),
+            payload,
+        );
+        if status == "failed" {
+            let e = reason_error(first);
+            return Err(e);
+        }
+    } else if opts.always_report || upserted + removed > 0 {
+        let _ = client.publish(
+            "sync_completed",
+            Some(mailbox_id),
+            Some(format!("sync_completed:{mailbox_id}:{run}")),
+            json!({
+                "mailbox": mailbox_id,
+                "run": run,
+                "folders": reports.len(),
+                "upserted": upserted,
+                "removed": removed,
+                "duration_ms": report.duration_ms,
+            }),
+        );
+    }
+    Ok(report)
+}
+
+fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, folder: Option<&str>) {
+    let _ = client.publish(
+        "sync_failed",
+        Some(mailbox_id),
+        Some(format!("sync_failed:{mailbox_id}:{run}")),
+        json!({"mailbox": mailbox_id, "run": run, "folder": folder, "reason": e.to_document()}),
+    );
+}
+
+/// The error a failed folder report carries (all folders failed: the call fails with it).
+fn reason_error(r: &FolderReport) -> Error {
+    r.cause
+        .clone()
+        .unwrap_or_else(|| Error::internal("sync failed without a reason"))
+        .with_detail("folder", r.folder_id.as_str())
+}

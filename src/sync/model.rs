@@ -1,0 +1,375 @@
+//! Graph JSON → cache rows, and cache rows → the JSON the host sees. Pure functions.
+
+use crate::store::cache::{DeltaLink, FolderPage, FolderRow, MessagePage, MessageRow};
+use serde_json::{json, Map, Value};
+
+/// Well-known folder names asked for by name (`/mailFolders/{name}`) to find roles. Roles
+/// never come from display names: a German mailbox says "Posteingang".
+pub const ROLES: &[&str] = &[
+    "inbox",
+    "drafts",
+    "sentitems",
+    "deleteditems",
+    "junkemail",
+    "archive",
+    "outbox",
+    "conversationhistory",
+    "clutter",
+    "msgfolderroot",
+];
+
+/// Properties selected in message delta rounds (metadata only; bodies on demand).
+pub const MESSAGE_SELECT: &str = "id,parentFolderId,internetMessageId,conversationId,subject,\
+from,toRecipients,ccRecipients,bccRecipients,replyTo,receivedDateTime,sentDateTime,isRead,\
+isDraft,hasAttachments,importance,flag,categories,bodyPreview,changeKey";
+
+/// Largest page Graph serves (`Prefer: odata.maxpagesize`).
+pub const PAGE_SIZE: usize = 1000;
+
+/// Milliseconds since the epoch for a Graph DateTimeOffset.
+pub fn parse_time(v: Option<&Value>) -> Option<i64> {
+    let s = v?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+fn string(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn int(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn boolean(v: &Value, key: &str) -> Option<bool> {
+    match v.get(key)? {
+        Value::Bool(b) => Some(*b),
+        // Graph's own doc example prints "isRead": "true".
+        Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
+        _ => None,
+    }
+}
+
+fn recipient(v: &Value) -> Value {
+    let e = v.get("emailAddress").unwrap_or(v);
+    json!({
+        "name": e.get("name").and_then(Value::as_str).unwrap_or(""),
+        "address": e.get("address").and_then(Value::as_str).unwrap_or(""),
+    })
+}
+
+fn recipients(v: &Value, key: &str) -> Option<Value> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| Value::Array(a.iter().map(recipient).collect()))
+}
+
+/// The page's continuation: `@odata.nextLink` or `@odata.deltaLink`.
+pub fn page_link(page: &Value) -> Option<DeltaLink> {
+    if let Some(n) = page.get("@odata.nextLink").and_then(Value::as_str) {
+        return Some(DeltaLink::Next(n.to_owned()));
+    }
+    page.get("@odata.deltaLink")
+        .and_then(Value::as_str)
+        .map(|d| DeltaLink::Delta(d.to_owned()))
+}
+
+/// One message from Graph (delta item, list item, or a move/patch answer) as a cache row
+/// filed under `folder_id`.
+pub fn message_row(v: &Value, folder_id: &str) -> Option<MessageRow> {
+    let id = string(v, "id")?;
+    let from = v.get("from").map(recipient);
+    let mut rcpt = Map::new();
+    for (key, name) in [
+        ("toRecipients", "to"),
+        ("ccRecipients", "cc"),
+        ("bccRecipients", "bcc"),
+        ("replyTo", "reply_to"),
+    ] {
+        if let Some(r) = recipients(v, key) {
+            rcpt.insert(name.into(), r);
+        }
+    }
+    Some(MessageRow {
+        id,
+        folder_id: folder_id.to_owned(),
+        internet_message_id: string(v, "internetMessageId"),
+        conversation_id: string(v, "conversationId"),
+        subject: string(v, "subject"),
+        from_name: from
+            .as_ref()
+            .and_then(|f| f["name"].as_str().map(str::to_owned)),
+        from_address: from
+            .as_ref()
+            .and_then(|f| f["address"].as_str().map(str::to_owned)),
+        recipients_json: (!rcpt.is_empty()).then(|| Value::Object(rcpt).to_string()),
+        received_at: parse_time(v.get("receivedDateTime")),
+        sent_at: parse_time(v.get("sentDateTime")),
+        is_read: boolean(v, "isRead"),
+        is_draft: boolean(v, "isDraft"),
+        has_attachments: boolean(v, "hasAttachments"),
+        importance: string(v, "importance"),
+        flag: v
+            .get("flag")
+            .and_then(|f| f.get("flagStatus"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        categories_json: v.get("categories").map(|c| c.to_string()),
+        body_preview: string(v, "bodyPreview"),
+        change_key: string(v, "changeKey"),
+    })
+}
+
+/// A messages delta page for `folder_id`: changed messages, removed ids and the link.
+pub fn message_page(page: &Value, folder_id: &str) -> (MessagePage, Option<DeltaLink>) {
+    let mut out = MessagePage::default();
+    for item in page
+        .get("value")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if item.get("@removed").is_some() {
+            if let Some(id) = string(item, "id") {
+                out.removed.push(id);
+            }
+        } else if let Some(row) = message_row(item, folder_id) {
+            out.upserts.push(row);
+        }
+    }
+    (out, page_link(page))
+}
+
+/// One mailFolder as a cache row (role from `wellKnownName` when Graph sends it).
+pub fn folder_row(v: &Value) -> Option<FolderRow> {
+    Some(FolderRow {
+        id: string(v, "id")?,
+        parent_id: string(v, "parentFolderId"),
+        display_name: string(v, "displayName").unwrap_or_default(),
+        well_known: string(v, "wellKnownName").map(|s| s.to_ascii_lowercase()),
+        unread_count: int(v, "unreadItemCount"),
+        total_count: int(v, "totalItemCount"),
+        child_count: int(v, "childFolderCount"),
+        hidden: boolean(v, "isHidden").unwrap_or(false),
+    })
+}
+
+/// Adds a mailFolders delta page to `acc`; returns the page's link.
+pub fn folder_page(page: &Value, acc: &mut FolderPage) -> Option<DeltaLink> {
+    for item in page
+        .get("value")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if item.get("@removed").is_some() {
+            if let Some(id) = string(item, "id") {
+                acc.upserts.retain(|f| f.id != id);
+                acc.removed.push(id);
+            }
+        } else if let Some(row) = folder_row(item) {
+            acc.removed.retain(|r| *r != row.id);
+            acc.upserts.retain(|f| f.id != row.id);
+            acc.upserts.push(row);
+        }
+    }
+    page_link(page)
+}
+
+/// The folder as the host sees it. `parent_id` is null for top-level folders.
+pub fn folder_json(f: &FolderRow, top_level: bool) -> Value {
+    json!({
+        "id": f.id,
+        "parent_id": if top_level { Value::Null } else { json!(f.parent_id) },
+        "display_name": f.display_name,
+        "well_known": f.well_known,
+        "unread_count": f.unread_count,
+        "total_count": f.total_count,
+        "child_count": f.child_count,
+        "hidden": f.hidden,
+    })
+}
+
+/// The folder tree as the host sees it: the mail root is left out (its children are the top
+/// level), hidden folders only on request.
+pub fn folders_json(rows: &[FolderRow], include_hidden: bool) -> Vec<Value> {
+    let root = rows
+        .iter()
+        .find(|f| f.well_known.as_deref() == Some("msgfolderroot"));
+    let known: std::collections::HashSet<&str> = rows.iter().map(|f| f.id.as_str()).collect();
+    rows.iter()
+        .filter(|f| f.well_known.as_deref() != Some("msgfolderroot"))
+        .filter(|f| include_hidden || !f.hidden)
+        .map(|f| {
+            let top = match (&f.parent_id, root) {
+                (None, _) => true,
+                (Some(p), Some(r)) if *p == r.id => true,
+                (Some(p), _) => !known.contains(p.as_str()),
+            };
+            folder_json(f, top)
+        })
+        .collect()
+}
+
+fn rfc3339(ms: Option<i64>) -> Value {
+    ms.map(|m| Value::String(crate::clock::rfc3339(m)))
+        .unwrap_or(Value::Null)
+}
+
+/// A cached message's metadata as the host sees it.
+pub fn message_json(m: &MessageRow) -> Value {
+    let rcpt: Value = m
+        .recipients_json
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| json!({}));
+    let list = |k: &str| rcpt.get(k).cloned().unwrap_or_else(|| json!([]));
+    json!({
+        "id": m.id,
+        "folder_id": m.folder_id,
+        "internet_message_id": m.internet_message_id,
+        "conversation_id": m.conversation_id,
+        "subject": m.subject,
+        "from": m.from_address.as_ref().map(|a| json!({"name": m.from_name.clone().unwrap_or_default(), "address": a})),
+        "to": list("to"),
+        "cc": list("cc"),
+        "bcc": list("bcc"),
+        "reply_to": list("reply_to"),
+        "received_at": rfc3339(m.received_at),
+        "sent_at": rfc3339(m.sent_at),
+        "is_read": m.is_read.unwrap_or(false),
+        "is_draft": m.is_draft.unwrap_or(false),
+        "has_attachments": m.has_attachments.unwrap_or(false),
+        "importance": m.importance,
+        "flag": m.flag,
+        "categories": m.categories_json.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).unwrap_or_else(|| json!([])),
+        "body_preview": m.body_preview,
+    })
+}
+
+/// An attachment's metadata (no content) as the host sees it.
+pub fn attachment_json(a: &Value) -> Value {
+    let kind = a
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .unwrap_or("#microsoft.graph.fileAttachment")
+        .trim_start_matches("#microsoft.graph.")
+        .trim_end_matches("Attachment");
+    json!({
+        "id": a.get("id"),
+        "name": a.get("name"),
+        "content_type": a.get("contentType"),
+        "size": a.get("size"),
+        "is_inline": a.get("isInline").and_then(Value::as_bool).unwrap_or(false),
+        "content_id": a.get("contentId"),
+        "kind": kind,
+    })
+}
+
+/// Percent-encodes an id for a URL path segment.
+pub fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'=') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_page_splits_changes_removals_and_link() {
+        let page = json!({
+            "@odata.nextLink": "https://g/next?$skiptoken=1",
+            "value": [
+                {"id": "A", "@removed": {"reason": "deleted"}},
+                {"id": "B", "subject": "Hallo", "isRead": "true",
+                 "from": {"emailAddress": {"name": "Dana", "address": "dana@x.example"}},
+                 "toRecipients": [{"emailAddress": {"address": "a@x.example"}}],
+                 "receivedDateTime": "2024-01-02T03:04:05Z", "changeKey": "ck"}
+            ]
+        });
+        let (p, link) = message_page(&page, "F1");
+        assert_eq!(p.removed, vec!["A"]);
+        assert_eq!(p.upserts.len(), 1);
+        let m = &p.upserts[0];
+        assert_eq!(m.folder_id, "F1");
+        assert_eq!(m.is_read, Some(true));
+        assert_eq!(m.from_address.as_deref(), Some("dana@x.example"));
+        assert_eq!(m.received_at, Some(1_704_164_645_000));
+        assert_eq!(
+            m.is_draft, None,
+            "absent stays absent (keeps the stored value)"
+        );
+        assert_eq!(
+            link,
+            Some(DeltaLink::Next("https://g/next?$skiptoken=1".into()))
+        );
+        let j = message_json(m);
+        assert_eq!(j["to"][0]["address"], "a@x.example");
+        assert_eq!(j["cc"], json!([]));
+    }
+
+    #[test]
+    fn folder_delta_removal_wins_over_earlier_upsert() {
+        let mut acc = FolderPage::default();
+        folder_page(
+            &json!({"value": [{"id": "X", "displayName": "Posteingang", "totalItemCount": 3}]}),
+            &mut acc,
+        );
+        let link = folder_page(
+            &json!({"@odata.deltaLink": "d", "value": [{"id": "X", "@removed": {}}]}),
+            &mut acc,
+        );
+        assert!(acc.upserts.is_empty());
+        assert_eq!(acc.removed, vec!["X"]);
+        assert_eq!(link, Some(DeltaLink::Delta("d".into())));
+    }
+
+    #[test]
+    fn roles_never_come_from_display_names() {
+        let f = folder_row(&json!({"id": "1", "displayName": "Inbox"})).unwrap();
+        assert_eq!(f.well_known, None);
+        let f =
+            folder_row(&json!({"id": "1", "displayName": "Posteingang", "wellKnownName": "Inbox"}))
+                .unwrap();
+        assert_eq!(f.well_known.as_deref(), Some("inbox"));
+    }
+
+    #[test]
+    fn tree_hides_root_and_hidden_folders() {
+        let mk = |id: &str, parent: Option<&str>, wk: Option<&str>, hidden: bool| FolderRow {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            display_name: id.into(),
+            well_known: wk.map(Into::into),
+            unread_count: 0,
+            total_count: 0,
+            child_count: 0,
+            hidden,
+        };
+        let rows = vec![
+            mk("root", None, Some("msgfolderroot"), false),
+            mk("in", Some("root"), Some("inbox"), false),
+            mk("sub", Some("in"), None, false),
+            mk("clutter", Some("root"), Some("clutter"), true),
+        ];
+        let v = folders_json(&rows, false);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0]["parent_id"], Value::Null);
+        assert_eq!(v[1]["parent_id"], "in");
+        assert_eq!(folders_json(&rows, true).len(), 3);
+    }
+
+    #[test]
+    fn ids_are_escaped_for_paths() {
+        assert_eq!(path_segment("AAMk+a/b="), "AAMk%2Ba%2Fb=");
+    }
+}
