@@ -4,6 +4,7 @@
 //! The core ([`Client`]) is usable from Rust; [`ffi`] is the C ABI the host loads
 //! (`libo365.so`, header `include/o365.h`).
 
+pub mod activity;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -15,6 +15,10 @@ pub struct Settings {
     /// Keep the mailbox fresh with the background scheduler.
     #[serde(default = "yes")]
     pub background_sync: bool,
+    /// Mail sent from this time on (RFC 3339) is booked; set at the first sign-in and each
+    /// time booking is switched on. A host sets it earlier to backfill.
+    #[serde(default)]
+    pub book_external_sent_since: Option<String>,
 }
 
 fn yes() -> bool {
@@ -26,6 +30,7 @@ impl Default for Settings {
         Settings {
             book_external_sent: true,
             background_sync: true,
+            book_external_sent_since: None,
         }
     }
 }
@@ -36,6 +41,7 @@ impl Default for Settings {
 pub struct SettingsPatch {
     pub book_external_sent: Option<bool>,
     pub background_sync: Option<bool>,
+    pub book_external_sent_since: Option<String>,
 }
 
 impl Settings {
@@ -43,13 +49,35 @@ impl Settings {
         serde_json::from_value(m.settings.clone()).unwrap_or_default()
     }
 
-    pub fn apply(&mut self, p: &SettingsPatch) {
+    /// Applies a patch at time `now_ms`. Switching booking on starts it at `now_ms`: mail
+    /// sent while it was off is never booked.
+    pub fn apply(&mut self, p: &SettingsPatch, now_ms: i64) -> crate::error::Result<()> {
         if let Some(v) = p.book_external_sent {
+            if v && !self.book_external_sent && self.book_external_sent_since.is_some() {
+                self.book_external_sent_since = Some(crate::clock::rfc3339(now_ms));
+            }
             self.book_external_sent = v;
         }
         if let Some(v) = p.background_sync {
             self.background_sync = v;
         }
+        if let Some(t) = &p.book_external_sent_since {
+            crate::clock::parse_rfc3339(t).ok_or_else(|| {
+                Error::invalid_field(
+                    "settings.book_external_sent_since",
+                    format!("'{t}' is not an RFC 3339 time"),
+                )
+            })?;
+            self.book_external_sent_since = Some(t.clone());
+        }
+        Ok(())
+    }
+
+    /// Start of booking in ms, if booking has started.
+    pub fn booking_since_ms(&self) -> Option<i64> {
+        self.book_external_sent_since
+            .as_deref()
+            .and_then(crate::clock::parse_rfc3339)
     }
 }
 

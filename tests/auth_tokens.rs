@@ -184,6 +184,7 @@ fn store_and_log_hold_no_secret_in_plain_text() {
 #[test]
 fn device_code_flow_completes_and_reports_events() {
     let sim = sim();
+    sim.sim().world.lock().unwrap().lifetimes.device_code_interval = 1;
     let dir = tempfile::tempdir().unwrap();
     let lib = Lib::open(config(&sim, dir.path()));
     let id = import(&lib, ANNA, &["u1"], json!({}));

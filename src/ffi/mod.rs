@@ -18,11 +18,14 @@ mod mailboxes;
 mod send;
 mod sync;
 
+// Every export, for Rust callers and tests (the C ABI is the same functions).
+pub use self::{auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, send::*, sync::*};
+
 use crate::error::{status, Error, Fault, Result};
 use crate::service::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -84,6 +87,8 @@ static FORKED_LEFTOVERS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Set while an export runs on this thread: only those panics are kept quiet.
+    static IN_EXPORT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Installs a panic hook that remembers the message instead of printing to stderr.
@@ -92,7 +97,7 @@ fn quiet_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let inside_library = LAST_PANIC.try_with(|_| ()).is_ok();
+            let inside_library = IN_EXPORT.try_with(|f| f.get()).unwrap_or(false);
             let msg = panic_text(info.payload());
             let location = info
                 .location()
@@ -131,7 +136,10 @@ fn give(out: *mut *mut c_char, text: String) {
 /// The panic boundary and error-document writer every export goes through.
 pub(crate) fn guard(out_json: *mut *mut c_char, f: impl FnOnce() -> Result<String>) -> o365_status {
     quiet_panics();
-    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+    let outer = IN_EXPORT.with(|f| f.replace(true));
+    let caught = catch_unwind(AssertUnwindSafe(f));
+    IN_EXPORT.with(|f| f.set(outer));
+    let result = caught.unwrap_or_else(|payload| {
         let msg = LAST_PANIC
             .with(|p| p.borrow_mut().take())
             .unwrap_or_else(|| panic_text(&*payload));

@@ -423,11 +423,14 @@ impl Client {
         }
         match entra.token(&p.tenant, &form).await? {
             TokenOutcome::Ok(t) => {
+                // Claim the flow first: only one process stores the tokens and reports.
+                if !self.claim_device(row)? {
+                    let m = self.find_mailbox(&row.mailbox_id)?;
+                    return Ok(Some(json!({ "status": "authenticated", "account": m.account })));
+                }
                 let m = self.find_mailbox(&row.mailbox_id)?;
-                let result = self
-                    .accept_tokens(&m, &row.user, t, &p.tenant, &p.scope)
-                    .await;
-                self.finish_device(row, result.clone()).map(|_| ())?;
+                let result = self.accept_tokens(&m, &row.user, t, &p.tenant, &p.scope).await;
+                self.report_device(row, result.clone())?;
                 result.map(Some)
             }
             TokenOutcome::Refused(e) if e.error == "authorization_pending" => Ok(None),
@@ -455,13 +458,22 @@ impl Client {
 
     /// Ends a device flow once (across processes) and publishes its event.
     fn finish_device(&self, row: &AuthStateRow, result: Result<Value>) -> Result<bool> {
-        match self
-            .store()
-            .take_auth_state(&row.state_hash, self.now_ms())?
-        {
-            TakeState::Taken(_) | TakeState::Expired(_) => {}
-            _ => return Ok(false),
+        if !self.claim_device(row)? {
+            return Ok(false);
         }
+        self.report_device(row, result)?;
+        Ok(true)
+    }
+
+    /// Marks a device flow ended; false when another process (or call) ended it first.
+    fn claim_device(&self, row: &AuthStateRow) -> Result<bool> {
+        Ok(matches!(
+            self.store().take_auth_state(&row.state_hash, self.now_ms())?,
+            TakeState::Taken(_) | TakeState::Expired(_)
+        ))
+    }
+
+    fn report_device(&self, row: &AuthStateRow, result: Result<Value>) -> Result<()> {
         match result {
             Ok(v) => {
                 self.publish(
@@ -487,7 +499,7 @@ impl Client {
                 )?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn complete_sign_in(&self, req: Authenticate) -> Result<Value> {
@@ -783,6 +795,12 @@ impl Client {
         let mut rec = self.find_mailbox(&m.id)?;
         rec.auth_state = "authenticated".into();
         rec.account = Some(account.clone());
+        let mut settings = crate::mailbox::Settings::from_record(&rec);
+        if settings.book_external_sent_since.is_none() {
+            // Only mail sent from the first sign-in on is booked as an activity.
+            settings.book_external_sent_since = Some(crate::clock::rfc3339(self.now_ms()));
+            rec.settings = serde_json::to_value(settings)?;
+        }
         rec.updated_at = self.now_ms();
         self.store().update_mailbox(&rec)?;
         self.store()

@@ -107,10 +107,10 @@ impl Client {
             (_, None) => None,
         };
         let mut settings = Settings::default();
-        if let Some(p) = &req.settings {
-            settings.apply(p);
-        }
         let now = self.now_ms();
+        if let Some(p) = &req.settings {
+            settings.apply(p, now)?;
+        }
         let m = MailboxRecord {
             id: format!("mbx_{}", uuid::Uuid::new_v4().simple()),
             address,
@@ -176,7 +176,7 @@ impl Client {
         m.users = users;
         if let Some(p) = &req.settings {
             let mut s = Settings::from_record(&m);
-            s.apply(p);
+            s.apply(p, self.now_ms())?;
             m.settings = serde_json::to_value(s)?;
         }
         m.updated_at = self.now_ms();

@@ -34,6 +34,7 @@ pub trait Store:
     + CacheStore
     + OutboxStore
     + LinkStore
+    + crate::activity::ActivityStore
     + Send
     + Sync
 {
@@ -47,6 +48,7 @@ impl<T> Store for T where
         + CacheStore
         + OutboxStore
         + LinkStore
+        + crate::activity::ActivityStore
         + Send
         + Sync
 {

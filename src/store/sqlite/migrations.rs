@@ -2,7 +2,7 @@
 //!
 //! Append new migrations; never edit one that has shipped.
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2_ACTIVITIES)];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
 /// areas fill (tokens, sign-in states, folder/message cache, delta state, outbox, sent log).
@@ -170,15 +170,33 @@ CREATE TABLE outbox (
     mailbox_id          TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     idempotency_key     TEXT NOT NULL,
     send_id             TEXT NOT NULL UNIQUE,
-    state               TEXT NOT NULL,
+    state               TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
     internet_message_id TEXT NOT NULL,
-    request             BLOB NOT NULL,
-    result              TEXT,
+    request             TEXT NOT NULL,
+    request_hash        TEXT NOT NULL,
+    fingerprint         TEXT NOT NULL,
+    recipients_hash     TEXT NOT NULL,
+    draft_id            TEXT,
+    draft_ready         INTEGER NOT NULL DEFAULT 0,
+    error               TEXT,
     attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at     INTEGER NOT NULL DEFAULT 0,
+    notify              INTEGER NOT NULL DEFAULT 0,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL,
+    sent_at             INTEGER,
     PRIMARY KEY (mailbox_id, idempotency_key)
 );
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state IN ('queued', 'sending');
+CREATE INDEX outbox_serial ON outbox(mailbox_id, fingerprint, created_at);
+
+-- Send requests issued per mailbox (pacing under Exchange's 30 messages per minute,
+-- shared by every process on the store).
+CREATE TABLE send_slots (
+    mailbox_id  TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX send_slots_by_mailbox ON send_slots(mailbox_id, at);
 
 -- Every mail the library itself sent, by internet message id (the activity watcher's filter).
 CREATE TABLE sent_log (
@@ -186,6 +204,60 @@ CREATE TABLE sent_log (
     internet_message_id TEXT NOT NULL,
     send_id             TEXT NOT NULL,
     sent_at             INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, internet_message_id)
+);
+
+-- Download / agreement links (one per mail using the macros), their files and accesses.
+CREATE TABLE links (
+    id              TEXT PRIMARY KEY,
+    mailbox_id      TEXT NOT NULL,
+    send_id         TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('download', 'agreement')),
+    agreement_text  TEXT,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    purged_at       INTEGER
+);
+CREATE INDEX links_expiring ON links(expires_at) WHERE purged_at IS NULL;
+
+CREATE TABLE link_files (
+    link_id       TEXT NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+    idx           INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    PRIMARY KEY (link_id, idx)
+);
+
+CREATE TABLE link_access (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    link_id         TEXT NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+    action          TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    client_address  TEXT,
+    user_agent      TEXT,
+    file_idx        INTEGER
+);
+CREATE INDEX link_access_by_link ON link_access(link_id, seq);
+
+-- The links' HMAC key, sealed with the store's encryption key (one row).
+CREATE TABLE link_key (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed  BLOB NOT NULL
+);
+"#;
+
+/// Activities booked for mail sent outside the CRM: one row per (mailbox, internet message
+/// id), kept through cache clears so nothing is booked twice.
+const V2_ACTIVITIES: &str = r#"
+CREATE TABLE activities (
+    mailbox_id          TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    internet_message_id TEXT NOT NULL,
+    event_id            TEXT NOT NULL,
+    graph_id            TEXT,
+    booked_at           INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, internet_message_id)
 );
 "#;

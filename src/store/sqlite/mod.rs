@@ -1,6 +1,7 @@
 //! SQLite backend: WAL, a busy timeout, immediate write transactions, a small connection
 //! pool. Safe for many threads and several processes on one machine (the PHP-FPM case).
 
+mod activity;
 mod cache;
 mod events;
 mod links;
