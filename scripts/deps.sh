@@ -25,31 +25,28 @@ probe() {
     command -v make >/dev/null 2>&1 || need "make" make
     command -v valgrind >/dev/null 2>&1 || need "valgrind" valgrind
     command -v git >/dev/null 2>&1 || need "git" git
+    # (php -m is read once into a variable: `php -m | grep -q` under pipefail fails at random
+    # when grep exits early and php gets SIGPIPE)
+    local mods=""
     if ! command -v php >/dev/null 2>&1; then
         need "php (CLI)" php-cli
-    elif ! php -m 2>/dev/null | grep -qi '^ffi$'; then
+    else
+        mods=$(php -m 2>/dev/null || true)
         # Debian ships ffi.so in php<ver>-common; a missing module means a broken/partial install
-        need "php FFI extension (php -m | grep -i ffi)" php-cli
+        grep -qix 'ffi' <<<"$mods" || need "php FFI extension (php -m | grep -i ffi)" php-cli
+        # phpunit needs these at run time (the Debian package pulls them in; a hand-installed
+        # phpunit may lack them)
+        grep -qix 'mbstring' <<<"$mods" || need "php mbstring extension" php-mbstring
+        grep -qix 'dom' <<<"$mods" || need "php dom/xml extension" php-xml
     fi
     command -v phpunit >/dev/null 2>&1 || need "phpunit" phpunit
-    # phpunit on Debian needs these extensions at run time (they come with the package, but a
-    # hand-installed phpunit may lack them)
-    if command -v php >/dev/null 2>&1; then
-        php -m 2>/dev/null | grep -qi '^mbstring$' || need "php mbstring extension" php-mbstring
-        php -m 2>/dev/null | grep -qi '^dom$' || need "php dom/xml extension" php-xml
-    fi
     # header-only JSON library: the C++ test covers the wrapper's optional nlohmann overloads
     [[ -f /usr/include/nlohmann/json.hpp ]] || need "nlohmann/json.hpp (C++ test only)" nlohmann-json3-dev
     if ! command -v python3 >/dev/null 2>&1; then
         need "python3" python3
         need "python3 venv" python3-venv
-    else
-        local t
-        t=$(mktemp -d)
-        if ! python3 -m venv "$t/v" >/dev/null 2>&1; then
-            need "python3 venv (python3 -m venv)" python3-venv
-        fi
-        rm -rf "$t"
+    elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        need "python3 venv (python3 -m venv)" python3-venv
     fi
 }
 
