@@ -873,6 +873,56 @@ done:
     free(store);
 }
 
+/* An event handed out and not acked is reserved for events.lease_ms, then handed out again. */
+static void test_events_lease(void)
+{
+    char *store = store_path("events_lease");
+    char cfg[1024], *out = NULL, *id, *ev, *s;
+    o365_client *c = NULL;
+    o365_status st;
+
+    snprintf(cfg, sizeof cfg,
+             "{\"store\": \"%s\", \"encryption_key\": \"" TEST_KEY "\", "
+             "\"debug\": {\"test_hooks\": true}, \"events\": {\"lease_ms\": 300}}",
+             store);
+    st = o365_client_new(cfg, &c, &out);
+    CHECK_STATUS(st, O365_OK, out);
+    o365_string_free(out);
+    if (!c)
+        goto done;
+    id = emit_event(c, "test.lease", "{}");
+    ev = next_event(c, 1000);
+    s = json_str(ev, "id");
+    CHECK(s && id && strcmp(s, id) == 0, "first delivery: %s", ev ? ev : "(null)");
+    CHECK(contains(ev, "\"redelivered\":false") || contains(ev, "\"redelivered\": false"),
+          "first delivery is not marked redelivered: %s", ev ? ev : "(null)");
+    free(s);
+    o365_string_free(ev);
+
+    ev = next_event(c, 0);
+    CHECK(ev == NULL, "while leased the event is not handed out again: %s", ev);
+    o365_string_free(ev);
+
+    usleep(450 * 1000);
+    ev = next_event(c, 1000);
+    s = json_str(ev, "id");
+    CHECK(s && id && strcmp(s, id) == 0, "handed out again after the lease: %s",
+          ev ? ev : "(null)");
+    CHECK(contains(ev, "\"redelivered\":true") || contains(ev, "\"redelivered\": true"),
+          "second delivery is marked redelivered: %s", ev ? ev : "(null)");
+    free(s);
+    o365_string_free(ev);
+    if (id)
+        ack(c, id);
+    ev = next_event(c, 0);
+    CHECK(ev == NULL, "acked: gone, got %s", ev);
+    o365_string_free(ev);
+    free(id);
+    o365_client_free(c);
+done:
+    free(store);
+}
+
 /* ---- 8 threads on one client -------------------------------------------------- */
 
 #define N_THREADS 8
@@ -1194,6 +1244,7 @@ static const struct {
     {"panic", test_panic},
     {"events", test_events},
     {"events_survive_reopen", test_events_survive_reopen},
+    {"events_lease", test_events_lease},
     {"threads", test_threads},
     {"fork", test_fork},
 };
