@@ -484,6 +484,9 @@ pub struct SyncConfig {
     /// Reads (folders, messages) answer from the cache when it is at most this old.
     #[serde(default = "default_sync_max_age")]
     pub max_age_ms: u64,
+    /// Messages per delta page asked for (`Prefer: odata.maxpagesize`; Graph allows 1,000).
+    #[serde(default = "default_sync_page_size")]
+    pub page_size: usize,
 }
 
 impl Default for SyncConfig {
@@ -492,6 +495,7 @@ impl Default for SyncConfig {
             scheduler: default_scheduler(),
             interval_ms: default_sync_interval(),
             max_age_ms: default_sync_max_age(),
+            page_size: default_sync_page_size(),
         }
     }
 }
@@ -504,6 +508,9 @@ fn default_sync_interval() -> u64 {
 }
 fn default_sync_max_age() -> u64 {
     60_000
+}
+fn default_sync_page_size() -> usize {
+    1000
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -619,6 +626,12 @@ impl Config {
             return Err(Error::invalid_field(
                 "sync.interval_ms",
                 "interval_ms must be at least 100",
+            ));
+        }
+        if !(1..=1000).contains(&self.sync.page_size) {
+            return Err(Error::invalid_field(
+                "sync.page_size",
+                "page_size must be between 1 and 1000",
             ));
         }
         Ok(())

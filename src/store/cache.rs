@@ -238,6 +238,7 @@ pub trait CacheStore {
     fn move_job(&self, mailbox_id: &str, id: &str) -> Result<Option<MoveJob>>;
     fn running_move_jobs(&self, mailbox_id: &str) -> Result<Vec<MoveJob>>;
     /// Adds `moved` to the job's counter and sets total / state / error.
+    #[allow(clippy::too_many_arguments)]
     fn update_move_job(
         &self,
         mailbox_id: &str,
@@ -248,6 +249,19 @@ pub trait CacheStore {
         error: Option<&str>,
         now: i64,
     ) -> Result<MoveJob>;
+
+    // ---- leases (the lease table belongs to [`crate::store::LeaseStore`]) ----
+    /// The lease's holder and expiry, if anyone holds it.
+    fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>>;
+    /// Takes the lease from `from` (a holder known to be gone), if `from` still holds it.
+    fn take_over_lease(
+        &self,
+        name: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool>;
 
     // ---- health ----
     /// When the mailbox's access token expires (ms), if it has one.

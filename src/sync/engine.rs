@@ -1,6 +1,7 @@
 //! The delta engine: folder tree rounds, message rounds per folder, progress events.
 
 use super::api::{self, BatchItem, MailApi};
+use super::lease;
 use super::model::{self, MESSAGE_SELECT, PAGE_SIZE, ROLES};
 use crate::error::{Error, Result};
 use crate::graph::{Priority, Request};
@@ -17,11 +18,14 @@ pub const PARALLEL_FOLDERS: usize = 4;
 const LEASE_MS: i64 = 120_000;
 /// Renew the lease after this much time.
 const LEASE_RENEW: Duration = Duration::from_secs(30);
+/// The first request of a folder-tree round (hidden folders included; reads filter them).
+const FOLDER_DELTA: &str = "/mailFolders/delta?includeHiddenFolders=true";
 /// How long an explicit sync waits for another process's sync of the same folder.
 const LEASE_WAIT: Duration = Duration::from_secs(60);
 
-fn max_page_header() -> String {
-    format!("odata.maxpagesize={PAGE_SIZE}")
+fn max_page_header(client: &Client) -> String {
+    let n = client.config().sync.page_size.clamp(1, PAGE_SIZE);
+    format!("odata.maxpagesize={n}")
 }
 
 /// Runs a store operation off the async worker threads.
@@ -101,12 +105,11 @@ pub async fn refresh_folders<A: MailApi>(
     mailbox_id: &str,
     priority: Priority,
 ) -> Result<Vec<FolderRow>> {
-    let owner = format!("{}:{}", client.instance(), uuid::Uuid::new_v4().simple());
+    let owner = lease::owner(client, &uuid::Uuid::new_v4().simple().to_string());
     let lease = format!("sync:{mailbox_id}:folders");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (l, o, now) = (lease.clone(), owner.clone(), client.now_ms());
-        if blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await? {
+        if lease::acquire(client, &lease, &owner, LEASE_MS).await? {
             break;
         }
         if Instant::now() >= deadline {
@@ -117,8 +120,7 @@ pub async fn refresh_folders<A: MailApi>(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let result = folder_round(client, api, mailbox_id, priority).await;
-    let (l, o) = (lease.clone(), owner.clone());
-    let _ = blocking(client, move |c| c.store().release_lease(&l, &o)).await;
+    lease::release(client, &lease, &owner).await;
     if let Err(e) = &result {
         let (m, kind, msg, now) = (
             mailbox_id.to_owned(),
@@ -150,7 +152,7 @@ async fn folder_round<A: MailApi>(
     .await?;
     let start = state.and_then(|s| s.delta_link);
     let mut full = start.is_none();
-    let mut url = start.unwrap_or_else(|| "/mailFolders/delta".to_owned());
+    let mut url = start.unwrap_or_else(|| FOLDER_DELTA.to_owned());
     let mut acc = FolderPage::default();
     let delta = loop {
         let page = match api::get_json(api, &url, priority, &[]).await {
@@ -158,7 +160,7 @@ async fn folder_round<A: MailApi>(
             Err(e) if api::is_expired_token(&e) && !full => {
                 full = true;
                 acc = FolderPage::default();
-                url = "/mailFolders/delta".to_owned();
+                url = FOLDER_DELTA.to_owned();
                 continue;
             }
             Err(e) => return Err(e),
@@ -269,11 +271,11 @@ pub async fn sync_folders<A: MailApi>(
 ) -> Vec<FolderReport> {
     let mut folders = folders;
     // Largest first: the long chains of pages start early and overlap with the short ones.
-    folders.sort_by(|a, b| b.total_count.cmp(&a.total_count));
+    folders.sort_by_key(|f| std::cmp::Reverse(f.total_count));
     let mut reports: Vec<FolderReport> = stream::iter(folders.clone())
-        .map(|f: FolderRow| async move {
-            sync_folder(client, api, mailbox_id, &f, opts, run).await
-        })
+        .map(
+            |f: FolderRow| async move { sync_folder(client, api, mailbox_id, &f, opts, run).await },
+        )
         .buffer_unordered(PARALLEL_FOLDERS)
         .collect()
         .await;
@@ -331,12 +333,11 @@ pub async fn sync_folder<A: MailApi>(
         error: None,
         cause: None,
     };
-    let owner = format!("{}:{run}", client.instance());
+    let owner = lease::owner(client, run);
     let lease = format!("sync:{mailbox_id}:{}", folder.id);
     let deadline = Instant::now() + LEASE_WAIT;
     loop {
-        let (l, o, now) = (lease.clone(), owner.clone(), client.now_ms());
-        match blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await {
+        match lease::acquire(client, &lease, &owner, LEASE_MS).await {
             Ok(true) => break,
             Ok(false) if opts.wait_for_lease && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -355,8 +356,7 @@ pub async fn sync_folder<A: MailApi>(
     }
     let result =
         folder_round_messages(client, api, mailbox_id, folder, opts, &owner, &mut report).await;
-    let (l, o) = (lease, owner);
-    let _ = blocking(client, move |c| c.store().release_lease(&l, &o)).await;
+    lease::release(client, &lease, &owner).await;
     if let Err(e) = result {
         tracing::warn!(mailbox = mailbox_id, folder = %folder.display_name, "sync failed: {e}");
         let (m, f, kind, msg, now) = (
@@ -401,7 +401,7 @@ async fn folder_round_messages<A: MailApi>(
             initial_url(&folder.id)
         }
     };
-    let prefer = max_page_header();
+    let prefer = max_page_header(client);
     let mut pending: Option<(tokio::task::JoinHandle<Result<PageOutcome>>, bool)> = None;
     let mut renewed = Instant::now();
     loop {

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod lease;
 pub mod model;
 pub mod moves;
 pub mod scheduler;

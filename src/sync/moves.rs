@@ -31,15 +31,13 @@ pub async fn run_job<A: MailApi>(
     job: MoveJob,
     priority: Priority,
 ) -> Result<(MoveJob, bool)> {
-    let owner = format!("{}:{}", client.instance(), uuid::Uuid::new_v4().simple());
+    let owner = super::lease::owner(client, &uuid::Uuid::new_v4().simple().to_string());
     let lease = format!("move:{mailbox_id}:{}", job.id);
-    let (l, o, now) = (lease.clone(), owner.clone(), client.now_ms());
-    if !blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await? {
+    if !super::lease::acquire(client, &lease, &owner, LEASE_MS).await? {
         return Ok((job, false));
     }
     let result = work(client, api, mailbox_id, &job, priority, &lease, &owner).await;
-    let (l, o) = (lease.clone(), owner.clone());
-    let _ = blocking(client, move |c| c.store().release_lease(&l, &o)).await;
+    super::lease::release(client, &lease, &owner).await;
     match result {
         Ok(j) => Ok((j, true)),
         Err(e) => {

@@ -609,6 +609,7 @@ impl CacheStore for SqliteStore {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update_move_job(
         &self,
         mailbox_id: &str,
@@ -630,6 +631,34 @@ impl CacheStore for SqliteStore {
                     params![mailbox_id, id, moved, total, state, error, now],
                     move_from,
                 )?)
+        })
+    }
+
+    fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT owner, expires_at FROM leases WHERE name = ?1")?
+                    .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn take_over_lease(
+        &self,
+        name: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE leases SET owner = ?3, expires_at = ?4 WHERE name = ?1 AND owner = ?2",
+                )?
+                .execute(params![name, from, to, now + ttl_ms])?;
+            Ok(n == 1)
         })
     }
 
