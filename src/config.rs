@@ -293,7 +293,8 @@ pub struct SendConfig {
     /// The same subject and body to other recipients within this window counts as serial mail.
     #[serde(default = "default_serial_window")]
     pub serial_window_ms: u64,
-    /// How many other recipient sets may get the same content in the window (then refused).
+    /// How many different recipient sets may get the same content within the window; one
+    /// more is refused as serial mail.
     #[serde(default = "default_serial_copies")]
     pub serial_max_copies: u32,
     /// How long one process owns an outbox entry while sending it (renewed while working).
@@ -436,6 +437,12 @@ impl Config {
             return Err(Error::invalid_field(
                 "send.chunk_bytes",
                 "chunk_bytes must be between 1 and 4194304 (Graph's largest upload chunk)",
+            ));
+        }
+        if s.serial_max_copies == 0 {
+            return Err(Error::invalid_field(
+                "send.serial_max_copies",
+                "serial_max_copies must be at least 1",
             ));
         }
         if s.lease_ms < 1000 || s.max_attempts == 0 {

@@ -49,14 +49,17 @@ fn lease_name(send_id: &str) -> String {
 pub async fn process(c: &Client, send_id: &str, wait_slot: Duration, inline: bool) -> Result<Step> {
     let cfg = &c.config().send;
     let lease = lease_name(send_id);
+    // One owner per processing task: the worker and an inline send of the same client
+    // must never both hold the entry.
+    let owner = format!("{}#{}", c.instance(), uuid::Uuid::new_v4().simple());
     if !c
         .store()
-        .try_lease(&lease, c.instance(), c.now_ms(), cfg.lease_ms as i64)?
+        .try_lease(&lease, &owner, c.now_ms(), cfg.lease_ms as i64)?
     {
         return Ok(Step::Busy);
     }
-    let out = process_leased(c, send_id, wait_slot, inline).await;
-    let _ = c.store().release_lease(&lease, c.instance());
+    let out = process_leased(c, send_id, wait_slot, inline, &owner).await;
+    let _ = c.store().release_lease(&lease, &owner);
     out
 }
 
@@ -65,6 +68,7 @@ async fn process_leased(
     send_id: &str,
     wait_slot: Duration,
     inline: bool,
+    owner: &str,
 ) -> Result<Step> {
     let Some(row) = c.store().get_outbox(send_id)? else {
         return Err(Error::not_found("send", send_id));
@@ -88,7 +92,7 @@ async fn process_leased(
             .get_outbox(send_id)?
             .ok_or_else(|| Error::not_found("send", send_id))?;
         let result = match c.mailbox_graph(&mailbox) {
-            Ok(g) => attempt(c, &g, &mailbox, &row, &prepared, wait_slot).await,
+            Ok(g) => attempt(c, &g, &mailbox, &row, &prepared, wait_slot, owner).await,
             Err(e) => Err(e),
         };
         match result {
@@ -110,6 +114,9 @@ async fn process_leased(
             }
             Err(e) => {
                 let e = explain(e, &mailbox);
+                if e.kind() == "outbox_entry_taken" {
+                    return Ok(Step::Busy);
+                }
                 // A lost answer: look again at once (the look-up decides), a few times.
                 if e.kind() == "outcome_unknown" && doubts < 2 {
                     doubts += 1;
@@ -162,6 +169,7 @@ async fn attempt(
     row: &OutboxRecord,
     p: &Prepared,
     wait_slot: Duration,
+    owner: &str,
 ) -> Result<Attempt> {
     let send_id = row.send_id.as_str();
     let mut draft_id = row.draft_id.clone();
@@ -172,8 +180,15 @@ async fn attempt(
         let found = find_by_message_id(g, &row.internet_message_id).await?;
         if found.iter().any(|m| !m.is_draft) {
             tracing::info!(send_id, "found our Message-ID in the mailbox: already sent");
+            for m in found.iter().filter(|m| m.is_draft) {
+                // A stray second draft (e.g. from a lost answer): never sent, remove it.
+                let _ = g
+                    .delete(&format!("/messages/{}", enc(&m.id)), Priority::Interactive)
+                    .await;
+            }
             return Ok(Attempt::Sent);
         }
+        renew(c, send_id, owner)?;
         let keep = if ready { draft_id.clone() } else { None };
         let mut kept = None;
         for m in found {
@@ -213,6 +228,7 @@ async fn attempt(
                 },
                 c.now_ms(),
             )?;
+            renew(c, send_id, owner)?;
             let body = draft_json(p, &row.internet_message_id, mailbox);
             let created = g
                 .post_json(
@@ -243,7 +259,7 @@ async fn attempt(
     };
     if !ready {
         for a in &p.attachments {
-            attach(c, g, &id, a, send_id).await?;
+            attach(c, g, &id, a, send_id, owner).await?;
         }
         c.store().update_outbox(
             send_id,
@@ -260,6 +276,7 @@ async fn attempt(
         Ok(at) => at,
         Err(until) => return Ok(Attempt::Wait(until)),
     };
+    renew(c, send_id, owner)?;
     c.store().update_outbox(
         send_id,
         &OutboxUpdate {
@@ -406,6 +423,7 @@ async fn attach(
     draft: &str,
     a: &Spooled,
     send_id: &str,
+    owner: &str,
 ) -> Result<()> {
     let s = &c.config().send;
     let path = format!("/messages/{}/attachments", enc(draft));
@@ -479,14 +497,25 @@ async fn attach(
         g.call(req).await?;
         start = end + 1;
         // Long uploads keep the entry ours.
-        c.store().try_lease(
-            &lease_name(send_id),
-            c.instance(),
-            c.now_ms(),
-            s.lease_ms as i64,
-        )?;
+        renew(c, send_id, owner)?;
     }
     Ok(())
+}
+
+/// Extends the entry's lease before the next step that reaches Microsoft; refuses to go on
+/// when another worker took the entry over (the lease had expired).
+fn renew(c: &Client, send_id: &str, owner: &str) -> Result<()> {
+    let ttl = c.config().send.lease_ms as i64;
+    if c.store()
+        .try_lease(&lease_name(send_id), owner, c.now_ms(), ttl)?
+    {
+        Ok(())
+    } else {
+        Err(Error::conflict(
+            "outbox_entry_taken",
+            "another worker took over this outbox entry (its lease had expired)",
+        ))
+    }
 }
 
 fn spool_gone(p: &std::path::Path, e: std::io::Error) -> Error {

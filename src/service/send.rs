@@ -253,7 +253,7 @@ impl Client {
         };
         let rule = SerialRule {
             since: now - cfg.serial_window_ms as i64,
-            max_other_copies: cfg.serial_max_copies as i64,
+            max_other_copies: cfg.serial_max_copies.saturating_sub(1) as i64,
         };
         let discard = |c: &Client| {
             spool::remove_dir(&spool_dir);
