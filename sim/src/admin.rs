@@ -28,13 +28,22 @@ pub fn duration_text(secs: i64) -> String {
     )
 }
 
-type R = Result<Response, Response>;
+/// An admin API error: status and message, answered as `{"error": "..."}`.
+pub struct AdminErr(StatusCode, String);
 
-fn err(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({"error": msg.into()}))).into_response()
+impl IntoResponse for AdminErr {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
 }
 
-fn bad(msg: impl Into<String>) -> Response {
+type R = Result<Response, AdminErr>;
+
+fn err(status: StatusCode, msg: impl Into<String>) -> AdminErr {
+    AdminErr(status, msg.into())
+}
+
+fn bad(msg: impl Into<String>) -> AdminErr {
     err(StatusCode::BAD_REQUEST, msg)
 }
 
@@ -97,12 +106,12 @@ fn tenant_json(t: &Tenant) -> Value {
 }
 
 async fn list_tenants(State(sim): State<AppState>) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     ok(json!({"tenants": w.tenants.iter().map(tenant_json).collect::<Vec<_>>()}))
 }
 
 async fn get_tenant(State(sim): State<AppState>, Path(t): Path<String>) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     let t = w
         .tenant(&t)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such tenant"))?;
@@ -143,7 +152,7 @@ async fn create_tenant(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
         consented_apps: BTreeSet::new(),
         consumers: false,
     };
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     w.add_tenant(t.clone())
         .map_err(|e| err(StatusCode::CONFLICT, e))?;
     created(tenant_json(&t))
@@ -154,7 +163,7 @@ async fn patch_tenant(
     Path(t): Path<String>,
     Json(v): Json<Value>,
 ) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let t = w
         .tenant_mut(&t)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such tenant"))?;
@@ -182,7 +191,7 @@ async fn add_consent(
     Json(v): Json<Value>,
 ) -> R {
     let client = str_of(&v, "clientId").ok_or_else(|| bad("clientId is required"))?;
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let t = w
         .tenant_mut(&t)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such tenant"))?;
@@ -194,7 +203,7 @@ async fn remove_consent(
     State(sim): State<AppState>,
     Path((t, client)): Path<(String, String)>,
 ) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let t = w
         .tenant_mut(&t)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such tenant"))?;
@@ -205,7 +214,7 @@ async fn remove_consent(
 async fn register_app(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
     let client = str_of(&v, "clientId").ok_or_else(|| bad("clientId is required"))?;
     let secret = str_of(&v, "clientSecret");
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     w.apps.insert(client.clone(), secret.clone());
     created(json!({"clientId": client, "confidential": secret.is_some()}))
 }
@@ -229,12 +238,12 @@ fn user_json(u: &User) -> Value {
 }
 
 async fn list_users(State(sim): State<AppState>) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     ok(json!({"users": w.users.iter().map(user_json).collect::<Vec<_>>()}))
 }
 
 async fn get_user(State(sim): State<AppState>, Path(u): Path<String>) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     let u = w
         .user(&u)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such user"))?;
@@ -248,7 +257,7 @@ async fn create_user(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
         .split_once('@')
         .map(|x| x.1.to_string())
         .ok_or_else(|| bad("userPrincipalName needs a domain"))?;
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let t = w
         .tenant(&domain)
         .cloned()
@@ -286,7 +295,7 @@ async fn create_user(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
 
 async fn patch_user(State(sim): State<AppState>, Path(u): Path<String>, Json(v): Json<Value>) -> R {
     let now_ms = sim.clock.now_ms();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     if let Some(aliases) = strings(&v, "aliases") {
         for a in &aliases {
             if let Some(o) = w.user(a) {
@@ -320,7 +329,7 @@ async fn patch_user(State(sim): State<AppState>, Path(u): Path<String>, Json(v):
 }
 
 async fn add_grant(State(sim): State<AppState>, Path(u): Path<String>, Json(v): Json<Value>) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let grantee = str_of(&v, "user").ok_or_else(|| bad("user is required"))?;
     let gid = w
         .user(&grantee)
@@ -340,7 +349,7 @@ async fn add_grant(State(sim): State<AppState>, Path(u): Path<String>, Json(v): 
 }
 
 async fn remove_grant(State(sim): State<AppState>, Path((u, g)): Path<(String, String)>) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let gid = w
         .user(&g)
         .map(|x| x.id.clone())
@@ -352,14 +361,14 @@ async fn remove_grant(State(sim): State<AppState>, Path((u, g)): Path<(String, S
     ok(user_json(user))
 }
 
-fn owner_id(w: &World, u: &str) -> Result<String, Response> {
+fn owner_id(w: &World, u: &str) -> Result<String, AdminErr> {
     w.user(u)
         .map(|x| x.id.clone())
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such mailbox"))
 }
 
 async fn mailbox_state(State(sim): State<AppState>, Path(u): Path<String>) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     let id = owner_id(&w, &u)?;
     let user = w.user_by_id(&id).unwrap();
     let mb = &w.mailboxes[&id];
@@ -389,7 +398,7 @@ async fn mailbox_messages(
     Path(u): Path<String>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     let id = owner_id(&w, &u)?;
     let mb = &w.mailboxes[&id];
     let folder = match q.get("folder") {
@@ -434,7 +443,7 @@ async fn create_folder(
     Path(u): Path<String>,
     Json(v): Json<Value>,
 ) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let mb = w.mailboxes.get_mut(&id).unwrap();
     let name = str_of(&v, "displayName").ok_or_else(|| bad("displayName is required"))?;
@@ -472,7 +481,7 @@ fn addrs(v: &Value, k: &str) -> Vec<Addr> {
         .unwrap_or_default()
 }
 
-fn attachments(v: &Value, now: i64) -> Result<Vec<Attachment>, Response> {
+fn attachments(v: &Value, now: i64) -> Result<Vec<Attachment>, AdminErr> {
     let mut out = vec![];
     for a in v
         .get("attachments")
@@ -504,7 +513,7 @@ fn attachments(v: &Value, now: i64) -> Result<Vec<Attachment>, Response> {
     Ok(out)
 }
 
-fn message_from(v: &Value, now: i64) -> Result<Message, Response> {
+fn message_from(v: &Value, now: i64) -> Result<Message, AdminErr> {
     let mut m = Message::blank(now);
     m.subject = str_of(v, "subject").unwrap_or_default();
     m.body = str_of(v, "body").unwrap_or_default();
@@ -543,7 +552,7 @@ fn message_from(v: &Value, now: i64) -> Result<Message, Response> {
 async fn deliver(State(sim): State<AppState>, Path(u): Path<String>, Json(v): Json<Value>) -> R {
     let now = sim.clock.now();
     let mut m = message_from(&v, now)?;
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let owner = w.user_by_id(&id).unwrap().clone();
     if m.to.is_empty() {
@@ -575,7 +584,7 @@ async fn outlook_send(
 ) -> R {
     let now = sim.clock.now();
     let m = message_from(&v, now)?;
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let save = bool_of(&v, "saveToSentItems").unwrap_or(true);
     let out = submit(
@@ -614,7 +623,7 @@ async fn bulk_seed(State(sim): State<AppState>, Path(u): Path<String>, Json(v): 
         .ok_or_else(|| bad("count is required"))? as usize;
     let started = std::time::Instant::now();
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let owner = w.user_by_id(&id).unwrap().clone();
     let mb = w.mailboxes.get_mut(&id).unwrap();
@@ -646,7 +655,7 @@ async fn outlook_action(
     Json(v): Json<Value>,
 ) -> R {
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let mb = w.mailboxes.get_mut(&id).unwrap();
     let k = mb
@@ -685,7 +694,7 @@ async fn outlook_action(
 }
 
 async fn invalidate_sync(State(sim): State<AppState>, Path(u): Path<String>) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let id = owner_id(&w, &u)?;
     let mb = w.mailboxes.get_mut(&id).unwrap();
     mb.sync_epoch += 1;
@@ -696,7 +705,7 @@ async fn outbound(
     State(sim): State<AppState>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> R {
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     let since: u64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
     let list: Vec<&crate::state::OutboundMail> = w
         .outbound
@@ -714,7 +723,7 @@ async fn outbound(
 }
 
 async fn clear_outbound(State(sim): State<AppState>) -> R {
-    sim.world.lock().unwrap().outbound.clear();
+    sim.w().outbound.clear();
     ok(json!({"cleared": true}))
 }
 
@@ -722,7 +731,7 @@ fn for_users(
     w: &mut World,
     user: Option<String>,
     f: impl Fn(&mut User),
-) -> Result<Vec<String>, Response> {
+) -> Result<Vec<String>, AdminErr> {
     let ids: Vec<String> = match user {
         Some(u) => vec![owner_id(w, &u)?],
         None => w.users.iter().map(|u| u.id.clone()).collect(),
@@ -735,7 +744,7 @@ fn for_users(
 
 async fn revoke(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
     let now_ms = sim.clock.now_ms();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let ids = for_users(&mut w, str_of(&v, "user"), |u| u.revoked_before = now_ms)?;
     for g in w.refresh.values_mut().filter(|g| ids.contains(&g.user_id)) {
         g.revoked = true;
@@ -747,7 +756,7 @@ async fn expire(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
     let now_ms = sim.clock.now_ms();
     let access = bool_of(&v, "access").unwrap_or(true);
     let refresh = bool_of(&v, "refresh").unwrap_or(false);
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let ids = for_users(&mut w, str_of(&v, "user"), |u| {
         if access {
             u.access_not_before = now_ms;
@@ -769,18 +778,18 @@ async fn revoke_access(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    sim.world.lock().unwrap().revoked_utis.insert(uti.clone());
+    sim.w().revoked_utis.insert(uti.clone());
     ok(json!({"revoked": uti}))
 }
 
 async fn get_lifetimes(State(sim): State<AppState>) -> R {
-    ok(serde_json::to_value(&sim.world.lock().unwrap().lifetimes).unwrap())
+    ok(serde_json::to_value(&sim.w().lifetimes).unwrap())
 }
 
 fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(
     cur: &T,
     patch: &Value,
-) -> Result<T, Response> {
+) -> Result<T, AdminErr> {
     let mut base = serde_json::to_value(cur).unwrap();
     let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) else {
         return Err(bad("a JSON object is expected"));
@@ -795,7 +804,7 @@ fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 async fn put_lifetimes(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     w.lifetimes = merge(&w.lifetimes, &v)?;
     ok(serde_json::to_value(&w.lifetimes).unwrap())
 }

@@ -40,6 +40,12 @@ pub struct Sim {
 pub type AppState = Arc<Sim>;
 
 impl Sim {
+    /// Locks the world (recovering from a poisoned lock: a panicking request must not take
+    /// the whole sim down).
+    pub fn w(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits.read().unwrap().clone()
     }
@@ -52,7 +58,7 @@ impl Sim {
     pub fn save(&self) -> anyhow::Result<()> {
         if let Some(d) = &self.state_dir {
             let json = {
-                let w = self.world.lock().unwrap();
+                let w = self.w();
                 serde_json::to_vec(&*w)?
             };
             let tmp = d.join("state.json.tmp");
@@ -276,21 +282,30 @@ pub async fn serve(
                 Ok(t) => t,
                 Err(_) => return,
             };
-            let svc =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let svc = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| {
                     let router = router.clone();
                     async move {
-                        let resp = router
-                            .oneshot(req.map(Body::new))
-                            .await
-                            .unwrap_or_else(|e| match e {});
+                        use futures_util::FutureExt;
+                        let fut = std::panic::AssertUnwindSafe(router.oneshot(req.map(Body::new)));
+                        let resp = match fut.catch_unwind().await {
+                            Ok(r) => r.unwrap_or_else(|e| match e {}),
+                            Err(_) => Response::builder()
+                                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                .header("content-type", "application/json")
+                                .body(Body::from(
+                                    "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"o365-sim: internal error (a bug in the sim)\"}}",
+                                ))
+                                .unwrap(),
+                        };
                         if resp.extensions().get::<DropConnection>().is_some() {
                             Err(Dropped)
                         } else {
                             Ok(resp)
                         }
                     }
-                });
+                },
+            );
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection(TokioIo::new(tls), svc);
             tokio::select! {

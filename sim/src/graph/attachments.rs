@@ -33,7 +33,7 @@ pub fn route(ctx: &Ctx, msg_id: &str, rest: &[String]) -> GResult {
 
 fn list(ctx: &Ctx, msg_id: &str) -> GResult {
     ctx.need(Perm::Read)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, msg_id)?;
     let v: Vec<Value> = mb.messages[&k]
@@ -59,7 +59,7 @@ fn add(ctx: &Ctx, msg_id: &str) -> GResult {
             "Attachments larger than 3 MB must be added with an upload session (createUploadSession).",
         ));
     }
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, msg_id)?;
     let out = attachment_json(&a, false);
@@ -69,7 +69,7 @@ fn add(ctx: &Ctx, msg_id: &str) -> GResult {
 
 fn get(ctx: &Ctx, msg_id: &str, att_id: &str, raw: bool) -> GResult {
     ctx.need(Perm::Read)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, msg_id)?;
     let a = mb.messages[&k]
@@ -97,7 +97,7 @@ fn get(ctx: &Ctx, msg_id: &str, att_id: &str, raw: bool) -> GResult {
 fn delete(ctx: &Ctx, msg_id: &str, att_id: &str) -> GResult {
     ctx.need(Perm::Write)?;
     let now = ctx.now();
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, msg_id)?;
     if !mb.messages[&k].attachments.iter().any(|a| a.id == att_id) {
@@ -161,7 +161,7 @@ fn create_session(ctx: &Ctx, msg_id: &str) -> GResult {
         ));
     }
     let now = ctx.now();
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, msg_id)?;
     let rest_id = mb.messages[&k].rest_id.clone();
@@ -241,7 +241,7 @@ pub async fn upload_chunk(State(sim): State<AppState>, req: Request) -> Response
         }
     };
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(sess) = w.uploads.get(&token).cloned() else {
         return err(
             &sim,

@@ -120,7 +120,7 @@ enum Item {
 }
 
 pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let (t, _) = state(ctx, mb, folder)?;
     check_message_select(&t.sel)?;
@@ -131,7 +131,12 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
     // Messages changed in (after, hi] that are in the folder now.
     let mut msgs = mb
         .by_seq
-        .range(t.after + 1..=t.hi.max(t.after))
+        .range(if t.hi > t.after {
+            (t.after + 1)..=t.hi
+        } else {
+            // BTreeMap::range panics when start > end.
+            u64::MAX..=u64::MAX
+        })
         .filter_map(|(seq, k)| {
             let m = &mb.messages[k];
             if m.folder != folder {
@@ -233,7 +238,7 @@ fn folder_ref_for_link(mb: &Mailbox, folder: u32, r: &str) -> String {
 }
 
 pub fn folders(ctx: &Ctx) -> GResult {
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let (t, _) = state(ctx, mb, u32::MAX)?;
     check_folder_select(&t.sel)?;

@@ -44,7 +44,7 @@ pub fn route(ctx: &Ctx, rest: &[String]) -> GResult {
             Some("childfolders") => route(ctx, &rest[2..]),
             Some("messages") => {
                 let key = {
-                    let w = ctx.sim.world.lock().unwrap();
+                    let w = ctx.sim.w();
                     folder_key(&w.mailboxes[&ctx.target], &rest[0])?
                 };
                 super::messages::route(ctx, &rest[2..], Some((key, rest[0].clone())))
@@ -69,7 +69,7 @@ fn list(ctx: &Ctx, parent: Option<&str>, path: &str) -> GResult {
         .map(|v| v.eq_ignore_ascii_case("true"))
         .unwrap_or(false);
     let (top, skip) = paging(ctx, 10)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let pk = match parent {
         Some(p) => folder_key(mb, p)?,
@@ -102,7 +102,7 @@ fn get(ctx: &Ctx, r: &str) -> GResult {
     ctx.need(Perm::Read)?;
     let sel = select(ctx);
     check_folder_select(&sel)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = folder_key(mb, r)?;
     let mut v = folder_json(mb, &mb.folders[k as usize], sel.as_deref());
@@ -127,7 +127,7 @@ fn create(ctx: &Ctx, parent: Option<&str>) -> GResult {
         .get("isHidden")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let pk = match parent {
         Some(p) => folder_key(mb, p)?,
@@ -143,7 +143,7 @@ fn create(ctx: &Ctx, parent: Option<&str>) -> GResult {
 fn update(ctx: &Ctx, r: &str) -> GResult {
     ctx.need(Perm::Write)?;
     let body = ctx.json_body()?;
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = folder_key(mb, r)?;
     if let Some(n) = body.get("displayName").and_then(Value::as_str) {
@@ -173,7 +173,7 @@ fn update(ctx: &Ctx, r: &str) -> GResult {
 
 fn delete(ctx: &Ctx, r: &str) -> GResult {
     ctx.need(Perm::Write)?;
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = folder_key(mb, r)?;
     if mb.folders[k as usize].well_known.is_some() {
@@ -202,7 +202,7 @@ fn move_folder(ctx: &Ctx, r: &str, copy: bool) -> GResult {
             "Folder copy is not supported by o365-sim.",
         ));
     }
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = folder_key(mb, r)?;
     let d = folder_key(mb, &dest)?;

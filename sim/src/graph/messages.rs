@@ -69,7 +69,7 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
     let order = ctx.q("$orderby").map(filter::parse_orderby).transpose()?;
     let search = ctx.q("$search").map(|s| s.to_string());
     let (top, skip) = paging(ctx, 10)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let keys: Box<dyn Iterator<Item = u64>> = match &folder {
         Some((k, _)) => Box::new(mb.folders[*k as usize].items.iter().map(|x| x.1)),
@@ -144,7 +144,7 @@ fn get(ctx: &Ctx, id: &str) -> GResult {
     ctx.need(Perm::Read)?;
     let sel = select(ctx);
     check_message_select(&sel)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, id)?;
     let mut v = message_json(
@@ -382,7 +382,7 @@ fn create(ctx: &Ctx, folder: Option<u32>) -> GResult {
     if m.recipient_count() > max {
         return Err(too_many_recipients(max));
     }
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let f = folder.unwrap_or_else(|| mb.well_known("drafts"));
     let k = mb.insert(m, f);
@@ -399,7 +399,7 @@ fn update(ctx: &Ctx, id: &str) -> GResult {
     let v = ctx.json_body()?;
     let now = ctx.now();
     let max = ctx.sim.limits().max_recipients;
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, id)?;
     // Validate on a copy, then apply.
@@ -433,7 +433,7 @@ fn update(ctx: &Ctx, id: &str) -> GResult {
 
 fn delete(ctx: &Ctx, id: &str) -> GResult {
     ctx.need(Perm::Write)?;
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, id)?;
     mb.delete(k);
@@ -455,7 +455,7 @@ fn move_copy(ctx: &Ctx, id: &str, copy: bool) -> GResult {
         })?
         .to_string();
     let now = ctx.now();
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, id)?;
     let d = mb.folder_ref(&dest).ok_or_else(|| {
@@ -511,7 +511,7 @@ pub fn render_mime(m: &Message) -> String {
 
 fn mime(ctx: &Ctx, id: &str) -> GResult {
     ctx.need(Perm::Read)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, id)?;
     let text = render_mime(&mb.messages[&k]);

@@ -291,7 +291,7 @@ pub fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<Auth, GErr> {
     let uti = s("uti");
     let issued_ms = crate::identity::token::uti_time_ms(&uti).unwrap_or(n("iat") * 1000);
     let app_only = s("idtyp") == "app";
-    let w = sim.world.lock().unwrap();
+    let w = sim.w();
     if w.revoked_utis.contains(&uti) {
         return Err(unauth("Access token has been revoked."));
     }
@@ -473,7 +473,7 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
     };
     let lbl = label(&parts.method, &rest, mb_form);
     let resolved = {
-        let w = sim.world.lock().unwrap();
+        let w = sim.w();
         resolve_target(&w, &auth, target_ref.as_deref(), &rest)
     };
     let (target, own, mb_path) = match resolved {

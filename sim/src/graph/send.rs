@@ -416,7 +416,7 @@ pub fn send_mail(ctx: &Ctx) -> GResult {
         apply_fields(&mut m, mv, true, now)?;
         (m, save)
     };
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     submit(
         &ctx.sim,
         &mut w,
@@ -435,7 +435,7 @@ pub fn send_mail(ctx: &Ctx) -> GResult {
 
 pub fn send_draft(ctx: &Ctx, id: &str) -> GResult {
     ctx.need(Perm::Send)?;
-    let mut w = ctx.sim.world.lock().unwrap();
+    let mut w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, id)?;
     let m = mb.messages[&k].clone();

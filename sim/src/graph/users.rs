@@ -26,7 +26,7 @@ pub fn get_user(ctx: &Ctx) -> GResult {
         ));
     }
     let sel = select(ctx);
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let u = w.user_by_id(&ctx.target).ok_or_else(GErr::not_found)?;
     let mut o = Map::new();
     let names: Vec<String> = match &sel {
@@ -72,7 +72,7 @@ pub fn get_user(ctx: &Ctx) -> GResult {
 
 pub fn mailbox_settings(ctx: &Ctx) -> GResult {
     ctx.need(Perm::Settings)?;
-    let w = ctx.sim.world.lock().unwrap();
+    let w = ctx.sim.w();
     let u = w.user_by_id(&ctx.target).ok_or_else(GErr::not_found)?;
     let mb = &w.mailboxes[&ctx.target];
     let de = is_german(&u.locale);

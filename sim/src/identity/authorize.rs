@@ -89,7 +89,7 @@ pub async fn authorize(
     headers: HeaderMap,
 ) -> Response<Body> {
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(tp) = TenantPath::resolve(&w, &tenant) else {
         return error_page(90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
     };
@@ -339,7 +339,7 @@ pub async fn login_post(
     let ctx = f.get("ctx").cloned().unwrap_or_default();
     let login = f.get("login").cloned().unwrap_or_default();
     let passwd = f.get("passwd").cloned().unwrap_or_default();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(mut flow) = w.flows.get(&ctx).cloned().filter(|fl| fl.expires > now) else {
         return error_page(
             50058,
@@ -413,7 +413,7 @@ pub async fn consent_post(
     let now = sim.clock.now();
     let ctx = f.get("ctx").cloned().unwrap_or_default();
     let accept = f.get("accept").map(|s| s == "yes").unwrap_or(false);
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(flow) = w.flows.remove(&ctx).filter(|fl| fl.expires > now) else {
         return error_page(
             50058,
@@ -488,7 +488,7 @@ pub async fn device_post(State(sim): State<AppState>, Form(f): Form<Params>) -> 
         .get("otc")
         .map(|s| s.trim().to_ascii_uppercase())
         .unwrap_or_default();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(d) = w
         .devices
         .values()
@@ -534,7 +534,7 @@ pub async fn adminconsent(
     Query(q): Query<Params>,
 ) -> Response<Body> {
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(tp) = TenantPath::resolve(&w, &tenant) else {
         return error_page(90002, &format!("Tenant '{tenant}' not found."));
     };

@@ -158,7 +158,7 @@ fn json_cached(v: Value) -> Response<Body> {
 
 pub async fn discovery(State(sim): State<AppState>, Path(tenant): Path<String>) -> Response<Body> {
     let tp = {
-        let w = sim.world.lock().unwrap();
+        let w = sim.w();
         TenantPath::resolve(&w, &tenant)
     };
     let Some(tp) = tp else {
@@ -209,7 +209,7 @@ pub async fn discovery(State(sim): State<AppState>, Path(tenant): Path<String>) 
 
 pub async fn jwks(State(sim): State<AppState>, Path(tenant): Path<String>) -> Response<Body> {
     let issuer = {
-        let w = sim.world.lock().unwrap();
+        let w = sim.w();
         match TenantPath::resolve(&w, &tenant) {
             Some(TenantPath::Specific(id)) => format!("{}/{id}/v2.0", sim.base_url),
             Some(TenantPath::Consumers) => format!("{}/{CONSUMERS_TENANT_ID}/v2.0", sim.base_url),

@@ -222,7 +222,7 @@ pub async fn token(
     let f = form(&body);
     let now = sim.clock.now();
     let now_ms = sim.clock.now_ms();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     let Some(tp) = TenantPath::resolve(&w, &tenant) else {
         return token_error(&sim, "invalid_request", 90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
     };
@@ -517,7 +517,7 @@ pub async fn devicecode(
 ) -> Response<Body> {
     let f = form(&body);
     let now = sim.clock.now();
-    let mut w = sim.world.lock().unwrap();
+    let mut w = sim.w();
     if TenantPath::resolve(&w, &tenant).is_none() {
         return token_error(
             &sim,

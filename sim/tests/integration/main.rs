@@ -1,0 +1,10 @@
+//! Integration tests of o365-sim: every endpoint, error case and limit.
+
+mod admin;
+mod common;
+mod csdl;
+mod delta;
+mod graph_mail;
+mod identity;
+mod limits;
+mod send;
