@@ -24,8 +24,32 @@
 #include <stdint.h>
 #include <stddef.h>
 
+// Refresh this long before the access token expires.
+#define REFRESH_AHEAD_MS ((5 * 60) * 1000)
+
 // Version of the C ABI described by this header. Compare with o365_abi_version().
 #define O365_ABI_VERSION 1
+
+// Requests in flight per mailbox, as Outlook allows.
+#define MAX_IN_FLIGHT 4
+
+// Longest subject Exchange keeps.
+#define MAX_SUBJECT_CHARS 255
+
+// Largest body: the draft is created in one request, and Graph refuses bodies over 4 MB.
+#define MAX_BODY_BYTES (((3 * 1024) * 1024) + (512 * 1024))
+
+// Custom internet headers per mail (Graph refuses more than a few kilobytes of them).
+#define MAX_HEADERS 5
+
+// A sign-in started by the host must be completed within this time (and only once).
+#define STATE_TTL_MS ((10 * 60) * 1000)
+
+// Folders synced at once per mailbox (the Graph client allows four requests in flight).
+#define PARALLEL_FOLDERS 4
+
+// Largest page Graph serves (`Prefer: odata.maxpagesize`).
+#define PAGE_SIZE 1000
 
 // Opaque, thread-safe client handle: one store, one configuration.
 // Created by o365_client_new, released by o365_client_free.
@@ -89,6 +113,49 @@ typedef int32_t o365_status;
 extern "C" {
 #endif // __cplusplus
 
+// Starts or completes the Microsoft sign-in of a mailbox. Every assigned CRM user can then
+// use the mailbox; nobody else can.
+//
+// Start: `{"mailbox", "user", "redirect_uri"?, "prompt"?, "flow"?: "code" | "device_code",
+// "force"?: bool}`. Results:
+// - `{"status": "authenticated", "account": {...}}` when a usable token exists;
+// - `{"status": "authorization_required", "flow": "code", "authorize_url", "state",
+//   "expires_at"}`: send the user's browser to authorize_url (PKCE S256; the state is single
+//   use, bound to mailbox and user, valid 10 minutes, completable from any process);
+// - `{"status": "device_code_pending", "user_code", "verification_uri", "message",
+//   "expires_at"}` for the device flow; its end is reported by an `auth_completed` or
+//   `auth_failed` event, and by the next o365_authenticate call.
+//
+// Complete: `{"callback_url": "<the full redirect URL>"}` or `{"code", "state"}` (plus
+// optional "mailbox"/"user", checked against the state). Result: `{"status":
+// "authenticated", "account": {"id", "display_name", "address", "tenant_id", "personal",
+// "signed_in_at"}}`; after an admin-consent callback, a new `authorization_required`.
+//
+// Errors: O365_FORBIDDEN `account_mismatch` (signed in with an account that is not the
+// mailbox's) or `user_not_assigned`; O365_CONSENT_REQUIRED with
+// `details.admin_consent_url`; O365_INVALID_ARGUMENT `invalid_state`, `state_expired`,
+// `state_already_used`; O365_AUTH_REQUIRED `sign_in_refused`, `access_denied`.
+//
+// # Safety
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_authenticate(o365_client *client, const char *request_json, char **out_json);
+
+// Forgets a mailbox's tokens. Request: `{"mailbox", "user"}`. Result:
+// `{"status": "not_authenticated", "tokens_removed": bool}`.
+//
+// # Safety
+// As for o365_authenticate.
+o365_status o365_sign_out(o365_client *client, const char *request_json, char **out_json);
+
+// Who signed the mailbox in or out, and refused attempts, newest first.
+// Request: `{"mailbox", "user", "limit"?: 100}`. Result: `{"entries": [{"at", "user",
+// "action", "outcome", "detail"}]}`.
+//
+// # Safety
+// As for o365_authenticate.
+o365_status o365_audit_log(o365_client *client, const char *request_json, char **out_json);
+
 // The library version ("MAJOR.MINOR.PATCH"). Static: never free it.
 const char *o365_version(void);
 
@@ -123,6 +190,21 @@ void o365_client_free(o365_client *client);
 // `s` is NULL or a string returned by this library and not freed before.
 void o365_string_free(char *s);
 
+// Test hook: panics inside the export (request `{"message"?: "..."}`), to show that a
+// panic comes back as O365_INTERNAL and the process keeps working. O365_FORBIDDEN unless
+// test hooks are enabled.
+//
+// # Safety
+// As for o365_import_mailbox.
+o365_status o365_debug_panic(o365_client *client, const char *request_json, char **out_json);
+
+// Test hook: stores an event `{"type", "mailbox"?, "id"?, "payload"?: {...}}` and returns
+// `{"id", "new"}`. O365_FORBIDDEN unless test hooks are enabled.
+//
+// # Safety
+// As for o365_import_mailbox.
+o365_status o365_debug_emit_event(o365_client *client, const char *request_json, char **out_json);
+
 // Takes the next pending event, waiting up to `timeout_ms` (0: do not wait).
 //
 // On O365_OK `*out_json` is the event: `{"id", "type", "mailbox", "created_at",
@@ -142,6 +224,48 @@ o365_status o365_next_event(o365_client *client, uint32_t timeout_ms, char **out
 // `client` is NULL or a live handle; `event_id` is NULL or a NUL-terminated string;
 // `out_json` is NULL or writable.
 o365_status o365_ack_event(o365_client *client, const char *event_id, char **out_json);
+
+// What the link page shows. Request: `{"token": "<token from the link URL>"}`.
+// Result: `{"kind": "download" | "agreement", "state": "ready" | "agreement_required",
+// "agreement_text", "files": [{"index", "name", "content_type", "size", "sha256"}],
+// "expires_at", "sender"}`.
+// Errors: O365_INVALID_ARGUMENT `link_invalid` (changed or cut token); O365_NOT_FOUND
+// `link_expired` (details.expired_at) or `link_not_found`.
+//
+// # Safety
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_link_open(o365_client *client, const char *request_json, char **out_json);
+
+// Records that the recipient accepted the agreement of an `_agreementLink`, with time and
+// client address, and publishes a `link_accepted` event.
+// Request: `{"token", "client_address": "<IP>", "user_agent"?}`.
+// Result: `{"accepted": true, "accepted_at", "acceptance": "<receipt for o365_link_download>",
+// "files": [...]}`. Errors as for o365_link_open; O365_INVALID_ARGUMENT `no_agreement` for a
+// plain download link.
+//
+// # Safety
+// As for o365_link_open.
+o365_status o365_link_accept(o365_client *client, const char *request_json, char **out_json);
+
+// Writes one file of a link to a path (the host streams it to the recipient) and publishes
+// a `link_downloaded` event.
+// Request: `{"token", "file": <index>, "path": "/tmp/...", "acceptance"?: "<receipt>",
+// "client_address"?, "user_agent"?}`; agreement links need the receipt of o365_link_accept.
+// Result: `{"name", "content_type", "size", "sha256", "path"}`.
+// Errors as for o365_link_open; O365_FORBIDDEN `agreement_required`; O365_NOT_FOUND
+// `file_not_found`.
+//
+// # Safety
+// As for o365_link_open.
+o365_status o365_link_download(o365_client *client, const char *request_json, char **out_json);
+
+// Deletes the kept files of expired links now (also done during sends and link calls).
+// Request: `{}`. Result: `{"purged": n}`.
+//
+// # Safety
+// As for o365_link_open.
+o365_status o365_links_purge(o365_client *client, const char *request_json, char **out_json);
 
 // Imports a mailbox by its full address and assigns CRM users.
 //
@@ -186,20 +310,183 @@ o365_status o365_update_mailbox(o365_client *client, const char *request_json, c
 // As for o365_import_mailbox.
 o365_status o365_remove_mailbox(o365_client *client, const char *request_json, char **out_json);
 
-// Test hook: panics inside the export (request `{"message"?: "..."}`), to show that a
-// panic comes back as O365_INTERNAL and the process keeps working. O365_FORBIDDEN unless
-// test hooks are enabled.
+// Refreshes tokens of mailboxes idle for `idle_refresh_days` (default 30), so no mailbox
+// reaches Microsoft's 90-day inactivity limit, and forgets acked events older than
+// `keep_acked_events_days` (default 30). Request: `{}` or `{"idle_refresh_days"?,
+// "keep_acked_events_days"?}`. Result: `{"tokens_refreshed": n, "events_purged": n}`.
+// The background scheduler runs it hourly; hosts without it call it from cron.
 //
 // # Safety
-// As for o365_import_mailbox.
-o365_status o365_debug_panic(o365_client *client, const char *request_json, char **out_json);
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_maintenance(o365_client *client, const char *request_json, char **out_json);
 
-// Test hook: stores an event `{"type", "mailbox"?, "id"?, "payload"?: {...}}` and returns
-// `{"id", "new"}`. O365_FORBIDDEN unless test hooks are enabled.
+// Sends one mail exactly once, under Microsoft's limits.
+//
+// Request: `{"mailbox": "<id or address>", "user": "<CRM user>", "message": {"to": [addr],
+// "cc"?: [addr], "bcc"?: [addr], "reply_to"?: [addr], "subject": "...", "body_html" | "body_text":
+// "...", "attachments"?: [{"name", "content_type"?, "path" | "base64", "content_id"?}],
+// "importance"?: "low" | "normal" | "high", "headers"?: {"X-...": "..."}, "from"?: addr},
+// "idempotency_key"?: "...", "serial_mail"?: bool, "agreement_text"?: "...", "queue"?: bool}`
+// where addr is `"a@b.c"` or `{"address": "a@b.c", "name": "..."}`.
+// `_downloadLink(Text)` / `_agreementLink` in the body become a link to the attachments
+// (valid links.ttl_days, default 14), which are then not attached.
+// Result: `{"send_id", "state": "sent" | "queued", "internet_message_id"}`; a queued send
+// reports its outcome with a `send_completed` or `send_failed` event. The same
+// idempotency_key again returns the first result.
+// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc) or
+// `serial_mail_not_allowed`; O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
+// `message_too_large`, `invalid_field`, `links_not_configured`; O365_FORBIDDEN
+// `alias_send_not_enabled` (hint: "Send from alias" / Set-OrganizationConfig
+// -SendFromAliasEnabled $true) or `send_as_denied`; O365_CONFLICT `idempotency_key_reused`.
 //
 // # Safety
-// As for o365_import_mailbox.
-o365_status o365_debug_emit_event(o365_client *client, const char *request_json, char **out_json);
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_send(o365_client *client, const char *request_json, char **out_json);
+
+// The state of one send. Request: `{"mailbox", "user", "send_id" | "idempotency_key"}`.
+// Result: `{"send_id", "state": "queued" | "sending" | "sent" | "failed",
+// "internet_message_id", "idempotency_key", "attempts", "created_at", "sent_at"?, "error"?}`.
+//
+// # Safety
+// As for o365_send.
+o365_status o365_send_status(o365_client *client, const char *request_json, char **out_json);
+
+// Sends what is due in the outbox now: paced or retried entries, and entries a crashed
+// process left behind (once their lease expired). For hosts without long-lived processes
+// (call it from a cron job). Request: `{"wait_ms"?: 10000}`.
+// Result: `{"sent": n, "failed": n, "pending": n}`.
+//
+// # Safety
+// As for o365_send.
+o365_status o365_outbox_process(o365_client *client, const char *request_json, char **out_json);
+
+// The mailbox's folder tree.
+//
+// Request: `{"mailbox", "user", "max_age_ms"?: 60000, "include_hidden"?: false}`.
+// Result: `{"mailbox", "synced_at", "folders": [{"id", "parent_id" (null at top level),
+// "display_name" (as the mailbox shows it, e.g. "Posteingang"), "well_known" (role:
+// "inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive", "outbox", ... or
+// null; from Microsoft's well-known folder names, never from display names),
+// "unread_count", "total_count", "child_count", "hidden"}]}`.
+// Answered from the local cache when it was refreshed within `max_age_ms` (default
+// `sync.max_age_ms`), without any network request; else refreshed with `mailFolders/delta`.
+// When the refresh fails but a cached tree exists, that tree comes back with
+// `"stale": true` and `"refresh_error"`.
+// Errors: O365_AUTH_REQUIRED (sign the mailbox in), O365_THROTTLED, O365_NETWORK,
+// O365_REMOTE.
+//
+// # Safety
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_list_folders(o365_client *client, const char *request_json, char **out_json);
+
+// A page of one folder's messages, newest first.
+//
+// Request: `{"mailbox", "user", "folder": "<id, role such as inbox, or display name>",
+// "cursor"?: "<next_cursor of the previous page>", "limit"?: 50 (1..500),
+// "sort"?: "newest" | "oldest", "unread_only"?: false, "search"?: "<substring of subject,
+// sender name or address>", "max_age_ms"?}`.
+// Result: `{"mailbox", "folder": {...}, "messages": [{"id", "folder_id",
+// "internet_message_id", "conversation_id", "subject", "from": {"name", "address"}, "to",
+// "cc", "bcc", "reply_to", "received_at", "sent_at", "is_read", "is_draft",
+// "has_attachments", "importance", "flag", "categories", "body_preview"}],
+// "next_cursor": "..." | null}`. The folder is delta-synced first when its last sync is
+// older than `max_age_ms`.
+// Errors: O365_NOT_FOUND (no such folder), O365_INVALID_ARGUMENT (bad cursor, limit, sort).
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_list_messages(o365_client *client, const char *request_json, char **out_json);
+
+// One message with headers, body and attachment list.
+//
+// Request: `{"mailbox", "user", "id", "refresh"?: false}`. Result: the message fields of
+// o365_list_messages plus `"body": {"content_type": "html" | "text", "content"}`,
+// `"attachments": [{"id", "name", "content_type", "size", "is_inline", "content_id",
+// "kind"}]` and `"from_cache"`. The body is fetched once and then kept in the cache until
+// the message changes. Errors: O365_NOT_FOUND.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_get_message(o365_client *client, const char *request_json, char **out_json);
+
+// An attachment's content.
+//
+// Request: `{"mailbox", "user", "message": "<message id>", "attachment": "<attachment id>",
+// "path"?: "/file/to/write"}`. Result: the attachment's metadata plus
+// `"content_base64"`, or, with `path`, `"path"` and `"bytes_written"` (the file is
+// overwritten). Errors: O365_NOT_FOUND; O365_INVALID_ARGUMENT for an item or reference
+// attachment (no bytes) or an unwritable path.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_get_attachment(o365_client *client, const char *request_json, char **out_json);
+
+// Marks messages read (or unread with `"read": false`).
+//
+// Request: `{"mailbox", "user", "id": "..." | "ids": ["...", ...] (up to 1000; sent 20 per
+// `$batch`), "read"?: true}`. Result: `{"read", "changed": [ids], "failed": [{"id",
+// "status", "error"}]}`. The cache and the folder's unread count change at once.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_mark_read(o365_client *client, const char *request_json, char **out_json);
+
+// Moves a message to another folder.
+//
+// Request: `{"mailbox", "user", "id", "to": "<folder id, role or display name>"}`.
+// Result: the message in its new folder, plus `"previous_id"` (equal to `id`: immutable ids
+// survive moves). Errors: O365_NOT_FOUND for an unknown message or folder.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_move_message(o365_client *client, const char *request_json, char **out_json);
+
+// Deletes a message (Graph DELETE). Request: `{"mailbox", "user", "id"}`.
+// Result: `{"deleted": true, "id"}`. Errors: O365_NOT_FOUND.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_delete_message(o365_client *client, const char *request_json, char **out_json);
+
+// Brings the cache up to date with the server: folder tree, then per-folder
+// `messages/delta` rounds (delta links kept in the store; an expired token recovers with a
+// full resync of that folder), then counts.
+//
+// Request: `{"mailbox", "user", "folders"?: ["inbox", "<id>", "<display name>", ...]}`.
+// Result: `{"run", "status": "ok" | "partial", "upserted", "removed", "duration_ms",
+// "folders": [{"folder_id", "display_name", "well_known", "status": "ok" | "busy" |
+// "failed", "upserted", "removed", "swept", "pages", "full", "recovered_expired_token",
+// "error"?}]}`. Publishes `sync_progress` events (`folder`, `done`, `total`) for folders
+// with more than one page, and `sync_completed` or `sync_failed` (with the reason).
+// Errors: when every folder failed, the first folder's error (e.g. O365_AUTH_REQUIRED).
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_sync(o365_client *client, const char *request_json, char **out_json);
+
+// Wipes the mailbox's cached folders, messages and delta links; the next read or sync
+// starts over from the server. Request: `{"mailbox", "user"}`.
+// Result: `{"cleared": true, "mailbox"}`.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_cache_clear(o365_client *client, const char *request_json, char **out_json);
+
+// Moves every message of one folder into another, then clears the cache (seed point 9:
+// `{"from": "Gesendete Objekte", "to": "sentitems"}`).
+//
+// Request: `{"mailbox", "user", "from": "<folder id, role or display name>", "to": ...}`.
+// Result: the job `{"id", "from_id", "from_name", "to_id", "to_name", "state": "done" |
+// "running", "moved", "total", "last_error", "created_at", "updated_at"}` (plus
+// `"busy": true` when another process is running it). The job is durable: after a crash,
+// the same call (or the background scheduler) resumes it, and no message moves twice.
+//
+// # Safety
+// As for o365_list_folders.
+o365_status o365_move_folder_contents(o365_client *client, const char *request_json, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"
