@@ -91,6 +91,35 @@ final class Client
     /** @param array<string, mixed> $request @return array<mixed> */
     public function removeMailbox(array $request): array { return $this->call('remove_mailbox', $request); }
 
+    /**
+     * Sends one mail exactly once under the send policy:
+     * ['mailbox', 'user', 'message' => [to, cc, bcc, subject, body_html|body_text, attachments, ...],
+     *  'idempotency_key'?, 'serial_mail'?, 'agreement_text'?, 'queue'?]
+     * => ['send_id', 'state' => 'sent'|'queued', 'internet_message_id'].
+     * Throws PolicyViolationException (too_many_recipients, serial_mail_not_allowed; hint names
+     * _downloadLink(Text) / _agreementLink), ForbiddenException (alias_send_not_enabled), ...
+     * @param array<string, mixed> $request @return array<string, mixed>
+     */
+    public function send(array $request): array { return $this->call('send', $request); }
+
+    /** @param array<string, mixed> $request ['mailbox', 'user', 'send_id'|'idempotency_key'] @return array<string, mixed> */
+    public function sendStatus(array $request): array { return $this->call('send_status', $request); }
+
+    /** Sends what is due in the outbox now (cron). @param array<string, mixed> $request ['wait_ms'?] @return array<string, mixed> */
+    public function outboxProcess(array $request = []): array { return $this->call('outbox_process', $request); }
+
+    /** Link page: ['token'] => ['kind', 'state', 'agreement_text', 'files', 'expires_at', 'sender'] @param array<string, mixed> $request @return array<string, mixed> */
+    public function linkOpen(array $request): array { return $this->call('link_open', $request); }
+
+    /** ['token', 'client_address', 'user_agent'?] => ['accepted', 'acceptance', ...] @param array<string, mixed> $request @return array<string, mixed> */
+    public function linkAccept(array $request): array { return $this->call('link_accept', $request); }
+
+    /** ['token', 'file', 'path', 'acceptance'?, 'client_address'?] => ['name', 'size', 'path', ...] @param array<string, mixed> $request @return array<string, mixed> */
+    public function linkDownload(array $request): array { return $this->call('link_download', $request); }
+
+    /** Deletes files of expired links. @param array<string, mixed> $request @return array<string, mixed> */
+    public function linksPurge(array $request = []): array { return $this->call('links_purge', $request); }
+
     /** Test hook (needs config debug.test_hooks): panics inside the library; throws InternalException. */
     public function debugPanic(array $request = []): array { return $this->call('debug_panic', $request); }
 

@@ -1,0 +1,183 @@
+<?php
+
+declare(strict_types=1);
+
+namespace O365\Tests;
+
+use O365\Client;
+use O365\InvalidArgumentException;
+use O365\PolicyViolationException;
+
+/**
+ * o365_send from PHP against o365-sim (issue 6): a mailbox signed in through the sim's own
+ * sign-in page, a mail to 10 recipients that the sim's recipients receive, 11 recipients
+ * refused with the macro hint, header injection refused, and a download link served.
+ */
+final class SendTest extends TestCase
+{
+    private const ANNA = 'anna.schmidt@contoso.example';
+
+    /** @var resource|null */
+    private $sim = null;
+    /** @var array<int, resource> */
+    private array $pipes = [];
+    private string $url = '';
+    private string $caFile = '';
+
+    private static function simBinary(): string
+    {
+        $bin = getenv('O365_SIM');
+        if (is_string($bin) && $bin !== '') {
+            return $bin;
+        }
+        return dirname(self::libraryPath()) . '/o365-sim';
+    }
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        $bin = self::simBinary();
+        self::assertFileExists($bin, 'the o365-sim binary (cargo build -p o365-sim)');
+        $this->sim = proc_open(
+            [$bin, 'serve', '--listen', '127.0.0.1:0', '--seed', 'demo'],
+            [1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'a']],
+            $this->pipes
+        );
+        self::assertIsResource($this->sim);
+        $line = fgets($this->pipes[1]);
+        self::assertIsString($line, 'o365-sim printed its ready line');
+        $ready = json_decode($line, true, 8, JSON_THROW_ON_ERROR);
+        $this->url = $ready['url'];
+        $this->caFile = $ready['ca_file'];
+    }
+
+    protected function tearDown(): void
+    {
+        if ($this->sim !== null) {
+            proc_terminate($this->sim);
+            fclose($this->pipes[1]);
+            proc_close($this->sim);
+            $this->sim = null;
+        }
+        parent::tearDown();
+    }
+
+    private function simClient(): Client
+    {
+        $config = $this->config(false);
+        $config['app'] = [
+            'client_id' => '11111111-2222-3333-4444-555555555555',
+            'redirect_uri' => 'http://localhost:8080/o365/callback',
+        ];
+        $config['endpoints'] = ['login' => $this->url, 'graph' => $this->url . '/v1.0'];
+        $config['ca_file'] = $this->caFile;
+        $config['links'] = ['base_url' => 'https://crm.example/o365/link?t={token}'];
+        return new Client($config, self::libraryPath());
+    }
+
+    /** Imports Anna's mailbox for u1 and signs it in through the sim's page. */
+    private function signedIn(Client $c): string
+    {
+        $id = $c->importMailbox(self::mailbox(self::ANNA))['id'];
+        $start = $c->call('authenticate', ['mailbox' => $id, 'user' => 'u1']);
+        self::assertSame('authorization_required', $start['status']);
+        $cmd = [self::simBinary(), 'browse', 'sign-in', '--ca-file', $this->caFile,
+                '--url', $start['authorize_url'], '--user', self::ANNA, '--password', 'Passw0rd!'];
+        $p = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        self::assertIsResource($p);
+        $redirect = trim((string) stream_get_contents($pipes[1]));
+        $err = (string) stream_get_contents($pipes[2]);
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        self::assertSame(0, proc_close($p), "sim sign-in: $err");
+        $done = $c->call('authenticate', ['callback_url' => $redirect]);
+        self::assertSame('authenticated', $done['status']);
+        return $id;
+    }
+
+    /** @return list<array<string, mixed>> what the sim's recipients received */
+    private function outbound(): array
+    {
+        $ctx = stream_context_create(['ssl' => ['cafile' => $this->caFile, 'verify_peer' => true]]);
+        $body = file_get_contents($this->url . '/_sim/outbound', false, $ctx);
+        self::assertIsString($body);
+        return json_decode($body, true, 64, JSON_THROW_ON_ERROR)['messages'];
+    }
+
+    /** @return list<string> */
+    private static function recipients(string $prefix, int $n): array
+    {
+        $out = [];
+        for ($i = 0; $i < $n; $i++) {
+            $out[] = "$prefix$i@kunden.example";
+        }
+        return $out;
+    }
+
+    public function testTenRecipientsAreSentElevenRefusedInjectionRefused(): void
+    {
+        $c = $this->simClient();
+        $id = $this->signedIn($c);
+
+        $r = self::recipients('php', 10);
+        $sent = $c->send(['mailbox' => $id, 'user' => 'u1', 'idempotency_key' => 'php-1', 'message' => [
+            'to' => array_slice($r, 0, 4), 'cc' => array_slice($r, 4, 3), 'bcc' => array_slice($r, 7),
+            'subject' => 'Angebot aus PHP', 'body_text' => 'Guten Tag',
+        ]]);
+        self::assertSame('sent', $sent['state']);
+        $out = $this->outbound();
+        self::assertCount(1, $out);
+        self::assertSame($sent['internet_message_id'], $out[0]['internetMessageId']);
+        self::assertSame(self::ANNA, $out[0]['from']['address']);
+        self::assertCount(4, $out[0]['to']);
+        self::assertCount(3, $out[0]['bcc']);
+        $status = $c->sendStatus(['mailbox' => $id, 'user' => 'u1', 'idempotency_key' => 'php-1']);
+        self::assertSame('sent', $status['state']);
+
+        $r = self::recipients('elf', 11);
+        try {
+            $c->send(['mailbox' => $id, 'user' => 'u1', 'message' => ['to' => $r, 'subject' => 'x']]);
+            self::fail('11 recipients must be refused');
+        } catch (PolicyViolationException $e) {
+            self::assertSame('too_many_recipients', $e->getErrorKind());
+            self::assertStringContainsString('_downloadLink(Text)', (string) $e->getHint());
+            self::assertStringContainsString('_agreementLink', (string) $e->getHint());
+        }
+        try {
+            $c->send(['mailbox' => $id, 'user' => 'u1', 'serial_mail' => true,
+                      'message' => ['to' => ['a@kunden.example'], 'subject' => 'Newsletter']]);
+            self::fail('serial mail must be refused');
+        } catch (PolicyViolationException $e) {
+            self::assertSame('serial_mail_not_allowed', $e->getErrorKind());
+        }
+        try {
+            $c->send(['mailbox' => $id, 'user' => 'u1',
+                      'message' => ['to' => ['a@kunden.example'], 'subject' => "Hallo\r\nBcc: x@kunden.example"]]);
+            self::fail('header injection must be refused');
+        } catch (InvalidArgumentException $e) {
+            self::assertSame('header_injection', $e->getErrorKind());
+        }
+        self::assertCount(1, $this->outbound(), 'nothing else went out');
+    }
+
+    public function testDownloadLinkIsServedToTheHostsPage(): void
+    {
+        $c = $this->simClient();
+        $id = $this->signedIn($c);
+        $sent = $c->send(['mailbox' => $id, 'user' => 'u1', 'message' => [
+            'to' => ['kunde@kunden.example'], 'subject' => 'Exposé',
+            'body_html' => '<p>_downloadLink(Exposé)</p>',
+            'attachments' => [['name' => 'expose.pdf', 'base64' => base64_encode('PDF-Inhalt')]],
+        ]]);
+        self::assertSame('sent', $sent['state']);
+        $mail = $this->outbound()[0];
+        self::assertSame([], $mail['attachments']);
+        self::assertSame(1, preg_match('/\?t=([A-Za-z0-9_.-]+)"/', $mail['body'], $m), $mail['body']);
+        $page = $c->linkOpen(['token' => $m[1]]);
+        self::assertSame('download', $page['kind']);
+        self::assertSame('expose.pdf', $page['files'][0]['name']);
+        $dest = $this->dir . '/download.pdf';
+        $c->linkDownload(['token' => $m[1], 'file' => 0, 'path' => $dest, 'client_address' => '192.0.2.1']);
+        self::assertSame('PDF-Inhalt', file_get_contents($dest));
+    }
+}
