@@ -351,6 +351,13 @@ inline constexpr VerbEntry kVerbs[] = {
     {"remove_mailbox", &o365_remove_mailbox},
     {"debug_panic", &o365_debug_panic},
     {"debug_emit_event", &o365_debug_emit_event},
+    {"send", &o365_send},
+    {"send_status", &o365_send_status},
+    {"outbox_process", &o365_outbox_process},
+    {"link_open", &o365_link_open},
+    {"link_accept", &o365_link_accept},
+    {"link_download", &o365_link_download},
+    {"links_purge", &o365_links_purge},
 };
 
 inline VerbFn find_verb(std::string_view name) {
@@ -439,6 +446,15 @@ public:
     std::string remove_mailbox(const std::string& req) const { return call(&o365_remove_mailbox, req); }
     std::string debug_panic(const std::string& req = "{}") const { return call(&o365_debug_panic, req); }
     std::string debug_emit_event(const std::string& req) const { return call(&o365_debug_emit_event, req); }
+    // Sending (issue 6): o365::PolicyViolation for too_many_recipients / serial_mail_not_allowed.
+    std::string send(const std::string& req) const { return call(&o365_send, req); }
+    std::string send_status(const std::string& req) const { return call(&o365_send_status, req); }
+    std::string outbox_process(const std::string& req = "{}") const { return call(&o365_outbox_process, req); }
+    // The link page behind _downloadLink(Text) / _agreementLink.
+    std::string link_open(const std::string& req) const { return call(&o365_link_open, req); }
+    std::string link_accept(const std::string& req) const { return call(&o365_link_accept, req); }
+    std::string link_download(const std::string& req) const { return call(&o365_link_download, req); }
+    std::string links_purge(const std::string& req = "{}") const { return call(&o365_links_purge, req); }
 
     // ---- events ----
     // The next pending event (JSON), or std::nullopt when none came within timeout_ms.
