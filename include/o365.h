@@ -24,32 +24,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
-// Refresh this long before the access token expires.
-#define REFRESH_AHEAD_MS ((5 * 60) * 1000)
-
 // Version of the C ABI described by this header. Compare with o365_abi_version().
 #define O365_ABI_VERSION 1
-
-// Requests in flight per mailbox, as Outlook allows.
-#define MAX_IN_FLIGHT 4
-
-// Longest subject Exchange keeps.
-#define MAX_SUBJECT_CHARS 255
-
-// Largest body: the draft is created in one request, and Graph refuses bodies over 4 MB.
-#define MAX_BODY_BYTES (((3 * 1024) * 1024) + (512 * 1024))
-
-// Custom internet headers per mail (Graph refuses more than a few kilobytes of them).
-#define MAX_HEADERS 5
-
-// A sign-in started by the host must be completed within this time (and only once).
-#define STATE_TTL_MS ((10 * 60) * 1000)
-
-// Folders synced at once per mailbox (the Graph client allows four requests in flight).
-#define PARALLEL_FOLDERS 4
-
-// Largest page Graph serves (`Prefer: odata.maxpagesize`).
-#define PAGE_SIZE 1000
 
 // Opaque, thread-safe client handle: one store, one configuration.
 // Created by o365_client_new, released by o365_client_free.

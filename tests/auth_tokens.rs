@@ -184,7 +184,12 @@ fn store_and_log_hold_no_secret_in_plain_text() {
 #[test]
 fn device_code_flow_completes_and_reports_events() {
     let sim = sim();
-    sim.sim().world.lock().unwrap().lifetimes.device_code_interval = 1;
+    sim.sim()
+        .world
+        .lock()
+        .unwrap()
+        .lifetimes
+        .device_code_interval = 1;
     let dir = tempfile::tempdir().unwrap();
     let lib = Lib::open(config(&sim, dir.path()));
     let id = import(&lib, ANNA, &["u1"], json!({}));
@@ -239,4 +244,26 @@ fn wait_for(lib: &Lib, kind: &str, ms: u64) -> Value {
         }
     }
     panic!("no {kind} event within {ms} ms");
+}
+
+#[test]
+fn idle_mailboxes_are_refreshed_before_microsofts_90_day_limit() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _id) = signed_in(&sim, dir.path(), ANNA, ANNA, json!({}));
+    let before = refreshes(&sim);
+    // Today: nothing is idle.
+    let r = lib.ok(o365_maintenance, json!({}));
+    assert_eq!(r["tokens_refreshed"], 0, "{r}");
+    // 31 days later (library clock): the token is refreshed once, then not again.
+    let mut cfg = config(&sim, dir.path());
+    cfg["debug"]["clock_offset_ms"] = json!(31i64 * 24 * 3600 * 1000);
+    let later = Lib::open(cfg);
+    let r = later.ok(o365_maintenance, json!({}));
+    assert_eq!(r["tokens_refreshed"], 1, "{r}");
+    let r = later.ok(o365_maintenance, json!({}));
+    assert_eq!(r["tokens_refreshed"], 0, "{r}");
+    assert_eq!(refreshes(&sim) - before, 1);
+    let (st, e) = later.call(o365_maintenance, json!({"idle_refresh_days": 95}));
+    assert_eq!(st, O365_INVALID_ARGUMENT, "{e}");
 }

@@ -15,11 +15,15 @@ mod debug;
 mod events;
 mod links;
 mod mailboxes;
+mod maintenance;
 mod send;
 mod sync;
 
 // Every export, for Rust callers and tests (the C ABI is the same functions).
-pub use self::{auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, send::*, sync::*};
+pub use self::{
+    auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, send::*,
+    sync::*,
+};
 
 use crate::error::{status, Error, Fault, Result};
 use crate::service::Client;

@@ -6,6 +6,7 @@ mod auth;
 mod events;
 mod links;
 mod mailboxes;
+mod maintenance;
 mod send;
 mod sync;
 
@@ -13,6 +14,7 @@ pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
+pub use maintenance::Maintenance;
 pub use send::{OutboxProcess, SendMail, SendStatus};
 pub use sync::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,

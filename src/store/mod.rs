@@ -115,6 +115,8 @@ pub trait EventStore {
     fn release_events(&self, owner: &str) -> Result<()>;
     /// Number of events not yet acked.
     fn pending_events(&self) -> Result<i64>;
+    /// Forgets events acked before `before`. Returns how many.
+    fn purge_acked_events(&self, before: i64) -> Result<usize>;
 }
 
 // ---- leases ---------------------------------------------------------------------------

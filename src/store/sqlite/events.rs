@@ -95,4 +95,13 @@ impl EventStore for SqliteStore {
             )?)
         })
     }
+
+    fn purge_acked_events(&self, before: i64) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM events WHERE acked_at IS NOT NULL AND acked_at < ?1",
+                [before],
+            )?)
+        })
+    }
 }
