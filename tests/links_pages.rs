@@ -77,6 +77,13 @@ fn download_link_works_for_fourteen_days_and_refuses_changed_tokens() {
     );
     let token = token_in(&mail.body);
     assert!(token.len() >= 40, "unguessable token: {token}");
+    assert_eq!(
+        r["link"]["token"],
+        token.as_str(),
+        "o365_send names the link: {r}"
+    );
+    assert_eq!(r["link"]["kind"], "download");
+    assert!(r["link"]["url"].as_str().unwrap().ends_with(&token));
 
     let page = lib.ok(o365_link_open, json!({"token": token}));
     assert_eq!(page["kind"], "download");

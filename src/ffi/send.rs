@@ -14,7 +14,9 @@ use std::ffi::c_char;
 /// where addr is `"a@b.c"` or `{"address": "a@b.c", "name": "..."}`.
 /// `_downloadLink(Text)` / `_agreementLink` in the body become a link to the attachments
 /// (valid links.ttl_days, default 14), which are then not attached.
-/// Result: `{"send_id", "state": "sent" | "queued", "internet_message_id"}`; a queued send
+/// Result: `{"send_id", "state": "sent" | "queued", "internet_message_id", "link"?: {"url",
+/// "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
+/// macro; the token opens the page with o365_link_open); a queued send
 /// reports its outcome with a `send_completed` or `send_failed` event. The same
 /// idempotency_key again returns the first result.
 /// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc) or

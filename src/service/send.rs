@@ -50,20 +50,33 @@ pub struct OutboxProcess {
     pub wait_ms: Option<u64>,
 }
 
-fn answer(row: &OutboxRecord) -> Result<Value> {
-    match row.state.as_str() {
-        "sent" => Ok(json!({
+fn answer(c: &Client, row: &OutboxRecord) -> Result<Value> {
+    let mut v = match row.state.as_str() {
+        "sent" => json!({
             "send_id": row.send_id,
             "state": "sent",
             "internet_message_id": row.internet_message_id,
-        })),
-        "failed" => Err(outbox::stored_error(row)),
-        _ => Ok(json!({
+        }),
+        "failed" => return Err(outbox::stored_error(row)),
+        _ => json!({
             "send_id": row.send_id,
             "state": "queued",
             "internet_message_id": row.internet_message_id,
-        })),
+        }),
+    };
+    // A mail with _downloadLink / _agreementLink: the link it carries (for the CRM's records).
+    if let Some(id) = row.request.get("link_id").and_then(Value::as_str) {
+        if let Some(l) = c.store().get_link(id)? {
+            let token = links::token::token(&links::signing_key(c)?, &l.id);
+            v["link"] = json!({
+                "url": links::url(c, &token)?,
+                "token": token,
+                "kind": l.kind,
+                "expires_at": crate::clock::rfc3339(l.expires_at),
+            });
+        }
     }
+    Ok(v)
 }
 
 fn check_key(k: &str) -> Result<()> {
@@ -300,7 +313,7 @@ impl Client {
         }
         if req.queue {
             worker::ensure(self);
-            return answer(&row);
+            return answer(self, &row);
         }
         let wait = Duration::from_millis(cfg.wait_ms);
         match outbox::process(self, &send_id, wait, true).await {
@@ -309,7 +322,7 @@ impl Client {
                     .store()
                     .get_outbox(&send_id)?
                     .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(&row)
+                answer(self, &row)
             }
             Ok(Step::Failed(e)) => Err(e.with_detail("send_id", send_id.as_str())),
             Ok(Step::Deferred(_)) | Ok(Step::Busy) => {
@@ -318,7 +331,7 @@ impl Client {
                     .store()
                     .get_outbox(&send_id)?
                     .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(&row)
+                answer(self, &row)
             }
             Err(e) => {
                 // The entry stays in the outbox; the worker finishes it.
@@ -336,7 +349,7 @@ impl Client {
                     .store()
                     .get_outbox(&send_id)?
                     .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(&row)
+                answer(self, &row)
             }
         }
     }
@@ -358,7 +371,7 @@ impl Client {
             // Left behind (e.g. by a process that died): make sure someone finishes it.
             worker::ensure(self);
         }
-        answer(row)
+        answer(self, row)
     }
 
     /// The state of one send: `{"send_id", "state", "internet_message_id", "attempts",
