@@ -237,6 +237,27 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     );
     assert_eq!(e["details"]["code"], "ErrorSendAsDenied");
     assert_eq!(outbound(&sim).len(), 1, "nothing sent while refused");
+    // Queued, the same refusal arrives as a send_failed event.
+    let q = lib.ok(
+        o365_send,
+        json!({"mailbox": alias, "user": "u1", "queue": true,
+               "message": {"to": ["kunde@kunden.example"], "subject": "Im Hintergrund"}}),
+    );
+    assert_eq!(q["state"], "queued");
+    let failed = (0..20)
+        .filter_map(|_| lib.next_event(500))
+        .inspect(|e| lib.ack(e["id"].as_str().unwrap()))
+        .find(|e| e["type"] == "send_failed")
+        .expect("a send_failed event");
+    assert_eq!(failed["send_id"], q["send_id"]);
+    assert_eq!(failed["error"]["error"], "alias_send_not_enabled");
+    let (st, e) = lib.call(
+        o365_send_status,
+        json!({"mailbox": alias, "user": "u1", "send_id": q["send_id"]}),
+    );
+    assert_eq!(st, O365_OK);
+    assert_eq!(e["state"], "failed");
+    assert_eq!(outbound(&sim).len(), 1);
 
     // The shared mailbox anna may send as: from the shared address.
     let shared = import(
