@@ -92,6 +92,26 @@ final class Client
     public function removeMailbox(array $request): array { return $this->call('remove_mailbox', $request); }
 
     /**
+     * Starts or completes the Microsoft sign-in of a mailbox:
+     * ['mailbox', 'user', 'redirect_uri'?, 'prompt'?, 'flow'? => 'code'|'device_code'] or
+     * ['callback_url' => the redirect the CRM received] (or ['code', 'state']).
+     * => ['status' => 'authenticated'|'authorization_required'|'device_code_pending', ...].
+     * Throws ForbiddenException (account_mismatch, user_not_assigned), ConsentRequiredException
+     * (getDetails()['admin_consent_url']), InvalidArgumentException (invalid_state, ...).
+     * @param array<string, mixed> $request @return array<string, mixed>
+     */
+    public function authenticate(array $request): array { return $this->call('authenticate', $request); }
+
+    /** Forgets a mailbox's tokens. @param array<string, mixed> $request ['mailbox', 'user'] @return array<string, mixed> */
+    public function signOut(array $request): array { return $this->call('sign_out', $request); }
+
+    /** Who signed in/out or was refused. @param array<string, mixed> $request ['mailbox', 'user', 'limit'?] @return array<string, mixed> */
+    public function auditLog(array $request): array { return $this->call('audit_log', $request); }
+
+    /** Idle-token refresh and event purge (cron). @param array<string, mixed> $request @return array<string, mixed> */
+    public function maintenance(array $request = []): array { return $this->call('maintenance', $request); }
+
+    /**
      * Sends one mail exactly once under the send policy:
      * ['mailbox', 'user', 'message' => [to, cc, bcc, subject, body_html|body_text, attachments, ...],
      *  'idempotency_key'?, 'serial_mail'?, 'agreement_text'?, 'queue'?]
