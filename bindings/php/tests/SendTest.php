@@ -13,95 +13,19 @@ use O365\PolicyViolationException;
  * sign-in page, a mail to 10 recipients that the sim's recipients receive, 11 recipients
  * refused with the macro hint, header injection refused, and a download link served.
  */
-final class SendTest extends TestCase
+final class SendTest extends SimTestCase
 {
-    private const ANNA = 'anna.schmidt@contoso.example';
-
-    /** @var resource|null */
-    private $sim = null;
-    /** @var array<int, resource> */
-    private array $pipes = [];
-    private string $url = '';
-    private string $caFile = '';
-
-    private static function simBinary(): string
+    private function sendClient(): Client
     {
-        $bin = getenv('O365_SIM');
-        if (is_string($bin) && $bin !== '') {
-            return $bin;
-        }
-        return dirname(self::libraryPath()) . '/o365-sim';
-    }
-
-    protected function setUp(): void
-    {
-        parent::setUp();
-        $bin = self::simBinary();
-        self::assertFileExists($bin, 'the o365-sim binary (cargo build -p o365-sim)');
-        $this->sim = proc_open(
-            [$bin, 'serve', '--listen', '127.0.0.1:0', '--seed', 'demo'],
-            [1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'a']],
-            $this->pipes
-        );
-        self::assertIsResource($this->sim);
-        $line = fgets($this->pipes[1]);
-        self::assertIsString($line, 'o365-sim printed its ready line');
-        $ready = json_decode($line, true, 8, JSON_THROW_ON_ERROR);
-        $this->url = $ready['url'];
-        $this->caFile = $ready['ca_file'];
-    }
-
-    protected function tearDown(): void
-    {
-        if ($this->sim !== null) {
-            proc_terminate($this->sim);
-            fclose($this->pipes[1]);
-            proc_close($this->sim);
-            $this->sim = null;
-        }
-        parent::tearDown();
-    }
-
-    private function simClient(): Client
-    {
-        $config = $this->config(false);
-        $config['app'] = [
-            'client_id' => '11111111-2222-3333-4444-555555555555',
-            'redirect_uri' => 'http://localhost:8080/o365/callback',
-        ];
-        $config['endpoints'] = ['login' => $this->url, 'graph' => $this->url . '/v1.0'];
-        $config['ca_file'] = $this->caFile;
+        $config = $this->simConfig();
         $config['links'] = ['base_url' => 'https://crm.example/o365/link?t={token}'];
         return new Client($config, self::libraryPath());
-    }
-
-    /** Imports Anna's mailbox for u1 and signs it in through the sim's page. */
-    private function signedIn(Client $c): string
-    {
-        $id = $c->importMailbox(self::mailbox(self::ANNA))['id'];
-        $start = $c->call('authenticate', ['mailbox' => $id, 'user' => 'u1']);
-        self::assertSame('authorization_required', $start['status']);
-        $cmd = [self::simBinary(), 'browse', 'sign-in', '--ca-file', $this->caFile,
-                '--url', $start['authorize_url'], '--user', self::ANNA, '--password', 'Passw0rd!'];
-        $p = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
-        self::assertIsResource($p);
-        $redirect = trim((string) stream_get_contents($pipes[1]));
-        $err = (string) stream_get_contents($pipes[2]);
-        fclose($pipes[1]);
-        fclose($pipes[2]);
-        self::assertSame(0, proc_close($p), "sim sign-in: $err");
-        $done = $c->call('authenticate', ['callback_url' => $redirect]);
-        self::assertSame('authenticated', $done['status']);
-        return $id;
     }
 
     /** @return list<array<string, mixed>> what the sim's recipients received */
     private function outbound(): array
     {
-        $ctx = stream_context_create(['ssl' => ['cafile' => $this->caFile, 'verify_peer' => true]]);
-        $body = file_get_contents($this->url . '/_sim/outbound', false, $ctx);
-        self::assertIsString($body);
-        return json_decode($body, true, 64, JSON_THROW_ON_ERROR)['messages'];
+        return $this->simGet('/_sim/outbound')['messages'];
     }
 
     /** @return list<string> */
@@ -116,7 +40,7 @@ final class SendTest extends TestCase
 
     public function testTenRecipientsAreSentElevenRefusedInjectionRefused(): void
     {
-        $c = $this->simClient();
+        $c = $this->sendClient();
         $id = $this->signedIn($c);
 
         $r = self::recipients('php', 10);
@@ -162,7 +86,7 @@ final class SendTest extends TestCase
 
     public function testDownloadLinkIsServedToTheHostsPage(): void
     {
-        $c = $this->simClient();
+        $c = $this->sendClient();
         $id = $this->signedIn($c);
         $sent = $c->send(['mailbox' => $id, 'user' => 'u1', 'message' => [
             'to' => ['kunde@kunden.example'], 'subject' => 'Exposé',
