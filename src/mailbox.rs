@@ -35,6 +35,12 @@ impl Default for Settings {
     }
 }
 
+/// The start of a booking window: `now` floored to the second, because Microsoft's
+/// `sentDateTime` has whole seconds.
+pub fn booking_start(now_ms: i64) -> String {
+    crate::clock::rfc3339(now_ms - now_ms.rem_euclid(1000))
+}
+
 /// A partial settings object for `o365_update_mailbox`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +60,7 @@ impl Settings {
     pub fn apply(&mut self, p: &SettingsPatch, now_ms: i64) -> crate::error::Result<()> {
         if let Some(v) = p.book_external_sent {
             if v && !self.book_external_sent && self.book_external_sent_since.is_some() {
-                self.book_external_sent_since = Some(crate::clock::rfc3339(now_ms));
+                self.book_external_sent_since = Some(booking_start(now_ms));
             }
             self.book_external_sent = v;
         }

@@ -426,10 +426,14 @@ impl Client {
                 // Claim the flow first: only one process stores the tokens and reports.
                 if !self.claim_device(row)? {
                     let m = self.find_mailbox(&row.mailbox_id)?;
-                    return Ok(Some(json!({ "status": "authenticated", "account": m.account })));
+                    return Ok(Some(
+                        json!({ "status": "authenticated", "account": m.account }),
+                    ));
                 }
                 let m = self.find_mailbox(&row.mailbox_id)?;
-                let result = self.accept_tokens(&m, &row.user, t, &p.tenant, &p.scope).await;
+                let result = self
+                    .accept_tokens(&m, &row.user, t, &p.tenant, &p.scope)
+                    .await;
                 self.report_device(row, result.clone())?;
                 result.map(Some)
             }
@@ -468,7 +472,8 @@ impl Client {
     /// Marks a device flow ended; false when another process (or call) ended it first.
     fn claim_device(&self, row: &AuthStateRow) -> Result<bool> {
         Ok(matches!(
-            self.store().take_auth_state(&row.state_hash, self.now_ms())?,
+            self.store()
+                .take_auth_state(&row.state_hash, self.now_ms())?,
             TakeState::Taken(_) | TakeState::Expired(_)
         ))
     }
@@ -798,7 +803,7 @@ impl Client {
         let mut settings = crate::mailbox::Settings::from_record(&rec);
         if settings.book_external_sent_since.is_none() {
             // Only mail sent from the first sign-in on is booked as an activity.
-            settings.book_external_sent_since = Some(crate::clock::rfc3339(self.now_ms()));
+            settings.book_external_sent_since = Some(crate::mailbox::booking_start(self.now_ms()));
             rec.settings = serde_json::to_value(settings)?;
         }
         rec.updated_at = self.now_ms();
