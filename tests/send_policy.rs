@@ -356,8 +356,8 @@ fn forty_megabyte_attachment_goes_through_an_upload_session() {
 #[test]
 fn hundred_queued_mails_are_paced_without_a_429() {
     // The sim enforces Exchange's 30 messages per minute per mailbox on its own clock. To keep
-    // the test short, a thread moves the sim's clock on by a minute every 500 ms, so the sim's
-    // minute lasts at most 500 ms of real time; the library paces 30 sends per 2 s window (of
+    // the test short, a thread moves the sim's clock on by a minute every 250 ms, so the sim's
+    // minute lasts about 250 ms of real time; the library paces 30 sends per 2 s window (of
     // real time), which can never exceed 30 in any sim minute. Without pacing, 100 sends at
     // once would exceed it at once (4 in flight, ~ms each) and the sim would answer 429.
     let sim = sim();
@@ -376,7 +376,7 @@ fn hundred_queued_mails_are_paced_without_a_429() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(500));
+                std::thread::sleep(Duration::from_millis(250));
                 s.clock.advance(60);
             }
         })
