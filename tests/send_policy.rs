@@ -276,6 +276,27 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     assert_eq!(ok["state"], "sent", "{ok}");
     let out = outbound(&sim);
     assert_eq!(out.last().unwrap().from.address, "vertrieb@contoso.example");
+
+    // Without the Send As right (and no Send on Behalf): a clear error, nothing sent.
+    {
+        let mut w = sim.sim().world.lock().unwrap();
+        let anna = w.user(ANNA).unwrap().id.clone();
+        let shared_user = w.user_mut("vertrieb@contoso.example").unwrap();
+        for g in shared_user.grants.iter_mut().filter(|g| g.user_id == anna) {
+            g.send_as = false;
+            g.send_on_behalf = false;
+        }
+    }
+    let before = outbound(&sim).len();
+    let (st, e) = lib.call(
+        o365_send,
+        json!({"mailbox": shared, "user": "u1",
+               "message": {"to": ["kunde@kunden.example"], "subject": "Ohne Recht"}}),
+    );
+    assert_eq!(st, O365_FORBIDDEN, "{e}");
+    assert_eq!(e["error"], "send_as_denied");
+    assert!(e["hint"].as_str().unwrap().contains("Send As"), "{e}");
+    assert_eq!(outbound(&sim).len(), before);
 }
 
 fn pseudo_random_file(path: &std::path::Path, len: usize) -> String {
