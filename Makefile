@@ -46,10 +46,16 @@ VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full \
             --num-callers=40 --fair-sched=yes --suppressions=tests/c/valgrind.supp
 
 STEP     := scripts/step.sh
+# C++ tests: test_client (no network) runs under valgrind; the others drive the o365-sim binary
+CPP_TESTS     := $(patsubst bindings/cpp/tests/%.cpp,$(BUILD)/tests/cpp/%,$(wildcard bindings/cpp/tests/test_*.cpp))
+CPP_SIM_TESTS := $(filter-out $(BUILD)/tests/cpp/test_client,$(CPP_TESTS))
+CPP_EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
+# valgrind for the sim-driven C++ tests too (slower: set VALGRIND_SIM= to run them natively)
+VALGRIND_SIM ?= $(VALGRIND)
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
 
-.PHONY: help deps lib header binaries test demo bench clean \
+.PHONY: help deps lib header sim binaries test demo bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary
 
 help:
@@ -72,20 +78,25 @@ header:
 
 test: deps
 	@rm -rf $(BUILD)/logs
-	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check
+	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check --color=never
 	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
 	@$(STEP) build $(MAKE) --no-print-directory binaries
 	@$(STEP) header-check scripts/check-header.sh $(LIB)
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
-	@$(STEP) cpp-test $(VALGRIND) $(BUILD)/tests/cpp/test_client
+	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
+	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit $(PHPUNIT_CMD)
 	@scripts/summary.sh
 
-binaries: lib $(BUILD)/tests/c/test_abi $(BUILD)/tests/cpp/test_client $(BUILD)/examples/demo
+binaries: lib sim $(BUILD)/tests/c/test_abi $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
+
+# the emulator binary (target/debug/o365-sim) that the sim-driven PHP and C++ tests start
+sim:
+	$(CARGO) build -p o365-sim --bin o365-sim
 
 test-fmt:
-	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check
+	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check --color=never
 
 test-clippy:
 	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
@@ -99,10 +110,11 @@ test-header: lib
 test-c: $(BUILD)/tests/c/test_abi
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
 
-test-cpp: $(BUILD)/tests/cpp/test_client
-	@$(STEP) cpp-test $(VALGRIND) $(BUILD)/tests/cpp/test_client
+test-cpp: $(CPP_TESTS) sim
+	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
+	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 
-test-php: lib
+test-php: lib sim
 	@$(STEP) phpunit $(PHPUNIT_CMD)
 
 test-summary:
@@ -114,10 +126,13 @@ $(BUILD)/tests/c/test_abi: tests/c/test_abi.c tests/c/harness.h include/o365.h l
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ tests/c/test_abi.c $(LDLIBS)
 
-$(BUILD)/tests/cpp/test_client: bindings/cpp/tests/test_client.cpp bindings/cpp/o365.hpp include/o365.h lib
+$(BUILD)/tests/cpp/%: bindings/cpp/tests/%.cpp bindings/cpp/o365.hpp $(wildcard bindings/cpp/tests/*.hpp) include/o365.h lib
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) $(NLOHMANN) -Ibindings/cpp -o $@ \
-		bindings/cpp/tests/test_client.cpp $(LDLIBS)
+	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) $(NLOHMANN) -Ibindings/cpp -o $@ $< $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.cpp bindings/cpp/o365.hpp include/o365.h lib
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 $(CWARN) $(CFLAGS) $(CPPFLAGS) -Ibindings/cpp -o $@ $< $(LDLIBS)
 
 # ---- make demo ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ probe() {
     command -v make >/dev/null 2>&1 || need "make" make
     command -v valgrind >/dev/null 2>&1 || need "valgrind" valgrind
     command -v git >/dev/null 2>&1 || need "git" git
+    command -v curl >/dev/null 2>&1 || need "curl (sim-driven C++ tests)" curl
     # (php -m is read once into a variable: `php -m | grep -q` under pipefail fails at random
     # when grep exits early and php gets SIGPIPE)
     local mods=""

@@ -16,9 +16,9 @@ if [[ -f "$logdir/cargo-test.log" ]]; then
     echo "cargo-test: $p passed, $f failed"
     add "$p" "$f"
 fi
-for runner in c-harness cpp-test; do
-    log="$logdir/$runner.log"
+for log in "$logdir"/c-harness.log "$logdir"/cpp-*.log; do
     [[ -f "$log" ]] || continue
+    runner=$(basename "$log" .log)
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
     if [[ -n "$line" ]]; then
         echo "$runner: $line"
