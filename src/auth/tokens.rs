@@ -288,6 +288,9 @@ impl Client {
             if m.auth_state != "authenticated" {
                 continue;
             }
+            // The same in-process lock as access_token: this client never refreshes twice.
+            let lock = self.token_cache().lock_for(&id);
+            let _guard = lock.lock().await;
             let Some((set, generation)) = self.load_token_set(&id)? else {
                 continue;
             };

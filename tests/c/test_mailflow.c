@@ -1,0 +1,251 @@
+/* The main job through the C ABI against the o365-sim binary: sign-in (code flow through
+ * the sim's own page), folder tree with German names and well-known roles, sync, messages,
+ * the send policy (10 recipients sent, 11 refused), a mail sent "from Outlook" booked as
+ * exactly one activity, and an unassigned user refused.
+ *
+ * Needs the sim binary (O365_SIM, else next to $LIB, else target/debug/o365-sim) and curl.
+ * Last line: "N passed, N failed".
+ */
+#define _GNU_SOURCE
+#include "o365.h"
+#include "harness.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ANNA "anna.schmidt@contoso.example"
+#define TEST_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+typedef o365_status (*verb_fn)(o365_client *, const char *, char **);
+
+static char g_dir[256];
+static char g_sim_bin[1024];
+static pid_t g_sim_pid = -1;
+static char *g_url, *g_ca;
+
+static void sim_binary(void)
+{
+    const char *s = getenv("O365_SIM");
+    const char *lib = getenv("LIB");
+    if (s && *s) {
+        snprintf(g_sim_bin, sizeof g_sim_bin, "%s", s);
+    } else if (lib && strrchr(lib, '/')) {
+        snprintf(g_sim_bin, sizeof g_sim_bin, "%.*s/o365-sim", (int)(strrchr(lib, '/') - lib), lib);
+    } else {
+        snprintf(g_sim_bin, sizeof g_sim_bin, "target/debug/o365-sim");
+    }
+}
+
+static int start_sim(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 0;
+    g_sim_pid = fork();
+    if (g_sim_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(g_sim_bin, g_sim_bin, "serve", "--listen", "127.0.0.1:0", "--seed", "demo", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[4096];
+    size_t n = 0;
+    char c;
+    while (n + 1 < sizeof line && read(fds[0], &c, 1) == 1 && c != '\n')
+        line[n++] = c;
+    line[n] = 0;
+    close(fds[0]);
+    g_url = json_str(line, "url");
+    g_ca = json_str(line, "ca_file");
+    return g_url != NULL && g_ca != NULL;
+}
+
+static void stop_sim(void)
+{
+    if (g_sim_pid > 0) {
+        kill(g_sim_pid, SIGTERM);
+        waitpid(g_sim_pid, NULL, 0);
+    }
+}
+
+/* Runs a shell command; returns its first output line (malloc'd) or NULL. */
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, p);
+    pclose(p);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    return buf;
+}
+
+static char *call(verb_fn fn, o365_client *c, const char *req, o365_status want)
+{
+    char *out = NULL;
+    o365_status st = fn(c, req, &out);
+    CHECK_STATUS(st, want, out);
+    return out;
+}
+
+static void test_mailflow(void)
+{
+    char cfg[2048], req[4096], cmd[8192];
+    snprintf(cfg, sizeof cfg,
+             "{\"store\": \"%s/o365.db\", \"encryption_key\": \"" TEST_KEY "\", "
+             "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
+             "\"redirect_uri\": \"http://localhost:8080/o365/callback\"}, "
+             "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\"}",
+             g_dir, g_url, g_url, g_ca);
+    o365_client *c = NULL;
+    char *out = NULL;
+    o365_status st = o365_client_new(cfg, &c, &out);
+    CHECK_STATUS(st, O365_OK, out);
+    o365_string_free(out);
+    if (!c)
+        return;
+
+    out = call(o365_import_mailbox, c,
+               "{\"address\": \"" ANNA "\", \"users\": [\"u1\", \"u2\"], \"main_user\": \"u1\"}", O365_OK);
+    char *id = json_str(out, "id");
+    o365_string_free(out);
+
+    /* Sign-in: the authorize URL, a person on the sim's page, the callback. */
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\"}", id);
+    out = call(o365_authenticate, c, req, O365_OK);
+    char *authorize = json_str(out, "authorize_url");
+    o365_string_free(out);
+    CHECK(authorize && strstr(authorize, "code_challenge_method=S256"), "authorize URL with PKCE: %s", authorize);
+    snprintf(cmd, sizeof cmd, "'%s' browse sign-in --ca-file '%s' --url '%s' --user " ANNA " --password 'Passw0rd!'",
+             g_sim_bin, g_ca, authorize ? authorize : "");
+    char *redirect = run(cmd);
+    snprintf(req, sizeof req, "{\"callback_url\": \"%s\"}", redirect ? redirect : "");
+    out = call(o365_authenticate, c, req, O365_OK);
+    CHECK(out && strstr(out, "\"authenticated\""), "signed in: %s", out);
+    o365_string_free(out);
+    free(authorize);
+    free(redirect);
+
+    /* Folder tree: German names, roles from well-known names. */
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u2\"}", id);
+    out = call(o365_list_folders, c, req, O365_OK);
+    CHECK(out && strstr(out, "\"Posteingang\"") && strstr(out, "\"inbox\""), "inbox as Posteingang: %.300s", out);
+    CHECK(out && strstr(out, "\"Gesendete Elemente\"") && strstr(out, "\"sentitems\""), "sent items role");
+    CHECK(out && strstr(out, "\"unread_count\"") && strstr(out, "\"total_count\""), "counts");
+    o365_string_free(out);
+
+    out = call(o365_sync, c, req, O365_OK);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u2\", \"folder\": \"inbox\", \"limit\": 5}", id);
+    out = call(o365_list_messages, c, req, O365_OK);
+    CHECK(out && json_array_len(out, "messages") == 5, "five inbox messages: %.300s", out);
+    CHECK(out && strstr(out, "\"internet_message_id\""), "messages carry internetMessageId");
+    o365_string_free(out);
+
+    /* Send policy: 10 recipients go, 11 are refused with the macro hint. */
+    char to[2048] = "";
+    for (int i = 0; i < 11; i++) {
+        char one[64];
+        snprintf(one, sizeof one, "%s\"k%d@kunden.example\"", i ? ", " : "", i);
+        strcat(to, one);
+        if (i == 9) {
+            snprintf(req, sizeof req,
+                     "{\"mailbox\": \"%s\", \"user\": \"u1\", \"message\": {\"to\": [%s], "
+                     "\"subject\": \"Zehn\", \"body_text\": \"Hallo\"}}", id, to);
+            out = call(o365_send, c, req, O365_OK);
+            CHECK(out && strstr(out, "\"sent\""), "10 recipients sent: %s", out);
+            o365_string_free(out);
+        }
+    }
+    snprintf(req, sizeof req,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"message\": {\"to\": [%s], "
+             "\"subject\": \"Elf\", \"body_text\": \"Hallo\"}}", id, to);
+    out = call(o365_send, c, req, O365_POLICY_VIOLATION);
+    CHECK(out && strstr(out, "too_many_recipients") && strstr(out, "_downloadLink"), "11 refused: %s", out);
+    o365_string_free(out);
+
+    /* A mail sent from Outlook: one activity with the main user after the next sync. */
+    snprintf(cmd, sizeof cmd,
+             "curl -s --cacert '%s' -H 'Content-Type: application/json' -d "
+             "'{\"subject\": \"Aus Outlook\", \"body\": \"x\", \"to\": [\"kunde@kunden.example\"]}' "
+             "'%s/_sim/mailboxes/" ANNA "/outlook-send'", g_ca, g_url);
+    char *sent = run(cmd);
+    char *imid = sent ? json_str(sent, "internetMessageId") : NULL;
+    CHECK(imid != NULL, "outlook send: %s", sent);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\"}", id);
+    out = call(o365_sync, c, req, O365_OK);
+    o365_string_free(out);
+    int activities = 0;
+    for (;;) {
+        char *ev = NULL;
+        st = o365_next_event(c, 500, &ev);
+        if (st != O365_OK) {
+            o365_string_free(ev);
+            break;
+        }
+        char *type = json_str(ev, "type");
+        if (type && strcmp(type, "activity") == 0) {
+            activities++;
+            CHECK(strstr(ev, "E-Mail \\u2013 Ausgang") || strstr(ev, "E-Mail – Ausgang"), "type: %s", ev);
+            CHECK(strstr(ev, "Externer E-Mail-Versand") != NULL, "marker");
+            char *resp = json_str(ev, "responsible_user");
+            CHECK(resp && strcmp(resp, "u1") == 0, "main user responsible: %s", resp);
+            char *got = json_str(ev, "internet_message_id");
+            CHECK(got && imid && strcmp(got, imid) == 0, "the Outlook mail: %s", got);
+            free(resp);
+            free(got);
+        }
+        char *eid = json_str(ev, "id");
+        char *ack = NULL;
+        CHECK_STATUS(o365_ack_event(c, eid, &ack), O365_OK, ack);
+        o365_string_free(ack);
+        free(eid);
+        free(type);
+        o365_string_free(ev);
+    }
+    CHECK(activities == 1, "exactly one activity, got %d", activities);
+    free(sent);
+    free(imid);
+
+    /* Nobody else. */
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"stranger\"}", id);
+    out = call(o365_list_folders, c, req, O365_FORBIDDEN);
+    CHECK(out && strstr(out, "user_not_assigned"), "stranger refused: %s", out);
+    o365_string_free(out);
+
+    free(id);
+    o365_client_free(c);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/o365-c-mailflow-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        printf("cannot create a temporary directory\n0 passed, 1 failed\n");
+        return 1;
+    }
+    sim_binary();
+    if (!start_sim()) {
+        printf("cannot start %s\n0 passed, 1 failed\n", g_sim_bin);
+        return 1;
+    }
+    test_mailflow();
+    stop_sim();
+    free(g_url);
+    free(g_ca);
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return harness_summary();
+}
