@@ -14,7 +14,11 @@ fn admin(sim: &o365_sim::RunningSim, path: &str, body: Value) -> Value {
         .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
-    let r = http.post(format!("{}/_sim{path}", sim.url())).json(&body).send().unwrap();
+    let r = http
+        .post(format!("{}/_sim{path}", sim.url()))
+        .json(&body)
+        .send()
+        .unwrap();
     assert!(r.status().is_success(), "{path}: {}", r.status());
     r.json().unwrap()
 }
@@ -74,7 +78,9 @@ fn fast_sim() -> o365_sim::RunningSim {
 /// Child process: sync, take events without acking, die.
 #[test]
 fn activity_worker() {
-    let Ok(cfg) = std::env::var("O365_TEST_ACTIVITY_CONFIG") else { return };
+    let Ok(cfg) = std::env::var("O365_TEST_ACTIVITY_CONFIG") else {
+        return;
+    };
     let id = std::env::var("O365_TEST_ACTIVITY_MAILBOX").unwrap();
     let lib = Lib::open(serde_json::from_str(&cfg).unwrap());
     sync(&lib, &id);
@@ -91,11 +97,16 @@ fn run_workers(cfg: &Value, id: &str, n: usize, die: bool) {
     let children: Vec<_> = (0..n)
         .map(|_| {
             let mut c = std::process::Command::new(&exe);
-            c.args(["--exact", "activity_worker", "--nocapture", "--test-threads=1"])
-                .env("O365_TEST_ACTIVITY_CONFIG", cfg.to_string())
-                .env("O365_TEST_ACTIVITY_MAILBOX", id)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
+            c.args([
+                "--exact",
+                "activity_worker",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("O365_TEST_ACTIVITY_CONFIG", cfg.to_string())
+            .env("O365_TEST_ACTIVITY_MAILBOX", id)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
             if die {
                 c.env("O365_TEST_ACTIVITY_DIE", "1");
             }
@@ -122,7 +133,10 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     sync(&lib, &id);
     let acts = activities(&lib);
     assert_eq!(acts.len(), 50);
-    let booked: BTreeSet<String> = acts.iter().map(|a| a["internet_message_id"].as_str().unwrap().to_owned()).collect();
+    let booked: BTreeSet<String> = acts
+        .iter()
+        .map(|a| a["internet_message_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(booked, outlook, "exactly the Outlook mails");
     assert!(booked.is_disjoint(&crm));
     for a in &acts {
@@ -138,12 +152,22 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     // Cache clear, then sync again: nothing new.
     lib.ok(o365_cache_clear, json!({"mailbox": id, "user": "u1"}));
     sync(&lib, &id);
-    assert!(activities(&lib).is_empty(), "cache clear books nothing twice");
+    assert!(
+        activities(&lib).is_empty(),
+        "cache clear books nothing twice"
+    );
 
     // Expired delta tokens (410): full resync, nothing new.
-    admin(&sim, &format!("/mailboxes/{ANNA}/invalidate-sync"), json!({}));
+    admin(
+        &sim,
+        &format!("/mailboxes/{ANNA}/invalidate-sync"),
+        json!({}),
+    );
     sync(&lib, &id);
-    assert!(activities(&lib).is_empty(), "410 resync books nothing twice");
+    assert!(
+        activities(&lib).is_empty(),
+        "410 resync books nothing twice"
+    );
 
     // A process syncs 10 new Outlook mails, takes events and is killed before acking:
     // the events come again, once.
@@ -154,7 +178,10 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     run_workers(&cfg, &id, 1, true);
     std::thread::sleep(std::time::Duration::from_millis(400)); // the dead worker's lease ends
     let acts = activities(&lib);
-    let got: BTreeSet<String> = acts.iter().map(|a| a["internet_message_id"].as_str().unwrap().to_owned()).collect();
+    let got: BTreeSet<String> = acts
+        .iter()
+        .map(|a| a["internet_message_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(acts.len(), 10, "{acts:?}");
     assert_eq!(got, later);
 
@@ -165,7 +192,10 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     }
     run_workers(&cfg, &id, 2, false);
     let acts = activities(&lib);
-    let got: BTreeSet<String> = acts.iter().map(|a| a["internet_message_id"].as_str().unwrap().to_owned()).collect();
+    let got: BTreeSet<String> = acts
+        .iter()
+        .map(|a| a["internet_message_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(acts.len(), 10, "{acts:?}");
     assert_eq!(got, last);
 
@@ -180,18 +210,27 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     assert_eq!(acts.len(), 1, "booked once in Sent Items: {acts:?}");
     let moved = admin(
         &sim,
-        &format!("/mailboxes/{ANNA}/messages/{}/outlook", sent["immutableId"].as_str().unwrap()),
+        &format!(
+            "/mailboxes/{ANNA}/messages/{}/outlook",
+            sent["immutableId"].as_str().unwrap()
+        ),
         json!({"action": "move", "folder": "inbox"}),
     );
     sync(&lib, &id);
     assert!(activities(&lib).is_empty(), "moved out: nothing");
     admin(
         &sim,
-        &format!("/mailboxes/{ANNA}/messages/{}/outlook", moved["immutableId"].as_str().unwrap()),
+        &format!(
+            "/mailboxes/{ANNA}/messages/{}/outlook",
+            moved["immutableId"].as_str().unwrap()
+        ),
         json!({"action": "move", "folder": "sentitems"}),
     );
     sync(&lib, &id);
-    assert!(activities(&lib).is_empty(), "back in Sent Items: not booked again");
+    assert!(
+        activities(&lib).is_empty(),
+        "back in Sent Items: not booked again"
+    );
 }
 
 #[test]
@@ -199,14 +238,20 @@ fn setting_off_books_nothing_and_main_user_at_booking_time() {
     let sim = fast_sim();
     let dir = tempfile::tempdir().unwrap();
     let (lib, id, _) = setup(&sim, dir.path());
-    lib.ok(o365_update_mailbox, json!({"mailbox": id, "settings": {"book_external_sent": false}}));
+    lib.ok(
+        o365_update_mailbox,
+        json!({"mailbox": id, "settings": {"book_external_sent": false}}),
+    );
     for i in 0..10 {
         outlook_send(&sim, &format!("Off {i}"));
     }
     sync(&lib, &id);
     assert!(activities(&lib).is_empty(), "setting off: nothing booked");
     std::thread::sleep(std::time::Duration::from_millis(1100)); // next second: booking window
-    lib.ok(o365_update_mailbox, json!({"mailbox": id, "settings": {"book_external_sent": true}}));
+    lib.ok(
+        o365_update_mailbox,
+        json!({"mailbox": id, "settings": {"book_external_sent": true}}),
+    );
     let mut on = BTreeSet::new();
     for i in 0..10 {
         on.insert(outlook_send(&sim, &format!("On {i}")));
@@ -214,16 +259,25 @@ fn setting_off_books_nothing_and_main_user_at_booking_time() {
     sync(&lib, &id);
     let acts = activities(&lib);
     assert_eq!(acts.len(), 10, "only mail sent while on");
-    let got: BTreeSet<String> = acts.iter().map(|a| a["internet_message_id"].as_str().unwrap().to_owned()).collect();
+    let got: BTreeSet<String> = acts
+        .iter()
+        .map(|a| a["internet_message_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(got, on);
 
     // The main user changes: later activities carry the new one.
-    lib.ok(o365_update_mailbox, json!({"mailbox": id, "main_user": "u2"}));
+    lib.ok(
+        o365_update_mailbox,
+        json!({"mailbox": id, "main_user": "u2"}),
+    );
     for i in 0..5 {
         outlook_send(&sim, &format!("New main {i}"));
     }
     sync(&lib, &id);
     let acts = activities(&lib);
     assert_eq!(acts.len(), 5);
-    assert!(acts.iter().all(|a| a["responsible_user"] == "u2"), "{acts:?}");
+    assert!(
+        acts.iter().all(|a| a["responsible_user"] == "u2"),
+        "{acts:?}"
+    );
 }
