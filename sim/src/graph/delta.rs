@@ -226,6 +226,8 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
         nt.after = 0;
         body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", encode(&nt)));
     }
+    // Serialise after releasing the world lock.
+    drop(w);
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -281,5 +283,7 @@ pub fn folders(ctx: &Ctx) -> GResult {
         nt.after = 0;
         body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", encode(&nt)));
     }
+    // Serialise after releasing the world lock.
+    drop(w);
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -137,6 +137,8 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
     if more {
         body["@odata.nextLink"] = json!(next_link(ctx, &path, skip + top));
     }
+    // Serialise after releasing the world lock.
+    drop(w);
     Ok(json_response(StatusCode::OK, &body))
 }
 
