@@ -204,6 +204,44 @@ impl RunningSim {
         &self.sim
     }
 
+    /// Calls the admin API: `method` `/_sim{path}` with an optional JSON body; returns the
+    /// JSON answer, or an error for a non-2xx status. Async form of [`RunningSim::admin`].
+    pub async fn admin_async(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        admin_call(self.url.clone(), self.ca_pem.clone(), method, path, body).await
+    }
+
+    /// Blocking admin API call (runs on a thread of its own). Do not call it on the only
+    /// thread of the runtime that serves this sim (that would wait for itself): use
+    /// [`RunningSim::admin_async`] there; sims from `start_blocking` have their own runtime.
+    /// Example: `sim.admin("POST", "/mailboxes/anna.schmidt@contoso.example/deliver",
+    /// Some(json!({"subject": "Hallo"})))`.
+    pub fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let (url, ca, m, p) = (
+            self.url.clone(),
+            self.ca_pem.clone(),
+            method.to_string(),
+            path.to_string(),
+        );
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(admin_call(url, ca, &m, &p, body))
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("admin call panicked"))?
+    }
+
     /// The ready line the binary prints.
     pub fn ready_line(&self) -> String {
         serde_json::json!({"url": self.url, "ca_file": self.ca_file}).to_string()
@@ -227,6 +265,31 @@ impl RunningSim {
         }
         let _ = self.sim.save();
     }
+}
+
+async fn admin_call(
+    url: String,
+    ca_pem: String,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes())?)
+        .tls_built_in_root_certs(false)
+        .build()?;
+    let m = reqwest::Method::from_bytes(method.as_bytes())?;
+    let mut rb = client.request(m, format!("{url}/_sim{path}"));
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        anyhow::bail!("{method} /_sim{path}: {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
 impl Drop for RunningSim {

@@ -535,7 +535,27 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
     if lat > 0 {
         tokio::time::sleep(Duration::from_millis(lat)).await;
     }
-    let r = route(&ctx);
+    let r = route(&ctx).map(|mut resp| {
+        let mut applied = vec![];
+        if ctx.immutable {
+            applied.push("IdType=\"ImmutableId\"".to_string());
+        }
+        if let Some(n) = ctx.max_page {
+            if ctx
+                .segs
+                .last()
+                .is_some_and(|s| s.eq_ignore_ascii_case("delta"))
+            {
+                applied.push(format!("odata.maxpagesize={n}"));
+            }
+        }
+        if !applied.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&applied.join(", ")) {
+                resp.headers_mut().insert("Preference-Applied", v);
+            }
+        }
+        resp
+    });
     finish(&sim, r, crid.as_deref(), lbl)
 }
 

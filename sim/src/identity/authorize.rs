@@ -58,7 +58,7 @@ fn error_redirect(flow: &Flow, error: &str, code: u32, desc: &str, sim: &Sim) ->
     p.push((
         "error_description".to_string(),
         format!(
-            "AADSTS{code}: {desc} Trace ID: {} Correlation ID: {} Timestamp: {ts}",
+            "AADSTS{code}: {desc}\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {ts}",
             crate::state::new_guid(),
             crate::state::new_guid()
         ),

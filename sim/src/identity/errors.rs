@@ -24,7 +24,7 @@ pub fn aad_error(
     let mut body = json!({
         "error": error,
         "error_description": format!(
-            "AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {corr} Timestamp: {ts}"
+            "AADSTS{code}: {description}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}"
         ),
         "error_codes": [code],
         "timestamp": ts,

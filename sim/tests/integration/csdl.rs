@@ -214,26 +214,28 @@ impl Schema {
     }
 }
 
-/// The Graph `user` resource is not part of the mail CSDL excerpt; these are the documented
-/// v1.0 user properties (and their Edm types) that the sim returns.
-const USER_PROPS: &[(&str, &str)] = &[
-    ("id", "Edm.String"),
-    ("businessPhones", "Collection(Edm.String)"),
-    ("displayName", "Edm.String"),
-    ("givenName", "Edm.String"),
-    ("jobTitle", "Edm.String"),
-    ("mail", "Edm.String"),
-    ("mobilePhone", "Edm.String"),
-    ("officeLocation", "Edm.String"),
-    ("preferredLanguage", "Edm.String"),
-    ("surname", "Edm.String"),
-    ("userPrincipalName", "Edm.String"),
-    ("proxyAddresses", "Collection(Edm.String)"),
-    ("accountEnabled", "Edm.Boolean"),
-    ("userType", "Edm.String"),
-    ("otherMails", "Collection(Edm.String)"),
-    ("mailNickname", "Edm.String"),
-    ("usageLocation", "Edm.String"),
+/// The Graph `user` entity is not part of the mail CSDL excerpt. These are the v1.0 `user`
+/// properties the sim returns, with the Edm types and nullability of Microsoft's v1.0 CSDL
+/// (`EntityType Name="user"`; `businessPhones`, `otherMails` and `proxyAddresses` are
+/// `Nullable="false"`).
+const USER_PROPS: &[(&str, &str, bool)] = &[
+    ("id", "Edm.String", false),
+    ("businessPhones", "Collection(Edm.String)", false),
+    ("displayName", "Edm.String", true),
+    ("givenName", "Edm.String", true),
+    ("jobTitle", "Edm.String", true),
+    ("mail", "Edm.String", true),
+    ("mobilePhone", "Edm.String", true),
+    ("officeLocation", "Edm.String", true),
+    ("preferredLanguage", "Edm.String", true),
+    ("surname", "Edm.String", true),
+    ("userPrincipalName", "Edm.String", true),
+    ("proxyAddresses", "Collection(Edm.String)", false),
+    ("accountEnabled", "Edm.Boolean", true),
+    ("userType", "Edm.String", true),
+    ("otherMails", "Collection(Edm.String)", false),
+    ("mailNickname", "Edm.String", true),
+    ("usageLocation", "Edm.String", true),
 ];
 
 #[tokio::test]
@@ -348,7 +350,10 @@ async fn every_mail_json_matches_the_csdl() {
     let r = t.get("/v1.0/me/mailboxSettings", &tok).await;
     s.check_object(&r.body, "mailboxSettings", "mailboxSettings", &mut errs);
     // Users.
-    let user_types: HashMap<&str, &str> = USER_PROPS.iter().copied().collect();
+    let user_types: HashMap<&str, (&str, bool)> = USER_PROPS
+        .iter()
+        .map(|(n, t, null)| (*n, (*t, *null)))
+        .collect();
     let all: Vec<&str> = USER_PROPS.iter().map(|x| x.0).collect();
     for path in [
         "/v1.0/me".to_string(),
@@ -361,7 +366,9 @@ async fn every_mail_json_matches_the_csdl() {
                 continue;
             }
             match user_types.get(k.as_str()) {
-                Some(ty) => s.check_value(v, ty, true, &format!("user.{k}"), &mut errs),
+                Some((ty, nullable)) => {
+                    s.check_value(v, ty, *nullable, &format!("user.{k}"), &mut errs)
+                }
                 None => errs.push(format!(
                     "user: property '{k}' is not a documented user property"
                 )),

@@ -2,6 +2,7 @@
 
 mod admin;
 mod common;
+mod coverage;
 mod csdl;
 mod delta;
 mod graph_mail;
