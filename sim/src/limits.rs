@@ -75,7 +75,8 @@ pub struct Throttle {
 
 pub enum Refused {
     Concurrency,
-    Rate,
+    /// Seconds until the oldest request in the window leaves it.
+    Rate(u64),
 }
 
 /// Releases the in-flight slot when dropped.
@@ -114,7 +115,9 @@ impl Throttle {
             w.pop_front();
         }
         if w.len() >= limits.requests_per_window {
-            return Err(Refused::Rate);
+            let oldest = w.front().copied().unwrap_or(now_ms);
+            let wait_ms = (oldest - horizon).max(0);
+            return Err(Refused::Rate((wait_ms as u64).div_ceil(1000).max(1)));
         }
         w.push_back(now_ms);
         st.in_flight.insert(key.clone(), cur + 1);

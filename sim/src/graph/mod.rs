@@ -524,8 +524,8 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
             Err(crate::limits::Refused::Concurrency) => {
                 return finish(&sim, Err(GErr::throttled("Application is over its MailboxConcurrency limit.", limits.retry_after_secs)), crid.as_deref(), lbl)
             }
-            Err(crate::limits::Refused::Rate) => {
-                return finish(&sim, Err(GErr::throttled("Application is over its MailboxRequestLimit (too many requests for this mailbox in the current period).", limits.retry_after_secs)), crid.as_deref(), lbl)
+            Err(crate::limits::Refused::Rate(wait)) => {
+                return finish(&sim, Err(GErr::throttled("Application is over its MailboxRequestLimit (too many requests for this mailbox in the current period).", wait)), crid.as_deref(), lbl)
             }
         }
     } else {

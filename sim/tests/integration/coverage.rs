@@ -403,3 +403,123 @@ async fn user_changes_show_in_graph_and_rust_admin_helpers() {
     let r = t.admin(Method::POST, "/save", None).await;
     assert_eq!(r["saved"], false, "no state directory");
 }
+
+#[tokio::test]
+async fn remaining_request_errors() {
+    let t = T::new().await;
+    // Token endpoint on an unknown tenant.
+    let r = t
+        .form(
+            "/nope.example/oauth2/v2.0/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT),
+                ("refresh_token", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error_codes"], json!([90002]));
+    // Devicecode without client_id or scope.
+    let r = t
+        .form("/common/oauth2/v2.0/devicecode", &[("scope", "openid")])
+        .await;
+    assert_eq!(r.body["error_codes"], json!([900144]));
+    let r = t
+        .form("/common/oauth2/v2.0/devicecode", &[("client_id", CLIENT)])
+        .await;
+    assert_eq!(r.body["error_codes"], json!([900144]));
+    // Authorize: missing client_id (page), bad response_mode and PKCE challenge (redirects).
+    let r = t
+        .req(
+            Method::GET,
+            "/common/oauth2/v2.0/authorize?response_type=code",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("AADSTS900144"));
+    let (_, c) = pkce();
+    let url = t.authorize_url(
+        "contoso.example",
+        "User.Read",
+        &c,
+        &[("response_mode", "telepathy")],
+    );
+    let r = t.req(Method::GET, &url, None, None, &[]).await;
+    assert_eq!(
+        query_of(r.headers["location"].to_str().unwrap())["error"],
+        "invalid_request"
+    );
+    let url = t.authorize_url("contoso.example", "User.Read", "short", &[]);
+    let r = t.req(Method::GET, &url, None, None, &[]).await;
+    let q = query_of(r.headers["location"].to_str().unwrap());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].starts_with("AADSTS501491:"));
+    // login_hint prefills the user name.
+    let url = t.authorize_url(
+        "contoso.example",
+        "User.Read",
+        &c,
+        &[("login_hint", "anna.schmidt@contoso.example")],
+    );
+    let r = t.req(Method::GET, &url, None, None, &[]).await;
+    assert!(r
+        .text
+        .contains("name=\"login\" value=\"anna.schmidt@contoso.example\""));
+    // Graph request errors.
+    let tok = t.token(ANNA).await;
+    for (path, status) in [
+        ("/v1.0/me/mailFolders/inbox/messages?$top=0", 400),
+        ("/v1.0/me/mailFolders/inbox/messages?$top=abc", 400),
+        ("/v1.0/me/mailFolders/inbox/messages?$skip=-1", 400),
+        (
+            "/v1.0/me/mailFolders/inbox/messages?$orderby=subject sideways",
+            400,
+        ),
+        ("/v1.0/me/mailFolders?$select=color", 400),
+        ("/v1.0/me/calendars", 400),
+        ("/v1.0/groups/x", 400),
+        ("/v1.0/me/messages/nope/attachments/nope", 404),
+    ] {
+        let r = t.get(path, &tok).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text);
+        assert!(r.body["error"]["code"].is_string(), "{path}");
+    }
+    let r = t
+        .req(
+            Method::PUT,
+            "/v1.0/me/mailFolders/inbox",
+            Some(&tok),
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    let r = t
+        .req(Method::GET, "/v1.0/$batch", Some(&tok), None, &[])
+        .await;
+    assert_eq!(r.status, 405);
+    let r = t
+        .req(
+            Method::POST,
+            "/v1.0/me/mailFolders",
+            Some(&tok),
+            None,
+            &[("Content-Type", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "empty body");
+    let r = t
+        .http
+        .post(t.url("/v1.0/me/mailFolders"))
+        .bearer_auth(&tok)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}

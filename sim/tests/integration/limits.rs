@@ -69,7 +69,11 @@ async fn request_window_limit() {
     }
     let r = t.get("/v1.0/me/mailFolders", &tok).await;
     assert_eq!(r.status, 429);
-    assert!(r.headers.contains_key("retry-after"));
+    let ra: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (590..=600).contains(&ra),
+        "Retry-After {ra}: until the oldest request leaves the window"
+    );
     // Per app: another client id has its own window.
     let (v, c) = pkce();
     let mut url =
