@@ -9,7 +9,7 @@ use super::{empty_response, json_response, next_link, paging, select, Ctx, GErr,
 use crate::state::{Mailbox, ROOT};
 
 pub fn folder_key(mb: &Mailbox, r: &str) -> Result<u32, GErr> {
-    mb.folder_ref(r).ok_or_else(GErr::not_found)
+    mb.folder_ref(r).ok_or_else(|| GErr::unknown_id(r))
 }
 
 pub fn route(ctx: &Ctx, rest: &[String]) -> GResult {

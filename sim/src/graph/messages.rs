@@ -48,7 +48,7 @@ pub fn route(ctx: &Ctx, rest: &[String], folder: Option<(u32, String)>) -> GResu
 }
 
 pub fn lookup(mb: &Mailbox, id: &str) -> Result<u64, GErr> {
-    mb.lookup(id).ok_or_else(GErr::not_found)
+    mb.lookup(id).ok_or_else(|| GErr::unknown_id(id))
 }
 
 fn expand_attachments(ctx: &Ctx) -> bool {

@@ -51,6 +51,20 @@ impl GErr {
             "The specified object was not found in the store.",
         )
     }
+    /// An id that is not in the store: 404 `ErrorItemNotFound` when it is well formed,
+    /// 400 `ErrorInvalidIdMalformed` when it cannot be an Exchange id at all.
+    pub fn unknown_id(id: &str) -> GErr {
+        let well_formed = id.len() >= 16
+            && id.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=')
+            });
+        if well_formed {
+            GErr::not_found()
+        } else {
+            GErr::bad("ErrorInvalidIdMalformed", "Id is malformed.")
+        }
+    }
+
     pub fn denied() -> GErr {
         GErr::new(
             StatusCode::FORBIDDEN,

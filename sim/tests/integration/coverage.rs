@@ -482,7 +482,15 @@ async fn remaining_request_errors() {
         ("/v1.0/me/mailFolders?$select=color", 400),
         ("/v1.0/me/calendars", 400),
         ("/v1.0/groups/x", 400),
-        ("/v1.0/me/messages/nope/attachments/nope", 404),
+        ("/v1.0/me/messages/nope/attachments/nope", 400),
+        (
+            "/v1.0/me/messages/AAMkADAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            404,
+        ),
+        (
+            "/v1.0/me/mailFolders/AQMkADAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            404,
+        ),
     ] {
         let r = t.get(path, &tok).await;
         assert_eq!(r.status, status, "{path}: {}", r.text);

@@ -258,12 +258,17 @@ async fn german_folders_paging_hidden_and_children() {
         .unwrap()
         .iter()
         .any(|f| f["id"] == pid.as_str()));
-    assert_eq!(
-        t.get("/v1.0/me/mailFolders/doesnotexist", &tok)
-            .await
-            .status,
-        404
-    );
+    let r = t.get("/v1.0/me/mailFolders/doesnotexist", &tok).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "ErrorInvalidIdMalformed");
+    let r = t
+        .get(
+            "/v1.0/me/mailFolders/AQMkADAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            &tok,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "ErrorItemNotFound");
 }
 
 #[tokio::test]

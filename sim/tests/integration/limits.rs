@@ -256,7 +256,7 @@ async fn json_batching() {
     let body = json!({"requests": [
         {"id": "1", "method": "GET", "url": "/me/mailFolders/inbox/messages?$top=3"},
         {"id": "2", "method": "PATCH", "url": format!("/me/messages/{id}"), "headers": {"Content-Type": "application/json"}, "body": {"isRead": true}},
-        {"id": "3", "method": "GET", "url": "/me/mailFolders/nope"},
+        {"id": "3", "method": "GET", "url": "/me/mailFolders/AQMkADAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
         {"id": "4", "method": "GET", "url": "/me"},
     ]});
     let r = t.post("/v1.0/$batch", &tok, body).await;
@@ -291,7 +291,7 @@ async fn json_batching() {
     assert_eq!(
         st,
         vec![
-            ("a".into(), 404),
+            ("a".into(), 400),
             ("b".into(), 424),
             ("c".into(), 200),
             ("d".into(), 200)
