@@ -580,7 +580,7 @@ impl Client {
                 ));
             }
         }
-        if !m.users.iter().any(|u| *u == row.user) {
+        if !m.users.contains(&row.user) {
             return Err(Error::forbidden(
                 "user_not_assigned",
                 format!(
@@ -876,7 +876,7 @@ impl Client {
             .and_then(jwt_claims)
             .unwrap_or(Value::Null);
         let tenant_id = claims["tid"].as_str().unwrap_or("").to_owned();
-        let owns = addresses.iter().any(|a| *a == m.address);
+        let owns = addresses.contains(&m.address);
         let ok = match m.kind.as_str() {
             "shared" => {
                 owns || {
