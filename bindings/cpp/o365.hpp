@@ -358,6 +358,16 @@ inline constexpr VerbEntry kVerbs[] = {
     {"link_accept", &o365_link_accept},
     {"link_download", &o365_link_download},
     {"links_purge", &o365_links_purge},
+    {"list_folders", &o365_list_folders},
+    {"list_messages", &o365_list_messages},
+    {"get_message", &o365_get_message},
+    {"get_attachment", &o365_get_attachment},
+    {"mark_read", &o365_mark_read},
+    {"move_message", &o365_move_message},
+    {"delete_message", &o365_delete_message},
+    {"sync", &o365_sync},
+    {"cache_clear", &o365_cache_clear},
+    {"move_folder_contents", &o365_move_folder_contents},
 };
 
 inline VerbFn find_verb(std::string_view name) {
@@ -455,6 +465,17 @@ public:
     std::string link_accept(const std::string& req) const { return call(&o365_link_accept, req); }
     std::string link_download(const std::string& req) const { return call(&o365_link_download, req); }
     std::string links_purge(const std::string& req = "{}") const { return call(&o365_links_purge, req); }
+    // Folders, messages, sync (issue 5); requests and results as in o365.h.
+    std::string list_folders(const std::string& req) const { return call(&o365_list_folders, req); }
+    std::string list_messages(const std::string& req) const { return call(&o365_list_messages, req); }
+    std::string get_message(const std::string& req) const { return call(&o365_get_message, req); }
+    std::string get_attachment(const std::string& req) const { return call(&o365_get_attachment, req); }
+    std::string mark_read(const std::string& req) const { return call(&o365_mark_read, req); }
+    std::string move_message(const std::string& req) const { return call(&o365_move_message, req); }
+    std::string delete_message(const std::string& req) const { return call(&o365_delete_message, req); }
+    std::string sync(const std::string& req) const { return call(&o365_sync, req); }
+    std::string cache_clear(const std::string& req) const { return call(&o365_cache_clear, req); }
+    std::string move_folder_contents(const std::string& req) const { return call(&o365_move_folder_contents, req); }
 
     // ---- events ----
     // The next pending event (JSON), or std::nullopt when none came within timeout_ms.

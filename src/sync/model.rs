@@ -13,9 +13,6 @@ pub const ROLES: &[&str] = &[
     "junkemail",
     "archive",
     "outbox",
-    "conversationhistory",
-    "clutter",
-    "msgfolderroot",
 ];
 
 /// Properties selected in message delta rounds (metadata only; bodies on demand).
@@ -75,6 +72,23 @@ pub fn page_link(page: &Value) -> Option<DeltaLink> {
         .map(|d| DeltaLink::Delta(d.to_owned()))
 }
 
+/// The continuation link of a page, without building the page's items (serde skips them).
+pub fn quick_link(body: &[u8]) -> Option<DeltaLink> {
+    #[derive(serde::Deserialize)]
+    struct Links {
+        #[serde(rename = "@odata.nextLink")]
+        next: Option<String>,
+        #[serde(rename = "@odata.deltaLink")]
+        delta: Option<String>,
+    }
+    let l: Links = serde_json::from_slice(body).ok()?;
+    match (l.next, l.delta) {
+        (Some(n), _) => Some(DeltaLink::Next(n)),
+        (None, Some(d)) => Some(DeltaLink::Delta(d)),
+        (None, None) => None,
+    }
+}
+
 /// One message from Graph (delta item, list item, or a move/patch answer) as a cache row
 /// filed under `folder_id`.
 pub fn message_row(v: &Value, folder_id: &str) -> Option<MessageRow> {
@@ -121,24 +135,178 @@ pub fn message_row(v: &Value, folder_id: &str) -> Option<MessageRow> {
     })
 }
 
+// Typed view of a delta page: far less memory and time than a `Value` tree for pages of a
+// thousand messages.
+
+#[derive(serde::Deserialize, Default)]
+struct GEmail {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct GRecipient {
+    #[serde(rename = "emailAddress", default)]
+    email_address: Option<GEmail>,
+}
+
+#[derive(serde::Deserialize)]
+struct GFlag {
+    #[serde(rename = "flagStatus", default)]
+    flag_status: Option<String>,
+}
+
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    // Graph's own doc example prints "isRead": "true".
+    let v: Option<Value> = serde::Deserialize::deserialize(d)?;
+    Ok(match v {
+        Some(Value::Bool(b)) => Some(b),
+        Some(Value::String(s)) => Some(s.eq_ignore_ascii_case("true")),
+        _ => None,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GMessage {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "@removed", default)]
+    removed: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    internet_message_id: Option<String>,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    from: Option<GRecipient>,
+    #[serde(default)]
+    to_recipients: Option<Vec<GRecipient>>,
+    #[serde(default)]
+    cc_recipients: Option<Vec<GRecipient>>,
+    #[serde(default)]
+    bcc_recipients: Option<Vec<GRecipient>>,
+    #[serde(default)]
+    reply_to: Option<Vec<GRecipient>>,
+    #[serde(default)]
+    received_date_time: Option<String>,
+    #[serde(default)]
+    sent_date_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    is_read: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    is_draft: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    has_attachments: Option<bool>,
+    #[serde(default)]
+    importance: Option<String>,
+    #[serde(default)]
+    flag: Option<GFlag>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+    #[serde(default)]
+    body_preview: Option<String>,
+    #[serde(default)]
+    change_key: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct GPage {
+    #[serde(default)]
+    value: Vec<GMessage>,
+}
+
+fn rfc3339_ms(s: Option<&str>) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s?)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+#[derive(serde::Serialize)]
+struct Rcpt<'a> {
+    name: &'a str,
+    address: &'a str,
+}
+
+fn rcpt_list(v: &[GRecipient]) -> Vec<Rcpt<'_>> {
+    v.iter()
+        .map(|r| {
+            let e = r.email_address.as_ref();
+            Rcpt {
+                name: e.and_then(|e| e.name.as_deref()).unwrap_or(""),
+                address: e.and_then(|e| e.address.as_deref()).unwrap_or(""),
+            }
+        })
+        .collect()
+}
+
+fn typed_page(page: GPage, folder_id: &str) -> MessagePage {
+    let mut out = MessagePage::default();
+    for m in page.value {
+        let Some(id) = m.id else { continue };
+        if m.removed.is_some() {
+            out.removed.push(id);
+            continue;
+        }
+        let mut rcpt = serde_json::Map::new();
+        for (name, list) in [
+            ("to", &m.to_recipients),
+            ("cc", &m.cc_recipients),
+            ("bcc", &m.bcc_recipients),
+            ("reply_to", &m.reply_to),
+        ] {
+            if let Some(l) = list {
+                rcpt.insert(
+                    name.into(),
+                    serde_json::to_value(rcpt_list(l)).unwrap_or_default(),
+                );
+            }
+        }
+        let from = m.from.and_then(|f| f.email_address);
+        out.upserts.push(MessageRow {
+            id,
+            folder_id: folder_id.to_owned(),
+            internet_message_id: m.internet_message_id,
+            conversation_id: m.conversation_id,
+            subject: m.subject,
+            from_name: from.as_ref().map(|f| f.name.clone().unwrap_or_default()),
+            from_address: from.and_then(|f| f.address),
+            recipients_json: (!rcpt.is_empty()).then(|| Value::Object(rcpt).to_string()),
+            received_at: rfc3339_ms(m.received_date_time.as_deref()),
+            sent_at: rfc3339_ms(m.sent_date_time.as_deref()),
+            is_read: m.is_read,
+            is_draft: m.is_draft,
+            has_attachments: m.has_attachments,
+            importance: m.importance,
+            flag: m.flag.and_then(|f| f.flag_status),
+            categories_json: m
+                .categories
+                .map(|c| serde_json::to_string(&c).unwrap_or_default()),
+            body_preview: m.body_preview,
+            change_key: m.change_key,
+        });
+    }
+    out
+}
+
+/// A messages delta page (raw JSON) for `folder_id`: changed messages and removed ids.
+pub fn message_page_bytes(body: &[u8], folder_id: &str) -> crate::error::Result<MessagePage> {
+    let page: GPage = serde_json::from_slice(body).map_err(|e| {
+        crate::error::Error::Remote(crate::error::Fault::new(
+            "unexpected_response",
+            format!("a messages/delta page this library does not understand: {e}"),
+        ))
+    })?;
+    Ok(typed_page(page, folder_id))
+}
+
 /// A messages delta page for `folder_id`: changed messages, removed ids and the link.
 pub fn message_page(page: &Value, folder_id: &str) -> (MessagePage, Option<DeltaLink>) {
-    let mut out = MessagePage::default();
-    for item in page
-        .get("value")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if item.get("@removed").is_some() {
-            if let Some(id) = string(item, "id") {
-                out.removed.push(id);
-            }
-        } else if let Some(row) = message_row(item, folder_id) {
-            out.upserts.push(row);
-        }
-    }
-    (out, page_link(page))
+    let typed: GPage = serde_json::from_value(page.clone()).unwrap_or(GPage { value: vec![] });
+    (typed_page(typed, folder_id), page_link(page))
 }
 
 /// One mailFolder as a cache row (role from `wellKnownName` when Graph sends it).
@@ -315,6 +483,13 @@ mod tests {
         let j = message_json(m);
         assert_eq!(j["to"][0]["address"], "a@x.example");
         assert_eq!(j["cc"], json!([]));
+    }
+
+    #[test]
+    fn quick_link_skips_items() {
+        let body = br#"{"value":[{"id":"x","subject":"a \"b\""}],"@odata.deltaLink":"https://d"}"#;
+        assert_eq!(quick_link(body), Some(DeltaLink::Delta("https://d".into())));
+        assert_eq!(quick_link(b"{\"value\":[]}"), None);
     }
 
     #[test]

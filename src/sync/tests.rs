@@ -30,7 +30,7 @@ struct World {
     page: usize,
     /// Links issued in an older epoch answer 410.
     epoch: u64,
-    /// Fail the n-th next call from now (1 = the next one) with a 400.
+    /// Fail the n-th request for a next page from now (1 = the next one) with a 400.
     fail_at: Option<usize>,
     calls: Vec<String>,
     next_id: u64,
@@ -143,7 +143,10 @@ impl Fake {
     fn answer(&self, req: &Request) -> Result<Response> {
         let mut w = self.w.lock().unwrap();
         w.calls.push(req.url.clone());
-        if let Some(n) = w.fail_at {
+        if let Some(n) = w
+            .fail_at
+            .filter(|_| req.url.starts_with("https://fake/next"))
+        {
             if n <= 1 {
                 w.fail_at = None;
                 return Err(map_error(
@@ -179,6 +182,25 @@ impl Fake {
                 });
             }
             return ok(json!({ "responses": responses }));
+        }
+        if let Some(name) = url
+            .strip_prefix("/mailFolders/")
+            .and_then(|r| r.strip_suffix("?$select=id"))
+        {
+            let hit = w
+                .folders
+                .iter()
+                .find(|(_, (_, role))| role.as_deref() == Some(name));
+            return match hit {
+                Some((id, _)) => ok(json!({ "id": id })),
+                None => Err(map_error(
+                    404,
+                    &HeaderMap::new(),
+                    br#"{"error":{"code":"ErrorItemNotFound","message":"no"}}"#,
+                    "t",
+                    None,
+                )),
+            };
         }
         if url.starts_with("/mailFolders/delta") || url.starts_with("https://fake/folders") {
             let value: Vec<Value> = w
@@ -463,8 +485,8 @@ fn failure_mid_round_resumes_at_the_stored_page() {
         fake.add("F-IN", &format!("m{i}"));
     }
     let rt = rt();
-    // folder delta, $batch, first page, then the second page fails.
-    fake.fail_at(4);
+    // The first page is stored, then the request for the second page fails.
+    fake.fail_at(1);
     let e = rt
         .block_on(engine::sync_mailbox(
             &c,

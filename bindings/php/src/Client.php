@@ -108,6 +108,38 @@ final class Client
     /** Who signed in/out or was refused. @param array<string, mixed> $request ['mailbox', 'user', 'limit'?] @return array<string, mixed> */
     public function auditLog(array $request): array { return $this->call('audit_log', $request); }
 
+    // ---- folders, messages, sync (issue 5; requests as in include/o365.h) ------------------
+
+    /** Folder tree with roles and counts: ['mailbox', 'user', 'max_age_ms'?, 'include_hidden'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function listFolders(array $request): array { return $this->call('list_folders', $request); }
+
+    /** A page of a folder: ['mailbox', 'user', 'folder', 'cursor'?, 'limit'?, 'sort'?, 'unread_only'?, 'search'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function listMessages(array $request): array { return $this->call('list_messages', $request); }
+
+    /** One message with body and attachment list: ['mailbox', 'user', 'id', 'refresh'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function getMessage(array $request): array { return $this->call('get_message', $request); }
+
+    /** Attachment bytes: ['mailbox', 'user', 'message', 'attachment', 'path'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function getAttachment(array $request): array { return $this->call('get_attachment', $request); }
+
+    /** ['mailbox', 'user', 'id' | 'ids', 'read'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function markRead(array $request): array { return $this->call('mark_read', $request); }
+
+    /** ['mailbox', 'user', 'id', 'to' => folder id, role or name]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function moveMessage(array $request): array { return $this->call('move_message', $request); }
+
+    /** ['mailbox', 'user', 'id']. @param array<string, mixed> $request @return array<string, mixed> */
+    public function deleteMessage(array $request): array { return $this->call('delete_message', $request); }
+
+    /** Brings the cache up to date: ['mailbox', 'user', 'folders'?]. @param array<string, mixed> $request @return array<string, mixed> */
+    public function sync(array $request): array { return $this->call('sync', $request); }
+
+    /** Wipes the mailbox's cache and delta state: ['mailbox', 'user']. @param array<string, mixed> $request @return array<string, mixed> */
+    public function cacheClear(array $request): array { return $this->call('cache_clear', $request); }
+
+    /** Moves every message of one folder to another, resumable: ['mailbox', 'user', 'from', 'to']. @param array<string, mixed> $request @return array<string, mixed> */
+    public function moveFolderContents(array $request): array { return $this->call('move_folder_contents', $request); }
+
     /** Idle-token refresh and event purge (cron). @param array<string, mixed> $request @return array<string, mixed> */
     public function maintenance(array $request = []): array { return $this->call('maintenance', $request); }
 
