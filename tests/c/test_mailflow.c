@@ -102,7 +102,8 @@ static void test_mailflow(void)
              "{\"store\": \"%s/o365.db\", \"encryption_key\": \"" TEST_KEY "\", "
              "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
              "\"redirect_uri\": \"http://localhost:8080/o365/callback\"}, "
-             "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\"}",
+             "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\", "
+             "\"links\": {\"base_url\": \"https://crm.example/o365/link?t={token}\"}}",
              g_dir, g_url, g_url, g_ca);
     o365_client *c = NULL;
     char *out = NULL;
@@ -170,6 +171,38 @@ static void test_mailflow(void)
     out = call(o365_send, c, req, O365_POLICY_VIOLATION);
     CHECK(out && strstr(out, "too_many_recipients") && strstr(out, "_downloadLink"), "11 refused: %s", out);
     o365_string_free(out);
+
+    /* _downloadLink(Exposé): the attachment becomes a 14-day link the host serves. */
+    snprintf(req, sizeof req,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"message\": {\"to\": [\"kunde@kunden.example\"], "
+             "\"subject\": \"Ihr Expos\u00e9\", \"body_html\": \"<p>Anbei das _downloadLink(Expos\u00e9)</p>\", "
+             "\"attachments\": [{\"name\": \"expose.txt\", \"content_type\": \"text/plain\", "
+             "\"base64\": \"SGF1cyBhbSBTZWUK\"}]}}", id);
+    out = call(o365_send, c, req, O365_OK);
+    char *token = NULL;
+    const char *t = out ? strstr(out, "\"token\":\"") : NULL;
+    if (t) {
+        t += strlen("\"token\":\"");
+        token = strndup(t, strcspn(t, "\""));
+    }
+    CHECK(token != NULL && strstr(out, "https://crm.example/o365/link?t=") != NULL, "link issued: %s", out);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"token\": \"%s\"}", token ? token : "");
+    out = call(o365_link_open, c, req, O365_OK);
+    CHECK(out && strstr(out, "expose.txt"), "link page lists the file: %s", out);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"token\": \"%s\", \"file\": 0, \"path\": \"%s/download.txt\"}", token ? token : "", g_dir);
+    out = call(o365_link_download, c, req, O365_OK);
+    o365_string_free(out);
+    snprintf(cmd, sizeof cmd, "cat '%s/download.txt'", g_dir);
+    char *content = run(cmd);
+    CHECK(content && strcmp(content, "Haus am See") == 0, "downloaded bytes: %s", content);
+    free(content);
+    snprintf(req, sizeof req, "{\"token\": \"%sx\"}", token ? token : "");
+    out = call(o365_link_open, c, req, O365_INVALID_ARGUMENT);
+    CHECK(out != NULL, "tampered token refused");
+    o365_string_free(out);
+    free(token);
 
     /* A mail sent from Outlook: one activity with the main user after the next sync. */
     snprintf(cmd, sizeof cmd,
