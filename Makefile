@@ -46,11 +46,14 @@ VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full \
             --num-callers=40 --fair-sched=yes --suppressions=tests/c/valgrind.supp
 
 STEP     := scripts/step.sh
-# C++ tests: test_client (no network) runs under valgrind; the others drive the o365-sim binary
+# C tests: test_abi (no network) plus the ones that drive the o365-sim binary; all under valgrind
+C_TESTS       := $(patsubst tests/c/%.c,$(BUILD)/tests/c/%,$(wildcard tests/c/test_*.c))
+C_SIM_TESTS   := $(filter-out $(BUILD)/tests/c/test_abi,$(C_TESTS))
+# C++ tests: test_client (no network) plus the ones that drive the o365-sim binary
 CPP_TESTS     := $(patsubst bindings/cpp/tests/%.cpp,$(BUILD)/tests/cpp/%,$(wildcard bindings/cpp/tests/test_*.cpp))
 CPP_SIM_TESTS := $(filter-out $(BUILD)/tests/cpp/test_client,$(CPP_TESTS))
 CPP_EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
-# valgrind for the sim-driven C++ tests too (slower: set VALGRIND_SIM= to run them natively)
+# valgrind for the sim-driven C and C++ tests too (slower: set VALGRIND_SIM= to run them natively)
 VALGRIND_SIM ?= $(VALGRIND)
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
@@ -84,12 +87,13 @@ test: deps
 	@$(STEP) build $(MAKE) --no-print-directory binaries
 	@$(STEP) header-check scripts/check-header.sh $(LIB)
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
+	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit $(PHPUNIT_CMD)
 	@scripts/summary.sh
 
-binaries: lib sim $(BUILD)/tests/c/test_abi $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
+binaries: lib sim $(C_TESTS) $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
 
 # the emulator binary (target/debug/o365-sim) that the sim-driven PHP and C++ tests start
 sim:
@@ -107,8 +111,9 @@ test-cargo:
 test-header: lib
 	@$(STEP) header-check scripts/check-header.sh $(LIB)
 
-test-c: $(BUILD)/tests/c/test_abi
+test-c: $(C_TESTS) sim
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
+	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 
 test-cpp: $(CPP_TESTS) sim
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
@@ -122,9 +127,9 @@ test-summary:
 
 # The binaries depend on `lib` (phony: cargo decides whether anything changed), so they are
 # relinked on every run; that takes a second.
-$(BUILD)/tests/c/test_abi: tests/c/test_abi.c tests/c/harness.h include/o365.h lib
+$(BUILD)/tests/c/%: tests/c/%.c tests/c/harness.h include/o365.h lib
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ tests/c/test_abi.c $(LDLIBS)
+	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LDLIBS)
 
 $(BUILD)/tests/cpp/%: bindings/cpp/tests/%.cpp bindings/cpp/o365.hpp $(wildcard bindings/cpp/tests/*.hpp) include/o365.h lib
 	@mkdir -p $(@D)
