@@ -10,7 +10,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::json::{check_folder_select, check_message_select, folder_json, message_json};
+use super::json::{
+    check_folder_select, check_message_select, collection_bytes, folder_json, MessageView,
+};
 use super::{json_response, select, Ctx, GErr, GResult};
 use crate::state::{b64url, Mailbox, ROOT};
 
@@ -185,50 +187,61 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
             b = gones.next();
         }
     }
-    let values: Vec<Value> = out
-        .iter()
-        .map(|(_, it)| match it {
-            Item::Msg(k) => {
-                let mut v =
-                    message_json(mb, &mb.messages[k], ctx.immutable, t.sel.as_deref(), false);
-                let o = v.as_object_mut().unwrap();
-                o.insert("@odata.type".into(), json!("#microsoft.graph.message"));
-                v
-            }
-            Item::Gone(i) => {
-                let x = &ts[*i];
-                json!({
-                    "@odata.type": "#microsoft.graph.message",
-                    "id": if ctx.immutable { &x.immutable_id } else { &x.rest_id },
-                    "@removed": {"reason": "deleted"},
-                })
-            }
-        })
-        .collect();
     let link_base = format!(
         "{}/{}/mailFolders('{}')/messages/delta",
         ctx.base(),
         ctx.mb_path,
         folder_ref_for_link(mb, folder, folder_ref)
     );
-    let mut body = json!({
-        "@odata.context": format!("{}/$metadata#Collection(message)", ctx.base()),
-        "value": values,
-    });
-    if more {
+    let link = if more {
         let mut nt = t.clone();
         nt.after = out.last().map(|x| x.0).unwrap_or(t.after);
-        body["@odata.nextLink"] = json!(format!("{link_base}?$skiptoken={}", encode(&nt)));
+        (
+            "@odata.nextLink",
+            json!(format!("{link_base}?$skiptoken={}", encode(&nt))),
+        )
     } else {
         let mut nt = t.clone();
         nt.lo = t.hi;
         nt.hi = 0;
         nt.after = 0;
-        body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", encode(&nt)));
-    }
-    // Serialise after releasing the world lock.
+        (
+            "@odata.deltaLink",
+            json!(format!("{link_base}?$deltatoken={}", encode(&nt))),
+        )
+    };
+    let items = out.iter().map(|(_, it)| match it {
+        Item::Msg(k) => DeltaItem::Msg(MessageView {
+            mb,
+            m: &mb.messages[k],
+            immutable: ctx.immutable,
+            sel: t.sel.as_deref(),
+            expand_attachments: false,
+            odata_type: true,
+        }),
+        Item::Gone(i) => {
+            let x = &ts[*i];
+            DeltaItem::Gone(json!({
+                "@odata.type": "#microsoft.graph.message",
+                "id": if ctx.immutable { &x.immutable_id } else { &x.rest_id },
+                "@removed": {"reason": "deleted"},
+            }))
+        }
+    });
+    let bytes = collection_bytes(
+        &format!("{}/$metadata#Collection(message)", ctx.base()),
+        items,
+        &[link],
+    );
     drop(w);
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(super::bytes_response(StatusCode::OK, bytes))
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum DeltaItem<'a> {
+    Msg(MessageView<'a>),
+    Gone(Value),
 }
 
 fn folder_ref_for_link(mb: &Mailbox, folder: u32, r: &str) -> String {

@@ -1,5 +1,7 @@
 //! JSON shapes of Graph resources (property names and types as in the v1.0 CSDL).
 
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -100,56 +102,153 @@ pub fn message_id(m: &Message, immutable: bool) -> &str {
     }
 }
 
-fn opt_addr(a: &Option<Addr>) -> Value {
-    a.as_ref().map(recipient).unwrap_or(Value::Null)
+#[derive(Serialize)]
+struct EmailAddressOut<'a> {
+    name: &'a str,
+    address: &'a str,
 }
 
-pub fn message_prop(mb: &Mailbox, m: &Message, name: &str, immutable: bool) -> Option<Value> {
-    Some(match name {
-        "id" => json!(message_id(m, immutable)),
-        "createdDateTime" => json!(iso(m.created)),
-        "lastModifiedDateTime" => json!(iso(m.last_modified)),
-        "changeKey" => json!(m.change_key()),
-        "categories" => json!(m.categories),
-        "receivedDateTime" => json!(iso(m.received)),
-        "sentDateTime" => m.sent.map(|s| json!(iso(s))).unwrap_or(Value::Null),
-        "hasAttachments" => json!(m.has_attachments()),
-        "internetMessageId" => json!(m.internet_message_id),
-        "subject" => json!(m.subject),
-        "bodyPreview" => json!(preview(m)),
-        "importance" => json!(m.importance),
-        "parentFolderId" => json!(mb.folders[m.folder as usize].id),
-        "conversationId" => json!(m.conversation_id),
-        "conversationIndex" => json!(conversation_index(m)),
-        "isDeliveryReceiptRequested" => json!(m.delivery_receipt),
-        "isReadReceiptRequested" => json!(m.read_receipt),
-        "isRead" => json!(m.is_read),
-        "isDraft" => json!(m.is_draft),
-        "webLink" => json!(format!(
-            "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
-            url::form_urlencoded::byte_serialize(message_id(m, immutable).as_bytes())
-                .collect::<String>()
-        )),
-        "inferenceClassification" => json!(m.inference),
-        "body" | "uniqueBody" => json!({
-            "contentType": if m.body_html { "html" } else { "text" },
-            "content": m.body,
-        }),
-        "sender" => opt_addr(&m.sender),
-        "from" => opt_addr(&m.from),
-        "toRecipients" => recipients(&m.to),
-        "ccRecipients" => recipients(&m.cc),
-        "bccRecipients" => recipients(&m.bcc),
-        "replyTo" => recipients(&m.reply_to),
-        "flag" => json!({"flagStatus": m.flag}),
-        "internetMessageHeaders" => Value::Array(
-            m.headers
+#[derive(Serialize)]
+struct RecipientOut<'a> {
+    #[serde(rename = "emailAddress")]
+    email_address: EmailAddressOut<'a>,
+}
+
+fn rec(a: &Addr) -> RecipientOut<'_> {
+    RecipientOut {
+        email_address: EmailAddressOut {
+            name: &a.name,
+            address: &a.address,
+        },
+    }
+}
+
+fn recs(v: &[Addr]) -> Vec<RecipientOut<'_>> {
+    v.iter().map(rec).collect()
+}
+
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    #[serde(rename = "contentType")]
+    content_type: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct FlagOut<'a> {
+    #[serde(rename = "flagStatus")]
+    flag_status: &'a str,
+}
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// A message as Graph prints it, serialised straight from the store (no intermediate
+/// `Value`): `@odata.etag`, `id`, then the default properties or the `$select`ed ones.
+pub struct MessageView<'a> {
+    pub mb: &'a Mailbox,
+    pub m: &'a Message,
+    pub immutable: bool,
+    pub sel: Option<&'a [String]>,
+    pub expand_attachments: bool,
+    /// Adds `"@odata.type": "#microsoft.graph.message"` (delta items).
+    pub odata_type: bool,
+}
+
+impl MessageView<'_> {
+    fn entry<M: SerializeMap>(&self, map: &mut M, name: &str) -> Result<(), M::Error> {
+        let (mb, m, imm) = (self.mb, self.m, self.immutable);
+        match name {
+            "id" => map.serialize_entry(name, message_id(m, imm)),
+            "createdDateTime" => map.serialize_entry(name, &iso(m.created)),
+            "lastModifiedDateTime" => map.serialize_entry(name, &iso(m.last_modified)),
+            "changeKey" => map.serialize_entry(name, &m.change_key()),
+            "categories" => map.serialize_entry(name, &m.categories),
+            "receivedDateTime" => map.serialize_entry(name, &iso(m.received)),
+            "sentDateTime" => map.serialize_entry(name, &m.sent.map(iso)),
+            "hasAttachments" => map.serialize_entry(name, &m.has_attachments()),
+            "internetMessageId" => map.serialize_entry(name, &m.internet_message_id),
+            "subject" => map.serialize_entry(name, &m.subject),
+            "bodyPreview" => map.serialize_entry(name, &preview(m)),
+            "importance" => map.serialize_entry(name, &m.importance),
+            "parentFolderId" => map.serialize_entry(name, &mb.folders[m.folder as usize].id),
+            "conversationId" => map.serialize_entry(name, &m.conversation_id),
+            "conversationIndex" => map.serialize_entry(name, &conversation_index(m)),
+            "isDeliveryReceiptRequested" => map.serialize_entry(name, &m.delivery_receipt),
+            "isReadReceiptRequested" => map.serialize_entry(name, &m.read_receipt),
+            "isRead" => map.serialize_entry(name, &m.is_read),
+            "isDraft" => map.serialize_entry(name, &m.is_draft),
+            "webLink" => map.serialize_entry(
+                name,
+                &format!(
+                    "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
+                    url::form_urlencoded::byte_serialize(message_id(m, imm).as_bytes())
+                        .collect::<String>()
+                ),
+            ),
+            "inferenceClassification" => map.serialize_entry(name, &m.inference),
+            "body" | "uniqueBody" => map.serialize_entry(
+                name,
+                &BodyOut {
+                    content_type: if m.body_html { "html" } else { "text" },
+                    content: &m.body,
+                },
+            ),
+            "sender" => map.serialize_entry(name, &m.sender.as_ref().map(rec)),
+            "from" => map.serialize_entry(name, &m.from.as_ref().map(rec)),
+            "toRecipients" => map.serialize_entry(name, &recs(&m.to)),
+            "ccRecipients" => map.serialize_entry(name, &recs(&m.cc)),
+            "bccRecipients" => map.serialize_entry(name, &recs(&m.bcc)),
+            "replyTo" => map.serialize_entry(name, &recs(&m.reply_to)),
+            "flag" => map.serialize_entry(name, &FlagOut { flag_status: &m.flag }),
+            "internetMessageHeaders" => map.serialize_entry(
+                name,
+                &m.headers
+                    .iter()
+                    .map(|(n, v)| HeaderOut { name: n, value: v })
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Serialize for MessageView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if self.odata_type {
+            map.serialize_entry("@odata.type", "#microsoft.graph.message")?;
+        }
+        map.serialize_entry("@odata.etag", &self.m.etag())?;
+        map.serialize_entry("id", message_id(self.m, self.immutable))?;
+        match self.sel {
+            Some(names) => {
+                for n in names {
+                    if n != "id" {
+                        self.entry(&mut map, n)?;
+                    }
+                }
+            }
+            None => {
+                for n in MESSAGE_DEFAULT {
+                    self.entry(&mut map, n)?;
+                }
+            }
+        }
+        if self.expand_attachments {
+            let atts: Vec<Value> = self
+                .m
+                .attachments
                 .iter()
-                .map(|(n, v)| json!({"name": n, "value": v}))
-                .collect(),
-        ),
-        _ => return None,
-    })
+                .map(|a| attachment_json(a, true))
+                .collect();
+            map.serialize_entry("attachments", &atts)?;
+        }
+        map.end()
+    }
 }
 
 /// Validates `$select` names for messages.
@@ -172,6 +271,8 @@ pub fn check_message_select(sel: &Option<Vec<String>>) -> Result<(), GErr> {
     Ok(())
 }
 
+/// The message as a JSON value (for single-item answers; lists serialise [`MessageView`]s
+/// directly).
 pub fn message_json(
     mb: &Mailbox,
     m: &Message,
@@ -179,40 +280,43 @@ pub fn message_json(
     sel: Option<&[String]>,
     expand_attachments: bool,
 ) -> Value {
-    let mut o = Map::new();
-    o.insert("@odata.etag".into(), json!(m.etag()));
-    o.insert("id".into(), json!(message_id(m, immutable)));
-    match sel {
-        Some(names) => {
-            for n in names {
-                if n == "id" {
-                    continue;
-                }
-                if let Some(v) = message_prop(mb, m, n, immutable) {
-                    o.insert(n.clone(), v);
-                }
-            }
+    serde_json::to_value(MessageView {
+        mb,
+        m,
+        immutable,
+        sel,
+        expand_attachments,
+        odata_type: false,
+    })
+    .expect("message serialises")
+}
+
+/// Writes `{"@odata.context": ctx, "value": [items...], extra...}` without building a
+/// `Value` tree for the items.
+pub fn collection_bytes<T: Serialize>(
+    context: &str,
+    items: impl Iterator<Item = T>,
+    extra: &[(&str, Value)],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 * 1024);
+    out.extend_from_slice(b"{\"@odata.context\":");
+    serde_json::to_writer(&mut out, context).expect("write");
+    out.extend_from_slice(b",\"value\":[");
+    for (i, it) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        None => {
-            for n in MESSAGE_DEFAULT {
-                if let Some(v) = message_prop(mb, m, n, immutable) {
-                    o.insert((*n).to_string(), v);
-                }
-            }
-        }
+        serde_json::to_writer(&mut out, &it).expect("write");
     }
-    if expand_attachments {
-        o.insert(
-            "attachments".into(),
-            Value::Array(
-                m.attachments
-                    .iter()
-                    .map(|a| attachment_json(a, true))
-                    .collect(),
-            ),
-        );
+    out.push(b']');
+    for (k, v) in extra {
+        out.push(b',');
+        serde_json::to_writer(&mut out, k).expect("write");
+        out.push(b':');
+        serde_json::to_writer(&mut out, v).expect("write");
     }
-    Value::Object(o)
+    out.push(b'}');
+    out
 }
 
 pub fn folder_json(mb: &Mailbox, f: &Folder, sel: Option<&[String]>) -> Value {

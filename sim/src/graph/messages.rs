@@ -7,7 +7,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::filter;
-use super::json::{check_message_select, message_json};
+use super::json::{check_message_select, collection_bytes, message_json, MessageView};
 use super::{empty_response, json_response, next_link, paging, select, Ctx, GErr, GResult, Perm};
 use crate::state::{Addr, Attachment, Mailbox, Message};
 
@@ -119,27 +119,38 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
         more = skip + top < v.len();
         page = v.into_iter().skip(skip).take(top).collect();
     }
-    let values: Vec<Value> = page
-        .iter()
-        .map(|m| message_json(mb, m, ctx.immutable, sel.as_deref(), expand))
-        .collect();
     let path = match &folder {
         Some((_, r)) => format!("mailFolders/{r}/messages"),
         None => "messages".to_string(),
     };
-    let mut body = json!({
-        "@odata.context": format!("{}/$metadata#users('{}')/{}", ctx.base(), ctx.target, if folder.is_some() { "mailFolders('…')/messages" } else { "messages" }),
-        "value": values,
-    });
+    let context = format!(
+        "{}/$metadata#users('{}')/{}",
+        ctx.base(),
+        ctx.target,
+        if folder.is_some() {
+            "mailFolders('…')/messages"
+        } else {
+            "messages"
+        }
+    );
+    let mut extra: Vec<(&str, Value)> = vec![];
     if ctx.q("$count").map(|c| c == "true").unwrap_or(false) {
-        body["@odata.count"] = json!(total.unwrap_or(0));
+        extra.push(("@odata.count", json!(total.unwrap_or(0))));
     }
     if more {
-        body["@odata.nextLink"] = json!(next_link(ctx, &path, skip + top));
+        extra.push(("@odata.nextLink", json!(next_link(ctx, &path, skip + top))));
     }
-    // Serialise after releasing the world lock.
+    let views = page.iter().map(|m| MessageView {
+        mb,
+        m,
+        immutable: ctx.immutable,
+        sel: sel.as_deref(),
+        expand_attachments: expand,
+        odata_type: false,
+    });
+    let bytes = collection_bytes(&context, views, &extra);
     drop(w);
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(super::bytes_response(StatusCode::OK, bytes))
 }
 
 fn get(ctx: &Ctx, id: &str) -> GResult {

@@ -658,6 +658,17 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
         .unwrap()
 }
 
+/// A JSON answer from already serialised bytes.
+pub fn bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, JSON_CT)
+        .header("OData-Version", "4.0")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from(bytes))
+        .unwrap()
+}
+
 pub fn empty_response(status: StatusCode) -> Response<Body> {
     Response::builder()
         .status(status)
