@@ -70,6 +70,7 @@ pub struct RunningSim {
     stop: Arc<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    temp_dir: Option<PathBuf>,
 }
 
 fn load_world(opts: &SimOptions) -> anyhow::Result<(state::World, i64)> {
@@ -139,6 +140,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<RunningSim> {
         stop: Arc::new(tx),
         task: Some(task),
         thread: None,
+        temp_dir: tls.temp_dir,
     })
 }
 
@@ -295,5 +297,8 @@ async fn admin_call(
 impl Drop for RunningSim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        if let Some(d) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }

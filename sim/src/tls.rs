@@ -13,6 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 pub struct Tls {
     pub ca_pem: String,
     pub ca_file: PathBuf,
+    /// The temporary directory holding the CA when no state directory was given (removed
+    /// when the sim is dropped).
+    pub temp_dir: Option<PathBuf>,
     pub server_config: Arc<rustls::ServerConfig>,
 }
 
@@ -35,6 +38,7 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
 
 /// Creates (or reloads from `state_dir`) the CA, writes `ca.pem`, and builds the server config.
 pub fn setup(state_dir: Option<&Path>) -> anyhow::Result<Tls> {
+    let temp = state_dir.is_none();
     let dir = match state_dir {
         Some(d) => d.to_path_buf(),
         None => {
@@ -101,6 +105,7 @@ pub fn setup(state_dir: Option<&Path>) -> anyhow::Result<Tls> {
     Ok(Tls {
         ca_pem,
         ca_file: ca_path,
+        temp_dir: temp.then(|| dir.clone()),
         server_config: Arc::new(cfg),
     })
 }
