@@ -412,6 +412,11 @@ fn injected_429_and_503_give_the_same_result_within_four_in_flight() {
     let applied = |id: u64| rules.iter().find(|r| r.id == id).unwrap().applied;
     assert_eq!(applied(sure429.id) + applied(sure503.id), 4, "{rules:?}");
     let total_429 = applied(sure429.id) + applied(r429.id);
+    let injected: u64 = [&sure429, &sure503, &r429, &r503]
+        .iter()
+        .map(|r| applied(r.id))
+        .sum();
+    assert!(injected >= 4, "{rules:?}");
     let throttled = sim.sim().counters.throttled.load(Ordering::SeqCst) - before;
     assert_eq!(
         throttled, total_429,

@@ -529,7 +529,7 @@ impl Client {
                         body: Some(json!({"isRead": req.read})),
                     })
                     .collect();
-                let answers = api::batch(api, &items, Priority::Interactive).await?;
+                let answers = api::batch_retrying(api, &items, Priority::Interactive, 4).await?;
                 for (k, (status, body)) in answers {
                     let id = chunk[k.parse::<usize>().unwrap_or(0).min(chunk.len() - 1)].clone();
                     if (200..300).contains(&status) {

@@ -111,6 +111,36 @@ pub async fn batch<A: MailApi>(
     Ok(out)
 }
 
+/// [`batch`], sending items that came back 429/503/504 again (up to `attempts` rounds, with a
+/// growing pause; Outlook throttles batch items one by one). Items still refused keep their
+/// last answer.
+pub async fn batch_retrying<A: MailApi>(
+    api: &A,
+    items: &[BatchItem],
+    priority: Priority,
+    attempts: u32,
+) -> Result<HashMap<String, (u16, Value)>> {
+    let mut done = HashMap::new();
+    let mut todo: Vec<BatchItem> = items.to_vec();
+    for attempt in 0..attempts.max(1) {
+        let answers = batch(api, &todo, priority).await?;
+        let mut again = Vec::new();
+        for it in todo {
+            let a = answers.get(&it.id).cloned().unwrap_or((0, Value::Null));
+            if matches!(a.0, 429 | 503 | 504) && attempt + 1 < attempts {
+                again.push(it.clone());
+            }
+            done.insert(it.id.clone(), a);
+        }
+        if again.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250 << attempt.min(5))).await;
+        todo = again;
+    }
+    Ok(done)
+}
+
 /// True for the error Graph gives when a delta or skip token expired (410).
 pub fn is_expired_token(e: &Error) -> bool {
     let code = e

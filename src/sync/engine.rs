@@ -18,6 +18,9 @@ pub const PARALLEL_FOLDERS: usize = 4;
 const LEASE_MS: i64 = 120_000;
 /// Renew the lease after this much time.
 const LEASE_RENEW: Duration = Duration::from_secs(30);
+/// One page write at a time per process (see the page pipeline in `folder_round_messages`).
+static PAGE_WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The first request of a folder-tree round (hidden folders included; reads filter them).
 const FOLDER_DELTA: &str = "/mailFolders/delta?includeHiddenFolders=true";
 /// How long an explicit sync waits for another process's sync of the same folder.
@@ -463,7 +466,12 @@ async fn folder_round_messages<A: MailApi>(
             let page = model::message_page_bytes(&resp.body, &f)?;
             let parsed = t.elapsed();
             drop(resp);
-            let out = c.store().apply_message_page(&m, &f, &page, &link, now);
+            // Page writes of this process queue here rather than in SQLite's busy handler,
+            // which sleeps in growing steps (up to 100 ms) while another page is written.
+            let out = {
+                let _gate = PAGE_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+                c.store().apply_message_page(&m, &f, &page, &link, now)
+            };
             tracing::debug!(
                 items = page.upserts.len() + page.removed.len(),
                 parse_ms = parsed.as_millis() as u64,

@@ -675,3 +675,125 @@ impl CacheStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: usize, folder: &str) -> MessageRow {
+        MessageRow {
+            id: format!("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A{i:08}xyzxyzxyzxyzxyz="),
+            folder_id: folder.into(),
+            internet_message_id: Some(format!("<{i}.abc@contoso.example>")),
+            conversation_id: Some("AAQkADconv".into()),
+            subject: Some(format!("Angebot Nummer {i} für das Projekt")),
+            from_name: Some("Kunde".into()),
+            from_address: Some("kunde@extern.example".into()),
+            recipients_json: Some(
+                r#"{"to":[{"name":"Anna","address":"anna@contoso.example"}],"cc":[]}"#.into(),
+            ),
+            received_at: Some(1_700_000_000_000 + i as i64),
+            sent_at: Some(1_700_000_000_000 + i as i64),
+            is_read: Some(i % 3 == 0),
+            is_draft: Some(false),
+            has_attachments: Some(false),
+            importance: Some("normal".into()),
+            flag: Some("notFlagged".into()),
+            categories_json: Some("[]".into()),
+            body_preview: Some("x".repeat(200)),
+            change_key: Some(format!("CQAAABYAAA{i}")),
+        }
+    }
+
+    /// `cargo test --release --lib store_50_pages -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn store_50_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
+                 VALUES ('m', 'a@b.example', 'user', 'u', 0, 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let mut times = vec![];
+        for p in 0..50 {
+            let page = MessagePage {
+                upserts: (0..1000)
+                    .map(|i| {
+                        let mut r = row(p * 1000 + i, &format!("F{}", p % 12));
+                        r.id = format!(
+                            "AAkALg{:016x}{:016x}=",
+                            rand::random::<u64>(),
+                            rand::random::<u64>()
+                        );
+                        r
+                    })
+                    .collect(),
+                removed: vec![],
+            };
+            let t = std::time::Instant::now();
+            s.apply_message_page(
+                "m",
+                &format!("F{}", p % 12),
+                &page,
+                &DeltaLink::Next("n".into()),
+                1,
+            )
+            .unwrap();
+            times.push(t.elapsed().as_millis());
+        }
+        eprintln!("ms per page: {times:?}");
+    }
+
+    #[test]
+    fn pages_apply_idempotently_and_removals_respect_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
+                 VALUES ('m', 'a@b.example', 'user', 'u', 0, 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        s.begin_full_round("m", "F").unwrap();
+        let page = MessagePage {
+            upserts: (0..1000).map(|i| row(i, "F")).collect(),
+            removed: vec![],
+        };
+        let t = std::time::Instant::now();
+        for _ in 0..2 {
+            s.apply_message_page("m", "F", &page, &DeltaLink::Next("n".into()), 1)
+                .unwrap();
+        }
+        eprintln!("2 pages of 1000 rows: {:?}", t.elapsed());
+        assert_eq!(
+            s.message_count("m", Some("F")).unwrap(),
+            1000,
+            "no duplicates"
+        );
+        // A removal reported by another folder leaves the row alone.
+        let gone = MessagePage {
+            upserts: vec![],
+            removed: vec![row(1, "F").id],
+        };
+        let out = s
+            .apply_message_page("m", "G", &gone, &DeltaLink::Delta("d".into()), 2)
+            .unwrap();
+        assert_eq!(out.removed, 0);
+        let out = s
+            .apply_message_page("m", "F", &gone, &DeltaLink::Delta("d".into()), 2)
+            .unwrap();
+        assert_eq!((out.removed, out.swept), (1, 0));
+        let st = s.sync_state("m", "F").unwrap().unwrap();
+        assert_eq!(st.delta_link.as_deref(), Some("d"));
+        assert!(st.next_link.is_none() && !st.round_full);
+    }
+}

@@ -126,7 +126,6 @@ CREATE TABLE messages (
     PRIMARY KEY (mailbox_id, id)
 );
 CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
-CREATE INDEX messages_by_imid ON messages(mailbox_id, internet_message_id);
 
 -- Delta state and health per scope ('folders' or a folder id). `next_link` is the cursor
 -- inside a round (written with the page it follows), `delta_link` the end of the last round.
