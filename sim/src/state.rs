@@ -702,6 +702,9 @@ pub struct Flow {
     pub user_id: Option<String>,
     pub device_code: Option<String>,
     pub expires: i64,
+    /// The authorize request asked for `client_info=1` (MSAL does): the redirect carries it.
+    #[serde(default)]
+    pub client_info: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

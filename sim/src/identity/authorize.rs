@@ -125,6 +125,7 @@ pub async fn authorize(
         user_id: None,
         device_code: None,
         expires: now + 3600,
+        client_info: q.get("client_info").map(|v| v == "1").unwrap_or(false),
     };
     if !["query", "fragment", "form_post"].contains(&flow.response_mode.as_str()) {
         flow.response_mode = "query".into();
@@ -276,13 +277,15 @@ fn finish(sim: &Sim, w: &mut World, flow: Flow, uid: &str) -> Response<Body> {
                     redeemed: false,
                 },
             );
-            redirect(
-                &flow,
-                vec![
-                    ("code".into(), code),
-                    ("session_state".into(), crate::state::new_guid()),
-                ],
-            )
+            let mut params = vec![("code".to_string(), code)];
+            if flow.client_info {
+                if let Some(u) = w.user_by_id(uid) {
+                    let ci = serde_json::json!({"uid": u.id, "utid": u.tenant_id}).to_string();
+                    params.push(("client_info".into(), crate::state::b64url(ci.as_bytes())));
+                }
+            }
+            params.push(("session_state".into(), crate::state::new_guid()));
+            redirect(&flow, params)
         }
         FlowKind::Device => {
             if let Some(d) = flow
@@ -522,6 +525,7 @@ pub async fn device_post(State(sim): State<AppState>, Form(f): Form<Params>) -> 
         user_id: None,
         device_code: Some(d.device_code.clone()),
         expires: d.expires,
+        client_info: false,
     };
     let ctx = random_token(24);
     w.flows.insert(ctx.clone(), flow);
@@ -575,6 +579,7 @@ pub async fn adminconsent(
         user_id: None,
         device_code: None,
         expires: now + 3600,
+        client_info: q.get("client_info").map(|v| v == "1").unwrap_or(false),
     };
     let ctx = random_token(24);
     let hint = flow.login_hint.clone().unwrap_or_default();

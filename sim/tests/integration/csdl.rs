@@ -347,6 +347,57 @@ async fn every_mail_json_matches_the_csdl() {
     let r = t.post(&format!("/v1.0/me/messages/{did}/attachments/createUploadSession"), &tok, json!({"AttachmentItem": {"attachmentType": "file", "name": "big.bin", "size": 4_000_000}})).await;
     assert_eq!(r.status, 201);
     s.check_object(&r.body, "uploadSession", "uploadSession", &mut errs);
+    // Answers of writes.
+    let r = t
+        .patch(
+            &format!("/v1.0/me/messages/{did}"),
+            &tok,
+            json!({"categories": ["A"], "isRead": false}),
+        )
+        .await;
+    s.check_object(&r.body, "message", "PATCH message", &mut errs);
+    let r = t.post(&format!("/v1.0/me/messages/{did}/attachments"), &tok, json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "n.txt", "contentBytes": b64(b"n")})).await;
+    s.check_object(&r.body, "attachment", "POST attachment", &mut errs);
+    let r = t
+        .post(
+            &format!("/v1.0/me/messages/{did}/copy"),
+            &tok,
+            json!({"destinationId": "archive"}),
+        )
+        .await;
+    s.check_object(&r.body, "message", "copy", &mut errs);
+    let r = t
+        .post(
+            &format!("/v1.0/me/messages/{did}/move"),
+            &tok,
+            json!({"destinationId": "inbox"}),
+        )
+        .await;
+    s.check_object(&r.body, "message", "move", &mut errs);
+    let r = t
+        .post("/v1.0/me/mailFolders", &tok, json!({"displayName": "CSDL"}))
+        .await;
+    s.check_object(&r.body, "mailFolder", "POST mailFolder", &mut errs);
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = t
+        .patch(
+            &format!("/v1.0/me/mailFolders/{fid}"),
+            &tok,
+            json!({"displayName": "CSDL2"}),
+        )
+        .await;
+    s.check_object(&r.body, "mailFolder", "PATCH mailFolder", &mut errs);
+    let r = t.post("/v1.0/$batch", &tok, json!({"requests": [{"id": "1", "method": "GET", "url": "/me/mailFolders/inbox/messages?$top=2"}, {"id": "2", "method": "GET", "url": "/me/mailFolders/inbox"}]})).await;
+    for x in r.body["responses"].as_array().unwrap() {
+        match x["id"].as_str().unwrap() {
+            "1" => {
+                for m in x["body"]["value"].as_array().unwrap() {
+                    s.check_object(m, "message", "batch message", &mut errs);
+                }
+            }
+            _ => s.check_object(&x["body"], "mailFolder", "batch folder", &mut errs),
+        }
+    }
     let r = t.get("/v1.0/me/mailboxSettings", &tok).await;
     s.check_object(&r.body, "mailboxSettings", "mailboxSettings", &mut errs);
     // Users.

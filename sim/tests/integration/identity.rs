@@ -403,6 +403,24 @@ async fn response_modes_consent_memory_and_sso() {
         .await
         .unwrap();
     assert!(query_of(&r).contains_key("code"), "{r}");
+    // client_info=1 (as MSAL sends it) puts client_info into the redirect.
+    let url = t.authorize_url(
+        "contoso.example",
+        "User.Read Mail.Read",
+        &c,
+        &[("client_info", "1")],
+    );
+    let r = t
+        .browser
+        .sign_in(&url, ANNA, PW, Consent::Accept)
+        .await
+        .unwrap();
+    let ci = query_of(&r)["client_info"].clone();
+    let ci: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, ci).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ci, json!({"uid": ANNA_ID, "utid": CONTOSO_TENANT_ID}));
     // Consent was remembered: the consent page is skipped now, so declining changes nothing.
     let url = t.authorize_url("contoso.example", "User.Read Mail.Read", &c, &[]);
     let r = t
