@@ -218,6 +218,7 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
             sel: t.sel.as_deref(),
             expand_attachments: false,
             odata_type: true,
+            body_as_text: ctx.body_as_text,
         }),
         Item::Gone(i) => {
             let x = &ts[*i];

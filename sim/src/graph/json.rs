@@ -60,28 +60,61 @@ pub fn recipients(v: &[Addr]) -> Value {
     Value::Array(v.iter().map(recipient).collect())
 }
 
+/// The text of an HTML body: tags removed, block ends as line breaks, entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<body").unwrap_or(0);
+    let mut out = String::with_capacity(html.len());
+    let mut tag = String::new();
+    let mut in_tag = false;
+    for c in html[start..].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                tag.clear();
+            }
+            '>' if in_tag => {
+                in_tag = false;
+                let t = tag.trim_start_matches('/').to_ascii_lowercase();
+                let name = t
+                    .split(|c: char| c.is_whitespace() || c == '/')
+                    .next()
+                    .unwrap_or("");
+                if matches!(name, "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3")
+                    && !out.ends_with('\n')
+                {
+                    out.push_str("\r\n");
+                }
+            }
+            _ if in_tag => tag.push(c),
+            _ => out.push(c),
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
+}
+
+/// A text body as HTML (escaped, line breaks as `<br>`).
+pub fn text_to_html(text: &str) -> String {
+    let esc = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace("\r\n", "<br>")
+        .replace('\n', "<br>");
+    format!("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><div>{esc}</div></body></html>")
+}
+
 /// Text of a body with tags removed, whitespace collapsed, at most 255 characters.
 pub fn preview(m: &Message) -> String {
     let text = if m.body_html {
-        let mut out = String::with_capacity(m.body.len());
-        let mut in_tag = false;
-        let lower = m.body.to_ascii_lowercase();
-        let start = lower.find("<body").unwrap_or(0);
-        for c in m.body[start..].chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => {
-                    in_tag = false;
-                    out.push(' ');
-                }
-                _ if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        out.replace("&nbsp;", " ")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
+        html_to_text(&m.body)
     } else {
         m.body.clone()
     };
@@ -156,6 +189,9 @@ pub struct MessageView<'a> {
     pub expand_attachments: bool,
     /// Adds `"@odata.type": "#microsoft.graph.message"` (delta items).
     pub odata_type: bool,
+    /// `Prefer: outlook.body-content-type="text"|"html"`: Some(true) converts bodies to text,
+    /// Some(false) to HTML.
+    pub body_as_text: Option<bool>,
 }
 
 impl MessageView<'_> {
@@ -190,13 +226,29 @@ impl MessageView<'_> {
                 ),
             ),
             "inferenceClassification" => map.serialize_entry(name, &m.inference),
-            "body" | "uniqueBody" => map.serialize_entry(
-                name,
-                &BodyOut {
-                    content_type: if m.body_html { "html" } else { "text" },
-                    content: &m.body,
-                },
-            ),
+            "body" | "uniqueBody" => match (self.body_as_text, m.body_html) {
+                (Some(true), true) => map.serialize_entry(
+                    name,
+                    &BodyOut {
+                        content_type: "text",
+                        content: &html_to_text(&m.body),
+                    },
+                ),
+                (Some(false), false) => map.serialize_entry(
+                    name,
+                    &BodyOut {
+                        content_type: "html",
+                        content: &text_to_html(&m.body),
+                    },
+                ),
+                _ => map.serialize_entry(
+                    name,
+                    &BodyOut {
+                        content_type: if m.body_html { "html" } else { "text" },
+                        content: &m.body,
+                    },
+                ),
+            },
             "sender" => map.serialize_entry(name, &m.sender.as_ref().map(rec)),
             "from" => map.serialize_entry(name, &m.from.as_ref().map(rec)),
             "toRecipients" => map.serialize_entry(name, &recs(&m.to)),
@@ -287,6 +339,7 @@ pub fn message_json(
         sel,
         expand_attachments,
         odata_type: false,
+        body_as_text: None,
     })
     .expect("message serialises")
 }

@@ -147,6 +147,7 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
         sel: sel.as_deref(),
         expand_attachments: expand,
         odata_type: false,
+        body_as_text: ctx.body_as_text,
     });
     let bytes = collection_bytes(&context, views, &extra);
     drop(w);
@@ -160,13 +161,16 @@ fn get(ctx: &Ctx, id: &str) -> GResult {
     let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, id)?;
-    let mut v = message_json(
+    let mut v = serde_json::to_value(MessageView {
         mb,
-        &mb.messages[&k],
-        ctx.immutable,
-        sel.as_deref(),
-        expand_attachments(ctx),
-    );
+        m: &mb.messages[&k],
+        immutable: ctx.immutable,
+        sel: sel.as_deref(),
+        expand_attachments: expand_attachments(ctx),
+        odata_type: false,
+        body_as_text: ctx.body_as_text,
+    })
+    .expect("message serialises");
     v["@odata.context"] = json!(format!(
         "{}/$metadata#users('{}')/messages/$entity",
         ctx.base(),

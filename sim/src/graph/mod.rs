@@ -122,6 +122,8 @@ pub struct Ctx {
     pub auth: Auth,
     pub immutable: bool,
     pub max_page: Option<usize>,
+    /// `Prefer: outlook.body-content-type`: Some(true) = text, Some(false) = html.
+    pub body_as_text: Option<bool>,
 }
 
 impl Ctx {
@@ -515,6 +517,23 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
                 .strip_prefix("odata.maxpagesize=")
                 .and_then(|n| n.trim().parse().ok())
         });
+    let body_as_text = parts
+        .headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let p = p.trim().to_ascii_lowercase().replace(' ', "");
+            match p
+                .strip_prefix("outlook.body-content-type=")?
+                .trim_matches('"')
+            {
+                "text" => Some(true),
+                "html" => Some(false),
+                _ => None,
+            }
+        });
     let ctx = Ctx {
         sim: sim.clone(),
         method: parts.method.clone(),
@@ -529,6 +548,7 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
         auth: auth.clone(),
         immutable,
         max_page,
+        body_as_text,
     };
     // The user object itself is a directory resource: no mailbox throttling.
     let is_mailbox = !ctx.segs.is_empty();
@@ -553,6 +573,11 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
         let mut applied = vec![];
         if ctx.immutable {
             applied.push("IdType=\"ImmutableId\"".to_string());
+        }
+        match ctx.body_as_text {
+            Some(true) => applied.push("outlook.body-content-type=\"text\"".to_string()),
+            Some(false) => applied.push("outlook.body-content-type=\"html\"".to_string()),
+            None => {}
         }
         if let Some(n) = ctx.max_page {
             if ctx

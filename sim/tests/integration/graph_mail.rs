@@ -594,6 +594,53 @@ async fn update_move_copy_delete_and_immutable_ids() {
             .status,
         404
     );
+    // Prefer: outlook.body-content-type converts bodies.
+    let html = t.admin(Method::POST, &format!("/mailboxes/{ANNA}/deliver"), Some(json!({"subject": "HTML", "body": "<html><body><p>Erste &amp; Zeile</p><p>Zweite</p></body></html>", "bodyType": "html"}))).await;
+    let hid = html["id"].as_str().unwrap();
+    let r = t
+        .req(
+            Method::GET,
+            &format!("/v1.0/me/messages/{hid}?$select=body"),
+            Some(&tok),
+            None,
+            &[("Prefer", "outlook.body-content-type=\"text\"")],
+        )
+        .await;
+    assert_eq!(r.body["body"]["contentType"], "text");
+    assert_eq!(r.body["body"]["content"], "Erste & Zeile\r\nZweite");
+    assert!(r.headers["preference-applied"]
+        .to_str()
+        .unwrap()
+        .contains("outlook.body-content-type"));
+    let r = t
+        .get(
+            &format!("/v1.0/me/messages/{hid}?$select=body,bodyPreview"),
+            &tok,
+        )
+        .await;
+    assert_eq!(r.body["body"]["contentType"], "html");
+    assert_eq!(r.body["bodyPreview"], "Erste & Zeile Zweite");
+    let plain = t
+        .admin(
+            Method::POST,
+            &format!("/mailboxes/{ANNA}/deliver"),
+            Some(json!({"subject": "Text", "body": "a < b\nc"})),
+        )
+        .await;
+    let r = t
+        .req(
+            Method::GET,
+            &format!("/v1.0/me/mailFolders/inbox/messages?$filter=subject eq 'Text'&$select=body"),
+            Some(&tok),
+            None,
+            &[("Prefer", "outlook.body-content-type=\"html\"")],
+        )
+        .await;
+    assert_eq!(r.body["value"][0]["id"], plain["id"]);
+    assert!(r.body["value"][0]["body"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("a &lt; b<br>c"));
     // MIME.
     let r = t
         .get(&format!("/v1.0/me/messages/{imm_id}/$value"), &tok)
