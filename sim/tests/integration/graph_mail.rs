@@ -630,7 +630,7 @@ async fn update_move_copy_delete_and_immutable_ids() {
     let r = t
         .req(
             Method::GET,
-            &format!("/v1.0/me/mailFolders/inbox/messages?$filter=subject eq 'Text'&$select=body"),
+            "/v1.0/me/mailFolders/inbox/messages?$filter=subject eq 'Text'&$select=body",
             Some(&tok),
             None,
             &[("Prefer", "outlook.body-content-type=\"html\"")],
