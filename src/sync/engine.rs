@@ -543,7 +543,7 @@ pub async fn sync_mailbox<A: MailApi>(
     let folders = match refresh_folders(client, api, mailbox_id, opts.priority).await {
         Ok(f) => f,
         Err(e) => {
-            publish_failed(client, mailbox_id, &run, &e, None);
+            publish_failed(client, mailbox_id, &run, &e, &opts);
             return Err(e);
         }
     };
@@ -592,10 +592,15 @@ pub async fn sync_mailbox<A: MailApi>(
             "reason": reason,
             "folders": failed.iter().map(|r| json!({"folder": r.folder_id, "folder_name": r.display_name, "error": r.error})).collect::<Vec<_>>(),
         });
+        let kind = first
+            .cause
+            .as_ref()
+            .map(|e| e.kind().to_owned())
+            .unwrap_or_default();
         let _ = client.publish(
             "sync_failed",
             Some(mailbox_id),
-            Some(format!("sync_failed:{mailbox_id}:{run}")),
+            Some(failure_event_id(client, mailbox_id, &run, &kind, &opts)),
             payload,
         );
         if status == "failed" {
@@ -620,12 +625,29 @@ pub async fn sync_mailbox<A: MailApi>(
     Ok(report)
 }
 
-fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, folder: Option<&str>) {
+/// The id of a `sync_failed` event: one per explicit sync; for the scheduler's runs one per
+/// mailbox, error kind and hour, so a mailbox that keeps failing does not flood the queue.
+fn failure_event_id(
+    client: &Client,
+    mailbox_id: &str,
+    run: &str,
+    kind: &str,
+    opts: &SyncOptions,
+) -> String {
+    if opts.always_report {
+        format!("sync_failed:{mailbox_id}:{run}")
+    } else {
+        let hour = client.now_ms() / 3_600_000;
+        format!("sync_failed:{mailbox_id}:{kind}:{hour}")
+    }
+}
+
+fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, opts: &SyncOptions) {
     let _ = client.publish(
         "sync_failed",
         Some(mailbox_id),
-        Some(format!("sync_failed:{mailbox_id}:{run}")),
-        json!({"mailbox": mailbox_id, "run": run, "folder": folder, "reason": e.to_document()}),
+        Some(failure_event_id(client, mailbox_id, run, e.kind(), opts)),
+        json!({"mailbox": mailbox_id, "run": run, "folder": "folders", "reason": e.to_document()}),
     );
 }
 
