@@ -317,3 +317,68 @@ fn binary_prints_ready_line_and_serves() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn binary_saves_state_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("o365-sim-bin-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_o365-sim"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--seed",
+                "empty",
+                "--state",
+                dir.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let ca = std::fs::read_to_string(v["ca_file"].as_str().unwrap()).unwrap();
+        (child, v["url"].as_str().unwrap().to_string(), ca)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut child, url, ca) = start();
+    rt.block_on(async {
+        let r = client(&ca)
+            .post(format!("{url}/_sim/tenants"))
+            .json(&json!({"domain": "persist.example"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    });
+    let st = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(child.wait().unwrap().success(), "clean exit on SIGTERM");
+    let saved = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert!(saved.contains("persist.example"));
+    let (mut child, url2, ca2) = start();
+    assert_eq!(ca2, ca, "same CA after restart");
+    rt.block_on(async {
+        let r = client(&ca2)
+            .get(format!(
+                "{url2}/persist.example/v2.0/.well-known/openid-configuration"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "the tenant survived the restart");
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
