@@ -830,3 +830,46 @@ fn folder_contents_move_survives_a_killed_process() {
         .unwrap();
     assert_eq!(old["total_count"], 0);
 }
+
+#[test]
+fn interactive_calls_are_not_queued_behind_a_background_sync() {
+    let sim = open_sim();
+    let outlook = Outlook::new(&sim, EVE);
+    for f in ["inbox", "archive", "sentitems", "deleteditems", "junkemail"] {
+        for i in 0..300 {
+            outlook.deliver(f, &format!("{f} {i}"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({"page_size": 20, "scheduler": false});
+    let lib = std::sync::Arc::new(Lib::open(cfg));
+    let mbx = import(&lib, EVE, &["u1"], json!({}));
+    assert_eq!(sign_in_as(&sim, &lib, &mbx, "u1", EVE).0, O365_OK);
+    folders(&lib, &mbx, 0);
+    sim.sim().latency_ms.store(60, Ordering::SeqCst);
+    let bg = {
+        let (lib, mbx) = (lib.clone(), mbx.clone());
+        std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            sync(&lib, &mbx);
+            t.elapsed()
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // A CRM user opens the folder list (forced refresh) while the sync keeps the mailbox busy.
+    let t = std::time::Instant::now();
+    folders(&lib, &mbx, 0);
+    let interactive = t.elapsed();
+    let background = bg.join().unwrap();
+    assert!(
+        background > std::time::Duration::from_secs(2),
+        "the sync was long: {background:?}"
+    );
+    assert!(
+        interactive < std::time::Duration::from_millis(600),
+        "list_folders took {interactive:?} during a {background:?} sync"
+    );
+    let max = sim.sim().throttle.max_concurrency();
+    assert!(max.values().all(|n| *n <= 4), "{max:?}");
+}
