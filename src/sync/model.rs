@@ -336,6 +336,11 @@ pub fn folder_page(page: &Value, acc: &mut FolderPage) -> Option<DeltaLink> {
                 acc.upserts.retain(|f| f.id != id);
                 acc.removed.push(id);
             }
+        } else if item.get("@odata.type").and_then(Value::as_str)
+            == Some("#microsoft.graph.mailSearchFolder")
+        {
+            // Search folders are views over other folders: nothing of their own to sync.
+            continue;
         } else if let Some(row) = folder_row(item) {
             acc.removed.retain(|r| *r != row.id);
             acc.upserts.retain(|f| f.id != row.id);
@@ -500,7 +505,10 @@ mod tests {
             &mut acc,
         );
         let link = folder_page(
-            &json!({"@odata.deltaLink": "d", "value": [{"id": "X", "@removed": {}}]}),
+            &json!({"@odata.deltaLink": "d", "value": [
+                {"id": "X", "@removed": {}},
+                {"id": "S", "displayName": "Ungelesen", "@odata.type": "#microsoft.graph.mailSearchFolder"}
+            ]}),
             &mut acc,
         );
         assert!(acc.upserts.is_empty());
