@@ -138,6 +138,9 @@ pub fn router(sim: AppState) -> Router {
 }
 
 fn is_identity_path(path: &str) -> bool {
+    if path.starts_with("/v1.0/") || path.starts_with("/api/") {
+        return false;
+    }
     path.contains("/oauth2/")
         || path.contains("/discovery/")
         || path.contains("/.well-known/")

@@ -382,7 +382,7 @@ pub fn finish(sim: &Sim, r: GResult, crid: Option<&str>, label: String) -> Respo
 }
 
 /// Route label for counters: ids replaced by placeholders.
-fn label(method: &Method, segs: &[String], mailbox_form: &str) -> String {
+fn label(segs: &[String], mailbox_form: &str) -> String {
     let mut out = vec![String::from("/v1.0"), mailbox_form.to_string()];
     let mut prev = String::new();
     for s in segs {
@@ -406,7 +406,6 @@ fn label(method: &Method, segs: &[String], mailbox_form: &str) -> String {
         out.push(if keep { s.clone() } else { "{id}".into() });
         prev = l;
     }
-    let _ = method;
     out.join("/")
 }
 
@@ -487,7 +486,7 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
             )
         }
     };
-    let lbl = label(&parts.method, &rest, mb_form);
+    let lbl = label(&rest, mb_form);
     let resolved = {
         let w = sim.w();
         resolve_target(&w, &auth, target_ref.as_deref(), &rest)
