@@ -75,9 +75,32 @@ fn list(ctx: &Ctx, parent: Option<&str>, path: &str) -> GResult {
         Some(p) => folder_key(mb, p)?,
         None => ROOT,
     };
+    // Folder filters: `displayName eq '...'` only (anything else is refused, not ignored).
+    let name_filter = match ctx.q("$filter") {
+        None => None,
+        Some(f) => {
+            let f = f.trim();
+            let v = f
+                .strip_prefix("displayName eq '")
+                .and_then(|x| x.strip_suffix('\''))
+                .ok_or_else(|| {
+                    GErr::bad(
+                        "ErrorInvalidUrlQueryFilter",
+                        "o365-sim supports only displayName eq '...' as a folder filter.",
+                    )
+                })?;
+            Some(v.replace("''", "'"))
+        }
+    };
     let all: Vec<u32> = mb
         .children(pk)
         .filter(|k| hidden || !mb.folders[*k as usize].hidden)
+        .filter(|k| {
+            name_filter
+                .as_ref()
+                .map(|n| mb.folders[*k as usize].display_name.eq_ignore_ascii_case(n))
+                .unwrap_or(true)
+        })
         .collect();
     let page: Vec<Value> = all
         .iter()

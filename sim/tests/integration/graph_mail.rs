@@ -171,6 +171,20 @@ async fn german_folders_paging_hidden_and_children() {
         .await;
     assert_eq!(hidden.len(), all.len() + 1);
     assert!(hidden.iter().any(|f| f["isHidden"] == true));
+    let r = t
+        .get(
+            "/v1.0/me/mailFolders?$filter=displayName eq 'Gesendete Objekte'",
+            &tok,
+        )
+        .await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["value"][0]["totalItemCount"], 50);
+    assert_eq!(
+        t.get("/v1.0/me/mailFolders?$filter=totalItemCount gt 1", &tok)
+            .await
+            .status,
+        400
+    );
     // Well-known names, childFolders, counts.
     let inbox = t.get("/v1.0/me/mailFolders/Inbox", &tok).await.body;
     assert_eq!(inbox["displayName"], "Posteingang");
