@@ -533,6 +533,37 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
                 _ => None,
             }
         });
+    let query = parse_query(&raw_query);
+    if let Some(bad) = query.keys().find(|k| {
+        k.starts_with('$')
+            && ![
+                "$select",
+                "$top",
+                "$skip",
+                "$filter",
+                "$orderby",
+                "$search",
+                "$count",
+                "$expand",
+                "$skiptoken",
+                "$deltatoken",
+            ]
+            .contains(&k.as_str())
+    }) {
+        let e = GErr::bad(
+            "BadRequest",
+            format!("Query option '{bad}' is not supported."),
+        );
+        return finish(&sim, Err(e), crid.as_deref(), lbl);
+    }
+    if let Some(e) = query.get("$expand") {
+        if e.split(',')
+            .any(|x| !x.trim().eq_ignore_ascii_case("attachments"))
+        {
+            let e = GErr::bad("BadRequest", format!("Parsing OData Select and Expand failed: $expand={e} is not supported (only attachments)."));
+            return finish(&sim, Err(e), crid.as_deref(), lbl);
+        }
+    }
     let ctx = Ctx {
         sim: sim.clone(),
         method: parts.method.clone(),
@@ -540,7 +571,7 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
         mb_path,
         target: target.clone(),
         own,
-        query: parse_query(&raw_query),
+        query,
         raw_query,
         headers: parts.headers.clone(),
         body,

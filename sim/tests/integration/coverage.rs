@@ -480,6 +480,8 @@ async fn remaining_request_errors() {
             400,
         ),
         ("/v1.0/me/mailFolders?$select=color", 400),
+        ("/v1.0/me/messages?$apply=groupby((subject))", 400),
+        ("/v1.0/me/messages?$expand=extensions", 400),
         ("/v1.0/me/calendars", 400),
         ("/v1.0/groups/x", 400),
         ("/v1.0/me/messages/nope/attachments/nope", 400),
