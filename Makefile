@@ -7,7 +7,7 @@
 #                cargo fmt --check, cargo clippy -D warnings, cargo test --workspace (incl. the
 #                simulator), header staleness check, C harness under valgrind, C++ test under
 #                valgrind, PHPUnit; ends with each runner's summary and a total line
-#   make demo    build and run examples/demo.c against the library on a temporary store
+#   make demo    the main job end to end (examples/demo.c) against o365-sim on a temporary store
 #   make bench   benchmarks (scripts/bench.sh if present, else cargo bench)
 #
 # Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php
@@ -145,9 +145,10 @@ $(BUILD)/examples/demo: examples/demo.c include/o365.h lib
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ examples/demo.c $(LDLIBS)
 
-demo: deps $(BUILD)/examples/demo
+# The main job end to end through the C ABI against o365-sim (the demo starts the sim binary).
+demo: deps sim $(BUILD)/examples/demo
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/o365-demo-XXXXXX"); \
-	  $(BUILD)/examples/demo "$$dir/o365.db"; rc=$$?; rm -rf "$$dir"; exit $$rc
+	  $(BUILD)/examples/demo "$$dir/o365.db" "$(LIBDIR)/o365-sim"; rc=$$?; rm -rf "$$dir"; exit $$rc
 
 # ---- make bench --------------------------------------------------------------------------
 

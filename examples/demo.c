@@ -1,186 +1,326 @@
-/* o365 demo: the C ABI end to end, as a host CRM would use it.
+/* o365 demo: the main job end to end through the C ABI, as a host CRM does it, against the
+ * Microsoft 365 emulator o365-sim (started by this program; demo seed: a German tenant).
  *
- *   make demo                      (builds this file and runs it on a temporary store)
- *   build/examples/demo /path/to/o365.db
+ *   make demo
+ *   build/examples/demo /tmp/x/o365.db [path/to/o365-sim]
  *
- * Creates a client on a SQLite store, imports two mailboxes, lists them, and reads one back.
- * Every call has the shape  status = o365_<verb>(client, request_json, &out_json);  on
- * O365_OK out_json is the result, otherwise an error document. Every returned string is
- * released with o365_string_free.
+ * 1. import two mailboxes (one an Outlook alias) and assign CRM users, list them;
+ * 2. sign the mailbox in once with Microsoft (code flow + PKCE; the "user" on the sign-in
+ *    page is played by `o365-sim browse`), print the account;
+ * 3. show the folder tree with unread/total counts, sync, show the newest messages;
+ * 4. send a mail with _downloadLink(Exposé): the attachment becomes a 14-day link; print the
+ *    link page the CRM's web server would show; show the 10-recipient limit refusing 11;
+ * 5. a person sends a mail from Outlook directly; after the next sync the CRM receives one
+ *    activity "E-Mail – Ausgang" / "Externer E-Mail-Versand" with the main user responsible.
+ *
+ * Every call: status = o365_<verb>(client, request_json, &out_json). On O365_OK out_json is
+ * the result, otherwise an error document. Every returned string is freed with
+ * o365_string_free.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "o365.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-/* Prints JSON text indented (no validation: the library only returns valid JSON). */
-static void print_json(const char *json, const char *indent0)
+#define ANNA "anna.schmidt@contoso.example"
+
+typedef o365_status (*verb_fn)(o365_client *, const char *, char **);
+
+static char sim_bin[1024], sim_url[256], sim_ca[1024];
+static pid_t sim_pid = -1;
+
+/* ---- tiny JSON helpers (enough for the demo: top-level or first occurrence) ---------- */
+
+/* The string value of the first "key": "..." in json (malloc'd, simple escapes kept). */
+static char *str_of(const char *json, const char *key)
 {
-    int depth = 0, in_string = 0, i;
-    const char *p;
-    fputs(indent0, stdout);
-    for (p = json; *p; p++) {
-        char c = *p;
-        if (in_string) {
-            putchar(c);
-            if (c == '\\' && p[1]) {
-                putchar(*++p);
-            } else if (c == '"') {
-                in_string = 0;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            in_string = 1;
-            putchar(c);
-            break;
-        case '{':
-        case '[':
-            putchar(c);
-            if (p[1] == '}' || p[1] == ']') {
-                putchar(*++p);
-                break;
-            }
-            depth++;
-            printf("\n%s", indent0);
-            for (i = 0; i < depth; i++)
-                fputs("  ", stdout);
-            break;
-        case '}':
-        case ']':
-            depth--;
-            printf("\n%s", indent0);
-            for (i = 0; i < depth; i++)
-                fputs("  ", stdout);
-            putchar(c);
-            break;
-        case ',':
-            printf(",\n%s", indent0);
-            for (i = 0; i < depth; i++)
-                fputs("  ", stdout);
-            break;
-        case ':':
-            fputs(": ", stdout);
-            break;
-        case ' ':
-        case '\n':
-        case '\t':
-        case '\r':
-            break;
-        default:
-            putchar(c);
-        }
-    }
-    putchar('\n');
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    const char *e = p;
+    while (*e && !(*e == '"' && e[-1] != '\\'))
+        e++;
+    return strndup(p, (size_t)(e - p));
 }
 
-/* Reports a failed call with its error document and exits. */
-static void check(const char *what, o365_status status, char *out_json)
+static long num_of(const char *json, const char *key)
 {
-    if (status == O365_OK)
-        return;
-    fprintf(stderr, "demo: %s failed with status %d: %s\n", what, (int)status,
-            out_json ? out_json : "(no error document)");
-    o365_string_free(out_json);
-    exit(1);
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* Calls a verb; prints the error document and exits on failure unless it is `expect`. */
+static char *call(const char *what, verb_fn fn, o365_client *c, const char *req, o365_status expect)
+{
+    char *out = NULL;
+    o365_status st = fn(c, req, &out);
+    if (st != expect) {
+        fprintf(stderr, "demo: %s failed with status %d: %s\n", what, st, out ? out : "(null)");
+        o365_string_free(out);
+        exit(1);
+    }
+    return out;
+}
+
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, p);
+    pclose(p);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    return buf;
+}
+
+static void start_sim(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        exit(1);
+    sim_pid = fork();
+    if (sim_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(sim_bin, sim_bin, "serve", "--listen", "127.0.0.1:0", "--seed", "demo", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[4096];
+    size_t n = 0;
+    char ch;
+    while (n + 1 < sizeof line && read(fds[0], &ch, 1) == 1 && ch != '\n')
+        line[n++] = ch;
+    line[n] = 0;
+    close(fds[0]);
+    char *u = str_of(line, "url"), *ca = str_of(line, "ca_file");
+    if (!u || !ca) {
+        fprintf(stderr, "demo: could not start %s (build it with: cargo build -p o365-sim)\n", sim_bin);
+        exit(1);
+    }
+    snprintf(sim_url, sizeof sim_url, "%s", u);
+    snprintf(sim_ca, sizeof sim_ca, "%s", ca);
+    free(u);
+    free(ca);
+}
+
+static void stop_sim(void)
+{
+    if (sim_pid > 0) {
+        kill(sim_pid, SIGTERM);
+        waitpid(sim_pid, NULL, 0);
+    }
+}
+
+/* Prints the folders of a list_folders result as a tree (depth by parent). */
+static void print_folders(const char *out)
+{
+    const char *p = out;
+    printf("   %-24s %-14s %7s %7s\n", "folder", "role", "unread", "total");
+    while ((p = strstr(p, "\"display_name\":\"")) != NULL) {
+        /* each folder object: find its start to read sibling fields */
+        const char *obj = p;
+        while (obj > out && *obj != '{')
+            obj--;
+        const char *end = strchr(p, '}');
+        size_t len = end ? (size_t)(end - obj + 1) : strlen(obj);
+        char *f = strndup(obj, len);
+        char *name = str_of(f, "display_name"), *role = str_of(f, "well_known");
+        printf("   %-24s %-14s %7ld %7ld\n", name ? name : "", role ? role : "-", num_of(f, "unread_count"),
+               num_of(f, "total_count"));
+        free(name);
+        free(role);
+        free(f);
+        p += 16;
+    }
 }
 
 int main(int argc, char **argv)
 {
-    char store[4096], config[8192];
-    o365_client *client = NULL;
-    char *out = NULL;
-    o365_status st;
-
-    if (argc > 1) {
-        snprintf(store, sizeof store, "%s", argv[1]);
-    } else {
-        char dir[] = "/tmp/o365-demo-XXXXXX";
-        if (!mkdtemp(dir)) {
-            perror("mkdtemp");
-            return 1;
-        }
-        snprintf(store, sizeof store, "%s/o365.db", dir);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s STORE.db [o365-sim]\n", argv[0]);
+        return 2;
     }
+    const char *store = argv[1];
+    snprintf(sim_bin, sizeof sim_bin, "%s", argc > 2 ? argv[2] : "target/debug/o365-sim");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    start_sim();
+    printf("o365 %s (ABI %u), Microsoft 365 emulator at %s\n\n", o365_version(), o365_abi_version(), sim_url);
 
-    printf("libo365 %s (C ABI %u; this program was built against ABI %d)\n", o365_version(),
-           o365_abi_version(), O365_ABI_VERSION);
-    if (o365_abi_version() != O365_ABI_VERSION) {
-        fprintf(stderr, "demo: library ABI mismatch\n");
-        return 1;
-    }
-
-    /* 1. a client on a SQLite store (no encryption_key: the library creates a 0600 key file
-     *    beside the store, or takes O365_ENCRYPTION_KEY from the environment) */
-    snprintf(config, sizeof config,
+    char cfg[4096], req[8192], cmd[8192];
+    snprintf(cfg, sizeof cfg,
              "{\"store\": \"%s\", "
-             "\"app\": {\"client_id\": \"00000000-0000-0000-0000-000000000000\", "
-             "\"redirect_uri\": \"http://localhost:8080/o365/callback\", \"tenant\": \"common\"}}",
-             store);
-    printf("\n[o365_client_new] store %s\n", store);
-    st = o365_client_new(config, &client, &out);
-    check("o365_client_new", st, out);
-    if (out)
-        print_json(out, "  ");
-    o365_string_free(out);
-
-    /* 2. import two mailboxes: a personal one shared by two CRM users, and a shared mailbox */
-    printf("\n[o365_import_mailbox] anna@contoso.example (CRM users u1, u2; main user u1)\n");
-    out = NULL;
-    st = o365_import_mailbox(client,
-                             "{\"address\": \"anna@contoso.example\", \"users\": [\"u1\", \"u2\"], "
-                             "\"main_user\": \"u1\", \"kind\": \"user\"}",
-                             &out);
-    check("o365_import_mailbox(anna@)", st, out);
-    print_json(out, "  ");
-    o365_string_free(out);
-
-    printf("\n[o365_import_mailbox] support@contoso.example (shared mailbox, CRM users u2, u3)\n");
-    out = NULL;
-    st = o365_import_mailbox(client,
-                             "{\"address\": \"support@contoso.example\", \"users\": [\"u2\", \"u3\"], "
-                             "\"main_user\": \"u2\", \"kind\": \"shared\"}",
-                             &out);
-    check("o365_import_mailbox(support@)", st, out);
-    print_json(out, "  ");
-    o365_string_free(out);
-
-    /* 3. list them: all, and those CRM user u1 may use */
-    printf("\n[o365_list_mailboxes] {}\n");
-    out = NULL;
-    st = o365_list_mailboxes(client, "{}", &out);
-    check("o365_list_mailboxes", st, out);
-    print_json(out, "  ");
-    o365_string_free(out);
-
-    printf("\n[o365_list_mailboxes] {\"user\": \"u1\"}\n");
-    out = NULL;
-    st = o365_list_mailboxes(client, "{\"user\": \"u1\"}", &out);
-    check("o365_list_mailboxes(u1)", st, out);
-    print_json(out, "  ");
-    o365_string_free(out);
-
-    /* 4. errors are documents too: a second import of the same address */
-    printf("\n[o365_import_mailbox] anna@contoso.example again -> expect O365_ALREADY_EXISTS\n");
-    out = NULL;
-    st = o365_import_mailbox(client,
-                             "{\"address\": \"anna@contoso.example\", \"users\": [\"u1\"], "
-                             "\"main_user\": \"u1\"}",
-                             &out);
-    printf("  status %d%s\n", (int)st, st == O365_ALREADY_EXISTS ? " (O365_ALREADY_EXISTS)" : "");
-    if (out)
-        print_json(out, "  ");
-    o365_string_free(out);
-    if (st != O365_ALREADY_EXISTS) {
-        fprintf(stderr, "demo: expected O365_ALREADY_EXISTS\n");
-        o365_client_free(client);
+             "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
+             "\"redirect_uri\": \"https://crm.example/o365/callback\"}, "
+             "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\", "
+             "\"links\": {\"base_url\": \"https://crm.example/o365/link?t={token}\"}}",
+             store, sim_url, sim_url, sim_ca);
+    o365_client *c = NULL;
+    char *out = NULL;
+    if (o365_client_new(cfg, &c, &out) != O365_OK) {
+        fprintf(stderr, "demo: o365_client_new: %s\n", out);
         return 1;
     }
+    o365_string_free(out);
 
-    o365_client_free(client);
-    printf("\ndemo: ok\n");
-    return 0;
+    /* 1. import */
+    printf("1. Import mailboxes and assign CRM users (u1 is the main user)\n");
+    out = call("import", o365_import_mailbox, c,
+               "{\"address\": \"" ANNA "\", \"users\": [\"u1\", \"u2\"], \"main_user\": \"u1\"}", O365_OK);
+    char *id = str_of(out, "id");
+    o365_string_free(out);
+    out = call("import alias", o365_import_mailbox, c,
+               "{\"address\": \"info@contoso.example\", \"users\": [\"u1\"], \"kind\": \"alias\", "
+               "\"alias_of\": \"" ANNA "\"}", O365_OK);
+    o365_string_free(out);
+    out = call("list", o365_list_mailboxes, c, "{}", O365_OK);
+    for (const char *p = out; (p = strstr(p, "\"address\":\"")) != NULL; p += 11) {
+        char *a = str_of(p, "address"), *k = str_of(p, "kind"), *s = str_of(p, "auth_state");
+        printf("   %-32s kind %-6s %s\n", a, k ? k : "", s ? s : "");
+        free(a);
+        free(k);
+        free(s);
+    }
+    o365_string_free(out);
+
+    /* 2. sign in */
+    printf("\n2. Sign in once with Microsoft (OAuth 2.0 code flow with PKCE)\n");
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\"}", id);
+    out = call("authenticate", o365_authenticate, c, req, O365_OK);
+    char *authorize = str_of(out, "authorize_url");
+    o365_string_free(out);
+    printf("   the CRM sends the browser to: %.90s...\n", authorize);
+    snprintf(cmd, sizeof cmd, "'%s' browse sign-in --ca-file '%s' --url '%s' --user " ANNA " --password 'Passw0rd!'",
+             sim_bin, sim_ca, authorize);
+    char *redirect = run(cmd);
+    printf("   Anna signs in and approves; Microsoft redirects to: %.70s...\n", redirect);
+    snprintf(req, sizeof req, "{\"callback_url\": \"%s\"}", redirect);
+    out = call("authenticate (callback)", o365_authenticate, c, req, O365_OK);
+    char *who = str_of(out, "address"), *name = str_of(out, "display_name"), *tid = str_of(out, "tenant_id");
+    printf("   status authenticated: account %s (%s), tenant %s\n", who, name, tid);
+    free(who);
+    free(name);
+    free(tid);
+    free(authorize);
+    free(redirect);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u2\"}", id);
+    out = call("authenticate u2", o365_authenticate, c, req, O365_OK);
+    char *st2 = str_of(out, "status");
+    printf("   u2 (no Microsoft account of their own) uses the mailbox too: %s\n", st2);
+    free(st2);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u9\"}", id);
+    out = call("list_folders u9", o365_list_folders, c, req, O365_FORBIDDEN);
+    char *msg = str_of(out, "message");
+    printf("   u9 (not assigned) is refused: %s\n", msg);
+    free(msg);
+    o365_string_free(out);
+
+    /* 3. folders and mail */
+    printf("\n3. Folder tree with counts, sync, newest mail\n");
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u2\"}", id);
+    out = call("list_folders", o365_list_folders, c, req, O365_OK);
+    print_folders(out);
+    o365_string_free(out);
+    out = call("sync", o365_sync, c, req, O365_OK);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u2\", \"folder\": \"inbox\", \"limit\": 3}", id);
+    out = call("list_messages", o365_list_messages, c, req, O365_OK);
+    for (const char *p = out; (p = strstr(p, "\"subject\":\"")) != NULL; p += 11) {
+        char *s = str_of(p, "subject");
+        printf("   inbox: %s\n", s);
+        free(s);
+    }
+    o365_string_free(out);
+
+    /* 4. send with a download link */
+    printf("\n4. Send with _downloadLink(Expos\xc3\xa9): the attachment becomes a link valid 14 days\n");
+    snprintf(req, sizeof req,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"message\": {\"to\": [\"kunde@kunden.example\"], "
+             "\"subject\": \"Ihr Expos\\u00e9 Musterstra\\u00dfe 12\", "
+             "\"body_html\": \"<p>Guten Tag,</p><p>hier das _downloadLink(Expos\\u00e9).</p>\", "
+             "\"attachments\": [{\"name\": \"Expose-Musterstrasse-12.pdf\", \"content_type\": \"application/pdf\", "
+             "\"base64\": \"JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoKdHJhaWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK\"}]}}",
+             id);
+    out = call("send", o365_send, c, req, O365_OK);
+    char *state = str_of(out, "state"), *imid = str_of(out, "internet_message_id");
+    char *url = str_of(out, "url"), *token = str_of(out, "token"), *exp = str_of(out, "expires_at");
+    printf("   %s, Message-ID %s\n   link %s\n   expires %s\n", state, imid, url, exp);
+    free(state);
+    free(imid);
+    free(url);
+    free(exp);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"token\": \"%s\"}", token ? token : "");
+    out = call("link_open", o365_link_open, c, req, O365_OK);
+    printf("   the link page (o365_link_open):\n");
+    printf("     %s\n", out);
+    o365_string_free(out);
+    free(token);
+    char to[2048] = "";
+    for (int i = 0; i < 11; i++) {
+        char one[64];
+        snprintf(one, sizeof one, "%s\"k%d@kunden.example\"", i ? ", " : "", i);
+        strcat(to, one);
+    }
+    snprintf(req, sizeof req,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"message\": {\"to\": [%s], \"subject\": \"Rundschreiben\", "
+             "\"body_text\": \"Hallo\"}}", id, to);
+    out = call("send 11", o365_send, c, req, O365_POLICY_VIOLATION);
+    char *kind = str_of(out, "error"), *hint = str_of(out, "hint");
+    printf("   11 recipients: refused (%s)\n     hint: %s\n", kind, hint);
+    free(kind);
+    free(hint);
+    o365_string_free(out);
+
+    /* 5. activity for a mail sent from Outlook */
+    printf("\n5. Anna sends a mail from Outlook directly; the CRM books it as an activity\n");
+    snprintf(cmd, sizeof cmd,
+             "curl -s --cacert '%s' -H 'Content-Type: application/json' -d "
+             "'{\"subject\": \"Besichtigung morgen 10 Uhr\", \"body\": \"Bis morgen!\", "
+             "\"to\": [\"familie.meier@kunden.example\"]}' '%s/_sim/mailboxes/" ANNA "/outlook-send'",
+             sim_ca, sim_url);
+    char *sent = run(cmd);
+    free(sent);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\", \"folders\": [\"sentitems\"]}", id);
+    out = call("sync", o365_sync, c, req, O365_OK);
+    o365_string_free(out);
+    int activities = 0;
+    for (;;) {
+        char *ev = NULL;
+        if (o365_next_event(c, 500, &ev) != O365_OK) {
+            o365_string_free(ev);
+            break;
+        }
+        char *type = str_of(ev, "type"), *eid = str_of(ev, "id");
+        if (type && strcmp(type, "activity") == 0) {
+            activities++;
+            printf("   activity event (o365_next_event):\n     %s\n", ev);
+        }
+        o365_ack_event(c, eid, NULL);
+        free(type);
+        free(eid);
+        o365_string_free(ev);
+    }
+    printf("   %d activity booked and acked\n", activities);
+
+    free(id);
+    o365_client_free(c);
+    stop_sim();
+    printf("\ndone.\n");
+    return activities == 1 ? 0 : 1;
 }
