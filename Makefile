@@ -8,7 +8,7 @@
 #                simulator), header staleness check, C harness under valgrind, C++ test under
 #                valgrind, PHPUnit; ends with each runner's summary and a total line
 #   make demo    the main job end to end (examples/demo.c) against o365-sim on a temporary store
-#   make bench   benchmarks (scripts/bench.sh if present, else cargo bench)
+#   make bench   benchmarks (scripts/bench.sh, else scripts/bench_*.sh, else cargo bench)
 #
 # Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php
 # Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
@@ -152,8 +152,12 @@ demo: deps sim $(BUILD)/examples/demo
 
 # ---- make bench --------------------------------------------------------------------------
 
+# scripts/bench.sh if there is one, else every scripts/bench_*.sh in turn, else cargo bench
 bench:
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else $(CARGO) bench --workspace; fi
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
+	elif ls scripts/bench_*.sh >/dev/null 2>&1; then \
+	  for b in scripts/bench_*.sh; do echo "==> $$b"; bash "$$b" || exit $$?; done; \
+	else $(CARGO) bench --workspace; fi
 
 clean:
 	rm -rf $(BUILD)
