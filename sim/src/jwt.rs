@@ -47,9 +47,16 @@ impl Keys {
             None => PROCESS_KEY.get_or_init(generate).clone(),
         };
         let public = RsaPublicKey::from(&private);
+        // The key id names the key; without a state directory it also names this sim
+        // instance, so tokens of another sim in the same process (which shares the RSA key,
+        // as generating one is slow) are refused like tokens signed with an unknown key.
         let kid = {
-            let h = Sha256::digest(public.n().to_bytes_be());
-            b64url(&h[..20])
+            let mut h = Sha256::new();
+            h.update(public.n().to_bytes_be());
+            if dir.is_none() {
+                h.update(crate::state::random_bytes(16));
+            }
+            b64url(&h.finalize()[..20])
         };
         Ok(Keys {
             private,

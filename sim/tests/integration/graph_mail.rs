@@ -80,6 +80,16 @@ async fn bad_tokens_get_401() {
     let forged = parts.join(".");
     assert_eq!(t.get("/v1.0/me", &forged).await.status, 401);
     assert_eq!(t.get("/v1.0/me", "not-a-jwt").await.status, 401);
+    // A token of another sim instance (same process, same demo ids) is not accepted.
+    let other = T::new().await;
+    let foreign = other.token(ANNA).await;
+    let r = t.get("/v1.0/me", &foreign).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains("kid"),
+        "{}",
+        r.text
+    );
     // client-request-id is echoed.
     let r = t
         .req(
