@@ -873,3 +873,37 @@ fn interactive_calls_are_not_queued_behind_a_background_sync() {
     let max = sim.sim().throttle.max_concurrency();
     assert!(max.values().all(|n| *n <= 4), "{max:?}");
 }
+
+#[test]
+fn two_clients_on_one_store_never_sync_a_folder_twice_at_once() {
+    let sim = open_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({"page_size": 20, "scheduler": false});
+    let a = std::sync::Arc::new(Lib::open(cfg.clone()));
+    let mbx = import(&a, ANNA, &["u1"], json!({}));
+    assert_eq!(sign_in_as(&sim, &a, &mbx, "u1", ANNA).0, O365_OK);
+    // A second client on the same store: another owner for the leases, like another process.
+    let b = std::sync::Arc::new(Lib::open(cfg));
+    sim.sim().latency_ms.store(10, Ordering::SeqCst);
+    let run = |lib: std::sync::Arc<Lib>, mbx: String| std::thread::spawn(move || sync(&lib, &mbx));
+    let (ta, tb) = (run(a.clone(), mbx.clone()), run(b.clone(), mbx.clone()));
+    let (ra, rb) = (ta.join().unwrap(), tb.join().unwrap());
+    let mut full_rounds: BTreeMap<String, u32> = BTreeMap::new();
+    for r in [&ra, &rb] {
+        assert_eq!(r["status"], "ok", "{r}");
+        for f in r["folders"].as_array().unwrap() {
+            if f["full"] == true {
+                *full_rounds
+                    .entry(f["folder_id"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    assert!(full_rounds.len() >= 8, "{full_rounds:?}");
+    assert!(
+        full_rounds.values().all(|n| *n == 1),
+        "each folder had one initial round; the other client waited for the lease and went on from the stored delta link: {full_rounds:?}"
+    );
+    assert_cache_matches(&a, &mbx, &Outlook::new(&sim, ANNA));
+}
