@@ -18,7 +18,13 @@ pub fn from_str<T: DeserializeOwned>(json: &str) -> Result<T> {
             "the request must be a JSON object",
         ));
     }
-    serde_json::from_str::<T>(json).map_err(|e| classify(&e))
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        classify(e.inner(), &path)
+    })?;
+    de.end().map_err(|e| classify(&e, "."))?;
+    Ok(value)
 }
 
 fn malformed(json: &str) -> Error {
@@ -29,7 +35,9 @@ fn malformed(json: &str) -> Error {
     Error::invalid("malformed_json", format!("malformed JSON: {e}"))
 }
 
-fn classify(e: &serde_json::Error) -> Error {
+/// `path` is where in the request the error is (`store`, `runtime.worker_threads`; `.` for
+/// the top level).
+fn classify(e: &serde_json::Error, path: &str) -> Error {
     use serde_json::error::Category;
     let text = e.to_string();
     match e.classify() {
@@ -38,19 +46,29 @@ fn classify(e: &serde_json::Error) -> Error {
         }
         Category::Data => {
             if let Some(name) = backticked(&text, "unknown field `") {
-                Error::invalid("unknown_field", format!("unknown field '{name}' in request"))
-                    .with_detail("field", name)
+                let field = match path.rsplit_once('.') {
+                    Some((parent, _)) if !parent.is_empty() => format!("{parent}.{name}"),
+                    _ => name,
+                };
+                Error::invalid("unknown_field", format!("unknown field '{field}' in request"))
+                    .with_detail("field", field)
                     .with_hint(
                         "remove the field; the library rejects names it does not know so typos never pass silently",
                     )
             } else if let Some(name) = backticked(&text, "missing field `") {
-                Error::invalid(
-                    "missing_field",
-                    format!("required field '{name}' is missing"),
-                )
-                .with_detail("field", name)
-            } else {
+                let field = if path == "." || path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
+                Error::invalid("missing_field", format!("required field '{field}' is missing"))
+                    .with_detail("field", field)
+            } else if path == "." || path.is_empty() {
                 Error::invalid("invalid_field", format!("invalid request: {text}"))
+            } else {
+                let why = text.split(" at line ").next().unwrap_or(&text);
+                Error::invalid("invalid_field", format!("invalid value for '{path}': {why}"))
+                    .with_detail("field", path)
             }
         }
     }
@@ -75,6 +93,14 @@ mod tests {
         a: String,
         #[serde(default)]
         b: Option<u32>,
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = from_str::<R>(r#"{"a": 5}"#).unwrap_err();
+        assert_eq!(e.kind(), "invalid_field");
+        assert_eq!(e.fault().details["field"], "a");
+        assert!(e.message().contains("'a'"), "{}", e.message());
     }
 
     #[test]
