@@ -716,11 +716,21 @@ mod tests {
     fn wrong_types_name_their_field() {
         for (json, field) in [
             (r#"{"store": 42}"#, "store"),
-            (r#"{"store": "x.db", "runtime": {"worker_threads": "two"}}"#, "runtime.worker_threads"),
-            (r#"{"store": "x.db", "app": {"client_idd": "x"}}"#, "app.client_idd"),
+            (
+                r#"{"store": "x.db", "runtime": {"worker_threads": "two"}}"#,
+                "runtime.worker_threads",
+            ),
+            (
+                r#"{"store": "x.db", "app": {"client_idd": "x"}}"#,
+                "app.client_idd",
+            ),
         ] {
             let e = Config::from_json(json).unwrap_err();
-            assert_eq!(e.fault().details.get("field").and_then(|v| v.as_str()), Some(field), "{json}: {e}");
+            assert_eq!(
+                e.fault().details.get("field").and_then(|v| v.as_str()),
+                Some(field),
+                "{json}: {e}"
+            );
             assert!(e.message().contains(field), "{}", e.message());
         }
     }

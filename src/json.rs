@@ -61,14 +61,20 @@ fn classify(e: &serde_json::Error, path: &str) -> Error {
                 } else {
                     format!("{path}.{name}")
                 };
-                Error::invalid("missing_field", format!("required field '{field}' is missing"))
-                    .with_detail("field", field)
+                Error::invalid(
+                    "missing_field",
+                    format!("required field '{field}' is missing"),
+                )
+                .with_detail("field", field)
             } else if path == "." || path.is_empty() {
                 Error::invalid("invalid_field", format!("invalid request: {text}"))
             } else {
                 let why = text.split(" at line ").next().unwrap_or(&text);
-                Error::invalid("invalid_field", format!("invalid value for '{path}': {why}"))
-                    .with_detail("field", path)
+                Error::invalid(
+                    "invalid_field",
+                    format!("invalid value for '{path}': {why}"),
+                )
+                .with_detail("field", path)
             }
         }
     }

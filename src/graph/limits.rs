@@ -41,8 +41,19 @@ impl MailboxLimiter {
 
     /// Waits for a slot, for the end of a throttling pause, and for budget.
     pub async fn acquire(&self, priority: Priority) -> Permit<'_> {
+        self.acquire_slots(priority, 1).await
+    }
+
+    /// Like [`acquire`](Self::acquire) for a request that occupies `slots` of the mailbox's
+    /// concurrency at the server (a `$batch`, whose items Outlook runs up to four at a time).
+    pub async fn acquire_slots(&self, priority: Priority, slots: u32) -> Permit<'_> {
         let background = match priority {
-            Priority::Background => Some(self.background.acquire().await.expect("never closed")),
+            Priority::Background => Some(
+                self.background
+                    .acquire_many(slots.clamp(1, MAX_IN_FLIGHT as u32 - 1))
+                    .await
+                    .expect("never closed"),
+            ),
             Priority::Interactive => None,
         };
         loop {
@@ -58,7 +69,15 @@ impl MailboxLimiter {
                 Some(wait) => tokio::time::sleep(wait).await,
             }
         }
-        let all = self.all.acquire().await.expect("never closed");
+        let cap = match priority {
+            Priority::Interactive => MAX_IN_FLIGHT as u32,
+            Priority::Background => MAX_IN_FLIGHT as u32 - 1,
+        };
+        let all = self
+            .all
+            .acquire_many(slots.clamp(1, cap))
+            .await
+            .expect("never closed");
         Permit {
             _all: all,
             _background: background,
@@ -150,6 +169,24 @@ mod tests {
                 .await;
         assert!(fast.is_ok());
         drop(b);
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_one_slot_per_item() {
+        let l = MailboxLimiter::new(10_000);
+        let batch = l.acquire_slots(Priority::Interactive, 4).await;
+        let blocked =
+            tokio::time::timeout(Duration::from_millis(50), l.acquire(Priority::Interactive)).await;
+        assert!(blocked.is_err(), "four batch items leave no slot");
+        drop(batch);
+        let bg = l.acquire_slots(Priority::Background, 20).await; // capped at 3 for background
+        let fast =
+            tokio::time::timeout(Duration::from_millis(50), l.acquire(Priority::Interactive)).await;
+        assert!(
+            fast.is_ok(),
+            "a background batch still leaves the interactive slot"
+        );
+        drop(bg);
     }
 
     #[tokio::test(start_paused = true)]

@@ -66,6 +66,9 @@ pub struct Request {
     pub replay: Replay,
     /// Send the bearer token (false for upload-session URLs, which carry their own auth).
     pub auth: bool,
+    /// How many of the mailbox's concurrent requests this one occupies at the server
+    /// (a `$batch`: one per item, up to four).
+    pub slots: u32,
 }
 
 impl Request {
@@ -78,6 +81,7 @@ impl Request {
             priority: Priority::Interactive,
             replay: Replay::Safe,
             auth: true,
+            slots: 1,
         }
     }
 
@@ -102,6 +106,13 @@ impl Request {
 
     pub fn replay(mut self, r: Replay) -> Request {
         self.replay = r;
+        self
+    }
+
+    /// A `$batch` of `items` requests: Outlook runs up to four of them at once, each
+    /// counting against the mailbox's concurrency.
+    pub fn batch_of(mut self, items: usize) -> Request {
+        self.slots = items.clamp(1, MAX_IN_FLIGHT) as u32;
         self
     }
 
@@ -258,7 +269,7 @@ impl Graph {
         let mut refreshed = false;
         let mut rejected: Option<String> = None;
         loop {
-            let permit = limiter.acquire(req.priority).await;
+            let permit = limiter.acquire_slots(req.priority, req.slots).await;
             let token = if req.auth {
                 Some(tokens.access_token(rejected.as_deref()).await?)
             } else {

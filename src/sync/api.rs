@@ -82,7 +82,8 @@ pub async fn batch<A: MailApi>(
         .call(
             Request::new(reqwest::Method::POST, "//$batch")
                 .json(json!({ "requests": requests }))
-                .priority(priority),
+                .priority(priority)
+                .batch_of(items.len()),
         )
         .await?
         .json()?;
