@@ -145,7 +145,8 @@ uint32_t o365_abi_version(void);
 // `*out_json` (if not NULL) a JSON object `{"version", "store", "warnings": [...]}`.
 // On any other status `*out_client` is untouched and `*out_json` holds the error document;
 // invalid config is O365_INVALID_ARGUMENT with `details.field` naming the field.
-// Starts no thread: the runtime is built on the first call that needs it.
+// Starts no thread unless `sync.scheduler` is on (the default): then the process runtime
+// is built here and the client's background scheduler starts on it.
 //
 // # Safety
 // `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable;
@@ -288,8 +289,9 @@ o365_status o365_remove_mailbox(o365_client *client, const char *request_json, c
 
 // Refreshes tokens of mailboxes idle for `idle_refresh_days` (default 30), so no mailbox
 // reaches Microsoft's 90-day inactivity limit, and forgets acked events older than
-// `keep_acked_events_days` (default 30). Request: `{}` or `{"idle_refresh_days"?,
-// "keep_acked_events_days"?}`. Result: `{"tokens_refreshed": n, "events_purged": n}`.
+// `keep_acked_events_days` (default 30), and purges download links past their expiry with
+// their files. Request: `{}` or `{"idle_refresh_days"?, "keep_acked_events_days"?}`.
+// Result: `{"tokens_refreshed": n, "events_purged": n, "links_purged": n}`.
 // The background scheduler runs it hourly; hosts without it call it from cron.
 //
 // # Safety

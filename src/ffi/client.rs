@@ -28,7 +28,8 @@ pub extern "C" fn o365_abi_version() -> u32 {
 /// `*out_json` (if not NULL) a JSON object `{"version", "store", "warnings": [...]}`.
 /// On any other status `*out_client` is untouched and `*out_json` holds the error document;
 /// invalid config is O365_INVALID_ARGUMENT with `details.field` naming the field.
-/// Starts no thread: the runtime is built on the first call that needs it.
+/// Starts no thread unless `sync.scheduler` is on (the default): then the process runtime
+/// is built here and the client's background scheduler starts on it.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable;

@@ -6,8 +6,9 @@ use std::ffi::c_char;
 
 /// Refreshes tokens of mailboxes idle for `idle_refresh_days` (default 30), so no mailbox
 /// reaches Microsoft's 90-day inactivity limit, and forgets acked events older than
-/// `keep_acked_events_days` (default 30). Request: `{}` or `{"idle_refresh_days"?,
-/// "keep_acked_events_days"?}`. Result: `{"tokens_refreshed": n, "events_purged": n}`.
+/// `keep_acked_events_days` (default 30), and purges download links past their expiry with
+/// their files. Request: `{}` or `{"idle_refresh_days"?, "keep_acked_events_days"?}`.
+/// Result: `{"tokens_refreshed": n, "events_purged": n, "links_purged": n}`.
 /// The background scheduler runs it hourly; hosts without it call it from cron.
 ///
 /// # Safety

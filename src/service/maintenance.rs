@@ -1,4 +1,4 @@
-//! Housekeeping a host runs from time to time (cron, or the background scheduler).
+//! Housekeeping a host runs from time to time (cron), and the background scheduler hourly.
 
 use super::Client;
 use crate::error::{Error, Result};
@@ -34,6 +34,11 @@ impl Client {
         let purged = self
             .store()
             .purge_acked_events(self.now_ms() - keep * DAY_MS)?;
-        Ok(json!({ "tokens_refreshed": refreshed, "events_purged": purged }))
+        let links_purged = crate::links::purge(self)?;
+        Ok(json!({
+            "tokens_refreshed": refreshed,
+            "events_purged": purged,
+            "links_purged": links_purged,
+        }))
     }
 }

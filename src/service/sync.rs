@@ -808,6 +808,9 @@ impl Client {
     }
 }
 
+/// How often the scheduler runs `o365_maintenance` work.
+const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Starts the background scheduler of `client` on the library runtime when the config says
 /// so (`sync.scheduler`). It holds the client weakly: freeing the client ends it.
 pub(crate) fn start_scheduler(client: &Client) {
@@ -825,6 +828,7 @@ pub(crate) fn start_scheduler(client: &Client) {
     let weak = client.downgrade();
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
     rt.spawn(async move {
+        let mut last_maintenance: Option<tokio::time::Instant> = None;
         loop {
             let alive = || weak.strong_count() > 0;
             if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
@@ -834,6 +838,13 @@ pub(crate) fn start_scheduler(client: &Client) {
                 break;
             };
             crate::sync::scheduler::tick(&c).await;
+            // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
+            if last_maintenance.is_none_or(|t| t.elapsed() >= MAINTENANCE_EVERY) {
+                last_maintenance = Some(tokio::time::Instant::now());
+                if let Err(e) = c.maintenance(Default::default()).await {
+                    tracing::warn!("scheduler: maintenance failed: {e}");
+                }
+            }
         }
     });
 }
