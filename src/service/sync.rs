@@ -839,7 +839,7 @@ pub(crate) fn start_scheduler(client: &Client) {
             };
             crate::sync::scheduler::tick(&c).await;
             // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
-            if last_maintenance.is_none_or(|t| t.elapsed() >= MAINTENANCE_EVERY) {
+            if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
                 last_maintenance = Some(tokio::time::Instant::now());
                 if let Err(e) = c.maintenance(Default::default()).await {
                     tracing::warn!("scheduler: maintenance failed: {e}");
