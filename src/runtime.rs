@@ -35,6 +35,12 @@ pub fn get(workers: usize) -> Result<&'static Runtime> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.max(1))
         .thread_name("o365-worker")
+        .on_thread_start(|| {
+            // Our threads never take SIGPIPE: a write to a connection the peer closed
+            // returns EPIPE instead of killing the host process (hosts written in C do not
+            // ignore SIGPIPE the way Rust programs do).
+            SigpipeBlock::block_this_thread();
+        })
         .enable_io()
         .enable_time()
         .build()
@@ -66,6 +72,8 @@ pub fn block_on<T>(
         ));
     }
     let rt = get(workers)?;
+    // The future is polled on this (host) thread too: no SIGPIPE while it runs.
+    let _sigpipe = SigpipeBlock::for_call();
     rt.block_on(async move {
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
@@ -78,6 +86,61 @@ pub fn block_on<T>(
     })
 }
 
+/// SIGPIPE blocked on the current thread; restored on drop, after discarding a SIGPIPE
+/// that became pending meanwhile (as libcurl does), so the host's own disposition is kept.
+struct SigpipeBlock {
+    old: libc::sigset_t,
+}
+
+impl SigpipeBlock {
+    fn sigpipe_set() -> libc::sigset_t {
+        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            set
+        }
+    }
+
+    fn block_this_thread() {
+        let set = Self::sigpipe_set();
+        // SAFETY: valid set pointer; the old mask is not needed.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    }
+
+    fn for_call() -> SigpipeBlock {
+        let set = Self::sigpipe_set();
+        // SAFETY: valid pointers; `old` is filled by pthread_sigmask.
+        unsafe {
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            SigpipeBlock { old }
+        }
+    }
+}
+
+impl Drop for SigpipeBlock {
+    fn drop(&mut self) {
+        // SAFETY: plain libc signal-mask calls on this thread with valid pointers.
+        unsafe {
+            if libc::sigismember(&self.old, libc::SIGPIPE) == 0 {
+                let set = Self::sigpipe_set();
+                let mut pending: libc::sigset_t = std::mem::zeroed();
+                libc::sigpending(&mut pending);
+                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let zero = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+                }
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +150,33 @@ mod tests {
         let a = get(2).unwrap() as *const Runtime;
         let b = get(4).unwrap() as *const Runtime;
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn sigpipe_during_a_call_does_not_kill_the_process() {
+        // A host that has SIGPIPE at its default (terminate): a broken pipe written to inside
+        // a call and on a worker thread must only give EPIPE.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let r: Result<(i32, i32)> = block_on(2, Duration::from_secs(5), async {
+            let on_caller = broken_pipe_write();
+            let on_worker = tokio::spawn(async { broken_pipe_write() }).await.unwrap();
+            Ok((on_caller, on_worker))
+        });
+        assert_eq!(r.unwrap(), (libc::EPIPE, libc::EPIPE));
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    }
+
+    fn broken_pipe_write() -> i32 {
+        unsafe {
+            let mut fds = [0i32; 2];
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::close(fds[0]);
+            let n = libc::write(fds[1], b"x".as_ptr() as *const libc::c_void, 1);
+            let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            libc::close(fds[1]);
+            assert_eq!(n, -1);
+            err
+        }
     }
 
     #[test]
