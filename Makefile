@@ -127,7 +127,7 @@ test-summary:
 
 # The binaries depend on `lib` (phony: cargo decides whether anything changed), so they are
 # relinked on every run; that takes a second.
-$(BUILD)/tests/c/%: tests/c/%.c tests/c/harness.h include/o365.h lib
+$(BUILD)/tests/c/%: tests/c/%.c $(wildcard tests/c/*.h) include/o365.h lib
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(CWARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LDLIBS)
 

@@ -77,7 +77,7 @@ pub struct AuditLog {
 }
 
 /// What is sealed with a pending sign-in.
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct Pending {
     tenant: String,
     #[serde(default)]
@@ -219,6 +219,29 @@ impl Client {
         self.vault().seal(&state_aad(h), &serde_json::to_vec(p)?)
     }
 
+    /// A pending sign-in row: sealed details, bound to mailbox, user and flow.
+    fn pending_row(
+        &self,
+        state_hash: String,
+        m: &MailboxRecord,
+        user: &str,
+        flow: &str,
+        pending: &Pending,
+        ttl_ms: i64,
+    ) -> Result<AuthStateRow> {
+        let now = self.now_ms();
+        Ok(AuthStateRow {
+            sealed: self.seal_pending(&state_hash, pending)?,
+            state_hash,
+            mailbox_id: m.id.clone(),
+            user: user.to_owned(),
+            flow: flow.to_owned(),
+            created_at: now,
+            expires_at: now + ttl_ms,
+            used_at: None,
+        })
+    }
+
     fn open_pending(&self, row: &AuthStateRow) -> Result<Pending> {
         let plain = self
             .vault()
@@ -281,22 +304,16 @@ impl Client {
             redirect_uri: Some(redirect),
             verifier: Some(verifier.secret().clone()),
             scope,
-            device_code: None,
-            user_code: None,
-            verification_uri: None,
-            interval: 0,
-            message: None,
+            ..Default::default()
         };
-        self.store().insert_auth_state(&AuthStateRow {
-            sealed: self.seal_pending(&h, &pending)?,
-            state_hash: h,
-            mailbox_id: m.id.clone(),
-            user: user.to_owned(),
-            flow: "code".into(),
-            created_at: now,
-            expires_at: now + STATE_TTL_MS,
-            used_at: None,
-        })?;
+        self.store().insert_auth_state(&self.pending_row(
+            h,
+            m,
+            user,
+            "code",
+            &pending,
+            STATE_TTL_MS,
+        )?)?;
         self.audit(
             Some(&m.id),
             Some(user),
@@ -328,30 +345,18 @@ impl Client {
                 &scope,
             )
             .await?;
-        let now = self.now_ms();
-        let expires_at = now + dc.expires_in * 1000;
         let h = hash(&dc.device_code);
         let pending = Pending {
             tenant,
-            redirect_uri: None,
-            verifier: None,
             scope,
             device_code: Some(dc.device_code.clone()),
             user_code: Some(dc.user_code.clone()),
             verification_uri: Some(dc.verification_uri.clone()),
             interval: dc.interval.max(1),
             message: dc.message.clone(),
+            ..Default::default()
         };
-        let row = AuthStateRow {
-            sealed: self.seal_pending(&h, &pending)?,
-            state_hash: h,
-            mailbox_id: m.id.clone(),
-            user: user.to_owned(),
-            flow: "device".into(),
-            created_at: now,
-            expires_at,
-            used_at: None,
-        };
+        let row = self.pending_row(h, m, user, "device", &pending, dc.expires_in * 1000)?;
         self.store().insert_auth_state(&row)?;
         self.audit(
             Some(&m.id),
@@ -360,6 +365,7 @@ impl Client {
             "ok",
             Some("device_code".into()),
         );
+        let expires_at = row.expires_at;
         self.spawn_device_poller(row, pending.interval);
         Ok(device_pending_json(&pending, expires_at))
     }
@@ -702,7 +708,6 @@ impl Client {
         let app = self.app_registration()?;
         let state = CsrfToken::new_random_len(32);
         let h = hash(state.secret());
-        let now = self.now_ms();
         let tenant = if matches!(p.tenant.as_str(), "common" | "organizations") {
             m.address
                 .rsplit_once('@')
@@ -726,24 +731,19 @@ impl Client {
         let pending = Pending {
             tenant: p.tenant.clone(),
             redirect_uri: p.redirect_uri.clone(),
-            verifier: None,
             scope: p.scope.clone(),
-            device_code: None,
-            user_code: None,
-            verification_uri: None,
-            interval: 0,
-            message: None,
+            ..Default::default()
         };
-        self.store().insert_auth_state(&AuthStateRow {
-            sealed: self.seal_pending(&h, &pending)?,
-            state_hash: h,
-            mailbox_id: m.id.clone(),
-            user: user.to_owned(),
-            flow: "admin_consent".into(),
-            created_at: now,
-            expires_at: now + 7 * 24 * 3600 * 1000,
-            used_at: None,
-        })?;
+        // An administrator may take days to act on the consent URL.
+        let ttl = 7 * 24 * 3600 * 1000;
+        self.store().insert_auth_state(&self.pending_row(
+            h,
+            m,
+            user,
+            "admin_consent",
+            &pending,
+            ttl,
+        )?)?;
         Ok(Error::ConsentRequired(Fault::new(
             "consent_required",
             format!(

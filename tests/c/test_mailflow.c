@@ -9,12 +9,10 @@
 #define _GNU_SOURCE
 #include "o365.h"
 #include "harness.h"
+#include "sim_support.h"
 
 #include <ftw.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define ANNA "anna.schmidt@contoso.example"
 #define TEST_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -22,70 +20,6 @@
 typedef o365_status (*verb_fn)(o365_client *, const char *, char **);
 
 static char g_dir[256];
-static char g_sim_bin[1024];
-static pid_t g_sim_pid = -1;
-static char *g_url, *g_ca;
-
-static void sim_binary(void)
-{
-    const char *s = getenv("O365_SIM");
-    const char *lib = getenv("LIB");
-    if (s && *s) {
-        snprintf(g_sim_bin, sizeof g_sim_bin, "%s", s);
-    } else if (lib && strrchr(lib, '/')) {
-        snprintf(g_sim_bin, sizeof g_sim_bin, "%.*s/o365-sim", (int)(strrchr(lib, '/') - lib), lib);
-    } else {
-        snprintf(g_sim_bin, sizeof g_sim_bin, "target/debug/o365-sim");
-    }
-}
-
-static int start_sim(void)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return 0;
-    g_sim_pid = fork();
-    if (g_sim_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(g_sim_bin, g_sim_bin, "serve", "--listen", "127.0.0.1:0", "--seed", "demo", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[4096];
-    size_t n = 0;
-    char c;
-    while (n + 1 < sizeof line && read(fds[0], &c, 1) == 1 && c != '\n')
-        line[n++] = c;
-    line[n] = 0;
-    close(fds[0]);
-    g_url = json_str(line, "url");
-    g_ca = json_str(line, "ca_file");
-    return g_url != NULL && g_ca != NULL;
-}
-
-static void stop_sim(void)
-{
-    if (g_sim_pid > 0) {
-        kill(g_sim_pid, SIGTERM);
-        waitpid(g_sim_pid, NULL, 0);
-    }
-}
-
-/* Runs a shell command; returns its first output line (malloc'd) or NULL. */
-static char *run(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
-    char *buf = calloc(1, 65536);
-    size_t n = fread(buf, 1, 65535, p);
-    pclose(p);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    return buf;
-}
 
 static char *call(verb_fn fn, o365_client *c, const char *req, o365_status want)
 {
@@ -97,14 +31,14 @@ static char *call(verb_fn fn, o365_client *c, const char *req, o365_status want)
 
 static void test_mailflow(void)
 {
-    char cfg[2048], req[4096], cmd[8192];
+    char cfg[4096], req[4096], cmd[8192];
     snprintf(cfg, sizeof cfg,
              "{\"store\": \"%s/o365.db\", \"encryption_key\": \"" TEST_KEY "\", "
              "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
              "\"redirect_uri\": \"http://localhost:8080/o365/callback\"}, "
              "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\", "
              "\"links\": {\"base_url\": \"https://crm.example/o365/link?t={token}\"}}",
-             g_dir, g_url, g_url, g_ca);
+             g_dir, sim_url, sim_url, sim_ca);
     o365_client *c = NULL;
     char *out = NULL;
     o365_status st = o365_client_new(cfg, &c, &out);
@@ -124,9 +58,7 @@ static void test_mailflow(void)
     char *authorize = json_str(out, "authorize_url");
     o365_string_free(out);
     CHECK(authorize && strstr(authorize, "code_challenge_method=S256"), "authorize URL with PKCE: %s", authorize);
-    snprintf(cmd, sizeof cmd, "'%s' browse sign-in --ca-file '%s' --url '%s' --user " ANNA " --password 'Passw0rd!'",
-             g_sim_bin, g_ca, authorize ? authorize : "");
-    char *redirect = run(cmd);
+    char *redirect = sim_sign_in_page(authorize, ANNA);
     snprintf(req, sizeof req, "{\"callback_url\": \"%s\"}", redirect ? redirect : "");
     out = call(o365_authenticate, c, req, O365_OK);
     CHECK(out && strstr(out, "\"authenticated\""), "signed in: %s", out);
@@ -195,7 +127,7 @@ static void test_mailflow(void)
     out = call(o365_link_download, c, req, O365_OK);
     o365_string_free(out);
     snprintf(cmd, sizeof cmd, "cat '%s/download.txt'", g_dir);
-    char *content = run(cmd);
+    char *content = sim_run(cmd);
     CHECK(content && strcmp(content, "Haus am See") == 0, "downloaded bytes: %s", content);
     free(content);
     snprintf(req, sizeof req, "{\"token\": \"%sx\"}", token ? token : "");
@@ -208,8 +140,8 @@ static void test_mailflow(void)
     snprintf(cmd, sizeof cmd,
              "curl -s --cacert '%s' -H 'Content-Type: application/json' -d "
              "'{\"subject\": \"Aus Outlook\", \"body\": \"x\", \"to\": [\"kunde@kunden.example\"]}' "
-             "'%s/_sim/mailboxes/" ANNA "/outlook-send'", g_ca, g_url);
-    char *sent = run(cmd);
+             "'%s/_sim/mailboxes/" ANNA "/outlook-send'", sim_ca, sim_url);
+    char *sent = sim_run(cmd);
     char *imid = sent ? json_str(sent, "internetMessageId") : NULL;
     CHECK(imid != NULL, "outlook send: %s", sent);
     snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\"}", id);
@@ -270,15 +202,12 @@ int main(void)
         printf("cannot create a temporary directory\n0 passed, 1 failed\n");
         return 1;
     }
-    sim_binary();
-    if (!start_sim()) {
-        printf("cannot start %s\n0 passed, 1 failed\n", g_sim_bin);
+    if (!sim_start()) {
+        printf("cannot start %s (cargo build -p o365-sim, or set O365_SIM)\n0 passed, 1 failed\n", sim_bin);
         return 1;
     }
     test_mailflow();
-    stop_sim();
-    free(g_url);
-    free(g_ca);
+    sim_stop();
     nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return harness_summary();
 }

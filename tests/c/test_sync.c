@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 #include "o365.h"
+#include "sim_support.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -16,44 +17,6 @@
 #include <unistd.h>
 
 #define ANNA "anna.schmidt@contoso.example"
-
-static char g_url[256];
-static char g_ca[1024];
-static const char *g_sim;
-
-/* Starts the sim; returns its pid (the ready line fills g_url and g_ca). */
-static pid_t start_sim(void)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(g_sim, g_sim, "serve", "--listen", "127.0.0.1:0", "--seed", "demo", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[2048] = {0};
-    if (!f || !fgets(line, sizeof line, f)) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    char *url = json_str(line, "url");
-    char *ca = json_str(line, "ca_file");
-    if (url && ca) {
-        snprintf(g_url, sizeof g_url, "%s", url);
-        snprintf(g_ca, sizeof g_ca, "%s", ca);
-    }
-    free(url);
-    free(ca);
-    return pid;
-}
 
 /* True when the top-level string `key` of `doc` equals `want`. */
 static int json_str_eq(const char *doc, const char *key, const char *want)
@@ -128,19 +91,8 @@ static char *sign_in(o365_client *c, const char *mailbox_id)
     o365_string_free(start);
     if (!authorize)
         return NULL;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "'%s' browse sign-in --ca-file '%s' --url '%s' --user " ANNA " --password 'Passw0rd!'",
-             g_sim, g_ca, authorize);
+    redirect = sim_sign_in_page(authorize, ANNA);
     free(authorize);
-    FILE *p = popen(cmd, "r");
-    char line[4096] = {0};
-    if (p && fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\n")] = 0;
-        redirect = strdup(line);
-    }
-    if (p)
-        pclose(p);
     if (!redirect)
         return NULL;
     char done[4608];
@@ -151,16 +103,9 @@ static char *sign_in(o365_client *c, const char *mailbox_id)
 
 int main(void)
 {
-    g_sim = getenv("O365_SIM");
-    if (!g_sim || !*g_sim)
-        g_sim = "target/debug/o365-sim";
-    if (access(g_sim, X_OK) != 0) {
-        printf("  FAIL o365-sim not found at %s (cargo build -p o365-sim, or set O365_SIM)\n", g_sim);
-        return 1;
-    }
-    pid_t sim = start_sim();
-    CHECK(sim > 0 && g_url[0], "o365-sim started");
-    if (sim <= 0 || !g_url[0])
+    int started = sim_start();
+    CHECK(started, "o365-sim started (%s; cargo build -p o365-sim, or set O365_SIM)", sim_bin);
+    if (!started)
         return harness_summary();
 
     char dir[] = "/tmp/o365-c-sync-XXXXXX";
@@ -172,7 +117,7 @@ int main(void)
              "\"redirect_uri\":\"http://localhost:8080/o365/callback\"},"
              "\"endpoints\":{\"login\":\"%s\",\"graph\":\"%s/v1.0\"},\"ca_file\":\"%s\","
              "\"sync\":{\"scheduler\":false}}",
-             dir, g_url, g_url, g_ca);
+             dir, sim_url, sim_url, sim_ca);
     o365_client *c = NULL;
     char *out = NULL;
     CHECK_STATUS(o365_client_new(cfg, &c, &out), O365_OK, out);
@@ -256,8 +201,7 @@ int main(void)
 
     free(id);
     o365_client_free(c);
-    kill(sim, SIGTERM);
-    waitpid(sim, NULL, 0);
+    sim_stop();
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     CHECK(system(rm) == 0, "cleanup");
