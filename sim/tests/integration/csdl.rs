@@ -40,6 +40,9 @@ fn csdl_path() -> std::path::PathBuf {
     }
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for p in [
+        // A copy of Microsoft's schema of the mail types (msgraph-metadata, v1.0), so a clone
+        // of the repository tests on its own.
+        manifest.join("tests/data/mail-v1.0.csdl.xml"),
         manifest.join("../../shared/graph-schema/mail-v1.0.csdl.xml"),
         "/work/shared/graph-schema/mail-v1.0.csdl.xml".into(),
     ] {
