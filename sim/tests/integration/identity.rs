@@ -639,21 +639,11 @@ async fn device_code_flow() {
         format!("{}/devicelogin", t.sim.url())
     );
     assert!(r.body["message"].as_str().unwrap().contains(&uc));
-    let poll = |dc: String| {
-        let t = &t;
-        async move {
-            t.form(
-                "/contoso.example/oauth2/v2.0/token",
-                &[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("client_id", CLIENT),
-                    ("device_code", &dc),
-                ],
-            )
-            .await
-        }
-    };
-    assert_aad_error(&poll(dc.clone()).await, "authorization_pending", 70016);
+    assert_aad_error(
+        &poll_device(&t, "contoso.example", &dc).await,
+        "authorization_pending",
+        70016,
+    );
     // Wrong code on the page.
     assert!(t
         .browser
@@ -665,22 +655,25 @@ async fn device_code_flow() {
         .device_sign_in(t.sim.url(), &uc, ANNA, PW, Consent::Accept)
         .await
         .unwrap());
-    let r = poll(dc.clone()).await;
+    let r = poll_device(&t, "contoso.example", &dc).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         claims(r.body["access_token"].as_str().unwrap())["oid"],
         ANNA_ID
     );
-    assert_aad_error(&poll(dc).await, "invalid_grant", 70000);
-    assert_aad_error(&poll("nope".into()).await, "bad_verification_code", 70018);
+    assert_aad_error(
+        &poll_device(&t, "contoso.example", &dc).await,
+        "invalid_grant",
+        70000,
+    );
+    assert_aad_error(
+        &poll_device(&t, "contoso.example", "nope").await,
+        "bad_verification_code",
+        70018,
+    );
 
     // Declined.
-    let r = t
-        .form(
-            "/common/oauth2/v2.0/devicecode",
-            &[("client_id", CLIENT), ("scope", "openid Mail.Read")],
-        )
-        .await;
+    let r = start_device(&t, "openid Mail.Read").await;
     let dc = r.body["device_code"].as_str().unwrap().to_string();
     let uc = r.body["user_code"].as_str().unwrap().to_string();
     assert!(!t
@@ -688,25 +681,11 @@ async fn device_code_flow() {
         .device_sign_in(t.sim.url(), &uc, BEN, PW, Consent::Decline)
         .await
         .unwrap());
-    let r = t
-        .form(
-            "/common/oauth2/v2.0/token",
-            &[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("client_id", CLIENT),
-                ("device_code", &dc),
-            ],
-        )
-        .await;
+    let r = poll_device(&t, "common", &dc).await;
     assert_aad_error(&r, "authorization_declined", 65004);
 
     // Expired.
-    let r = t
-        .form(
-            "/common/oauth2/v2.0/devicecode",
-            &[("client_id", CLIENT), ("scope", "openid Mail.Read")],
-        )
-        .await;
+    let r = start_device(&t, "openid Mail.Read").await;
     let dc = r.body["device_code"].as_str().unwrap().to_string();
     t.admin(
         Method::POST,
@@ -714,25 +693,33 @@ async fn device_code_flow() {
         Some(json!({"seconds": 901})),
     )
     .await;
-    let r = t
-        .form(
-            "/common/oauth2/v2.0/token",
-            &[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("client_id", CLIENT),
-                ("device_code", &dc),
-            ],
-        )
-        .await;
+    let r = poll_device(&t, "common", &dc).await;
     assert_aad_error(&r, "expired_token", 70019);
     // Bad scope at devicecode.
-    let r = t
-        .form(
-            "/common/oauth2/v2.0/devicecode",
-            &[("client_id", CLIENT), ("scope", "Mail.Fly")],
-        )
-        .await;
+    let r = start_device(&t, "Mail.Fly").await;
     assert_aad_error(&r, "invalid_scope", 70011);
+}
+
+/// Starts a device-code flow on `/common` for `scope`.
+async fn start_device(t: &T, scope: &str) -> Resp {
+    t.form(
+        "/common/oauth2/v2.0/devicecode",
+        &[("client_id", CLIENT), ("scope", scope)],
+    )
+    .await
+}
+
+/// One poll of the token endpoint for a device code.
+async fn poll_device(t: &T, tenant: &str, device_code: &str) -> Resp {
+    t.form(
+        &format!("/{tenant}/oauth2/v2.0/token"),
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", CLIENT),
+            ("device_code", device_code),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
