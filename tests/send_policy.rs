@@ -375,6 +375,38 @@ fn forty_megabyte_attachment_goes_through_an_upload_session() {
 }
 
 #[test]
+fn attachment_just_under_three_mib_does_not_overflow_the_inline_request() {
+    // 3 MiB - 1 byte is below the upload-session size, but base64 makes it 4 MiB, so inline it
+    // would exceed Graph's ~4 MB request limit (the sim answers 413 above 4 MiB).
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, id) = signed_in(&sim, dir.path(), ANNA, ANNA, json!({}));
+    let file = dir.path().join("scan.pdf");
+    let size = 3 * 1024 * 1024 - 1;
+    let sha = pseudo_random_file(&file, size);
+    let ok = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1", "message": {
+            "to": ["kunde@kunden.example"], "subject": "Scan",
+            "attachments": [{"name": "scan.pdf", "path": file}]}}),
+    );
+    assert_eq!(ok["state"], "sent", "{ok}");
+    let out = outbound(&sim);
+    assert_eq!(out.len(), 1);
+    let a = &out[0].attachments[0];
+    assert_eq!((a.size, a.sha256.as_str()), (size, sha.as_str()));
+    let counters = sim.sim().counters.snapshot(json!({}));
+    let sessions: u64 = counters["requestsPerRoute"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.contains("createUploadSession"))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(sessions, 1, "{counters}");
+}
+
+#[test]
 fn hundred_queued_mails_are_paced_without_a_429() {
     // The sim enforces Exchange's 30 messages per minute per mailbox on its own clock. To keep
     // the test short, a thread moves the sim's clock on by a minute every 250 ms, so the sim's

@@ -24,7 +24,12 @@ pub struct Limits {
     pub batch_max: usize,
     /// Largest `$top` (Graph: 1000).
     pub max_top: usize,
-    /// Upload-session attachments: smallest and largest size (3 MB and 150 MB).
+    /// Largest attachment added inline with `POST .../attachments` (3 MB; above it 413). The
+    /// request body limit applies as well, so base64 can make a smaller file fail too.
+    pub inline_max_bytes: u64,
+    /// Upload-session attachments: smallest and largest size. Microsoft documents "3 MB to
+    /// 150 MB" but refuses sessions only below 2 MiB (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize;
+    /// measured in microsoftgraph/msgraph-sdk-java#52), so files between 2 and 3 MB can take either path.
     pub upload_min_bytes: u64,
     pub upload_max_bytes: u64,
     /// Largest chunk of an upload session PUT (4 MB).
@@ -48,7 +53,8 @@ impl Default for Limits {
             max_recipients: 500,
             batch_max: 20,
             max_top: 1000,
-            upload_min_bytes: 3 * 1024 * 1024,
+            inline_max_bytes: 3 * 1024 * 1024,
+            upload_min_bytes: 2 * 1024 * 1024,
             upload_max_bytes: 150 * 1024 * 1024,
             upload_chunk_max: 4 * 1024 * 1024,
             retry_after_secs: 2,

@@ -415,6 +415,20 @@ async fn find_by_message_id(g: &MailboxGraph, imid: &str) -> Result<Vec<Found>> 
     }
 }
 
+/// Graph refuses request bodies above about 4 MB (413); decimal megabytes, to be safe.
+const MAX_INLINE_REQUEST_BYTES: u64 = 4_000_000;
+
+/// Whether the inline attachment request (base64 content plus the JSON around it) stays under
+/// Graph's request size limit. A file just under 3 MiB grows past 4 MB once base64-encoded, so
+/// the upload-session size alone is not enough.
+fn inline_request_fits(a: &Spooled) -> bool {
+    let encoded = a.size.div_ceil(3) * 4;
+    let names =
+        (a.name.len() + a.content_type.len() + a.content_id.as_ref().map_or(0, String::len)) as u64;
+    // JSON keys and quotes; a \uXXXX escape makes one byte at most six.
+    encoded + 6 * names + 256 <= MAX_INLINE_REQUEST_BYTES
+}
+
 /// Puts one attachment on the draft: inline below the upload-session size, else through an
 /// upload session in chunks.
 async fn attach(
@@ -427,7 +441,7 @@ async fn attach(
 ) -> Result<()> {
     let s = &c.config().send;
     let path = format!("/messages/{}/attachments", enc(draft));
-    if a.size < s.upload_session_from_bytes {
+    if a.size < s.upload_session_from_bytes && inline_request_fits(a) {
         let data = tokio::fs::read(&a.path)
             .await
             .map_err(|e| spool_gone(&a.path, e))?;

@@ -52,7 +52,7 @@ fn add(ctx: &Ctx, msg_id: &str) -> GResult {
     let v = ctx.json_body()?;
     let now = ctx.now();
     let a = parse_file_attachment(&v, now)?;
-    if a.data.len() as u64 > ctx.sim.limits().upload_min_bytes {
+    if a.data.len() as u64 > ctx.sim.limits().inline_max_bytes {
         return Err(GErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "ErrorAttachmentSizeLimitExceeded",

@@ -196,6 +196,7 @@ async fn tokens_for_another_audience_or_issuer_are_refused() {
 #[tokio::test]
 async fn folder_move_attachment_delete_upload_cancel_and_preferences() {
     let limits = o365_sim::Limits {
+        inline_max_bytes: 10,
         upload_min_bytes: 10,
         ..Default::default()
     };

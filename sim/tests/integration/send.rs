@@ -483,6 +483,7 @@ async fn send_limits() {
 #[tokio::test]
 async fn upload_sessions() {
     let limits = o365_sim::Limits {
+        inline_max_bytes: 1000,
         upload_min_bytes: 1000,
         upload_max_bytes: 100_000,
         upload_chunk_max: 4096,
