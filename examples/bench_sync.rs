@@ -56,6 +56,28 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time (user + system) of this process so far, in milliseconds.
+fn own_cpu_ms() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
+/// CPU time (user + system) of another process so far, in milliseconds (/proc/PID/stat).
+fn process_cpu_ms(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| f.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks * 1000.0 / hz
+}
+
 struct Admin {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
@@ -211,9 +233,11 @@ fn main() {
 
     admin.req(reqwest::Method::POST, "/counters/reset", None);
     let rss_before = peak_rss_mib();
+    let (cpu0, sim_cpu0) = (own_cpu_ms(), process_cpu_ms(sim.id()));
     let t0 = Instant::now();
     let report = call(client, o365_sync, json!({"mailbox": mbx, "user": "u1"}));
     let wall = t0.elapsed();
+    let (lib_cpu_ms, sim_cpu_ms) = (own_cpu_ms() - cpu0, process_cpu_ms(sim.id()) - sim_cpu0);
     let counters = admin.req(reqwest::Method::GET, "/counters", None);
     assert_eq!(report["status"], "ok", "{report}");
     let stored = report["upserted"].as_u64().unwrap();
@@ -266,6 +290,8 @@ fn main() {
         "peak_rss_mib": (peak_rss_mib() * 10.0).round() / 10.0,
         "peak_rss_before_sync_mib": (rss_before * 10.0).round() / 10.0,
         "zero_latency_ms": floor_ms.round(),
+        "library_cpu_ms": lib_cpu_ms.round(),
+        "sim_cpu_ms": sim_cpu_ms.round(),
         "list_folders_median_us": (median_us * 10.0).round() / 10.0,
         "list_folders_p99_us": (p99_us * 10.0).round() / 10.0,
     });
@@ -284,6 +310,10 @@ fn main() {
     );
     println!(
         "  same sync with 0 ms latency: {floor_ms:.0} ms (sim page building + parsing and storing: the floor on this machine)"
+    );
+    println!(
+        "  CPU during the sync: library {lib_cpu_ms:.0} ms, sim {sim_cpu_ms:.0} ms ({} cores shared by both)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!("  peak RSS       {:.1} MiB", peak_rss_mib());
     println!(

@@ -840,7 +840,7 @@ fn interactive_calls_are_not_queued_behind_a_background_sync() {
     let sim = open_sim();
     let outlook = Outlook::new(&sim, EVE);
     for f in ["inbox", "archive", "sentitems", "deleteditems", "junkemail"] {
-        for i in 0..300 {
+        for i in 0..60 {
             outlook.deliver(f, &format!("{f} {i}"));
         }
     }
@@ -851,29 +851,53 @@ fn interactive_calls_are_not_queued_behind_a_background_sync() {
     let mbx = import(&lib, EVE, &["u1"], json!({}));
     assert_eq!(sign_in_as(&sim, &lib, &mbx, "u1", EVE).0, O365_OK);
     folders(&lib, &mbx, 0);
-    sim.sim().latency_ms.store(60, Ordering::SeqCst);
+    // The background sync's first message pages hang for 3 s each, so its requests hold every
+    // slot background work may use. A person's folder list must not wait for them: it takes the
+    // slot kept for interactive calls. (Were it queued behind the sync, it would take at least
+    // 2.5 s; the bound below leaves a wide margin for a busy machine.)
+    const HANG_MS: u64 = 3000;
+    let hang = sim.sim().faults.add(FaultSpec {
+        path: "/v1.0/me/mailFolders/*/messages/delta".into(),
+        latency_ms: Some(HANG_MS),
+        count: Some(4),
+        ..Default::default()
+    });
     let bg = {
         let (lib, mbx) = (lib.clone(), mbx.clone());
-        std::thread::spawn(move || {
-            let t = std::time::Instant::now();
-            sync(&lib, &mbx);
-            t.elapsed()
-        })
+        std::thread::spawn(move || sync(&lib, &mbx))
     };
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    // A CRM user opens the folder list (forced refresh) while the sync keeps the mailbox busy.
+    // Wait until the sync has its requests hanging at the sim.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sim
+        .sim()
+        .faults
+        .list()
+        .iter()
+        .find(|r| r.id == hang.id)
+        .unwrap()
+        .applied
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let t = std::time::Instant::now();
     folders(&lib, &mbx, 0);
     let interactive = t.elapsed();
-    let background = bg.join().unwrap();
     assert!(
-        background > std::time::Duration::from_secs(2),
-        "the sync was long: {background:?}"
+        !bg.is_finished(),
+        "the background sync was still waiting for its pages"
     );
     assert!(
-        interactive < std::time::Duration::from_millis(600),
-        "list_folders took {interactive:?} during a {background:?} sync"
+        interactive < std::time::Duration::from_millis(HANG_MS / 2),
+        "list_folders took {interactive:?}, queued behind the background sync"
     );
+    let r = bg.join().unwrap();
+    assert_eq!(r["status"], "ok", "{r}");
+    sim.sim().faults.clear();
     let max = sim.sim().throttle.max_concurrency();
     assert!(max.values().all(|n| *n <= 4), "{max:?}");
 }
