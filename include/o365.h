@@ -313,7 +313,8 @@ o365_status o365_maintenance(o365_client *client, const char *request_json, char
 // "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
 // macro; the token opens the page with o365_link_open); a queued send
 // reports its outcome with a `send_completed` or `send_failed` event. The same
-// idempotency_key again returns the first result.
+// idempotency_key with the same mail returns the first result; if that send failed, the mail
+// is tried again under the same send_id and Message-ID (never sent twice).
 // Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc) or
 // `serial_mail_not_allowed`; O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
 // `message_too_large`, `invalid_field`, `links_not_configured`; O365_FORBIDDEN

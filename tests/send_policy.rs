@@ -259,6 +259,49 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     assert_eq!(e["state"], "failed");
     assert_eq!(outbound(&sim).len(), 1);
 
+    // The CRM keys its mails: refused now, the admin allows aliases, the user sends again with
+    // the same key, and the mail goes out once under the first send id and Message-ID.
+    let keyed = json!({"mailbox": alias, "user": "u1", "idempotency_key": "crm-mail-42",
+                       "message": {"to": ["kunde@kunden.example"], "subject": "Angebot 42"}});
+    let (st, e) = lib.call(o365_send, keyed.clone());
+    assert_eq!(st, O365_FORBIDDEN, "{e}");
+    let first_id = e["details"]["send_id"].clone();
+    let (st, e) = lib.call(o365_send, keyed.clone());
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (O365_FORBIDDEN, Some("alias_send_not_enabled")),
+        "still refused, tried again: {e}"
+    );
+    assert_eq!(e["details"]["send_id"], first_id);
+    assert_eq!(outbound(&sim).len(), 1);
+    set_alias(true);
+    let again = lib.ok(o365_send, keyed.clone());
+    assert_eq!(again["state"], "sent", "{again}");
+    assert_eq!(again["send_id"], first_id);
+    let out = outbound(&sim);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1].subject, "Angebot 42");
+    assert_eq!(
+        Some(out[1].internet_message_id.as_str()),
+        again["internet_message_id"].as_str()
+    );
+    // Once sent, the key answers with that result; another mail under it is a conflict.
+    assert_eq!(lib.ok(o365_send, keyed.clone())["send_id"], first_id);
+    let mut other = keyed.clone();
+    other["message"]["subject"] = json!("Ein anderes Angebot");
+    let (st, e) = lib.call(o365_send, other);
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (O365_CONFLICT, Some("idempotency_key_reused"))
+    );
+    assert_eq!(outbound(&sim).len(), 2, "sent exactly once");
+    let status = lib.ok(
+        o365_send_status,
+        json!({"mailbox": alias, "user": "u1", "idempotency_key": "crm-mail-42"}),
+    );
+    assert_eq!(status["state"], "sent", "{status}");
+    set_alias(false);
+
     // The shared mailbox anna may send as: from the shared address.
     let shared = import(
         &lib,

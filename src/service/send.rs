@@ -131,17 +131,31 @@ impl Client {
             .idempotency_key
             .clone()
             .unwrap_or_else(|| format!("auto:{}", uuid::Uuid::new_v4().simple()));
-        if let Some(existing) = self.store().find_outbox(&m.id, &key)? {
-            return self.repeat(&existing, &request_hash);
-        }
-
-        let send_id = format!("snd_{}", uuid::Uuid::new_v4().simple());
+        // The same mail again under a key whose send failed (say, after the admin allowed
+        // sending from aliases): try once more under the same send id and Message-ID, so the
+        // first attempt looks for a copy that did go out before sending anything.
+        let retry = match self.store().find_outbox(&m.id, &key)? {
+            Some(e) if e.state == "failed" && e.request_hash == request_hash => Some(e),
+            Some(e) => return self.repeat(&e, &request_hash),
+            None => None,
+        };
+        let send_id = match &retry {
+            Some(r) => r.send_id.clone(),
+            None => format!("snd_{}", uuid::Uuid::new_v4().simple()),
+        };
         let domain = m
             .address
             .rsplit_once('@')
             .map(|x| x.1)
             .unwrap_or("o365.invalid");
-        let imid = format!("<{}.o365@{domain}>", &send_id[4..]);
+        let imid = match &retry {
+            Some(r) => r.internet_message_id.clone(),
+            None => format!("<{}.o365@{domain}>", &send_id[4..]),
+        };
+        if retry.is_some() {
+            // Left-overs of the failed attempt.
+            spool::remove_dir(&spool::spool_dir(&self.config().store_path()).join(&send_id));
+        }
         let uses = macros::scan(&checked.body);
         let spool_dir = spool::spool_dir(&self.config().store_path()).join(&send_id);
         let mut link_id = None;
@@ -244,7 +258,7 @@ impl Client {
             link_id: link_id.clone(),
         };
         let now = self.now_ms();
-        let row = OutboxRecord {
+        let mut row = OutboxRecord {
             send_id: send_id.clone(),
             mailbox_id: m.id.clone(),
             idempotency_key: key,
@@ -274,39 +288,68 @@ impl Client {
                 links::discard(c, l);
             }
         };
-        match self.store().insert_outbox(&row, Some(rule)) {
-            Ok(Insert::Inserted) => {}
-            Ok(Insert::Existing(e)) => {
+        if let Some(prev) = &retry {
+            // Counted as in doubt (one attempt made): the worker looks for the Message-ID first.
+            row.attempts = 1;
+            row.created_at = prev.created_at;
+            if !self.store().retry_outbox(&row)? {
                 discard(self);
-                return self.repeat(&e, &request_hash);
+                let now_row = self
+                    .store()
+                    .get_outbox(&send_id)?
+                    .ok_or_else(|| Error::not_found("send", &send_id))?;
+                return self.repeat(&now_row, &request_hash);
             }
-            Ok(Insert::Serial { copies }) => {
-                discard(self);
-                self.audit(
-                    Some(&m.id),
-                    Some(&req.user),
-                    "send",
-                    "denied",
-                    Some("serial mail".into()),
-                );
-                return Err(message::serial_mail(&format!(
+            if let Some(old) = prev
+                .request
+                .get("link_id")
+                .and_then(Value::as_str)
+                .filter(|old| link_id.as_deref() != Some(*old))
+            {
+                links::discard(self, old);
+            }
+            self.audit(
+                Some(&m.id),
+                Some(&req.user),
+                "send",
+                "retried",
+                Some(send_id.clone()),
+            );
+        } else {
+            match self.store().insert_outbox(&row, Some(rule)) {
+                Ok(Insert::Inserted) => {}
+                Ok(Insert::Existing(e)) => {
+                    discard(self);
+                    return self.repeat(&e, &request_hash);
+                }
+                Ok(Insert::Serial { copies }) => {
+                    discard(self);
+                    self.audit(
+                        Some(&m.id),
+                        Some(&req.user),
+                        "send",
+                        "denied",
+                        Some("serial mail".into()),
+                    );
+                    return Err(message::serial_mail(&format!(
                     "the same subject and text went to {copies} other recipient(s) within {} minutes",
                     cfg.serial_window_ms / 60_000
                 ))
                 .with_detail("copies", copies));
+                }
+                Err(e) => {
+                    discard(self);
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                discard(self);
-                return Err(e);
-            }
+            self.audit(
+                Some(&m.id),
+                Some(&req.user),
+                "send",
+                "queued",
+                Some(send_id.clone()),
+            );
         }
-        self.audit(
-            Some(&m.id),
-            Some(&req.user),
-            "send",
-            "queued",
-            Some(send_id.clone()),
-        );
         // Tidy up expired links now and then (cheap when there is nothing to do).
         if let Err(e) = links::purge(self) {
             tracing::warn!("link purge: {e}");

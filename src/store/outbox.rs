@@ -76,6 +76,10 @@ pub trait OutboxStore {
     /// Inserts a row unless one exists for (mailbox, key), and unless the serial rule says
     /// the content is a mass mailing. One transaction, so concurrent callers agree.
     fn insert_outbox(&self, r: &OutboxRecord, serial: Option<SerialRule>) -> Result<Insert>;
+    /// Puts a `failed` row back to work with a freshly prepared request (the same mail sent
+    /// again under the same key). False when the row is no longer `failed` (another caller
+    /// retried it first).
+    fn retry_outbox(&self, r: &OutboxRecord) -> Result<bool>;
     fn get_outbox(&self, send_id: &str) -> Result<Option<OutboxRecord>>;
     fn find_outbox(&self, mailbox_id: &str, key: &str) -> Result<Option<OutboxRecord>>;
     fn update_outbox(&self, send_id: &str, u: &OutboxUpdate, now: i64) -> Result<()>;

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace O365\Tests;
 
 use O365\Client;
+use O365\ForbiddenException;
 use O365\InvalidArgumentException;
 use O365\PolicyViolationException;
 
@@ -82,6 +83,35 @@ final class SendTest extends SimTestCase
             self::assertSame('header_injection', $e->getErrorKind());
         }
         self::assertCount(1, $this->outbound(), 'nothing else went out');
+    }
+
+    public function testAFailedKeyedSendGoesOutOnceWhenSentAgainAfterTheAdminAllowsAliases(): void
+    {
+        $c = $this->sendClient();
+        $this->simPatch('/_sim/tenants/contoso.example', ['sendFromAliasEnabled' => false]);
+        $id = $c->importMailbox(['address' => 'info@contoso.example', 'users' => ['u1'],
+                                 'kind' => 'alias', 'alias_of' => self::ANNA])['id'];
+        $start = $c->authenticate(['mailbox' => $id, 'user' => 'u1']);
+        $c->authenticate(['callback_url' => $this->signInPage($start['authorize_url'], self::ANNA)]);
+        $mail = ['mailbox' => $id, 'user' => 'u1', 'idempotency_key' => 'crm-7',
+                 'message' => ['to' => ['kunde@kunden.example'], 'subject' => 'Angebot 7']];
+        try {
+            $c->send($mail);
+            self::fail('the tenant does not allow sending from aliases');
+        } catch (ForbiddenException $e) {
+            self::assertSame('alias_send_not_enabled', $e->getErrorKind());
+            self::assertStringContainsString('Set-OrganizationConfig -SendFromAliasEnabled $true', (string) $e->getHint());
+            $sendId = $e->getDetails()['send_id'];
+        }
+        self::assertCount(0, $this->outbound());
+        $this->simPatch('/_sim/tenants/contoso.example', ['sendFromAliasEnabled' => true]);
+        $sent = $c->send($mail);
+        self::assertSame('sent', $sent['state']);
+        self::assertSame($sendId, $sent['send_id']);
+        self::assertSame($sendId, $c->send($mail)['send_id'], 'the key now answers with the sent mail');
+        $out = $this->outbound();
+        self::assertCount(1, $out, 'sent exactly once');
+        self::assertSame('info@contoso.example', $out[0]['from']['address']);
     }
 
     public function testDownloadLinkIsServedToTheHostsPage(): void

@@ -127,9 +127,21 @@ abstract class SimTestCase extends TestCase
     /** POST JSON on the sim's admin API. @return array<string, mixed> */
     protected function simPost(string $path, array $body): array
     {
+        return $this->simSend('POST', $path, $body);
+    }
+
+    /** PATCH JSON on the sim's admin API. @return array<string, mixed> */
+    protected function simPatch(string $path, array $body): array
+    {
+        return $this->simSend('PATCH', $path, $body);
+    }
+
+    /** @return array<string, mixed> */
+    private function simSend(string $method, string $path, array $body): array
+    {
         $ctx = stream_context_create([
             'ssl' => ['cafile' => $this->caFile, 'verify_peer' => true],
-            'http' => ['method' => 'POST', 'header' => "Content-Type: application/json\r\n",
+            'http' => ['method' => $method, 'header' => "Content-Type: application/json\r\n",
                        'content' => json_encode($body, JSON_THROW_ON_ERROR), 'ignore_errors' => true],
         ]);
         $resp = file_get_contents($this->url . $path, false, $ctx);

@@ -91,6 +91,26 @@ impl OutboxStore for SqliteStore {
         })
     }
 
+    fn retry_outbox(&self, o: &OutboxRecord) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE outbox SET state = ?2, request = ?3, draft_id = NULL, draft_ready = 0, \
+                 error = NULL, attempts = ?4, next_attempt_at = ?5, notify = ?6, updated_at = ?7 \
+                 WHERE send_id = ?1 AND state = 'failed'",
+                params![
+                    o.send_id,
+                    o.state,
+                    o.request.to_string(),
+                    o.attempts,
+                    o.next_attempt_at,
+                    o.notify as i64,
+                    o.updated_at,
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn get_outbox(&self, send_id: &str) -> Result<Option<OutboxRecord>> {
         self.read(|c| {
             Ok(c.query_row(
