@@ -118,6 +118,11 @@ struct Sim {
     std::string get(const std::string& path) const {
         return run("curl -s --cacert " + quote(ca_file) + " " + quote(url + path));
     }
+    // PATCH with a JSON body on the sim's admin API.
+    std::string patch(const std::string& path, const std::string& json) const {
+        return run("curl -s -X PATCH -H 'Content-Type: application/json' --cacert " + quote(ca_file) +
+                   " --data " + quote(json) + " " + quote(url + path));
+    }
     // A person signing in on the page behind authorize_url.
     std::string sign_in_page(const std::string& authorize_url, const std::string& login,
                              bool accept = true) const {

@@ -1,7 +1,7 @@
 // o365_send through the C++ wrapper against the o365-sim binary (issue 6): a mailbox signed in
 // through the sim's own sign-in page; 10 recipients sent (and received by the sim), 11 refused
 // with o365::PolicyViolation and the macro hint, serial mail and header injection refused,
-// idempotent repeat, a download link served.
+// idempotent repeat, a keyed send retried after an alias refusal, a download link served.
 // Needs the sim binary (O365_SIM, else next to $LIB, else target/debug/o365-sim) and curl.
 // Last line: "N passed, N failed".
 #include "sim_support.hpp"
@@ -92,6 +92,44 @@ void test_send(const Sim& sim) {
     }
 }
 
+// A keyed send refused because the tenant does not allow sending from aliases goes out once
+// when sent again under the same key after the admin allowed it.
+void test_keyed_retry_after_alias_refusal(const Sim& sim) {
+    simtest::TempDir dir;
+    o365::Client c(sim.config(dir.path));
+    sim.patch("/_sim/tenants/contoso.example", "{\"sendFromAliasEnabled\": false}");
+    std::string id = member(c.import_mailbox("{\"address\": \"info@contoso.example\", \"users\": [\"u1\"], "
+                                             "\"kind\": \"alias\", \"alias_of\": \"anna.schmidt@contoso.example\"}"),
+                            "id");
+    std::string start = c.call(&o365_authenticate, "{\"mailbox\": \"" + id + "\", \"user\": \"u1\"}");
+    std::string redirect = sim.sign_in_page(member(start, "authorize_url"), "anna.schmidt@contoso.example");
+    c.call(&o365_authenticate, "{\"callback_url\": \"" + redirect + "\"}");
+    std::string mail = "{\"mailbox\": \"" + id + "\", \"user\": \"u1\", \"idempotency_key\": \"cpp-alias-1\", "
+                       "\"message\": {\"to\": [\"kunde@kunden.example\"], \"subject\": \"Angebot vom Alias\"}}";
+    std::string send_id;
+    try {
+        c.send(mail);
+        CHECK(false, "sending from the alias must be refused");
+    } catch (const o365::Forbidden& e) {
+        CHECK(e.kind() == "alias_send_not_enabled", "kind: " + e.kind());
+        CHECK(contains(e.hint(), "Set-OrganizationConfig -SendFromAliasEnabled $true"), "hint: " + e.hint());
+        send_id = member(e.details_json(), "send_id");
+    }
+    CHECK(!contains(sim.get("/_sim/outbound"), "Angebot vom Alias"), "nothing sent while refused");
+    sim.patch("/_sim/tenants/contoso.example", "{\"sendFromAliasEnabled\": true}");
+    std::string sent = c.send(mail);
+    CHECK(member(sent, "state") == "sent", "sent on the second try: " + sent);
+    CHECK(!send_id.empty() && member(sent, "send_id") == send_id, "same send id: " + sent);
+    CHECK(member(c.send(mail), "send_id") == send_id, "the key answers with the sent mail");
+    std::string out = sim.get("/_sim/outbound");
+    // The subject field appears once per received mail (headers and MIME repeat the text).
+    size_t n = 0;
+    for (size_t at = out.find("\"subject\":\"Angebot vom Alias\""); at != std::string::npos;
+         at = out.find("\"subject\":\"Angebot vom Alias\"", at + 1))
+        ++n;
+    CHECK(n == 1, "received exactly once: " + std::to_string(n));
+}
+
 }  // namespace
 
 int main() {
@@ -103,6 +141,7 @@ int main() {
     }
     try {
         test_send(sim);
+        test_keyed_retry_after_alias_refusal(sim);
     } catch (const std::exception& e) {
         CHECK(false, std::string("unexpected exception: ") + e.what());
     }
