@@ -281,3 +281,70 @@ fn setting_off_books_nothing_and_main_user_at_booking_time() {
         "{acts:?}"
     );
 }
+
+#[test]
+fn an_alias_and_its_mailbox_share_sent_items_but_book_each_mail_once() {
+    // info@ is an alias of Anna's mailbox: both records sync the same Sent Items. CRM mail
+    // from either record is never an activity; Outlook mail is booked once, for the record
+    // whose address sent it.
+    let sim = fast_sim();
+    sim.sim()
+        .world
+        .lock()
+        .unwrap()
+        .tenant_mut("contoso.example")
+        .unwrap()
+        .send_from_alias_enabled = true;
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, anna, _) = setup(&sim, dir.path());
+    let info = import(
+        &lib,
+        "info@contoso.example",
+        &["u1", "u3"],
+        json!({"kind": "alias", "alias_of": ANNA, "main_user": "u3"}),
+    );
+    let (st, v) = sign_in_as(&sim, &lib, &info, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    sync(&lib, &info);
+    assert!(
+        activities(&lib).is_empty(),
+        "what was there before is not booked"
+    );
+
+    let crm_anna = crm_send(&lib, &anna, "CRM von Anna");
+    let crm_info = crm_send(&lib, &info, "CRM von info@");
+    let from_anna = outlook_send(&sim, "Outlook von Anna");
+    let from_info = admin(
+        &sim,
+        &format!("/mailboxes/{ANNA}/outlook-send"),
+        json!({"subject": "Outlook von info@", "body": "x", "to": ["kunde@kunden.example"],
+               "from": "info@contoso.example"}),
+    )["internetMessageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        sync(&lib, &anna);
+        sync(&lib, &info);
+    }
+    let mut booked: Vec<(String, String, String)> = activities(&lib)
+        .iter()
+        .map(|a| {
+            (
+                a["internet_message_id"].as_str().unwrap().to_owned(),
+                a["mailbox"].as_str().unwrap().to_owned(),
+                a["responsible_user"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    booked.sort();
+    let mut want = vec![
+        (from_anna, anna.clone(), "u1".to_owned()),
+        (from_info, info.clone(), "u3".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(
+        booked, want,
+        "CRM mails {crm_anna} and {crm_info} are not activities"
+    );
+}

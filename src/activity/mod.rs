@@ -39,7 +39,8 @@ pub struct Candidate {
 
 pub trait ActivityStore {
     /// Sent Items messages sent at or after `since` that are neither the library's own
-    /// (outbox, sent log) nor already decided.
+    /// (outbox, sent log of any mailbox in the store: an alias shares its mailbox's Sent
+    /// Items) nor already decided.
     fn activity_candidates(
         &self,
         mailbox_id: &str,
@@ -92,6 +93,7 @@ impl Client {
         let Some(since) = settings.booking_since_ms() else {
             return Ok(0);
         };
+        let siblings = self.same_graph_mailbox(&m)?;
         let mut published = 0;
         loop {
             let batch = self.store().activity_candidates(&m.id, since, 500)?;
@@ -99,12 +101,34 @@ impl Client {
                 break;
             }
             for c in batch {
-                if self.book_one(&m, &c)? {
+                let owner = owner_of(&m, &siblings, &c);
+                if owner != m.id {
+                    // Another record of the same Microsoft mailbox books it (see owner_of).
+                    self.store().record_activity(
+                        &m.id,
+                        &c.internet_message_id,
+                        &format!("owned_by:{owner}"),
+                        &c.graph_id,
+                        self.now_ms(),
+                    )?;
+                } else if self.book_one(&m, &c)? {
                     published += 1;
                 }
             }
         }
         Ok(published)
+    }
+
+    /// Every imported record whose mail lives in the same Microsoft mailbox as `m` (an alias
+    /// and the mailbox it belongs to), `m` included.
+    fn same_graph_mailbox(&self, m: &MailboxRecord) -> Result<Vec<MailboxRecord>> {
+        let target = graph_mailbox(m);
+        Ok(self
+            .store()
+            .list_mailboxes(None)?
+            .into_iter()
+            .filter(|o| graph_mailbox(o).eq_ignore_ascii_case(target))
+            .collect())
     }
 
     /// [`Client::book_external_sent`] after a sync; failures are logged, never fatal.
@@ -150,9 +174,117 @@ impl Client {
     }
 }
 
+/// The Microsoft mailbox a record reads and sends through.
+fn graph_mailbox(m: &MailboxRecord) -> &str {
+    match (m.kind.as_str(), m.alias_of.as_deref()) {
+        ("alias", Some(of)) => of,
+        _ => &m.address,
+    }
+}
+
+/// Which record books a mail found in a Sent Items that several records share: the one whose
+/// address sent it (an alias's mail is the alias's activity), else the record of the mailbox
+/// itself, else the oldest record. Every record decides the same way, so each mail is booked
+/// once.
+fn owner_of(m: &MailboxRecord, siblings: &[MailboxRecord], c: &Candidate) -> String {
+    if siblings.len() <= 1 {
+        return m.id.clone();
+    }
+    let from = c.from_address.as_deref().unwrap_or("");
+    let target = graph_mailbox(m);
+    siblings
+        .iter()
+        .find(|s| s.address.eq_ignore_ascii_case(from))
+        .or_else(|| {
+            siblings
+                .iter()
+                .find(|s| s.address.eq_ignore_ascii_case(target))
+        })
+        .or_else(|| siblings.iter().min_by_key(|s| (s.created_at, s.id.clone())))
+        .map_or_else(|| m.id.clone(), |s| s.id.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str, address: &str, alias_of: Option<&str>, created_at: i64) -> MailboxRecord {
+        MailboxRecord {
+            id: id.into(),
+            address: address.into(),
+            kind: if alias_of.is_some() { "alias" } else { "user" }.into(),
+            alias_of: alias_of.map(Into::into),
+            users: vec!["u1".into()],
+            main_user: "u1".into(),
+            auth_state: "authenticated".into(),
+            settings: json!({}),
+            account: None,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
+    fn sent_by(from: &str) -> Candidate {
+        Candidate {
+            graph_id: "g".into(),
+            internet_message_id: "<x@y>".into(),
+            subject: None,
+            from_name: None,
+            from_address: Some(from.into()),
+            recipients_json: None,
+            sent_at: Some(0),
+            body_preview: None,
+            has_attachments: false,
+        }
+    }
+
+    #[test]
+    fn a_shared_sent_items_books_each_mail_for_one_record() {
+        let anna = record("m_anna", "anna@contoso.example", None, 1);
+        let info = record(
+            "m_info",
+            "info@contoso.example",
+            Some("anna@contoso.example"),
+            2,
+        );
+        let sales = record(
+            "m_sales",
+            "sales@contoso.example",
+            Some("anna@contoso.example"),
+            3,
+        );
+        let all = vec![anna.clone(), info.clone(), sales.clone()];
+        for (from, owner) in [
+            ("anna@contoso.example", "m_anna"),
+            ("INFO@contoso.example", "m_info"),
+            ("sales@contoso.example", "m_sales"),
+            ("other-alias@contoso.example", "m_anna"),
+        ] {
+            for m in [&anna, &info, &sales] {
+                assert_eq!(
+                    owner_of(m, &all, &sent_by(from)),
+                    owner,
+                    "{from} seen by {}",
+                    m.id
+                );
+            }
+        }
+        // Only aliases imported: the oldest one books mail from other addresses.
+        let aliases = vec![info.clone(), sales.clone()];
+        assert_eq!(
+            owner_of(&sales, &aliases, &sent_by("anna@contoso.example")),
+            "m_info"
+        );
+        // A record alone books everything in its Sent Items.
+        assert_eq!(
+            owner_of(
+                &info,
+                std::slice::from_ref(&info),
+                &sent_by("anna@contoso.example")
+            ),
+            "m_info"
+        );
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

@@ -19,10 +19,10 @@ impl ActivityStore for SqliteStore {
                    AND m.internet_message_id IS NOT NULL AND m.sent_at >= ?2 \
                    AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.mailbox_id = m.mailbox_id \
                                    AND a.internet_message_id = m.internet_message_id) \
-                   AND NOT EXISTS (SELECT 1 FROM sent_log s WHERE s.mailbox_id = m.mailbox_id \
-                                   AND s.internet_message_id = m.internet_message_id) \
-                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.mailbox_id = m.mailbox_id \
-                                   AND o.internet_message_id = m.internet_message_id) \
+                   AND NOT EXISTS (SELECT 1 FROM sent_log s \
+                                   WHERE s.internet_message_id = m.internet_message_id) \
+                   AND NOT EXISTS (SELECT 1 FROM outbox o \
+                                   WHERE o.internet_message_id = m.internet_message_id) \
                  ORDER BY m.sent_at LIMIT ?3",
             )?;
             let rows = st.query_map(params![mailbox_id, since, limit as i64], |r| {

@@ -2,7 +2,8 @@
 //!
 //! Append new migrations; never edit one that has shipped.
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2_ACTIVITIES)];
+pub const MIGRATIONS: &[(i64, &str)] =
+    &[(1, V1), (2, V2_ACTIVITIES), (3, V3_OWN_MAIL_BY_MESSAGE_ID)];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
 /// areas fill (tokens, sign-in states, folder/message cache, delta state, outbox, sent log).
@@ -259,4 +260,11 @@ CREATE TABLE activities (
     booked_at           INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, internet_message_id)
 );
+"#;
+
+/// The activity pass asks whether any mailbox of the store sent a mail (an alias and its
+/// mailbox share one Sent Items), so the own-mail tables are looked up by Message-ID alone.
+const V3_OWN_MAIL_BY_MESSAGE_ID: &str = r#"
+CREATE INDEX sent_log_by_message_id ON sent_log(internet_message_id);
+CREATE INDEX outbox_by_message_id ON outbox(internet_message_id);
 "#;
