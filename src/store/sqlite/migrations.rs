@@ -2,8 +2,11 @@
 //!
 //! Append new migrations; never edit one that has shipped.
 
-pub const MIGRATIONS: &[(i64, &str)] =
-    &[(1, V1), (2, V2_ACTIVITIES), (3, V3_OWN_MAIL_BY_MESSAGE_ID)];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2_ACTIVITIES),
+    (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
+];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
 /// areas fill (tokens, sign-in states, folder/message cache, delta state, outbox, sent log).
@@ -262,9 +265,48 @@ CREATE TABLE activities (
 );
 "#;
 
-/// The activity pass asks whether any mailbox of the store sent a mail (an alias and its
-/// mailbox share one Sent Items), so the own-mail tables are looked up by Message-ID alone.
-const V3_OWN_MAIL_BY_MESSAGE_ID: &str = r#"
+/// 1. The activity pass asks whether any mailbox of the store sent a mail (an alias and its
+///    mailbox share one Sent Items), so the own-mail tables are looked up by Message-ID alone.
+/// 2. Cached messages are found by a compact 64-bit key instead of a primary-key index on
+///    Graph's long random ids, which made storing a page five times slower (see
+///    `cache::message_key`). SQLite cannot drop a primary key in place, and the table is a
+///    cache, so it is rebuilt empty and every folder's next sync is a full round (the
+///    activity decisions and everything else stay).
+const V3_OWN_MAIL_AND_MESSAGE_KEYS: &str = r#"
 CREATE INDEX sent_log_by_message_id ON sent_log(internet_message_id);
 CREATE INDEX outbox_by_message_id ON outbox(internet_message_id);
+
+DROP TABLE messages;
+CREATE TABLE messages (
+    mailbox_id          TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    id                  TEXT NOT NULL,
+    folder_id           TEXT NOT NULL,
+    internet_message_id TEXT,
+    conversation_id     TEXT,
+    subject             TEXT,
+    from_name           TEXT,
+    from_address        TEXT,
+    recipients_json     TEXT,
+    received_at         INTEGER,
+    sent_at             INTEGER,
+    is_read             INTEGER NOT NULL DEFAULT 0,
+    is_draft            INTEGER NOT NULL DEFAULT 0,
+    has_attachments     INTEGER NOT NULL DEFAULT 0,
+    importance          TEXT,
+    flag                TEXT,
+    categories_json     TEXT,
+    body_preview        TEXT,
+    change_key          TEXT,
+    body                TEXT,
+    body_type           TEXT,
+    attachments_json    TEXT,
+    seen_gen            INTEGER NOT NULL DEFAULT 0,
+    updated_at          INTEGER NOT NULL,
+    -- cache::message_key(mailbox_id, id); (mailbox_id, id) is unique by the only insert path.
+    id_key              INTEGER NOT NULL
+);
+CREATE INDEX messages_by_key ON messages(id_key);
+CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
+UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_full = 0, round_items = 0
+    WHERE scope <> 'folders';
 "#;

@@ -173,6 +173,52 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_to_message_keys_empties_only_the_message_cache() {
+        // A store written by schema 2 (before message keys), with a cached message, a delta
+        // link, an activity decision and a queued send.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        {
+            let mut c = Connection::open(&p).unwrap();
+            let tx = c.transaction().unwrap();
+            for (v, sql) in &migrations::MIGRATIONS[..2] {
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", v).unwrap();
+            }
+            tx.execute_batch(
+                "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
+                   VALUES ('m1', 'a@b.example', 'user', 'u1', 1, 1); \
+                 INSERT INTO messages (mailbox_id, id, folder_id, updated_at) VALUES ('m1', 'x', 'f', 1); \
+                 INSERT INTO sync_state (mailbox_id, scope, delta_link) VALUES ('m1', 'f', 'https://d'); \
+                 INSERT INTO sync_state (mailbox_id, scope, delta_link) VALUES ('m1', 'folders', 'https://t'); \
+                 INSERT INTO activities (mailbox_id, internet_message_id, event_id, booked_at) \
+                   VALUES ('m1', '<i@d>', 'act_1', 1);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        let (messages, links, activities): (i64, Vec<Option<String>>, i64) = s
+            .read(|c| {
+                Ok((
+                    c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?,
+                    c.prepare("SELECT delta_link FROM sync_state ORDER BY scope")?
+                        .query_map([], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?,
+                    c.query_row("SELECT COUNT(*) FROM activities", [], |r| r.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(messages, 0, "the message cache is rebuilt");
+        assert_eq!(
+            links,
+            vec![None, Some("https://t".to_owned())],
+            "folders resync fully"
+        );
+        assert_eq!(activities, 1, "activity decisions stay");
+    }
+
+    #[test]
     fn missing_folder_is_a_clear_error() {
         let e = SqliteStore::open(Path::new("/nonexistent/dir/s.db")).unwrap_err();
         assert_eq!(e.status(), crate::error::status::STORE);
