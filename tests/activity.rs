@@ -288,13 +288,7 @@ fn an_alias_and_its_mailbox_share_sent_items_but_book_each_mail_once() {
     // from either record is never an activity; Outlook mail is booked once, for the record
     // whose address sent it.
     let sim = fast_sim();
-    sim.sim()
-        .world
-        .lock()
-        .unwrap()
-        .tenant_mut("contoso.example")
-        .unwrap()
-        .send_from_alias_enabled = true;
+    set_send_from_alias(&sim, "contoso.example", true);
     let dir = tempfile::tempdir().unwrap();
     let (lib, anna, _) = setup(&sim, dir.path());
     let info = import(

@@ -192,15 +192,7 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     );
     let (st, v) = sign_in_as(&sim, &lib, &alias, "u1", ANNA);
     assert_eq!(st, O365_OK, "{v}");
-    let set_alias = |on: bool| {
-        sim.sim()
-            .world
-            .lock()
-            .unwrap()
-            .tenant_mut("contoso.example")
-            .unwrap()
-            .send_from_alias_enabled = on;
-    };
+    let set_alias = |on: bool| set_send_from_alias(&sim, "contoso.example", on);
 
     set_alias(true);
     let ok = lib.ok(
@@ -342,6 +334,18 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     assert_eq!(outbound(&sim).len(), before);
 }
 
+/// createUploadSession requests the sim has seen.
+fn upload_sessions(sim: &o365_sim::RunningSim) -> u64 {
+    let counters = sim.sim().counters.snapshot(json!({}));
+    counters["requestsPerRoute"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.contains("createUploadSession"))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum()
+}
+
 fn pseudo_random_file(path: &std::path::Path, len: usize) -> String {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut data = vec![0u8; len];
@@ -386,14 +390,7 @@ fn forty_megabyte_attachment_goes_through_an_upload_session() {
         .attachments
         .iter()
         .any(|a| a.name == "small.txt" && a.size == 5));
-    let counters = sim.sim().counters.snapshot(json!({}));
-    let routes = counters["requestsPerRoute"].as_object().unwrap();
-    let sessions: u64 = routes
-        .iter()
-        .filter(|(k, _)| k.contains("createUploadSession"))
-        .map(|(_, v)| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(sessions, 1, "one upload session: {routes:?}");
+    assert_eq!(upload_sessions(&sim), 1, "one upload session");
     // Spool cleaned up after sending.
     let spool = dir.path().join("o365.db.outbox");
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
@@ -438,15 +435,7 @@ fn attachment_just_under_three_mib_does_not_overflow_the_inline_request() {
     assert_eq!(out.len(), 1);
     let a = &out[0].attachments[0];
     assert_eq!((a.size, a.sha256.as_str()), (size, sha.as_str()));
-    let counters = sim.sim().counters.snapshot(json!({}));
-    let sessions: u64 = counters["requestsPerRoute"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| k.contains("createUploadSession"))
-        .map(|(_, v)| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(sessions, 1, "{counters}");
+    assert_eq!(upload_sessions(&sim), 1);
 }
 
 #[test]

@@ -294,11 +294,7 @@ impl Client {
             row.created_at = prev.created_at;
             if !self.store().retry_outbox(&row)? {
                 discard(self);
-                let now_row = self
-                    .store()
-                    .get_outbox(&send_id)?
-                    .ok_or_else(|| Error::not_found("send", &send_id))?;
-                return self.repeat(&now_row, &request_hash);
+                return self.repeat(&self.outbox_row(&send_id)?, &request_hash);
             }
             if let Some(old) = prev
                 .request
@@ -360,21 +356,11 @@ impl Client {
         }
         let wait = Duration::from_millis(cfg.wait_ms);
         match outbox::process(self, &send_id, wait, true).await {
-            Ok(Step::Sent) => {
-                let row = self
-                    .store()
-                    .get_outbox(&send_id)?
-                    .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(self, &row)
-            }
+            Ok(Step::Sent) => answer(self, &self.outbox_row(&send_id)?),
             Ok(Step::Failed(e)) => Err(e.with_detail("send_id", send_id.as_str())),
             Ok(Step::Deferred(_)) | Ok(Step::Busy) => {
                 worker::ensure(self);
-                let row = self
-                    .store()
-                    .get_outbox(&send_id)?
-                    .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(self, &row)
+                answer(self, &self.outbox_row(&send_id)?)
             }
             Err(e) => {
                 // The entry stays in the outbox; the worker finishes it.
@@ -388,13 +374,15 @@ impl Client {
                 );
                 worker::ensure(self);
                 tracing::warn!(send_id, "send left in the outbox: {e}");
-                let row = self
-                    .store()
-                    .get_outbox(&send_id)?
-                    .ok_or_else(|| Error::not_found("send", &send_id))?;
-                answer(self, &row)
+                answer(self, &self.outbox_row(&send_id)?)
             }
         }
+    }
+
+    fn outbox_row(&self, send_id: &str) -> Result<OutboxRecord> {
+        self.store()
+            .get_outbox(send_id)?
+            .ok_or_else(|| Error::not_found("send", send_id))
     }
 
     /// The first result for a key used again (if the content is the same).

@@ -109,6 +109,17 @@ pub fn sim_with(opts: SimOptions) -> RunningSim {
 }
 
 /// Client config pointing at the sim.
+/// The tenant setting "Send from alias" (Set-OrganizationConfig -SendFromAliasEnabled).
+pub fn set_send_from_alias(sim: &RunningSim, tenant: &str, on: bool) {
+    sim.sim()
+        .world
+        .lock()
+        .unwrap()
+        .tenant_mut(tenant)
+        .unwrap()
+        .send_from_alias_enabled = on;
+}
+
 pub fn config(sim: &RunningSim, dir: &Path) -> Value {
     json!({
         "store": dir.join("o365.db").to_str().unwrap(),
