@@ -304,13 +304,6 @@ impl Client {
             {
                 links::discard(self, old);
             }
-            self.audit(
-                Some(&m.id),
-                Some(&req.user),
-                "send",
-                "retried",
-                Some(send_id.clone()),
-            );
         } else {
             match self.store().insert_outbox(&row, Some(rule)) {
                 Ok(Insert::Inserted) => {}
@@ -338,14 +331,15 @@ impl Client {
                     return Err(e);
                 }
             }
-            self.audit(
-                Some(&m.id),
-                Some(&req.user),
-                "send",
-                "queued",
-                Some(send_id.clone()),
-            );
         }
+        let outcome = if retry.is_some() { "retried" } else { "queued" };
+        self.audit(
+            Some(&m.id),
+            Some(&req.user),
+            "send",
+            outcome,
+            Some(send_id.clone()),
+        );
         // Tidy up expired links now and then (cheap when there is nothing to do).
         if let Err(e) = links::purge(self) {
             tracing::warn!("link purge: {e}");
