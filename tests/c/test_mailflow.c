@@ -1,7 +1,8 @@
 /* The main job through the C ABI against the o365-sim binary: sign-in (code flow through
  * the sim's own page), folder tree with German names and well-known roles, sync, messages,
  * the send policy (10 recipients sent, 11 refused), a mail sent "from Outlook" booked as
- * exactly one activity, and an unassigned user refused.
+ * exactly one activity, an unassigned user refused, and an alias send refused by the tenant
+ * that goes out once when sent again under the same key after the admin allowed it.
  *
  * Needs the sim binary (O365_SIM, else next to $LIB, else target/debug/o365-sim) and curl.
  * Last line: "N passed, N failed".
@@ -184,6 +185,58 @@ static void test_mailflow(void)
     out = call(o365_list_folders, c, req, O365_FORBIDDEN);
     CHECK(out && strstr(out, "user_not_assigned"), "stranger refused: %s", out);
     o365_string_free(out);
+
+    /* info@, an alias of Anna: refused while the tenant does not allow sending from aliases,
+     * naming the setting; sent again under the same idempotency key after the admin allowed
+     * it, the mail goes out once, under the first send id. */
+    out = call(o365_import_mailbox, c,
+               "{\"address\": \"info@contoso.example\", \"users\": [\"u1\"], \"kind\": \"alias\", "
+               "\"alias_of\": \"" ANNA "\"}", O365_OK);
+    char *alias = json_str(out, "id");
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"mailbox\": \"%s\", \"user\": \"u1\"}", alias);
+    out = call(o365_authenticate, c, req, O365_OK);
+    char *alias_authorize = json_str(out, "authorize_url");
+    o365_string_free(out);
+    char *alias_redirect = alias_authorize ? sim_sign_in_page(alias_authorize, ANNA) : NULL;
+    snprintf(req, sizeof req, "{\"callback_url\": \"%s\"}", alias_redirect ? alias_redirect : "");
+    out = call(o365_authenticate, c, req, O365_OK);
+    o365_string_free(out);
+    free(alias_authorize);
+    free(alias_redirect);
+    const char *patch = "curl -s -X PATCH --cacert '%s' -H 'Content-Type: application/json' "
+                        "-d '{\"sendFromAliasEnabled\": %s}' '%s/_sim/tenants/contoso.example'";
+    snprintf(cmd, sizeof cmd, patch, sim_ca, "false", sim_url);
+    free(sim_run(cmd));
+    char mail[1024];
+    snprintf(mail, sizeof mail,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"idempotency_key\": \"c-alias-1\", "
+             "\"message\": {\"to\": [\"kunde@kunden.example\"], \"subject\": \"Angebot vom Alias C\"}}",
+             alias);
+    out = call(o365_send, c, mail, O365_FORBIDDEN);
+    CHECK(out && strstr(out, "alias_send_not_enabled") &&
+              strstr(out, "Set-OrganizationConfig -SendFromAliasEnabled $true"),
+          "alias refused, naming the setting: %s", out);
+    const char *sid = out ? strstr(out, "\"send_id\":\"") : NULL;
+    char *first_id = sid ? strndup(sid + 11, strcspn(sid + 11, "\"")) : NULL;
+    o365_string_free(out);
+    snprintf(cmd, sizeof cmd, patch, sim_ca, "true", sim_url);
+    free(sim_run(cmd));
+    out = call(o365_send, c, mail, O365_OK);
+    char *sent_id = out ? json_str(out, "send_id") : NULL;
+    CHECK(out && strstr(out, "\"sent\"") && first_id && sent_id && strcmp(first_id, sent_id) == 0,
+          "sent under the first send id %s: %s", first_id, out);
+    o365_string_free(out);
+    free(first_id);
+    free(sent_id);
+    snprintf(cmd, sizeof cmd, "curl -s --cacert '%s' '%s/_sim/outbound'", sim_ca, sim_url);
+    char *outbound = sim_run(cmd);
+    int copies = 0;
+    for (const char *p = outbound; p && (p = strstr(p, "\"subject\":\"Angebot vom Alias C\"")); p++)
+        copies++;
+    CHECK(copies == 1, "received exactly once, got %d", copies);
+    free(outbound);
+    free(alias);
 
     free(id);
     o365_client_free(c);
