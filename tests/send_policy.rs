@@ -180,6 +180,61 @@ fn ten_recipients_go_out_eleven_serial_and_injection_are_refused() {
 }
 
 #[test]
+fn concurrent_retries_of_a_failed_key_send_the_mail_once() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Arc::new(Lib::open(config(&sim, dir.path())));
+    let alias = import(
+        &lib,
+        "info@contoso.example",
+        &["u1"],
+        json!({"kind": "alias", "alias_of": ANNA}),
+    );
+    let (st, v) = sign_in_as(&sim, &lib, &alias, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    let file = dir.path().join("plan.pdf");
+    let sha = pseudo_random_file(&file, 200_000);
+    let mail = json!({"mailbox": alias, "user": "u1", "idempotency_key": "crm-9",
+                      "message": {"to": ["kunde@kunden.example"], "subject": "Plan",
+                                  "attachments": [{"name": "plan.pdf", "path": file}]}});
+    set_send_from_alias(&sim, "contoso.example", false);
+    let (st, e) = lib.call(o365_send, mail.clone());
+    assert_eq!(st, O365_FORBIDDEN, "{e}");
+    set_send_from_alias(&sim, "contoso.example", true);
+    // Four callers retry at once: one takes the entry, the others answer from it.
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (lib, mail) = (lib.clone(), mail.clone());
+            std::thread::spawn(move || lib.call(o365_send, mail))
+        })
+        .collect();
+    for c in callers {
+        let (st, r) = c.join().unwrap();
+        assert_eq!(st, O365_OK, "{r}");
+        assert_eq!(r["send_id"], e["details"]["send_id"], "{r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = lib.ok(
+            o365_send_status,
+            json!({"mailbox": alias, "user": "u1", "idempotency_key": "crm-9"}),
+        );
+        if s["state"] == "sent" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not sent: {s}");
+        lib.ok(o365_outbox_process, json!({}));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = outbound(&sim);
+    assert_eq!(out.len(), 1, "sent exactly once");
+    assert_eq!(
+        out[0].attachments[0].sha256, sha,
+        "the attachment arrived whole"
+    );
+}
+
+#[test]
 fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();

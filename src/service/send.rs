@@ -152,12 +152,13 @@ impl Client {
             Some(r) => r.internet_message_id.clone(),
             None => format!("<{}.o365@{domain}>", &send_id[4..]),
         };
-        if retry.is_some() {
-            // Left-overs of the failed attempt.
-            spool::remove_dir(&spool::spool_dir(&self.config().store_path()).join(&send_id));
-        }
         let uses = macros::scan(&checked.body);
-        let spool_dir = spool::spool_dir(&self.config().store_path()).join(&send_id);
+        let mut spool_dir = spool::spool_dir(&self.config().store_path()).join(&send_id);
+        if retry.is_some() {
+            // A folder of its own (the failed attempt's copies were removed when it failed): a
+            // concurrent retry of the same key that loses the race removes only its own copies.
+            spool_dir = spool_dir.join(uuid::Uuid::new_v4().simple().to_string());
+        }
         let mut link_id = None;
         let mut attachments = Vec::new();
         let body;
