@@ -184,14 +184,7 @@ fn concurrent_retries_of_a_failed_key_send_the_mail_once() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
     let lib = Arc::new(Lib::open(config(&sim, dir.path())));
-    let alias = import(
-        &lib,
-        "info@contoso.example",
-        &["u1"],
-        json!({"kind": "alias", "alias_of": ANNA}),
-    );
-    let (st, v) = sign_in_as(&sim, &lib, &alias, "u1", ANNA);
-    assert_eq!(st, O365_OK, "{v}");
+    let alias = signed_in_alias(&sim, &lib);
     let file = dir.path().join("plan.pdf");
     let sha = pseudo_random_file(&file, 200_000);
     let mail = json!({"mailbox": alias, "user": "u1", "idempotency_key": "crm-9",
@@ -239,14 +232,7 @@ fn alias_sends_as_the_alias_when_the_tenant_allows_it_and_shared_as_itself() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
     let lib = Lib::open(config(&sim, dir.path()));
-    let alias = import(
-        &lib,
-        "info@contoso.example",
-        &["u1"],
-        json!({"kind": "alias", "alias_of": ANNA}),
-    );
-    let (st, v) = sign_in_as(&sim, &lib, &alias, "u1", ANNA);
-    assert_eq!(st, O365_OK, "{v}");
+    let alias = signed_in_alias(&sim, &lib);
     let set_alias = |on: bool| set_send_from_alias(&sim, "contoso.example", on);
 
     set_alias(true);

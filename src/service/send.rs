@@ -99,14 +99,17 @@ impl Client {
             check_key(k)?;
         }
         let checked = message::check(&req.message, cfg)?;
-        if req.serial_mail {
+        let serial_denied = || {
             self.audit(
                 Some(&m.id),
                 Some(&req.user),
                 "send",
                 "denied",
                 Some("serial mail".into()),
-            );
+            )
+        };
+        if req.serial_mail {
+            serial_denied();
             return Err(message::serial_mail(
                 "the request is marked as part of a serial mail",
             ));
@@ -314,13 +317,7 @@ impl Client {
                 }
                 Ok(Insert::Serial { copies }) => {
                     discard(self);
-                    self.audit(
-                        Some(&m.id),
-                        Some(&req.user),
-                        "send",
-                        "denied",
-                        Some("serial mail".into()),
-                    );
+                    serial_denied();
                     return Err(message::serial_mail(&format!(
                     "the same subject and text went to {copies} other recipient(s) within {} minutes",
                     cfg.serial_window_ms / 60_000

@@ -109,6 +109,19 @@ pub fn sim_with(opts: SimOptions) -> RunningSim {
 }
 
 /// Client config pointing at the sim.
+/// Imports info@contoso.example, an alias of Anna's mailbox, for u1 and signs it in as Anna.
+pub fn signed_in_alias(sim: &RunningSim, lib: &Lib) -> String {
+    let alias = import(
+        lib,
+        "info@contoso.example",
+        &["u1"],
+        json!({"kind": "alias", "alias_of": ANNA}),
+    );
+    let (st, v) = sign_in_as(sim, lib, &alias, "u1", ANNA);
+    assert_eq!(st, 0, "alias signed in: {v}");
+    alias
+}
+
 /// The tenant setting "Send from alias" (Set-OrganizationConfig -SendFromAliasEnabled).
 pub fn set_send_from_alias(sim: &RunningSim, tenant: &str, on: bool) {
     sim.sim()
