@@ -210,6 +210,20 @@ impl T {
         self.browser.sign_in(&url, user, PW, Consent::Accept).await
     }
 
+    /// A person signing in on the page behind `url` (password PW); the redirect URL.
+    pub async fn redirect_after_sign_in(&self, url: &str, user: &str, consent: Consent) -> String {
+        self.browser.sign_in(url, user, PW, consent).await.unwrap()
+    }
+
+    /// A sign-in on the page behind `url` that must fail; the error text (AADSTS...).
+    pub async fn sign_in_error(&self, url: &str, user: &str, password: &str) -> String {
+        self.browser
+            .sign_in(url, user, password, Consent::Accept)
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
     pub async fn redeem(&self, tenant: &str, code: &str, verifier: &str) -> Resp {
         self.form(
             &format!("/{tenant}/oauth2/v2.0/token"),

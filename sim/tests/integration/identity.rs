@@ -245,10 +245,8 @@ async fn pkce_plain_and_mismatch_and_redirect_mismatch() {
         .append_pair("code_challenge", verifier)
         .append_pair("code_challenge_method", "plain");
     let q = query_of(
-        &t.browser
-            .sign_in(url.as_str(), ANNA, PW, Consent::Accept)
-            .await
-            .unwrap(),
+        &t.redirect_after_sign_in(url.as_str(), ANNA, Consent::Accept)
+            .await,
     );
     let r = t.redeem("contoso.example", &q["code"], verifier).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -278,44 +276,19 @@ async fn sign_in_page_errors() {
     let t = T::new().await;
     let (_, c) = pkce();
     let url = t.authorize_url("contoso.example", "User.Read", &c, &[]);
-    let e = t
-        .browser
-        .sign_in(&url, ANNA, "nope", Consent::Accept)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = t.sign_in_error(&url, ANNA, "nope").await;
     assert!(e.starts_with("AADSTS50126"), "{e}");
-    let e = t
-        .browser
-        .sign_in(&url, "ghost@contoso.example", PW, Consent::Accept)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = t.sign_in_error(&url, "ghost@contoso.example", PW).await;
     assert!(e.starts_with("AADSTS50034"), "{e}");
     // A fabrikam user on the contoso authority.
-    let e = t
-        .browser
-        .sign_in(&url, EVE, PW, Consent::Accept)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = t.sign_in_error(&url, EVE, PW).await;
     assert!(e.starts_with("AADSTS50020"), "{e}");
     // Shared mailboxes cannot sign in.
-    let e = t
-        .browser
-        .sign_in(&url, VERTRIEB, PW, Consent::Accept)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = t.sign_in_error(&url, VERTRIEB, PW).await;
     assert!(e.starts_with("AADSTS50057"), "{e}");
     // Personal account on /organizations.
     let url = t.authorize_url("organizations", "User.Read", &c, &[]);
-    let e = t
-        .browser
-        .sign_in(&url, MAX, PW, Consent::Accept)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = t.sign_in_error(&url, MAX, PW).await;
     assert!(e.starts_with("AADSTS50020"), "{e}");
     // Unknown tenant and bad redirect URIs are pages, not redirects.
     let r = t
@@ -340,11 +313,7 @@ async fn authorize_error_redirects() {
     let (_, c) = pkce();
     // Declined consent.
     let url = t.authorize_url("contoso.example", "User.Read", &c, &[]);
-    let r = t
-        .browser
-        .sign_in(&url, BEN, PW, Consent::Decline)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, BEN, Consent::Decline).await;
     let q = query_of(&r);
     assert_eq!(q["error"], "access_denied");
     assert!(q["error_description"].starts_with("AADSTS65004:"));
@@ -385,11 +354,7 @@ async fn response_modes_consent_memory_and_sso() {
         &c,
         &[("response_mode", "fragment")],
     );
-    let r = t
-        .browser
-        .sign_in(&url, ANNA, PW, Consent::Accept)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, ANNA, Consent::Accept).await;
     assert!(r.contains("#code="), "{r}");
     let url = t.authorize_url(
         "contoso.example",
@@ -397,11 +362,7 @@ async fn response_modes_consent_memory_and_sso() {
         &c,
         &[("response_mode", "form_post")],
     );
-    let r = t
-        .browser
-        .sign_in(&url, ANNA, PW, Consent::Accept)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, ANNA, Consent::Accept).await;
     assert!(query_of(&r).contains_key("code"), "{r}");
     // client_info=1 (as MSAL sends it) puts client_info into the redirect.
     let url = t.authorize_url(
@@ -410,11 +371,7 @@ async fn response_modes_consent_memory_and_sso() {
         &c,
         &[("client_info", "1")],
     );
-    let r = t
-        .browser
-        .sign_in(&url, ANNA, PW, Consent::Accept)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, ANNA, Consent::Accept).await;
     let ci = query_of(&r)["client_info"].clone();
     let ci: Value = serde_json::from_slice(
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, ci).unwrap(),
@@ -423,11 +380,7 @@ async fn response_modes_consent_memory_and_sso() {
     assert_eq!(ci, json!({"uid": ANNA_ID, "utid": CONTOSO_TENANT_ID}));
     // Consent was remembered: the consent page is skipped now, so declining changes nothing.
     let url = t.authorize_url("contoso.example", "User.Read Mail.Read", &c, &[]);
-    let r = t
-        .browser
-        .sign_in(&url, ANNA, PW, Consent::Decline)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, ANNA, Consent::Decline).await;
     assert!(query_of(&r).contains_key("code"), "{r}");
     // ...unless prompt=consent.
     let url = t.authorize_url(
@@ -436,11 +389,7 @@ async fn response_modes_consent_memory_and_sso() {
         &c,
         &[("prompt", "consent")],
     );
-    let r = t
-        .browser
-        .sign_in(&url, ANNA, PW, Consent::Decline)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, ANNA, Consent::Decline).await;
     assert_eq!(query_of(&r)["error"], "access_denied");
     // The browser has a session cookie now: prompt=none succeeds.
     let url = t.authorize_url(
@@ -727,46 +676,30 @@ async fn admin_consent_required_tenant() {
     let t = T::new().await;
     let (v, c) = pkce();
     let url = t.authorize_url("fabrikam.example", "openid User.Read Mail.Read", &c, &[]);
-    let r = t
-        .browser
-        .sign_in(&url, EVE, PW, Consent::Accept)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, EVE, Consent::Accept).await;
     let q = query_of(&r);
     assert_eq!(q["error"], "consent_required");
     assert!(q["error_description"].starts_with("AADSTS65001:"));
     // A non-admin cannot grant admin consent.
     let ac = format!("{}/fabrikam.example/v2.0/adminconsent?client_id={CLIENT}&redirect_uri={REDIRECT}&scope=https://graph.microsoft.com/.default&state=ac1", t.sim.url());
-    let r = t
-        .browser
-        .sign_in(&ac, EVE, PW, Consent::Accept)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&ac, EVE, Consent::Accept).await;
     assert_eq!(query_of(&r)["error"], "access_denied");
     // The admin declines, then accepts.
     let r = t
-        .browser
-        .sign_in(&ac, FAB_ADMIN, PW, Consent::Decline)
-        .await
-        .unwrap();
+        .redirect_after_sign_in(&ac, FAB_ADMIN, Consent::Decline)
+        .await;
     let q = query_of(&r);
     assert_eq!(q["error"], "access_denied");
     assert_eq!(q["admin_consent"], "True");
     let r = t
-        .browser
-        .sign_in(&ac, FAB_ADMIN, PW, Consent::Accept)
-        .await
-        .unwrap();
+        .redirect_after_sign_in(&ac, FAB_ADMIN, Consent::Accept)
+        .await;
     let q = query_of(&r);
     assert_eq!(q["admin_consent"], "True");
     assert_eq!(q["tenant"], FABRIKAM_TENANT_ID);
     assert_eq!(q["state"], "ac1");
     // Now Eve gets a code without a consent page.
-    let r = t
-        .browser
-        .sign_in(&url, EVE, PW, Consent::Decline)
-        .await
-        .unwrap();
+    let r = t.redirect_after_sign_in(&url, EVE, Consent::Decline).await;
     let q = query_of(&r);
     let r = t.redeem("fabrikam.example", &q["code"], &v).await;
     assert_eq!(r.status, 200, "{}", r.text);
