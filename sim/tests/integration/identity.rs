@@ -895,22 +895,14 @@ async fn blocking_api_and_cli_browser() {
     .unwrap();
     assert!(query_of(&r).contains_key("code"));
     // The CLI does the same.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_o365-sim"))
-        .args([
-            "browse",
-            "sign-in",
-            "--ca-file",
-            t.sim.ca_file().to_str().unwrap(),
-            "--url",
-            &url,
-            "--user",
-            ANNA,
-            "--password",
-            PW,
-        ])
-        .output()
-        .await
-        .unwrap();
+    let browse = |password: &'static str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_o365-sim"))
+            .args(["browse", "sign-in", "--ca-file"])
+            .arg(t.sim.ca_file())
+            .args(["--url", &url, "--user", ANNA, "--password", password])
+            .output()
+    };
+    let out = browse(PW).await.unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -918,22 +910,7 @@ async fn blocking_api_and_cli_browser() {
     );
     let line = String::from_utf8(out.stdout).unwrap();
     assert!(query_of(line.trim()).contains_key("code"), "{line}");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_o365-sim"))
-        .args([
-            "browse",
-            "sign-in",
-            "--ca-file",
-            t.sim.ca_file().to_str().unwrap(),
-            "--url",
-            &url,
-            "--user",
-            ANNA,
-            "--password",
-            "bad",
-        ])
-        .output()
-        .await
-        .unwrap();
+    let out = browse("bad").await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AADSTS50126"));
 }
