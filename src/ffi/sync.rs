@@ -22,7 +22,10 @@ use std::ffi::c_char;
 /// Answered from the local cache when it was refreshed within `max_age_ms` (default
 /// `sync.max_age_ms`), without any network request; else refreshed with `mailFolders/delta`.
 /// When the refresh fails but a cached tree exists, that tree comes back with
-/// `"stale": true` and `"refresh_error"`.
+/// `"stale": true` and `"refresh_error"`. While Microsoft throttles the mailbox for longer
+/// than a call waits (a 429 with a long `Retry-After`, learned by every process on the
+/// store), no request is sent: the cached tree comes back stale at once, or O365_THROTTLED
+/// with `details.retry_after_ms` when nothing is cached.
 /// Errors: O365_AUTH_REQUIRED (sign the mailbox in), O365_THROTTLED, O365_NETWORK,
 /// O365_REMOTE.
 ///

@@ -136,6 +136,11 @@ pub struct Prepared {
     pub from: Option<Addr>,
     pub attachments: Vec<Spooled>,
     pub link_id: Option<String>,
+    /// `body` still holds the `_downloadLink` / `_agreementLink` macros: they are expanded
+    /// with the link's URL just before the draft is made, so the store never keeps a link
+    /// token in plain text.
+    #[serde(default)]
+    pub link_macros: bool,
 }
 
 /// The checked parts of a message, before spooling and macro expansion.

@@ -33,6 +33,46 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Throttling windows kept in the store's lease table (`throttle:<mailbox id>`, expiry =
+/// end of the window), so that a second process learns them and sends nothing until then.
+struct StoreThrottleBook {
+    client: Client,
+}
+
+const THROTTLE_OWNER: &str = "graph-throttle";
+
+impl crate::graph::ThrottleBook for StoreThrottleBook {
+    fn now_ms(&self) -> i64 {
+        self.client.now_ms()
+    }
+
+    fn window_until(&self, mailbox_key: &str) -> Option<i64> {
+        let name = format!("throttle:{mailbox_key}");
+        match self.client.store().lease_holder(&name) {
+            Ok(h) => h.map(|(_, until)| until),
+            Err(e) => {
+                tracing::warn!("cannot read the throttling window: {e}");
+                None
+            }
+        }
+    }
+
+    fn record_window(&self, mailbox_key: &str, until_ms: i64) {
+        if self.window_until(mailbox_key).unwrap_or(0) >= until_ms {
+            return;
+        }
+        let now = self.now_ms();
+        let name = format!("throttle:{mailbox_key}");
+        if let Err(e) = self
+            .client
+            .store()
+            .try_lease(&name, THROTTLE_OWNER, now, until_ms - now)
+        {
+            tracing::warn!("cannot record the throttling window: {e}");
+        }
+    }
+}
+
 /// A handle on one store with one configuration. Cheap to clone; thread-safe.
 #[derive(Clone)]
 pub struct Client {
@@ -183,7 +223,23 @@ impl Client {
             client: self.clone(),
             mailbox_id: m.id.clone(),
         });
-        Ok(MailboxGraph::new(graph, limiter, root, tokens))
+        let book = Arc::new(StoreThrottleBook {
+            client: self.clone(),
+        });
+        Ok(MailboxGraph::new(
+            graph,
+            limiter,
+            root,
+            tokens,
+            m.id.clone(),
+            book,
+        ))
+    }
+
+    /// The end of the mailbox's throttling window, when Microsoft throttled it for longer
+    /// than a call waits (learned by any process on the store).
+    pub(crate) fn throttled_until(&self, m: &MailboxRecord) -> Result<Option<i64>> {
+        Ok(self.mailbox_graph(m)?.throttled_until())
     }
 
     /// The owner name of this client instance (leases, event reservations).

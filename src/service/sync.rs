@@ -264,7 +264,11 @@ impl Client {
         if fresh && !rows.is_empty() {
             return Ok(rows);
         }
-        engine::refresh_folders(self, api, &m.id, Priority::Interactive).await
+        match engine::refresh_folders(self, api, &m.id, Priority::Interactive).await {
+            // Throttled: the cached tree serves (the folder read then says stale).
+            Err(Error::Throttled(_)) if !rows.is_empty() => Ok(rows),
+            r => r,
+        }
     }
 
     /// A page of a folder's messages from the cache (the folder is delta-synced first when
@@ -803,6 +807,11 @@ impl Client {
             "folders": per_folder,
             "last_error": last_error,
             "token_expires_at": ts(self.store().token_expiry(mailbox_id)?),
+            // Microsoft throttled the mailbox for longer than a call waits: until then no
+            // request goes out, reads answer from the cache (stale) and sends are queued.
+            "throttled_until": ts(self.store().lease_holder(&format!("throttle:{mailbox_id}"))?
+                .map(|(_, until)| until)
+                .filter(|until| *until > self.now_ms())),
             "move_jobs": jobs,
         }))
     }
