@@ -182,3 +182,206 @@ fn long_throttling_answers_at_once_in_every_process_and_nothing_is_lost() {
     let h = later.ok(o365_get_mailbox, json!({"mailbox": id}));
     assert!(h["health"]["throttled_until"].is_null(), "{h}");
 }
+
+/// Child of `a_process_killed_while_refreshing_does_not_stall_the_others`: refreshes (the
+/// sim holds its token request) until it is killed.
+#[test]
+fn refresh_holder() {
+    let Ok(cfg) = std::env::var("O365_TEST_REFRESH_CONFIG") else {
+        return;
+    };
+    let id = std::env::var("O365_TEST_REFRESH_MAILBOX").unwrap();
+    let lib = Lib::open(serde_json::from_str(&cfg).unwrap());
+    let _ = lib.call(o365_authenticate, json!({"mailbox": id, "user": "u1"}));
+}
+
+#[test]
+fn a_process_killed_while_refreshing_does_not_stall_the_others() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, id) = signed_in(&sim, dir.path(), ANNA, ANNA, json!({}));
+    drop(lib);
+    let log = dir.path().join("o365.log");
+    let mut cfg = config(&sim, dir.path());
+    cfg["debug"]["clock_offset_ms"] = json!(2 * 3600 * 1000); // the access token expired
+    cfg["log"] = json!({"level": "info", "file": log.to_str().unwrap()});
+    cfg["sync"] = json!({"scheduler": false});
+    let refreshes = || sim.sim().counters.refreshes.load(Ordering::SeqCst);
+    let before = refreshes();
+    // The token endpoint holds the first refresh for ten minutes: the child holds the lease.
+    let hold = sim.sim().faults.add(FaultSpec {
+        path: "/*/oauth2/v2.0/token".into(),
+        latency_ms: Some(600_000),
+        count: Some(1),
+        ..Default::default()
+    });
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "refresh_holder",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("O365_TEST_REFRESH_CONFIG", cfg.to_string())
+        .env("O365_TEST_REFRESH_MAILBOX", &id)
+        .spawn()
+        .unwrap();
+    // Wait for the event "the child's refresh reached the token endpoint".
+    while sim
+        .sim()
+        .faults
+        .list()
+        .iter()
+        .all(|r| r.id != hold.id || r.applied == 0)
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5)); // polling a counter
+    }
+    child.kill().unwrap(); // SIGKILL while it holds the refresh lease
+    child.wait().unwrap();
+
+    let other = Lib::open(cfg);
+    let v = other.ok(o365_authenticate, json!({"mailbox": id, "user": "u2"}));
+    assert_eq!(v["status"], "authenticated", "{v}");
+    assert_eq!(refreshes() - before, 1, "exactly one refresh in total");
+    // It took the dead holder's lease over instead of waiting for its 30 s expiry.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("taking over the lease of a process that is gone")
+            && text.contains("refresh:"),
+        "{text}"
+    );
+}
+
+/// Child of `files_are_private_under_umask_000_and_the_store_holds_no_link_token`: runs with
+/// umask 000, prints the link token and the mailbox's path.
+#[test]
+fn umask_worker() {
+    let Ok(cfg) = std::env::var("O365_TEST_UMASK_CONFIG") else {
+        return;
+    };
+    unsafe { libc::umask(0) };
+    let sim = sim();
+    let mut cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    let fresh = config(&sim, std::path::Path::new("/"));
+    for k in ["endpoints", "ca_file"] {
+        cfg[k] = fresh[k].clone();
+    }
+    let dir = std::path::PathBuf::from(cfg["store"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    let lib = Lib::open(cfg);
+    let id = import(&lib, ANNA, &["u1"], json!({}));
+    let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    lib.ok(o365_list_folders, json!({"mailbox": id, "user": "u1"}));
+    let plan = dir.join("grundriss.pdf");
+    std::fs::write(&plan, b"%PDF-1.4 Grundriss").unwrap();
+    // A mail with an attachment (spooled) and one with a download link.
+    let a = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1", "queue": true,
+               "message": {"to": ["kunde@kunden.example"], "subject": "Anhang", "body_text": "x",
+                           "attachments": [{"name": "a.pdf", "path": plan.to_str().unwrap()}]}}),
+    );
+    assert_eq!(a["state"], "queued", "{a}");
+    let l = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1",
+               "message": {"to": ["kunde@kunden.example"], "subject": "Link",
+                           "body_html": "<p>_downloadLink(Unterlagen)</p>",
+                           "attachments": [{"name": "g.pdf", "path": plan.to_str().unwrap()}]}}),
+    );
+    assert_eq!(l["state"], "sent", "{l}");
+    let token = l["link"]["token"].as_str().unwrap();
+    let out = sim.sim().world.lock().unwrap().outbound.clone();
+    let sent = out.iter().find(|m| m.subject == "Link").unwrap();
+    assert!(
+        format!("{sent:?}").contains(token),
+        "the mail itself carries the link"
+    );
+    println!("TOKEN={token}");
+    // Leave the store open (as a crashed worker would): -wal and -shm stay for the checks.
+    std::mem::forget(lib);
+}
+
+#[test]
+fn files_are_private_under_umask_000_and_the_store_holds_no_link_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("o365.db");
+    let log = dir.path().join("o365.log");
+    // No encryption_key: the key file beside the store is created.
+    let cfg = json!({
+        "store": store.to_str().unwrap(),
+        "app": {"client_id": "11111111-2222-3333-4444-555555555555", "redirect_uri": REDIRECT},
+        "log": {"level": "debug", "file": log.to_str().unwrap()},
+        "links": {"base_url": "https://crm.example/o365/link?t={token}"},
+        "sync": {"scheduler": false},
+        "send": {"background": false},
+        "debug": {"test_hooks": true},
+    });
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "umask_worker", "--nocapture", "--test-threads=1"])
+        .env("O365_TEST_UMASK_CONFIG", cfg.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = stdout
+        .split("TOKEN=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the child printed no token: {stdout}"))
+        .to_owned();
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for f in [
+        "o365.db",
+        "o365.db-wal",
+        "o365.db-shm",
+        "o365.log",
+        "o365.db.key",
+    ] {
+        assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
+    }
+    let spool = dir.path().join("o365.db.outbox");
+    assert_eq!(mode(&spool), 0o700, "the outbox spool folder");
+    let mut spooled = 0;
+    for e in walk(&spool) {
+        let want = if e.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&e), want, "{}", e.display());
+        spooled += e.is_file() as usize;
+    }
+    assert!(spooled > 0, "the queued mail's attachment is spooled");
+    // No store file holds the link token in plain text (the outbox keeps the macros).
+    for f in ["o365.db", "o365.db-wal", "o365.db-shm", "o365.log"] {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{f} holds the link token"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all.extend(walk(&p));
+        }
+        all.push(p);
+    }
+    all
+}
