@@ -385,3 +385,70 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     all
 }
+
+/// Polls `o365_get_mailbox` until `done(health)` (a state change made by the library's
+/// background jobs); fails after a generous safety limit instead of hanging.
+fn wait_for_health(
+    lib: &Lib,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..60_000 {
+        let h = lib.ok(o365_get_mailbox, json!({"mailbox": id}))["health"].clone();
+        if done(&h) {
+            return h;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10)); // polling a state
+    }
+    panic!("the background job never got there");
+}
+
+#[test]
+fn panicking_send_worker_and_scheduler_are_restarted_and_counted() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({"scheduler": true, "interval_ms": 100});
+    let lib = Lib::open(cfg);
+    let id = import(&lib, ANNA, &["u1"], json!({}));
+    // The scheduler's next pass panics (before the mailbox is even signed in).
+    let armed = lib.ok(o365_debug_panic, json!({"job": "scheduler"}));
+    assert_eq!(armed["armed"], "scheduler");
+    let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    let h = wait_for_health(&lib, &id, |h| {
+        let panicked = h["background"]["jobs"]["scheduler"]["last_panic_at"].as_str();
+        // A sync the restarted scheduler made after the panic.
+        panicked.is_some() && h["last_success_at"].as_str() > panicked
+    });
+    assert_eq!(h["background"]["jobs"]["scheduler"]["panics"], 1, "{h}");
+    assert!(h["background"]["jobs"]["scheduler"]["last_panic"]
+        .as_str()
+        .unwrap()
+        .contains("scheduler"));
+
+    // The worker's next iteration panics; the queued mail still goes out, once.
+    lib.ok(o365_debug_panic, json!({"job": "send_worker"}));
+    let q = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1", "queue": true,
+               "message": {"to": ["kunde@kunden.example"], "subject": "Nach dem Absturz",
+                           "body_text": "x"}}),
+    );
+    assert_eq!(q["state"], "queued");
+    let completed = loop {
+        let e = lib.next_event(60_000).expect("an event");
+        lib.ack(e["id"].as_str().unwrap());
+        if e["type"] == "send_completed" || e["type"] == "send_failed" {
+            break e;
+        }
+    };
+    assert_eq!(completed["type"], "send_completed", "{completed}");
+    assert_eq!(completed["send_id"], q["send_id"]);
+    assert_eq!(sent_with_subject(&sim, "Nach dem Absturz"), 1);
+    let h = lib.ok(o365_get_mailbox, json!({"mailbox": id}))["health"].clone();
+    assert_eq!(h["background"]["jobs"]["send_worker"]["panics"], 1, "{h}");
+    assert_eq!(h["background"]["panics"], 2, "{h}");
+    let (st, e) = lib.call(o365_debug_panic, json!({"job": "nope"}));
+    assert_eq!(st, O365_INVALID_ARGUMENT, "{e}");
+}

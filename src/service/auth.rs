@@ -376,13 +376,24 @@ impl Client {
         let Ok(rt) = crate::runtime::get(self.worker_threads()) else {
             return;
         };
-        rt.spawn(async move {
+        let w = weak.clone();
+        let job = move || Client::device_poll_loop(weak.clone(), row.clone(), interval_s);
+        rt.spawn(super::supervisor::supervise(w, "device_code", job));
+    }
+
+    async fn device_poll_loop(
+        weak: std::sync::Weak<super::Inner>,
+        row: AuthStateRow,
+        interval_s: i64,
+    ) {
+        {
             let mut interval = Duration::from_secs(interval_s.max(1) as u64);
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(client) = Client::upgrade(&weak) else {
                     return;
                 };
+                client.jobs().checkpoint("device_code");
                 match client.poll_device_once(&row).await {
                     Ok(Some(_)) => return,
                     Ok(None) => {}
@@ -405,7 +416,7 @@ impl Client {
                     return;
                 }
             }
-        });
+        }
     }
 
     /// One poll of a device flow: `Some(result)` when it ended with success, `None` while

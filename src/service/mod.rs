@@ -8,6 +8,7 @@ mod links;
 mod mailboxes;
 mod maintenance;
 mod send;
+pub(crate) mod supervisor;
 mod sync;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     /// Built on first use (reads the CA file), shared by Graph and sign-in.
     pub graph: OnceLock<Arc<Graph>>,
+    /// Supervised background jobs: panics counted, test-hook arming.
+    pub jobs: supervisor::Jobs,
 }
 
 impl Drop for Inner {
@@ -138,6 +141,7 @@ impl Client {
                 warnings,
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
+                jobs: supervisor::Jobs::default(),
             }),
         };
         sync::start_scheduler(&client);
@@ -167,6 +171,10 @@ impl Client {
 
     pub fn warnings(&self) -> &[String] {
         &self.inner.warnings
+    }
+
+    pub(crate) fn jobs(&self) -> &supervisor::Jobs {
+        &self.inner.jobs
     }
 
     pub(crate) fn token_cache(&self) -> &TokenCache {

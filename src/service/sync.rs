@@ -813,6 +813,8 @@ impl Client {
                 .map(|(_, until)| until)
                 .filter(|until| *until > self.now_ms())),
             "move_jobs": jobs,
+            // This client's background jobs: panics caught and restarted.
+            "background": self.jobs().health(),
         }))
     }
 }
@@ -836,26 +838,31 @@ pub(crate) fn start_scheduler(client: &Client) {
     };
     let weak = client.downgrade();
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
-    rt.spawn(async move {
-        let mut last_maintenance: Option<tokio::time::Instant> = None;
-        loop {
-            let alive = || weak.strong_count() > 0;
-            if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
-                break;
-            }
-            let Some(c) = Client::upgrade(&weak) else {
-                break;
-            };
-            crate::sync::scheduler::tick(&c).await;
-            // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
-            if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
-                last_maintenance = Some(tokio::time::Instant::now());
-                if let Err(e) = c.maintenance(Default::default()).await {
-                    tracing::warn!("scheduler: maintenance failed: {e}");
-                }
+    let job = move || scheduler_loop(weak.clone(), interval);
+    let weak = client.downgrade();
+    rt.spawn(super::supervisor::supervise(weak, "scheduler", job));
+}
+
+async fn scheduler_loop(weak: std::sync::Weak<super::Inner>, interval: std::time::Duration) {
+    let mut last_maintenance: Option<tokio::time::Instant> = None;
+    loop {
+        let alive = || weak.strong_count() > 0;
+        if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
+            break;
+        }
+        let Some(c) = Client::upgrade(&weak) else {
+            break;
+        };
+        c.jobs().checkpoint("scheduler");
+        crate::sync::scheduler::tick(&c).await;
+        // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
+        if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
+            last_maintenance = Some(tokio::time::Instant::now());
+            if let Err(e) = c.maintenance(Default::default()).await {
+                tracing::warn!("scheduler: maintenance failed: {e}");
             }
         }
-    });
+    }
 }
 
 fn folders_result(
