@@ -135,10 +135,25 @@ pub fn normalize_address(field: &str, raw: &str) -> Result<String> {
     if local.chars().any(|c| {
         matches!(
             c,
-            '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'
+            '<' | '>'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | ','
+                | ';'
+                | ':'
+                | '\\'
+                | '"'
+                | '#'
+                | '?'
+                | '/'
+                | '%'
         )
     }) {
-        return Err(bad("special characters before '@'"));
+        return Err(bad(
+            "special characters before '@' (< > ( ) [ ] , ; : \\ \" # ? / % are refused)",
+        ));
     }
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 {
@@ -240,6 +255,23 @@ mod tests {
         ] {
             assert!(normalize_address("a", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn url_characters_are_refused_or_kept_for_encoding() {
+        for c in ['#', '?', '/'] {
+            let e = normalize_address("address", &format!("a{c}b@contoso.example")).unwrap_err();
+            assert_eq!(e.status(), crate::error::status::INVALID_ARGUMENT, "{c}");
+            assert_eq!(e.fault().details["field"], "address", "{c}");
+            assert!(normalize_address("address", &format!("ab@con{c}toso.example")).is_err());
+        }
+        // An apostrophe is common in real addresses: kept, and percent-encoded in URLs.
+        let a = normalize_address("address", "O'Brien@contoso.example").unwrap();
+        assert_eq!(a, "o'brien@contoso.example");
+        assert_eq!(
+            crate::graph::user_path(&a),
+            "users/o%27brien@contoso.example"
+        );
     }
 
     #[test]

@@ -452,3 +452,63 @@ fn panicking_send_worker_and_scheduler_are_restarted_and_counted() {
     let (st, e) = lib.call(o365_debug_panic, json!({"job": "nope"}));
     assert_eq!(st, O365_INVALID_ARGUMENT, "{e}");
 }
+
+/// Signs `address` in as Anna while Graph answers `status` on `path`: the result.
+fn sign_in_under_fault(
+    address: &str,
+    kind: &str,
+    path: &str,
+    status: u16,
+) -> (o365_status, serde_json::Value, u64) {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["graph"]["max_retries"] = json!(2);
+    cfg["sync"] = json!({"scheduler": false});
+    let lib = Lib::open(cfg);
+    let id = import(&lib, address, &["u1"], json!({"kind": kind}));
+    let rule = sim.sim().faults.add(FaultSpec {
+        path: path.into(),
+        status: Some(status),
+        retry_after: Some(0),
+        ..Default::default()
+    });
+    let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
+    let matched = sim
+        .sim()
+        .faults
+        .list()
+        .into_iter()
+        .find(|r| r.id == rule.id)
+        .unwrap()
+        .applied;
+    (st, v, matched)
+}
+
+#[test]
+fn sign_in_checks_retry_throttling_and_outages_and_never_call_them_a_mismatch() {
+    let shared_probe = "/v1.0/users/vertrieb@contoso.example/*";
+    for (address, kind, path, status, want) in [
+        (
+            "vertrieb@contoso.example",
+            "shared",
+            shared_probe,
+            429,
+            O365_THROTTLED,
+        ),
+        (
+            "vertrieb@contoso.example",
+            "shared",
+            shared_probe,
+            503,
+            O365_REMOTE,
+        ),
+        (ANNA, "user", "/v1.0/me", 429, O365_THROTTLED),
+        (ANNA, "user", "/v1.0/me", 503, O365_REMOTE),
+    ] {
+        let (st, v, applied) = sign_in_under_fault(address, kind, path, status);
+        assert_eq!(st, want, "{path} {status}: {v}");
+        assert_ne!(v["error"], "account_mismatch", "{v}");
+        assert_eq!(applied, 3, "{path} {status}: first try and two retries");
+    }
+}

@@ -398,6 +398,21 @@ impl Graph {
     }
 }
 
+/// `users/{address}` with the address percent-encoded (everything but letters, digits,
+/// `-._~@`), so `'`, `+`, `#`, `?` or `/` can never change the request's meaning.
+pub fn user_path(address: &str) -> String {
+    let mut out = String::from("users/");
+    for b in address.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// `Retry-After` in seconds (or an HTTP date, treated as 1 s when unparsable).
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get("retry-after")?.to_str().ok()?.trim();
@@ -525,6 +540,16 @@ mod tests {
             None,
         );
         assert_eq!(e.graph_code(), Some("SyncStateNotFound"));
+    }
+
+    #[test]
+    fn user_paths_are_percent_encoded() {
+        assert_eq!(
+            user_path("anna@contoso.example"),
+            "users/anna@contoso.example"
+        );
+        assert_eq!(user_path("o'brien@x.de"), "users/o%27brien@x.de");
+        assert_eq!(user_path("a#b?c/d+e@x.de"), "users/a%23b%3Fc%2Fd%2Be@x.de");
     }
 
     #[test]

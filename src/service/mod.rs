@@ -223,7 +223,7 @@ impl Client {
         let graph = self.graph()?;
         let limiter = graph.limiter(&m.id);
         let root = if m.kind == "shared" {
-            format!("/users/{}", m.address)
+            format!("/{}", crate::graph::user_path(&m.address))
         } else {
             "/me".to_owned()
         };
