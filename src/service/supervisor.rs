@@ -99,6 +99,7 @@ where
     let mut backoff = FIRST_BACKOFF;
     loop {
         let Err(p) = AssertUnwindSafe(make()).catch_unwind().await else {
+            tracing::info!(job, "background job ended");
             return;
         };
         let text = panic_text(&*p);
