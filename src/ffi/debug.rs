@@ -111,3 +111,36 @@ pub unsafe extern "C" fn o365_debug_emit_event(
         },
     )
 }
+
+/// Test hook: process-wide counters for leak tests that count instead of measuring memory:
+/// `{"strings_outstanding": n, "clients_alive": n}`: strings the library handed out and the
+/// host has not yet freed with o365_string_free (this result not counted), and clients whose
+/// state is still alive (the calling one included). Request `{}`. O365_FORBIDDEN unless test
+/// hooks are enabled.
+///
+/// # Safety
+/// As for o365_import_mailbox.
+#[no_mangle]
+pub unsafe extern "C" fn o365_debug_counters(
+    client: *mut o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    call(
+        client,
+        request_json,
+        out_json,
+        |c, _r: CountersRequest| async move {
+            hooks_enabled(&c)?;
+            use std::sync::atomic::Ordering;
+            Ok(json!({
+                "strings_outstanding": super::STRINGS_OUTSTANDING.load(Ordering::SeqCst),
+                "clients_alive": crate::service::LIVE_CLIENTS.load(Ordering::SeqCst),
+            }))
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountersRequest {}

@@ -127,6 +127,11 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Strings handed to the host and not yet given back to o365_string_free (process-wide;
+/// shown by `o365_debug_counters`, so leak tests count instead of measuring memory).
+pub(crate) static STRINGS_OUTSTANDING: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(0);
+
 /// Hands a string to the host (freed with o365_string_free).
 fn give(out: *mut *mut c_char, text: String) {
     if out.is_null() {
@@ -134,6 +139,7 @@ fn give(out: *mut *mut c_char, text: String) {
     }
     // JSON never contains a raw NUL (serde escapes it), so this cannot fail.
     let c = CString::new(text).unwrap_or_default();
+    STRINGS_OUTSTANDING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     unsafe { *out = c.into_raw() };
 }
 

@@ -97,8 +97,13 @@ pub(crate) struct Inner {
     pub jobs: supervisor::Jobs,
 }
 
+/// Clients whose state is still alive in this process (freed handles whose background jobs
+/// have let go are not counted; shown by `o365_debug_counters`).
+pub static LIVE_CLIENTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 impl Drop for Inner {
     fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         // Hand reserved, unacked events to the next taker right away.
         let _ = self.store.release_events(&self.instance);
     }
@@ -130,6 +135,7 @@ impl Client {
             warnings.push(w);
         }
         let clock = Clock::with_offset(config.debug.clock_offset_ms);
+        LIVE_CLIENTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let client = Client {
             inner: Arc::new(Inner {
                 config,
