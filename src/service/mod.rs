@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     /// Built on first use (reads the CA file), shared by Graph and sign-in.
     pub graph: OnceLock<Arc<Graph>>,
+    /// Delta pages of every sync of this client on their way into the store.
+    pub pages: crate::sync::writer::PageWriter,
 }
 
 impl Drop for Inner {
@@ -98,6 +100,7 @@ impl Client {
                 warnings,
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
+                pages: Default::default(),
             }),
         };
         sync::start_scheduler(&client);
@@ -115,6 +118,11 @@ impl Client {
 
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
+    }
+
+    /// The queue that stores fetched delta pages (see [`crate::sync::writer`]).
+    pub(crate) fn page_writer(&self) -> &crate::sync::writer::PageWriter {
+        &self.inner.pages
     }
 
     pub fn vault(&self) -> &Vault {
