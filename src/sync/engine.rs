@@ -693,32 +693,35 @@ fn store_page(
     body: bytes::Bytes,
     link: DeltaLink,
 ) -> tokio::task::JoinHandle<Result<PageOutcome>> {
-    let c = client.clone();
     let (m, f, now) = (mailbox_id.to_owned(), folder.id.clone(), client.now_ms());
+    // The place in the writer's queue is taken now, in fetch order.
+    let (place, stored) = writer::PageWriter::reserve(client);
     tokio::spawn(async move {
-        let cc = c.clone();
-        let rx = tokio::task::spawn_blocking(move || {
+        let parsed = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let page = model::message_page_bytes(&body, &f)?;
+            let page = model::message_page_bytes(&body, &f);
             drop(body);
-            tracing::debug!(
-                items = page.upserts.len() + page.removed.len(),
-                parse_ms = t.elapsed().as_millis() as u64,
-                "sync: page parsed"
-            );
-            let job = writer::PageJob {
+            if let Ok(p) = &page {
+                tracing::debug!(
+                    items = p.upserts.len() + p.removed.len(),
+                    parse_ms = t.elapsed().as_millis() as u64,
+                    "sync: page parsed"
+                );
+            }
+            place.fill(page.map(|page| writer::PageJob {
                 mailbox_id: m,
                 folder_id: f,
                 fetched_from,
                 page,
                 link,
                 now,
-            };
-            Ok::<_, Error>(cc.page_writer().submit(cc.store(), job))
+            }));
         })
-        .await
-        .map_err(|e| Error::internal(format!("store task failed: {e}")))??;
-        writer::outcome(rx).await
+        .await;
+        if let Err(e) = parsed {
+            return Err(Error::internal(format!("store task failed: {e}")));
+        }
+        writer::outcome(stored).await
     })
 }
 

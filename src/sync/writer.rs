@@ -12,6 +12,8 @@
 use crate::error::{Error, Result};
 use crate::store::cache::{DeltaLink, MessagePage, PageOutcome, PageWrite};
 use crate::store::Store;
+use crate::service::Client;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 
@@ -29,14 +31,17 @@ pub struct PageJob {
     pub now: i64,
 }
 
-struct Queued {
-    job: PageJob,
+struct Slot {
+    id: u64,
+    /// `None` until the page is parsed; an error when it could not be.
+    job: Option<Result<PageJob>>,
     done: oneshot::Sender<Result<PageOutcome>>,
 }
 
 #[derive(Default)]
 struct Queue {
-    jobs: Vec<Queued>,
+    slots: VecDeque<Slot>,
+    next_id: u64,
     draining: bool,
 }
 
@@ -46,28 +51,77 @@ pub struct PageWriter {
     queue: Mutex<Queue>,
 }
 
+/// A place in the queue, taken in fetch order (so a folder's pages are stored in order even
+/// though they are parsed in parallel). Dropped unfilled, it gives its place up with an error.
+pub struct Reserved {
+    client: Client,
+    id: u64,
+    filled: bool,
+}
+
+impl Reserved {
+    /// Puts the parsed page (or the reason there is none) in its place. Call from a blocking
+    /// thread: when nobody is draining the queue, this thread drains it.
+    pub fn fill(mut self, job: Result<PageJob>) {
+        self.filled = true;
+        self.client.page_writer().fill(&self.client, self.id, job);
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if !self.filled {
+            let c = self.client.clone();
+            c.page_writer().fill(
+                &c,
+                self.id,
+                Err(Error::internal("a fetched page was dropped before it was stored")),
+            );
+        }
+    }
+}
+
 impl PageWriter {
-    /// Queues a page. Call from a blocking thread: when no other thread is draining the
-    /// queue, this one drains it (this page and whatever others queued meanwhile) before it
-    /// returns. The receiver answers once the page is stored (or refused).
-    pub fn submit(
-        &self,
-        store: &dyn Store,
-        job: PageJob,
-    ) -> oneshot::Receiver<Result<PageOutcome>> {
+    /// Takes the next place in the queue; the receiver answers once the page is stored (or
+    /// refused).
+    pub fn reserve(client: &Client) -> (Reserved, oneshot::Receiver<Result<PageOutcome>>) {
         let (tx, rx) = oneshot::channel();
+        let mut q = client
+            .page_writer()
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let id = q.next_id;
+        q.next_id += 1;
+        q.slots.push_back(Slot {
+            id,
+            job: None,
+            done: tx,
+        });
+        let r = Reserved {
+            client: client.clone(),
+            id,
+            filled: false,
+        };
+        (r, rx)
+    }
+
+    fn fill(&self, client: &Client, id: u64, job: Result<PageJob>) {
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.jobs.push(Queued { job, done: tx });
+            if let Some(s) = q.slots.iter_mut().find(|s| s.id == id) {
+                s.job = Some(job);
+            }
             if q.draining {
-                return rx;
+                return;
             }
             q.draining = true;
         }
-        self.drain(store);
-        rx
+        self.drain(client.store());
     }
 
+    /// Stores the filled pages at the head of the queue, a transaction at a time, until the
+    /// head is empty or waits for a page still being parsed (whose filler drains next).
     fn drain(&self, store: &dyn Store) {
         // Should a store call panic, the queue must not stay marked as drained by nobody.
         struct Reset<'a>(&'a PageWriter);
@@ -81,24 +135,37 @@ impl PageWriter {
         }
         let _reset = Reset(self);
         loop {
-            let batch: Vec<Queued> = {
+            let mut batch: Vec<(PageJob, oneshot::Sender<Result<PageOutcome>>)> = Vec::new();
+            {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                if q.jobs.is_empty() {
+                while batch.len() < MAX_PAGES_PER_TX
+                    && q.slots.front().is_some_and(|s| s.job.is_some())
+                {
+                    let s = q.slots.pop_front().expect("front exists");
+                    match s.job.expect("filled") {
+                        Ok(job) => batch.push((job, s.done)),
+                        Err(e) => {
+                            let _ = s.done.send(Err(e));
+                        }
+                    }
+                }
+                if batch.is_empty() {
+                    if q.slots.front().is_some_and(|s| s.job.is_some()) {
+                        continue;
+                    }
                     q.draining = false;
                     return;
                 }
-                let n = q.jobs.len().min(MAX_PAGES_PER_TX);
-                q.jobs.drain(..n).collect()
-            };
+            }
             let writes: Vec<PageWrite<'_>> = batch
                 .iter()
-                .map(|b| PageWrite {
-                    mailbox_id: &b.job.mailbox_id,
-                    folder_id: &b.job.folder_id,
-                    fetched_from: b.job.fetched_from.as_deref(),
-                    page: &b.job.page,
-                    link: &b.job.link,
-                    now: b.job.now,
+                .map(|(j, _)| PageWrite {
+                    mailbox_id: &j.mailbox_id,
+                    folder_id: &j.folder_id,
+                    fetched_from: j.fetched_from.as_deref(),
+                    page: &j.page,
+                    link: &j.link,
+                    now: j.now,
                 })
                 .collect();
             let started = std::time::Instant::now();
@@ -111,13 +178,13 @@ impl PageWriter {
             drop(writes);
             match results {
                 Ok(rs) => {
-                    for (b, r) in batch.into_iter().zip(rs) {
-                        let _ = b.done.send(r);
+                    for ((_, done), r) in batch.into_iter().zip(rs) {
+                        let _ = done.send(r);
                     }
                 }
                 Err(e) => {
-                    for b in batch {
-                        let _ = b.done.send(Err(e.clone()));
+                    for (_, done) in batch {
+                        let _ = done.send(Err(e.clone()));
                     }
                 }
             }
