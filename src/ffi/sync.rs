@@ -44,9 +44,10 @@ pub unsafe extern "C" fn o365_list_folders(
         )?;
         let req: ListFolders = crate::json::from_str(text)?;
         // Warm path: a fresh cache is answered right here on the calling thread, without the
-        // runtime (a few SQLite reads with prepared statements).
-        if let Some(v) = c.list_folders_cached(&req)? {
-            return Ok(serde_json::to_string(&v)?);
+        // runtime: an answer kept serialized while the store's change counter of the mailbox
+        // stays the same (one indexed read), else a few SQLite reads.
+        if let Some(s) = c.list_folders_warm(&req)? {
+            return Ok(s);
         }
         let cc = c.clone();
         let v = crate::runtime::block_on(c.worker_threads(), c.call_timeout(), async move {
@@ -78,12 +79,24 @@ pub unsafe extern "C" fn o365_list_messages(
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    call(
-        client,
-        request_json,
-        out_json,
-        |c, r: ListMessages| async move { c.list_messages(r).await },
-    )
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let text = read_str(
+            request_json,
+            "request_json",
+            c.config().limits.max_request_bytes,
+        )?;
+        let req: ListMessages = crate::json::from_str(text)?;
+        // Warm path: a first page kept serialized while the mailbox is unchanged.
+        if let Some(s) = c.list_messages_warm(&req)? {
+            return Ok(s);
+        }
+        let cc = c.clone();
+        let v = crate::runtime::block_on(c.worker_threads(), c.call_timeout(), async move {
+            cc.list_messages(req).await
+        })?;
+        Ok(serde_json::to_string(&v)?)
+    })
 }
 
 /// One message with headers, body and attachment list.

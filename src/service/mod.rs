@@ -9,6 +9,7 @@ mod mailboxes;
 mod maintenance;
 mod send;
 mod sync;
+mod warm;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     pub graph: OnceLock<Arc<Graph>>,
     /// Delta pages of every sync of this client on their way into the store.
     pub pages: crate::sync::writer::PageWriter,
+    /// Serialized warm answers (see [`warm`]).
+    pub warm: warm::WarmCache,
 }
 
 impl Drop for Inner {
@@ -101,6 +104,7 @@ impl Client {
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
                 pages: Default::default(),
+                warm: Default::default(),
             }),
         };
         sync::start_scheduler(&client);

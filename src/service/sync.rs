@@ -272,7 +272,15 @@ impl Client {
     pub async fn list_messages(&self, req: ListMessages) -> Result<Value> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "list_messages")?;
         let gr = self.mailbox_graph(&m)?;
-        self.list_messages_with(&gr, &m, req).await
+        // A first page is kept serialized for warm calls (read the counter before the page).
+        let keep = Client::messages_warm_key(&req);
+        let version = match keep {
+            Some(_) => self.store().cache_version(&m.id)?,
+            None => None,
+        };
+        let page = self.list_messages_with(&gr, &m, req).await?;
+        self.keep_messages_page(keep, &m.id, version, &page)?;
+        Ok(page)
     }
 
     pub(crate) async fn list_messages_with<A: MailApi>(
