@@ -837,15 +837,20 @@ pub(crate) fn start_scheduler(client: &Client) {
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
     rt.spawn(async move {
         let mut last_maintenance: Option<tokio::time::Instant> = None;
+        let mut pause = interval;
         loop {
             let alive = || weak.strong_count() > 0;
-            if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
+            if !crate::sync::scheduler::sleep_while_alive(pause, alive).await {
                 break;
             }
+            // The round spreads the mailboxes over the interval; the next one starts an
+            // interval after this one started.
+            let started = tokio::time::Instant::now();
+            crate::sync::scheduler::tick(&weak, interval).await;
+            pause = interval.saturating_sub(started.elapsed());
             let Some(c) = Client::upgrade(&weak) else {
                 break;
             };
-            crate::sync::scheduler::tick(&c).await;
             // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
             if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
                 last_maintenance = Some(tokio::time::Instant::now());
