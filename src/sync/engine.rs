@@ -394,7 +394,10 @@ async fn probe_idle<A: MailApi>(
         let mut answers = match answers {
             Ok(a) => a.responses,
             Err(e) => {
-                tracing::debug!(mailbox = mailbox_id, "idle probe failed, folder by folder: {e}");
+                tracing::debug!(
+                    mailbox = mailbox_id,
+                    "idle probe failed, folder by folder: {e}"
+                );
                 Vec::new()
             }
         };
@@ -441,7 +444,10 @@ async fn probe_idle<A: MailApi>(
     }
     let (m, now) = (mailbox_id.to_owned(), client.now_ms());
     let rounds: Vec<IdleRound> = idle.iter().map(|(_, r)| r.clone()).collect();
-    if let Err(e) = blocking(client, move |c| c.store().record_idle_rounds(&m, &rounds, now)).await
+    if let Err(e) = blocking(client, move |c| {
+        c.store().record_idle_rounds(&m, &rounds, now)
+    })
+    .await
     {
         // Nothing was stored: the next round asks the same links again.
         tracing::warn!(mailbox = mailbox_id, "idle rounds not recorded: {e}");
@@ -544,9 +550,17 @@ async fn sync_folder_from<A: MailApi>(
             }
         }
     }
-    let result =
-        folder_round_messages(client, api, mailbox_id, folder, opts, &owner, &mut report, first)
-            .await;
+    let result = folder_round_messages(
+        client,
+        api,
+        mailbox_id,
+        folder,
+        opts,
+        &owner,
+        &mut report,
+        first,
+    )
+    .await;
     lease::release(client, &lease, &owner).await;
     if let Err(e) = result {
         tracing::warn!(mailbox = mailbox_id, folder = %folder.display_name, "sync failed: {e}");
@@ -658,8 +672,7 @@ async fn folder_round_messages<A: MailApi>(
             next.is_some(),
         ));
         // Bounded memory: at most PAGES_AHEAD pages of this folder wait to be stored.
-        while pending.len() >= PAGES_AHEAD || pending.front().is_some_and(|p| p.0.is_finished())
-        {
+        while pending.len() >= PAGES_AHEAD || pending.front().is_some_and(|p| p.0.is_finished()) {
             let (h, more) = pending.pop_front().expect("not empty");
             finish_page(client, mailbox_id, folder, report, h, more).await?;
         }

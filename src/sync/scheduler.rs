@@ -115,19 +115,29 @@ mod tests {
         let t0 = Instant::now();
         let starts = Mutex::new(Vec::new());
         let interval = Duration::from_secs(300);
-        spread((0..100).collect(), interval, 32, || true, |i: u32| {
-            let starts = &starts;
-            async move {
-                starts.lock().unwrap().push((i, t0.elapsed()));
-                // Each sync takes a while (virtual time).
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        })
+        spread(
+            (0..100).collect(),
+            interval,
+            32,
+            || true,
+            |i: u32| {
+                let starts = &starts;
+                async move {
+                    starts.lock().unwrap().push((i, t0.elapsed()));
+                    // Each sync takes a while (virtual time).
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            },
+        )
         .await;
         let starts = starts.into_inner().unwrap();
         assert_eq!(starts.len(), 100);
         for (i, at) in &starts {
-            assert_eq!(*at, Duration::from_secs(3) * *i, "mailbox {i} starts at its slot");
+            assert_eq!(
+                *at,
+                Duration::from_secs(3) * *i,
+                "mailbox {i} starts at its slot"
+            );
         }
         // No burst: never more than one start per slot of the interval.
         let in_first_tenth = starts.iter().filter(|(_, at)| *at < interval / 10).count();
@@ -139,18 +149,24 @@ mod tests {
     async fn slow_mailboxes_hold_at_most_parallel_slots() {
         let t0 = Instant::now();
         let live = Mutex::new((0usize, 0usize));
-        spread((0..10).collect(), Duration::from_secs(10), 3, || true, |_: u32| {
-            let live = &live;
-            async move {
-                {
-                    let mut l = live.lock().unwrap();
-                    l.0 += 1;
-                    l.1 = l.1.max(l.0);
+        spread(
+            (0..10).collect(),
+            Duration::from_secs(10),
+            3,
+            || true,
+            |_: u32| {
+                let live = &live;
+                async move {
+                    {
+                        let mut l = live.lock().unwrap();
+                        l.0 += 1;
+                        l.1 = l.1.max(l.0);
+                    }
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    live.lock().unwrap().0 -= 1;
                 }
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                live.lock().unwrap().0 -= 1;
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(live.into_inner().unwrap().1, 3);
         // 10 syncs of 60 s, 3 at a time: 4 waves.

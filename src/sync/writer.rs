@@ -10,9 +10,9 @@
 //! round that failed.
 
 use crate::error::{Error, Result};
+use crate::service::Client;
 use crate::store::cache::{DeltaLink, MessagePage, PageOutcome, PageWrite};
 use crate::store::Store;
-use crate::service::Client;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -75,7 +75,9 @@ impl Drop for Reserved {
             c.page_writer().fill(
                 &c,
                 self.id,
-                Err(Error::internal("a fetched page was dropped before it was stored")),
+                Err(Error::internal(
+                    "a fetched page was dropped before it was stored",
+                )),
             );
         }
     }

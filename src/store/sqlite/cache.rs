@@ -218,61 +218,56 @@ fn apply_page(
     link: &DeltaLink,
     now: i64,
 ) -> Result<PageOutcome> {
-        ensure_state(tx, mailbox_id, folder_id)?;
-        let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
-        let mut out = PageOutcome::default();
-        for m in &page.upserts {
-            upsert_one(tx, mailbox_id, m, state.round_gen, now)?;
-            out.upserted += 1;
-        }
-        for id in &page.removed {
-            // Only if it is still filed under this folder: a message that moved on was
-            // already stored under its new folder and must stay.
-            out.removed += tx
-                .prepare_cached(
-                    "DELETE FROM messages WHERE id_key = ?4 AND mailbox_id = ?1 AND id = ?2 \
+    ensure_state(tx, mailbox_id, folder_id)?;
+    let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
+    let mut out = PageOutcome::default();
+    for m in &page.upserts {
+        upsert_one(tx, mailbox_id, m, state.round_gen, now)?;
+        out.upserted += 1;
+    }
+    for id in &page.removed {
+        // Only if it is still filed under this folder: a message that moved on was
+        // already stored under its new folder and must stay.
+        out.removed += tx
+            .prepare_cached(
+                "DELETE FROM messages WHERE id_key = ?4 AND mailbox_id = ?1 AND id = ?2 \
                      AND folder_id = ?3",
-                )?
-                .execute(params![
-                    mailbox_id,
-                    id,
-                    folder_id,
-                    message_key(mailbox_id, id)
-                ])?;
-        }
-        out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
-        match link {
-            DeltaLink::Next(url) => {
-                tx.prepare_cached(
-                    "UPDATE sync_state SET next_link = ?3, round_items = ?4 \
+            )?
+            .execute(params![
+                mailbox_id,
+                id,
+                folder_id,
+                message_key(mailbox_id, id)
+            ])?;
+    }
+    out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
+    match link {
+        DeltaLink::Next(url) => {
+            tx.prepare_cached(
+                "UPDATE sync_state SET next_link = ?3, round_items = ?4 \
                      WHERE mailbox_id = ?1 AND scope = ?2",
-                )?
-                .execute(params![
-                    mailbox_id,
-                    folder_id,
-                    url,
-                    out.round_items
-                ])?;
-            }
-            DeltaLink::Delta(url) => {
-                if state.round_full {
-                    out.swept = tx
-                        .prepare_cached(
-                            "DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2 \
+            )?
+            .execute(params![mailbox_id, folder_id, url, out.round_items])?;
+        }
+        DeltaLink::Delta(url) => {
+            if state.round_full {
+                out.swept = tx
+                    .prepare_cached(
+                        "DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2 \
                              AND seen_gen < ?3",
-                        )?
-                        .execute(params![mailbox_id, folder_id, state.round_gen])?;
-                }
-                tx.prepare_cached(
-                    "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
+                    )?
+                    .execute(params![mailbox_id, folder_id, state.round_gen])?;
+            }
+            tx.prepare_cached(
+                "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
                      round_items = 0, last_success_at = ?4, last_error = NULL, \
                      last_error_kind = NULL, last_error_at = NULL \
                      WHERE mailbox_id = ?1 AND scope = ?2",
-                )?
-                .execute(params![mailbox_id, folder_id, url, now])?;
-            }
+            )?
+            .execute(params![mailbox_id, folder_id, url, now])?;
         }
-        Ok(out)
+    }
+    Ok(out)
 }
 
 impl CacheStore for SqliteStore {
@@ -521,7 +516,13 @@ impl CacheStore for SqliteStore {
                          WHERE mailbox_id = ?1 AND scope = ?2 AND delta_link = ?3 \
                          AND next_link IS NULL",
                     )?
-                    .execute(params![mailbox_id, r.folder_id, r.probed, r.delta_link, now])?;
+                    .execute(params![
+                        mailbox_id,
+                        r.folder_id,
+                        r.probed,
+                        r.delta_link,
+                        now
+                    ])?;
             }
             if n > 0 {
                 bump_version(tx, mailbox_id)?;
@@ -532,9 +533,11 @@ impl CacheStore for SqliteStore {
 
     fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT version FROM cache_versions WHERE mailbox_id = ?1")?
-                .query_row([mailbox_id], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.prepare_cached("SELECT version FROM cache_versions WHERE mailbox_id = ?1")?
+                    .query_row([mailbox_id], |r| r.get(0))
+                    .optional()?,
+            )
         })
     }
 
