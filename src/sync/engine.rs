@@ -90,6 +90,26 @@ pub struct FolderReport {
     pub cause: Option<Error>,
 }
 
+impl FolderReport {
+    /// A report of a round that has not done anything yet.
+    fn new(folder: &FolderRow) -> FolderReport {
+        FolderReport {
+            folder_id: folder.id.clone(),
+            display_name: folder.display_name.clone(),
+            well_known: folder.well_known.clone(),
+            status: "ok".into(),
+            upserted: 0,
+            removed: 0,
+            swept: 0,
+            pages: 0,
+            full: false,
+            recovered_expired_token: false,
+            error: None,
+            cause: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
     pub run: String,
@@ -455,18 +475,8 @@ async fn probe_idle<A: MailApi>(
     let reports = idle
         .into_iter()
         .map(|(f, _)| FolderReport {
-            folder_id: f.id,
-            display_name: f.display_name,
-            well_known: f.well_known,
-            status: "ok".into(),
-            upserted: 0,
-            removed: 0,
-            swept: 0,
             pages: 1,
-            full: false,
-            recovered_expired_token: false,
-            error: None,
-            cause: None,
+            ..FolderReport::new(&f)
         })
         .collect();
     (reports, rest)
@@ -515,20 +525,7 @@ async fn sync_folder_from<A: MailApi>(
     run: &str,
     first: Option<Prefetched>,
 ) -> FolderReport {
-    let mut report = FolderReport {
-        folder_id: folder.id.clone(),
-        display_name: folder.display_name.clone(),
-        well_known: folder.well_known.clone(),
-        status: "ok".into(),
-        upserted: 0,
-        removed: 0,
-        swept: 0,
-        pages: 0,
-        full: false,
-        recovered_expired_token: false,
-        error: None,
-        cause: None,
-    };
+    let mut report = FolderReport::new(folder);
     let owner = lease::owner(client, run);
     let lease = format!("sync:{mailbox_id}:{}", folder.id);
     let deadline = Instant::now() + LEASE_WAIT;
