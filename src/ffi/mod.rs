@@ -247,6 +247,28 @@ where
     F: FnOnce(Client, Req) -> Fut,
     Fut: Future<Output = Result<Res>>,
 {
+    call_warm(client, request_json, out_json, |_, _| Ok(None), f)
+}
+
+/// Like [`call`], trying `warm` first on the calling thread (no runtime): its answer, when it
+/// has one, is the result as is.
+///
+/// # Safety
+/// Pointers as documented on the export.
+pub(crate) unsafe fn call_warm<Req, Res, W, F, Fut>(
+    client: *const o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+    warm: W,
+    f: F,
+) -> o365_status
+where
+    Req: DeserializeOwned,
+    Res: Serialize,
+    W: FnOnce(&Client, &Req) -> Result<Option<String>>,
+    F: FnOnce(Client, Req) -> Fut,
+    Fut: Future<Output = Result<Res>>,
+{
     guard(out_json, || {
         let c = client_of(client)?;
         let text = read_str(
@@ -255,6 +277,9 @@ where
             c.config().limits.max_request_bytes,
         )?;
         let req: Req = crate::json::from_str(text)?;
+        if let Some(s) = warm(&c, &req)? {
+            return Ok(s);
+        }
         let res =
             crate::runtime::block_on(c.worker_threads(), c.call_timeout(), f(c.clone(), req))?;
         Ok(serde_json::to_string(&res)?)

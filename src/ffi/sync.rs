@@ -4,7 +4,7 @@
 //! assigned to it (else O365_FORBIDDEN). Message ids are Graph immutable ids: they survive
 //! moves, so the CRM can keep them.
 
-use super::{call, client_of, guard, o365_client, o365_status, read_str};
+use super::{call, call_warm, o365_client, o365_status};
 use crate::service::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
     MoveFolderContents, MoveMessage, SyncMailbox,
@@ -38,25 +38,16 @@ pub unsafe extern "C" fn o365_list_folders(
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    guard(out_json, || {
-        let c = client_of(client)?;
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: ListFolders = crate::json::from_str(text)?;
-        // Warm path: a fresh cache is answered right here on the calling thread, without the
-        // runtime (a few SQLite reads with prepared statements).
-        if let Some(v) = c.list_folders_cached(&req)? {
-            return Ok(serde_json::to_string(&v)?);
-        }
-        let cc = c.clone();
-        let v = crate::runtime::block_on(c.worker_threads(), c.call_timeout(), async move {
-            cc.list_folders(req).await
-        })?;
-        Ok(serde_json::to_string(&v)?)
-    })
+    // Warm path: a fresh cache is answered right here on the calling thread, without the
+    // runtime: an answer kept serialized while the store's change counter of the mailbox
+    // stays the same (one indexed read), else a few SQLite reads.
+    call_warm(
+        client,
+        request_json,
+        out_json,
+        |c, r: &ListFolders| c.list_folders_warm(r),
+        |c, r: ListFolders| async move { c.list_folders(r).await },
+    )
 }
 
 /// A page of one folder's messages, newest first.
@@ -81,10 +72,12 @@ pub unsafe extern "C" fn o365_list_messages(
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    call(
+    // Warm path: a first page kept serialized while the mailbox is unchanged.
+    call_warm(
         client,
         request_json,
         out_json,
+        |c, r: &ListMessages| c.list_messages_warm(r),
         |c, r: ListMessages| async move { c.list_messages(r).await },
     )
 }

@@ -10,6 +10,7 @@ mod maintenance;
 mod send;
 pub(crate) mod supervisor;
 mod sync;
+mod warm;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
@@ -95,6 +96,10 @@ pub(crate) struct Inner {
     pub graph: OnceLock<Arc<Graph>>,
     /// Supervised background jobs: panics counted, test-hook arming.
     pub jobs: supervisor::Jobs,
+    /// Delta pages of every sync of this client on their way into the store.
+    pub pages: crate::sync::writer::PageWriter,
+    /// Serialized warm answers (see [`warm`]).
+    pub warm: warm::WarmCache,
 }
 
 /// Clients whose state is still alive in this process (freed handles whose background jobs
@@ -148,6 +153,8 @@ impl Client {
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
                 jobs: supervisor::Jobs::default(),
+                pages: Default::default(),
+                warm: Default::default(),
             }),
         };
         sync::start_scheduler(&client);
@@ -165,6 +172,11 @@ impl Client {
 
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
+    }
+
+    /// The queue that stores fetched delta pages (see [`crate::sync::writer`]).
+    pub(crate) fn page_writer(&self) -> &crate::sync::writer::PageWriter {
+        &self.inner.pages
     }
 
     pub fn vault(&self) -> &Vault {

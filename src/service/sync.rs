@@ -276,7 +276,15 @@ impl Client {
     pub async fn list_messages(&self, req: ListMessages) -> Result<Value> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "list_messages")?;
         let gr = self.mailbox_graph(&m)?;
-        self.list_messages_with(&gr, &m, req).await
+        // A first page is kept serialized for warm calls (read the counter before the page).
+        let keep = Client::messages_warm_key(&req);
+        let version = match keep {
+            Some(_) => self.store().cache_version(&m.id)?,
+            None => None,
+        };
+        let page = self.list_messages_with(&gr, &m, req).await?;
+        self.keep_messages_page(keep, &m.id, version, &page)?;
+        Ok(page)
     }
 
     pub(crate) async fn list_messages_with<A: MailApi>(
@@ -845,16 +853,24 @@ pub(crate) fn start_scheduler(client: &Client) {
 
 async fn scheduler_loop(weak: std::sync::Weak<super::Inner>, interval: std::time::Duration) {
     let mut last_maintenance: Option<tokio::time::Instant> = None;
+    let mut pause = interval;
     loop {
         let alive = || weak.strong_count() > 0;
-        if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
+        if !crate::sync::scheduler::sleep_while_alive(pause, alive).await {
             break;
         }
+        match Client::upgrade(&weak) {
+            Some(c) => c.jobs().checkpoint("scheduler"),
+            None => break,
+        }
+        // The round spreads the mailboxes over the interval; the next one starts an
+        // interval after this one started.
+        let started = tokio::time::Instant::now();
+        crate::sync::scheduler::tick(&weak, interval).await;
+        pause = interval.saturating_sub(started.elapsed());
         let Some(c) = Client::upgrade(&weak) else {
             break;
         };
-        c.jobs().checkpoint("scheduler");
-        crate::sync::scheduler::tick(&c).await;
         // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
         if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
             last_maintenance = Some(tokio::time::Instant::now());
