@@ -19,7 +19,9 @@ pub async fn tick(client: &Client) {
         }
     };
     for m in mailboxes {
-        if m.auth_state != "authenticated" || !Settings::from_record(&m).background_sync {
+        let signed_in =
+            m.auth_state == "authenticated" || matches!(client.signed_in_owner(&m), Ok(Some(_)));
+        if !signed_in || !Settings::from_record(&m).background_sync {
             continue;
         }
         if let Err(e) = client.background_sync(&m).await {
