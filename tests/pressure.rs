@@ -512,3 +512,50 @@ fn sign_in_checks_retry_throttling_and_outages_and_never_call_them_a_mismatch() 
         assert_eq!(applied, 3, "{path} {status}: first try and two retries");
     }
 }
+
+#[test]
+fn an_alias_uses_its_owners_sign_in_with_one_token_set_and_one_refresh() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({"scheduler": false});
+    let lib = Lib::open(cfg.clone());
+    let alias_json = |of: &str| json!({"kind": "alias", "alias_of": of});
+    let info = import(&lib, "info@contoso.example", &["u1"], alias_json(ANNA));
+    // The owner's mailbox is not in the CRM: the alias needs a sign-in of its own.
+    let start = lib.ok(o365_authenticate, json!({"mailbox": info, "user": "u1"}));
+    assert_eq!(start["status"], "authorization_required", "{start}");
+    let (st, e) = lib.call(o365_list_folders, json!({"mailbox": info, "user": "u1"}));
+    assert_eq!(st, O365_AUTH_REQUIRED, "{e}");
+
+    // The owner signs in (Anna's account has info@ in proxyAddresses): the alias uses it.
+    let anna = import(&lib, ANNA, &["u1"], json!({}));
+    let (st, v) = sign_in_as(&sim, &lib, &anna, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    let via = lib.ok(o365_authenticate, json!({"mailbox": info, "user": "u1"}));
+    assert_eq!(via["status"], "authenticated", "{via}");
+    assert_eq!(via["signed_in_via"], anna.as_str(), "{via}");
+    let f = lib.ok(o365_list_folders, json!({"mailbox": info, "user": "u1"}));
+    assert!(f["folders"].as_array().unwrap().len() > 3, "{f}");
+    let m = lib.ok(o365_get_mailbox, json!({"mailbox": info}));
+    assert_eq!(m["signed_in_via"], anna.as_str(), "{m}");
+
+    // An alias the account does not have: still its own sign-in.
+    let sales = import(&lib, "sales@contoso.example", &["u1"], alias_json(ANNA));
+    let start = lib.ok(o365_authenticate, json!({"mailbox": sales, "user": "u1"}));
+    assert_eq!(start["status"], "authorization_required", "{start}");
+
+    // One token set: two hours later, calls on both records refresh it once.
+    let refreshes = || sim.sim().counters.refreshes.load(Ordering::SeqCst);
+    let before = refreshes();
+    let mut later_cfg = cfg;
+    later_cfg["debug"]["clock_offset_ms"] = json!(2 * 3600 * 1000);
+    let later = Lib::open(later_cfg);
+    for id in [&info, &anna, &info] {
+        later.ok(
+            o365_list_folders,
+            json!({"mailbox": id, "user": "u1", "max_age_ms": 0}),
+        );
+    }
+    assert_eq!(refreshes() - before, 1, "one refresh for owner and alias");
+}

@@ -9,7 +9,6 @@ use o365_sim::state::OutboundMail;
 use o365_sim::RunningSim;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -481,33 +480,23 @@ fn attachment_just_under_three_mib_does_not_overflow_the_inline_request() {
 
 #[test]
 fn hundred_queued_mails_are_paced_without_a_429() {
-    // The sim enforces Exchange's 30 messages per minute per mailbox on its own clock. To keep
-    // the test short, a thread moves the sim's clock on by a minute every 250 ms, so the sim's
-    // minute lasts about 250 ms of real time; the library paces 30 sends per 2 s window (of
-    // real time), which can never exceed 30 in any sim minute. Without pacing, 100 sends at
-    // once would exceed it at once (4 in flight, ~ms each) and the sim would answer 429.
+    // The sim enforces Exchange's 30 messages per minute per mailbox on its own clock. No
+    // thread ticks it in real time: the test moves both clocks a minute on per round (the
+    // sim's admin clock and, for the library, a client whose debug.clock_offset_ms is a minute
+    // later) and asks the library to send what is due. Pacing shows as counts: at most 30 per
+    // round, and never a 429. Without pacing, 100 sends at once would draw 429s at once.
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&sim, dir.path());
-    cfg["send"] = json!({"pace_max": 30, "pace_window_ms": 2000, "pace_margin_ms": 100});
-    let lib = Lib::open(cfg);
+    cfg["send"] = json!({"pace_max": 30, "pace_window_ms": 60_000, "pace_margin_ms": 100,
+                         "background": false});
+    cfg["sync"] = json!({"scheduler": false});
+    let lib = Lib::open(cfg.clone());
     let id = import(&lib, ANNA, &["u1"], json!({}));
     let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
     assert_eq!(st, O365_OK, "{v}");
     assert_eq!(sim.sim().limits().sends_per_minute, 30);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let ticker = {
-        let s = sim.sim().clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                s.clock.advance(60);
-            }
-        })
-    };
-    let started = Instant::now();
     let mut ids = Vec::new();
     for i in 0..100 {
         let r = lib.ok(
@@ -519,30 +508,38 @@ fn hundred_queued_mails_are_paced_without_a_429() {
         assert_eq!(r["state"], "queued");
         ids.push(r["send_id"].as_str().unwrap().to_owned());
     }
-    let mut completed = std::collections::HashSet::new();
-    while completed.len() < 100 && started.elapsed() < Duration::from_secs(60) {
-        if let Some(e) = lib.next_event(1000) {
-            lib.ack(e["id"].as_str().unwrap());
-            assert_ne!(e["type"], "send_failed", "{e}");
-            if e["type"] == "send_completed" {
-                completed.insert(e["send_id"].as_str().unwrap().to_owned());
-            }
+    let mut per_round = Vec::new();
+    let mut last = None;
+    for round in 0..5i64 {
+        if round > 0 {
+            sim.sim().clock.advance(61);
         }
+        let mut c = cfg.clone();
+        c["debug"]["clock_offset_ms"] = json!(round * 61_000);
+        let l = Lib::open(c);
+        let before = outbound(&sim).len();
+        let p = l.ok(o365_outbox_process, json!({"wait_ms": 30_000}));
+        assert_eq!(p["failed"], 0, "{p}");
+        per_round.push(outbound(&sim).len() - before);
+        last = Some(l);
     }
-    stop.store(true, Ordering::Relaxed);
-    ticker.join().unwrap();
-    assert_eq!(completed.len(), 100, "all sent, each reported once");
+    assert_eq!(per_round, vec![30, 30, 30, 10, 0], "paced: 30 per minute");
     assert_eq!(outbound(&sim).len(), 100);
     let throttled = sim.sim().counters.snapshot(json!({}))["throttled429"].clone();
     assert_eq!(throttled, 0, "no 429 from the sim");
-    // 100 sends at 30 per 2 s take at least three full windows.
-    assert!(
-        started.elapsed() >= Duration::from_secs(6),
-        "{:?}",
-        started.elapsed()
-    );
+    let last = last.unwrap();
+    let completed: std::collections::HashSet<String> = last
+        .drain_events(200)
+        .into_iter()
+        .filter(|e| {
+            assert_ne!(e["type"], "send_failed", "{e}");
+            e["type"] == "send_completed"
+        })
+        .map(|e| e["send_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(completed.len(), 100, "all sent, each reported once");
     for sid in &ids {
-        let s = lib.ok(
+        let s = last.ok(
             o365_send_status,
             json!({"mailbox": id, "user": "u1", "send_id": sid}),
         );

@@ -90,8 +90,16 @@ impl Client {
         if !settings.book_external_sent {
             return Ok(0);
         }
-        let Some(since) = settings.booking_since_ms() else {
-            return Ok(0);
+        // An alias served by its owner's sign-in books from the owner's first sign-in on.
+        let since = match settings.booking_since_ms() {
+            Some(s) => s,
+            None => match self.signed_in_owner(&m)? {
+                Some(owner) => match Settings::from_record(&owner).booking_since_ms() {
+                    Some(s) => s,
+                    None => return Ok(0),
+                },
+                None => return Ok(0),
+            },
         };
         let siblings = self.same_graph_mailbox(&m)?;
         let mut published = 0;

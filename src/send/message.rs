@@ -228,11 +228,11 @@ pub fn link_mail_split_hint(n: usize, cfg: &SendConfig) -> String {
     let copies = cfg.serial_max_copies as usize;
     let minutes = cfg.serial_window_ms / 60_000;
     let mut h = format!(
-        "this mail already sends its attachments as a link; the limit of {max} recipients          (To + Cc + Bcc) per mail still applies: split the {n} recipients into groups of at          most {max} and send one link mail per group ({groups} mails)"
+        "this mail already sends its attachments as a link; the limit of {max} recipients (To + Cc + Bcc) per mail still applies: split the {n} recipients into groups of at most {max} and send one link mail per group ({groups} mails)"
     );
     if groups > copies {
         h.push_str(&format!(
-            "; but at most {copies} mails with the same subject and text may go to different              recipients within {minutes} minutes (send.serial_max_copies, send.serial_window_ms):              more is a serial mail, which a Microsoft 365 mailbox cannot send"
+            "; but at most {copies} mails with the same subject and text may go to different recipients within {minutes} minutes (send.serial_max_copies, send.serial_window_ms): more is a serial mail, which a Microsoft 365 mailbox cannot send"
         ));
     } else {
         h.push('.');

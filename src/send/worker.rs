@@ -111,6 +111,17 @@ pub async fn drain(c: &Client, budget: Duration) -> (u64, u64) {
             return (sent, failed);
         }
         if due.is_empty() {
+            // Nothing falls due before the budget ends (say, pacing defers the rest by a
+            // minute): return now instead of idling until the deadline.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let horizon = c.now_ms() + left.as_millis() as i64;
+            if c.store()
+                .due_outbox(horizon, 1)
+                .unwrap_or_default()
+                .is_empty()
+            {
+                return (sent, failed);
+            }
             tokio::time::sleep(IDLE / 5).await;
             continue;
         }

@@ -182,6 +182,19 @@ impl Client {
         let m = self.mailbox_for_user(mailbox, user, "authenticate")?;
         self.app_registration()?;
 
+        // An alias served by its owner's sign-in: nothing to do (one token set, one refresh).
+        if !req.force && req.prompt.is_none() && m.auth_state != "authenticated" {
+            if let Some(owner) = self.signed_in_owner(&m)? {
+                if self.access_token(&owner.id, None).await.is_ok() {
+                    let owner = self.find_mailbox(&owner.id)?;
+                    return Ok(json!({
+                        "status": "authenticated",
+                        "account": owner.account,
+                        "signed_in_via": owner.id,
+                    }));
+                }
+            }
+        }
         // A usable token: nothing to do.
         if !req.force && req.prompt.is_none() && m.auth_state == "authenticated" {
             match self.access_token(&m.id, None).await {
@@ -915,14 +928,49 @@ impl Client {
             .with_detail("signed_in_as", primary)
             .with_detail("mailbox_address", m.address.as_str()));
         }
+        addresses.sort();
+        addresses.dedup();
         Ok(json!({
             "id": me["id"],
             "display_name": me["displayName"],
             "address": primary,
+            // Every address of the account (mail, UPN, proxyAddresses): an alias record of
+            // one of them uses this sign-in.
+            "addresses": addresses,
             "tenant_id": tenant_id,
             "personal": tenant_id == CONSUMERS_TENANT_ID,
             "signed_in_at": crate::clock::rfc3339(self.now_ms()),
         }))
+    }
+
+    /// For an alias record without a sign-in of its own: the record of its owner's mailbox
+    /// (`alias_of`) when that is signed in with an account that has the alias among its
+    /// addresses (proxyAddresses). Its token set then serves the alias too.
+    pub(crate) fn signed_in_owner(&self, m: &MailboxRecord) -> Result<Option<MailboxRecord>> {
+        if m.kind != "alias" || m.auth_state == "authenticated" {
+            return Ok(None);
+        }
+        let Some(owner_address) = m.alias_of.as_deref() else {
+            return Ok(None);
+        };
+        let Some(owner) = self.store().find_mailbox(owner_address)? else {
+            return Ok(None);
+        };
+        if owner.id == m.id || owner.kind == "alias" || owner.auth_state != "authenticated" {
+            return Ok(None);
+        }
+        let has_alias = owner
+            .account
+            .as_ref()
+            .and_then(|a| a.get("addresses"))
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|a| a.as_str() == Some(m.address.as_str())));
+        Ok(has_alias.then_some(owner))
+    }
+
+    /// The record whose token set serves `m`: its own, or its signed-in owner's.
+    pub(crate) fn token_record(&self, m: &MailboxRecord) -> Result<MailboxRecord> {
+        Ok(self.signed_in_owner(m)?.unwrap_or_else(|| m.clone()))
     }
 
     /// `o365_sign_out`: forgets the mailbox's tokens.

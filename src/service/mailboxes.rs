@@ -146,6 +146,10 @@ impl Client {
     pub async fn get_mailbox(&self, req: GetMailbox) -> Result<Value> {
         let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "get_mailbox")?;
         let mut v = mailbox::to_json(&m);
+        if let Some(owner) = self.signed_in_owner(&m)? {
+            // An alias using its owner's sign-in (no sign-in of its own needed).
+            v["signed_in_via"] = json!(owner.id);
+        }
         v["health"] = self.mailbox_health(&m.id)?;
         Ok(v)
     }

@@ -245,9 +245,10 @@ impl Client {
         } else {
             "/me".to_owned()
         };
+        // An alias without a sign-in of its own uses its signed-in owner's tokens.
         let tokens = Arc::new(crate::auth::tokens::MailboxTokens {
             client: self.clone(),
-            mailbox_id: m.id.clone(),
+            mailbox_id: self.token_record(m)?.id,
         });
         let book = Arc::new(StoreThrottleBook {
             client: self.clone(),

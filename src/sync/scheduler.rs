@@ -38,7 +38,11 @@ pub(crate) async fn tick(client: &Weak<crate::service::Inner>, over: Duration) {
     };
     let due: Vec<_> = mailboxes
         .into_iter()
-        .filter(|m| m.auth_state == "authenticated" && Settings::from_record(m).background_sync)
+        .filter(|m| {
+            let signed_in =
+                m.auth_state == "authenticated" || matches!(c.signed_in_owner(m), Ok(Some(_)));
+            signed_in && Settings::from_record(m).background_sync
+        })
         .collect();
     drop(c);
     let alive = || client.strong_count() > 0;
