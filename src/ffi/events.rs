@@ -23,6 +23,7 @@ pub unsafe extern "C" fn o365_next_event(
 ) -> o365_status {
     guard(out_json, || {
         let c = client_of(client)?;
+        let _in_client = c.span().enter();
         let wait = Duration::from_millis(timeout_ms as u64);
         let ev = runtime::block_on(
             c.worker_threads(),
@@ -47,6 +48,7 @@ pub unsafe extern "C" fn o365_ack_event(
 ) -> o365_status {
     guard(out_json, || {
         let c = client_of(client)?;
+        let _in_client = c.span().enter();
         let id = read_str(event_id, "event_id", 1024)?;
         Ok(c.ack_event(id)?.to_string())
     })

@@ -144,6 +144,7 @@ pub(crate) fn guard(out_json: *mut *mut c_char, f: impl FnOnce() -> Result<Strin
     let caught = catch_unwind(AssertUnwindSafe(f));
     IN_EXPORT.with(|f| f.set(outer));
     let result = caught.unwrap_or_else(|payload| {
+        crate::telemetry::panic_caught();
         let msg = LAST_PANIC
             .with(|p| p.borrow_mut().take())
             .unwrap_or_else(|| panic_text(&*payload));
@@ -243,6 +244,7 @@ where
 {
     guard(out_json, || {
         let c = client_of(client)?;
+        let _in_client = c.span().enter();
         let text = read_str(
             request_json,
             "request_json",

@@ -37,6 +37,7 @@ pub unsafe extern "C" fn o365_list_folders(
 ) -> o365_status {
     guard(out_json, || {
         let c = client_of(client)?;
+        let _in_client = c.span().enter();
         let text = read_str(
             request_json,
             "request_json",

@@ -39,13 +39,17 @@ pub fn ensure(c: &Client) {
     running.insert(c.instance().to_owned());
     let weak = c.downgrade();
     let instance = c.instance().to_owned();
-    rt.spawn(async move {
-        run(weak).await;
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&instance);
-    });
+    let span = c.span().clone();
+    rt.spawn(tracing::Instrument::instrument(
+        async move {
+            run(weak).await;
+            RUNNING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&instance);
+        },
+        span,
+    ));
 }
 
 async fn run(weak: Weak<Inner>) {

@@ -165,8 +165,26 @@ impl Client {
         Ok(r)
     }
 
-    /// `o365_authenticate`: start or complete a sign-in.
+    /// `o365_authenticate`: start or complete a sign-in (logged and counted).
     pub async fn authenticate(&self, req: Authenticate) -> Result<Value> {
+        let complete = req.callback_url.is_some() || req.code.is_some() || req.state.is_some();
+        let mailbox = req
+            .mailbox
+            .as_deref()
+            .and_then(|k| self.find_mailbox(k).ok());
+        let t = std::time::Instant::now();
+        let r = self.authenticate_step(req).await;
+        crate::telemetry::log::sign_in(
+            self,
+            complete,
+            mailbox.as_ref().map(|m| m.id.as_str()),
+            &r,
+            Some(t.elapsed()),
+        );
+        r
+    }
+
+    async fn authenticate_step(&self, req: Authenticate) -> Result<Value> {
         if req.callback_url.is_some() || req.code.is_some() || req.state.is_some() {
             return self.complete_sign_in(req).await;
         }
@@ -376,36 +394,40 @@ impl Client {
         let Ok(rt) = crate::runtime::get(self.worker_threads()) else {
             return;
         };
-        rt.spawn(async move {
-            let mut interval = Duration::from_secs(interval_s.max(1) as u64);
-            loop {
-                tokio::time::sleep(interval).await;
-                let Some(client) = Client::upgrade(&weak) else {
-                    return;
-                };
-                match client.poll_device_once(&row).await {
-                    Ok(Some(_)) => return,
-                    Ok(None) => {}
-                    Err(e) if e.kind() == "slow_down" => interval += Duration::from_secs(5),
-                    Err(e) => {
-                        tracing::warn!("device flow poll failed: {e}");
-                        if e.status() != crate::error::status::NETWORK {
-                            return;
+        let span = self.span().clone();
+        rt.spawn(tracing::Instrument::instrument(
+            async move {
+                let mut interval = Duration::from_secs(interval_s.max(1) as u64);
+                loop {
+                    tokio::time::sleep(interval).await;
+                    let Some(client) = Client::upgrade(&weak) else {
+                        return;
+                    };
+                    match client.poll_device_once(&row).await {
+                        Ok(Some(_)) => return,
+                        Ok(None) => {}
+                        Err(e) if e.kind() == "slow_down" => interval += Duration::from_secs(5),
+                        Err(e) => {
+                            tracing::warn!("device flow poll failed: {e}");
+                            if e.status() != crate::error::status::NETWORK {
+                                return;
+                            }
                         }
                     }
+                    if client.now_ms() > row.expires_at + 5_000 {
+                        let _ = client.finish_device(
+                            &row,
+                            Err(Error::AuthRequired(Fault::new(
+                                "expired_token",
+                                "the device code expired before the sign-in was completed",
+                            ))),
+                        );
+                        return;
+                    }
                 }
-                if client.now_ms() > row.expires_at + 5_000 {
-                    let _ = client.finish_device(
-                        &row,
-                        Err(Error::AuthRequired(Fault::new(
-                            "expired_token",
-                            "the device code expired before the sign-in was completed",
-                        ))),
-                    );
-                    return;
-                }
-            }
-        });
+            },
+            span,
+        ));
     }
 
     /// One poll of a device flow: `Some(result)` when it ended with success, `None` while
@@ -485,6 +507,7 @@ impl Client {
     }
 
     fn report_device(&self, row: &AuthStateRow, result: Result<Value>) -> Result<()> {
+        crate::telemetry::log::sign_in(self, true, Some(&row.mailbox_id), &result, None);
         match result {
             Ok(v) => {
                 self.publish(
@@ -817,7 +840,7 @@ impl Client {
             "ok",
             account["address"].as_str().map(str::to_owned),
         );
-        Ok(json!({ "status": "authenticated", "account": account }))
+        Ok(json!({ "status": "authenticated", "mailbox": m.id, "account": account }))
     }
 
     /// The signed-in account must own the address, have it as an alias, or have access to it

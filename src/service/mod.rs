@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, MailboxGraph};
 use crate::store::{AuditEntry, MailboxRecord, SqliteStore, Store};
+use crate::telemetry::Telemetry;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -52,6 +53,10 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     /// Built on first use (reads the CA file), shared by Graph and sign-in.
     pub graph: OnceLock<Arc<Graph>>,
+    /// This client's log sinks and metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// The root span of this client: records inside it go to its sinks.
+    pub span: tracing::Span,
 }
 
 impl Drop for Inner {
@@ -73,7 +78,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Opens the store (creating and migrating it as needed) and loads the encryption key.
     pub fn new(config: Config) -> Result<Client> {
-        crate::logging::init(&config.log)?;
+        let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let telemetry = Telemetry::open(&instance, &config.log)?;
+        let span = telemetry.root_span();
+        let _entered = span.clone().entered();
         let store = SqliteStore::open(&config.store_path())?;
         let vault = Vault::load(&config)?;
         let mut warnings = Vec::new();
@@ -93,11 +101,13 @@ impl Client {
                 store: Arc::new(store),
                 vault,
                 clock,
-                instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+                instance,
                 events_changed: Notify::new(),
                 warnings,
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
+                telemetry,
+                span,
             }),
         };
         sync::start_scheduler(&client);
@@ -129,6 +139,17 @@ impl Client {
         &self.inner.warnings
     }
 
+    /// This client's log sinks and metrics.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    /// The client's root span: enter it (or `.instrument` a future with it) so that records
+    /// reach this client's log sinks.
+    pub fn span(&self) -> &tracing::Span {
+        &self.inner.span
+    }
+
     pub(crate) fn token_cache(&self) -> &TokenCache {
         &self.inner.tokens
     }
@@ -148,7 +169,7 @@ impl Client {
             return Ok(g.clone());
         }
         let http = crate::graph::http_client(self.config())?;
-        let g = Arc::new(Graph::new(self.config(), http));
+        let g = Arc::new(Graph::new(self.config(), http).observed_by(self.telemetry().clone()));
         Ok(self.inner.graph.get_or_init(|| g).clone())
     }
 

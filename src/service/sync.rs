@@ -652,7 +652,7 @@ impl Client {
             wait_for_lease: true,
             always_report: true,
         };
-        let report = engine::sync_mailbox(self, api, &m.id, opts).await;
+        let report = self.sync_round(api, &m.id, opts).await;
         // Mail sent from Outlook shows up in Sent Items: book it (issue 7), even when
         // another folder failed.
         self.book_external_sent_after_sync(&m.id);
@@ -672,9 +672,43 @@ impl Client {
             wait_for_lease: false,
             always_report: false,
         };
-        let r = engine::sync_mailbox(self, &gr, &m.id, opts).await;
+        let r = self.sync_round(&gr, &m.id, opts).await;
         self.book_external_sent_after_sync(&m.id);
         r.map(|_| ())
+    }
+
+    /// One mailbox sync round, logged and counted.
+    async fn sync_round<A: MailApi>(
+        &self,
+        api: &A,
+        mailbox_id: &str,
+        opts: SyncOptions,
+    ) -> Result<engine::SyncReport> {
+        let t = std::time::Instant::now();
+        let r = engine::sync_mailbox(self, api, mailbox_id, opts).await;
+        match &r {
+            Ok(rep) => crate::telemetry::log::sync_round(
+                self,
+                mailbox_id,
+                &rep.sync_id,
+                &rep.status,
+                rep.folders.len(),
+                (rep.upserted + rep.removed) as u64,
+                t.elapsed(),
+                None,
+            ),
+            Err(e) => crate::telemetry::log::sync_round(
+                self,
+                mailbox_id,
+                "",
+                "failed",
+                0,
+                0,
+                t.elapsed(),
+                Some(e),
+            ),
+        }
+        r
     }
 
     /// Wipes the mailbox's cached folders, messages and delta links (seed point 9).
@@ -827,26 +861,30 @@ pub(crate) fn start_scheduler(client: &Client) {
     };
     let weak = client.downgrade();
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
-    rt.spawn(async move {
-        let mut last_maintenance: Option<tokio::time::Instant> = None;
-        loop {
-            let alive = || weak.strong_count() > 0;
-            if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
-                break;
-            }
-            let Some(c) = Client::upgrade(&weak) else {
-                break;
-            };
-            crate::sync::scheduler::tick(&c).await;
-            // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
-            if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
-                last_maintenance = Some(tokio::time::Instant::now());
-                if let Err(e) = c.maintenance(Default::default()).await {
-                    tracing::warn!("scheduler: maintenance failed: {e}");
+    let span = client.span().clone();
+    rt.spawn(tracing::Instrument::instrument(
+        async move {
+            let mut last_maintenance: Option<tokio::time::Instant> = None;
+            loop {
+                let alive = || weak.strong_count() > 0;
+                if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
+                    break;
+                }
+                let Some(c) = Client::upgrade(&weak) else {
+                    break;
+                };
+                crate::sync::scheduler::tick(&c).await;
+                // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
+                if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
+                    last_maintenance = Some(tokio::time::Instant::now());
+                    if let Err(e) = c.maintenance(Default::default()).await {
+                        tracing::warn!("scheduler: maintenance failed: {e}");
+                    }
                 }
             }
-        }
-    });
+        },
+        span,
+    ));
 }
 
 fn folders_result(

@@ -36,8 +36,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
     client: &Client,
     f: impl FnOnce(&Client) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let c = client.clone();
-    tokio::task::spawn_blocking(move || f(&c))
+    let (c, span) = (client.clone(), tracing::Span::current());
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&c)))
         .await
         .map_err(|e| Error::internal(format!("store task failed: {e}")))?
 }
@@ -85,11 +85,16 @@ pub struct FolderReport {
     pub error: Option<Value>,
     #[serde(skip)]
     pub cause: Option<Error>,
+    /// The sync this folder round belongs to (`sync_id` of its events).
+    #[serde(skip)]
+    pub run: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
     pub run: String,
+    /// The same id as `run`: the `sync_id` of this sync's events.
+    pub sync_id: String,
     /// `ok`, `partial` (some folders failed) or `failed`.
     pub status: String,
     pub folders: Vec<FolderReport>,
@@ -322,6 +327,7 @@ pub async fn sync_folder<A: MailApi>(
         recovered_expired_token: false,
         error: None,
         cause: None,
+        run: run.to_owned(),
     };
     let owner = lease::owner(client, run);
     let lease = format!("sync:{mailbox_id}:{}", folder.id);
@@ -511,6 +517,7 @@ async fn finish_page(
         // A long round: tell the host how far it got. One event per stored page.
         let payload = json!({
             "mailbox": mailbox_id,
+            "sync_id": report.run,
             "folder": folder.id,
             "folder_name": folder.display_name,
             "well_known": folder.well_known,
@@ -578,6 +585,7 @@ pub async fn sync_mailbox<A: MailApi>(
     };
     let report = SyncReport {
         run: run.clone(),
+        sync_id: run.clone(),
         status: status.into(),
         upserted,
         removed,
@@ -589,6 +597,7 @@ pub async fn sync_mailbox<A: MailApi>(
         let payload = json!({
             "mailbox": mailbox_id,
             "run": run,
+            "sync_id": run,
             "reason": reason,
             "folders": failed.iter().map(|r| json!({"folder": r.folder_id, "folder_name": r.display_name, "error": r.error})).collect::<Vec<_>>(),
         });
@@ -615,6 +624,7 @@ pub async fn sync_mailbox<A: MailApi>(
             json!({
                 "mailbox": mailbox_id,
                 "run": run,
+                "sync_id": run,
                 "folders": reports.len(),
                 "upserted": upserted,
                 "removed": removed,
@@ -647,7 +657,7 @@ fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, opts:
         "sync_failed",
         Some(mailbox_id),
         Some(failure_event_id(client, mailbox_id, run, e.kind(), opts)),
-        json!({"mailbox": mailbox_id, "run": run, "folder": "folders", "reason": e.to_document()}),
+        json!({"mailbox": mailbox_id, "run": run, "sync_id": run, "folder": "folders", "reason": e.to_document()}),
     );
 }
 

@@ -1,0 +1,149 @@
+//! The `info` records of the main operations (one function per kind, so the field names
+//! stay the same everywhere) and their counters.
+
+use crate::error::{Error, Result};
+use crate::service::Client;
+use serde_json::Value;
+use std::time::Duration;
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// A token refresh that this process carried out (`Ok(None)`: another process was faster).
+pub fn refresh(c: &Client, mailbox: &str, r: &Result<Option<String>>, took: Duration) {
+    match r {
+        Ok(Some(_)) => {
+            c.telemetry().metrics.refresh("ok");
+            tracing::info!(mailbox, duration_ms = ms(took), "token refreshed");
+        }
+        Ok(None) => {}
+        Err(e) => {
+            c.telemetry().metrics.refresh("failed");
+            tracing::warn!(
+                mailbox,
+                duration_ms = ms(took),
+                error = e.kind(),
+                "token refresh failed: {}",
+                e.message()
+            );
+        }
+    }
+}
+
+/// A sign-in step: `start` (authorize URL or device code handed out) or `complete`.
+pub fn sign_in(
+    c: &Client,
+    complete: bool,
+    mailbox: Option<&str>,
+    r: &Result<Value>,
+    took: Option<Duration>,
+) {
+    let phase = if complete { "complete" } else { "start" };
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    match r {
+        Ok(v) => {
+            c.telemetry().metrics.sign_in(phase, "ok");
+            let mailbox = mailbox
+                .map(str::to_owned)
+                .or_else(|| field(v, "mailbox"))
+                .unwrap_or_default();
+            let status = field(v, "status").unwrap_or_default();
+            let flow = field(v, "flow").unwrap_or_default();
+            tracing::info!(
+                mailbox = mailbox.as_str(),
+                phase,
+                status = status.as_str(),
+                flow = flow.as_str(),
+                duration_ms = took.map(ms),
+                "sign-in {}",
+                if complete { "completed" } else { "started" }
+            );
+        }
+        Err(e) => {
+            c.telemetry().metrics.sign_in(phase, "failed");
+            sign_in_failed(mailbox, phase, e, took);
+        }
+    }
+}
+
+fn sign_in_failed(mailbox: Option<&str>, phase: &str, e: &Error, took: Option<Duration>) {
+    let code = e
+        .fault()
+        .details
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    tracing::warn!(
+        mailbox = mailbox.unwrap_or(""),
+        phase,
+        error = e.kind(),
+        code,
+        status = e.status(),
+        duration_ms = took.map(ms),
+        "sign-in failed: {}",
+        e.message()
+    );
+}
+
+/// An `o365_send` call, or a queued send the outbox finished.
+pub fn send(
+    c: &Client,
+    mailbox: &str,
+    send_id: &str,
+    outcome: &str,
+    error: Option<&Error>,
+    took: Option<Duration>,
+) {
+    c.telemetry().metrics.send(outcome);
+    let duration_ms = took.map(ms);
+    match error {
+        None => tracing::info!(mailbox, send_id, outcome, duration_ms, "send {outcome}"),
+        Some(e) => tracing::warn!(
+            mailbox,
+            send_id,
+            outcome,
+            duration_ms,
+            error = e.kind(),
+            status = e.status(),
+            "send failed: {}",
+            e.message()
+        ),
+    }
+}
+
+/// One mailbox sync round.
+pub fn sync_round(
+    c: &Client,
+    mailbox: &str,
+    sync_id: &str,
+    status: &str,
+    folders: usize,
+    messages: u64,
+    took: Duration,
+    error: Option<&Error>,
+) {
+    c.telemetry().metrics.sync_round(status, messages);
+    match error {
+        None => tracing::info!(
+            mailbox,
+            sync_id,
+            status,
+            folders,
+            messages,
+            duration_ms = ms(took),
+            "sync round finished"
+        ),
+        Some(e) => tracing::warn!(
+            mailbox,
+            sync_id,
+            status = "failed",
+            folders,
+            messages,
+            duration_ms = ms(took),
+            error = e.kind(),
+            "sync round failed: {}",
+            e.message()
+        ),
+    }
+}
