@@ -2,6 +2,7 @@
 
 use super::{client_of, guard, o365_client, o365_status, read_str};
 use crate::runtime;
+use crate::service::NextEventFilter;
 use std::ffi::c_char;
 use std::time::Duration;
 
@@ -29,6 +30,40 @@ pub unsafe extern "C" fn o365_next_event(
             c.worker_threads(),
             wait + Duration::from_secs(30),
             c.next_event(wait),
+        )?;
+        Ok(ev.to_string())
+    })
+}
+
+/// Like o365_next_event, but takes only events matching `filter_json`:
+/// `{"types"?: ["activity", "sync_progress", ...], "mailbox"?: "<id or address>"}` (absent
+/// or empty parts match everything). Events that do not match stay in the queue for other
+/// consumers, untouched (not reserved, not counted as delivered), so independent workers
+/// (an activity worker, a progress poller, a link-event consumer) each take their own kinds;
+/// every event is still handed to one consumer at a time and stays until acked.
+/// Errors: O365_INVALID_ARGUMENT (unknown type or field), O365_NOT_FOUND (unknown
+/// mailbox), O365_TIMEOUT (`no_event`).
+///
+/// # Safety
+/// `client` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string;
+/// `out_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn o365_next_event_filtered(
+    client: *mut o365_client,
+    filter_json: *const c_char,
+    timeout_ms: u32,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let _in_client = c.span().enter();
+        let text = read_str(filter_json, "filter_json", 64 * 1024)?;
+        let filter: NextEventFilter = crate::json::from_str(text)?;
+        let wait = Duration::from_millis(timeout_ms as u64);
+        let ev = runtime::block_on(
+            c.worker_threads(),
+            wait + Duration::from_secs(30),
+            c.next_event_filtered(wait, filter),
         )?;
         Ok(ev.to_string())
     })

@@ -16,13 +16,14 @@ mod events;
 mod links;
 mod mailboxes;
 mod maintenance;
+mod observe;
 mod send;
 mod sync;
 
 // Every export, for Rust callers and tests (the C ABI is the same functions).
 pub use self::{
-    auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, send::*,
-    sync::*,
+    auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, observe::*,
+    send::*, sync::*,
 };
 
 use crate::error::{status, Error, Fault, Result};
@@ -254,5 +255,33 @@ where
         let res =
             crate::runtime::block_on(c.worker_threads(), c.call_timeout(), f(c.clone(), req))?;
         Ok(serde_json::to_string(&res)?)
+    })
+}
+
+/// Like [`call`] for work that needs no runtime (answered on the calling thread).
+///
+/// # Safety
+/// Pointers as documented on the export.
+pub(crate) unsafe fn call_here<Req, Res, F>(
+    client: *const o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+    f: F,
+) -> o365_status
+where
+    Req: DeserializeOwned,
+    Res: Serialize,
+    F: FnOnce(&Client, Req) -> Result<Res>,
+{
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let _in_client = c.span().enter();
+        let text = read_str(
+            request_json,
+            "request_json",
+            c.config().limits.max_request_bytes,
+        )?;
+        let req: Req = crate::json::from_str(text)?;
+        Ok(serde_json::to_string(&f(c, req)?)?)
     })
 }

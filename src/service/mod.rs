@@ -7,14 +7,16 @@ mod events;
 mod links;
 mod mailboxes;
 mod maintenance;
+mod observe;
 mod send;
 mod sync;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
-pub use events::Event;
+pub use events::{Event, NextEventFilter, EVENT_TYPES};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
 pub use maintenance::Maintenance;
+pub use observe::{MetricsResult, TakeLogs, TakenLogs};
 pub use send::{OutboxProcess, SendMail, SendStatus};
 pub use sync::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,

@@ -82,6 +82,8 @@ pub struct Telemetry {
     syslog: bool,
     buffer: Option<Mutex<VecDeque<Value>>>,
     buffer_cap: usize,
+    /// Records the full buffer dropped: since the client opened / since the last take.
+    dropped_total: AtomicU64,
     dropped: AtomicU64,
     pub metrics: Metrics,
 }
@@ -132,6 +134,7 @@ impl Telemetry {
             syslog: cfg.syslog,
             buffer: (buffer_cap > 0).then(|| Mutex::new(VecDeque::new())),
             buffer_cap,
+            dropped_total: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             metrics: Metrics::default(),
         });
@@ -160,6 +163,7 @@ impl Telemetry {
             syslog: false,
             buffer: None,
             buffer_cap: 0,
+            dropped_total: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             metrics: Metrics::default(),
         })
@@ -203,6 +207,7 @@ impl Telemetry {
             if b.len() >= self.buffer_cap {
                 b.pop_front();
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.dropped_total.fetch_add(1, Ordering::Relaxed);
             }
             b.push_back(record);
         }
@@ -222,6 +227,11 @@ impl Telemetry {
         let n = max.min(b.len());
         let out: Vec<Value> = b.drain(..n).collect();
         Ok((out, self.dropped.swap(0, Ordering::Relaxed)))
+    }
+
+    /// Records the full pull buffer dropped since the client opened.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total.load(Ordering::Relaxed)
     }
 
     /// Reports one Graph request attempt (metrics always; a `debug` record per request, an
