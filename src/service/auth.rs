@@ -843,6 +843,43 @@ impl Client {
         Ok(json!({ "status": "authenticated", "mailbox": m.id, "account": account }))
     }
 
+    /// A Graph GET with a token not yet stored (sign-in checks), reported to the metrics and
+    /// logs like every request of the Graph client.
+    async fn observed_get(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        url: String,
+        token: &str,
+        mailbox: &str,
+    ) -> std::result::Result<reqwest::Response, reqwest::Error> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
+        let r = http
+            .get(&url)
+            .bearer_auth(token)
+            .header("client-request-id", &request_id)
+            .send()
+            .await;
+        let ok = r.as_ref().ok();
+        self.telemetry()
+            .graph_attempt(&crate::telemetry::GraphAttempt {
+                base,
+                url: &url,
+                method: "GET",
+                status: ok.map(|r| r.status().as_u16()),
+                duration: started.elapsed(),
+                attempt: 0,
+                mailbox: Some(mailbox),
+                request_id: ok
+                    .and_then(|r| r.headers().get("request-id"))
+                    .and_then(|v| v.to_str().ok()),
+                client_request_id: &request_id,
+                retry_after: None,
+            });
+        r
+    }
+
     /// The signed-in account must own the address, have it as an alias, or have access to it
     /// as a shared mailbox. Anything else: `account_mismatch`, and no token is kept.
     async fn verify_account(&self, m: &MailboxRecord, t: &TokenResponse) -> Result<Value> {
@@ -853,12 +890,14 @@ impl Client {
             .graph
             .trim_end_matches('/')
             .to_owned();
-        let resp = http
-            .get(format!(
-                "{graph}/me?$select=id,displayName,mail,userPrincipalName,proxyAddresses"
-            ))
-            .bearer_auth(&t.access_token)
-            .send()
+        let resp = self
+            .observed_get(
+                http,
+                &graph,
+                format!("{graph}/me?$select=id,displayName,mail,userPrincipalName,proxyAddresses"),
+                &t.access_token,
+                &m.id,
+            )
             .await
             .map_err(|e| {
                 Error::Network(Fault::new(
@@ -903,13 +942,14 @@ impl Client {
         let ok = match m.kind.as_str() {
             "shared" => {
                 owns || {
-                    let r = http
-                        .get(format!(
-                            "{graph}/users/{}/mailFolders/inbox?$select=id",
-                            m.address
-                        ))
-                        .bearer_auth(&t.access_token)
-                        .send()
+                    let r = self
+                        .observed_get(
+                            http,
+                            &graph,
+                            format!("{graph}/users/{}/mailFolders/inbox?$select=id", m.address),
+                            &t.access_token,
+                            &m.id,
+                        )
                         .await
                         .map_err(|e| Error::Network(Fault::new("network", e.to_string())))?;
                     r.status().is_success()

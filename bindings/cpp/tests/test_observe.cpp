@@ -83,8 +83,8 @@ void test_metrics(const Sim& sim) {
           "requests by route and status sum to the sim's count: " + std::to_string(sim_graph));
     CHECK(m["o365_graph_request_duration_seconds_count"] == sim_graph, "latency histogram count");
     CHECK(m["o365_graph_request_duration_seconds_bucket{le=\"+Inf\"}"] == sim_graph, "+Inf bucket");
-    CHECK(sum_with_prefix(m, "o365_graph_requests_total{route=\"/me/sendMail\",method=\"POST\",status=\"202\"}") == 2,
-          "two sendMail requests answered 202");
+    CHECK(sum_with_prefix(m, "o365_graph_requests_total{route=\"/me/messages/{id}/send\",method=\"POST\",status=\"202\"}") == 2,
+          "two send requests answered 202");
     CHECK(m["o365_sends_total{outcome=\"sent\"}"] == 2, "sends counted");
     CHECK(m["o365_outbox_entries{state=\"sent\"}"] == 2, "outbox depth by state");
     CHECK(m["o365_graph_throttled_total"] == 0, "no 429");

@@ -29,15 +29,23 @@ impl EventStore for SqliteStore {
         lease_ms: i64,
         filter: &EventFilter,
     ) -> Result<Option<EventRecord>> {
-        // ?1 owner, ?2 lease end, ?3 now, ?4 mailbox, ?5.. types
+        // ?1 owner, ?2 lease end, ?3 now, then the mailbox and the types (only those used).
+        let mut args: Vec<Value> = vec![
+            Value::Text(owner.to_owned()),
+            Value::Integer(now + lease_ms),
+            Value::Integer(now),
+        ];
         let mut cond = String::new();
-        if filter.mailbox_id.is_some() {
-            cond.push_str(" AND mailbox_id = ?4");
+        if let Some(m) = &filter.mailbox_id {
+            args.push(Value::Text(m.clone()));
+            cond.push_str(&format!(" AND mailbox_id = ?{}", args.len()));
         }
         if !filter.types.is_empty() {
-            let marks: Vec<String> = (0..filter.types.len())
-                .map(|i| format!("?{}", i + 5))
-                .collect();
+            let mut marks = Vec::new();
+            for t in &filter.types {
+                args.push(Value::Text(t.clone()));
+                marks.push(format!("?{}", args.len()));
+            }
             cond.push_str(&format!(" AND type IN ({})", marks.join(", ")));
         }
         let sql = format!(
@@ -46,17 +54,6 @@ impl EventStore for SqliteStore {
                           AND (lease_until IS NULL OR lease_until <= ?3){cond} ORDER BY seq LIMIT 1) \
              RETURNING id, type, mailbox_id, payload, created_at, deliveries"
         );
-        let mut args: Vec<Value> = vec![
-            Value::Text(owner.to_owned()),
-            (now + lease_ms).into(),
-            now.into(),
-            filter
-                .mailbox_id
-                .clone()
-                .map(Value::Text)
-                .unwrap_or(Value::Null),
-        ];
-        args.extend(filter.types.iter().map(|t| Value::Text(t.clone())));
         self.write(|tx| {
             let row = tx
                 .query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| {
