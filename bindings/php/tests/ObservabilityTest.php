@@ -40,7 +40,8 @@ final class ObservabilityTest extends SimTestCase
             if ($line === '' || str_starts_with($line, '# HELP ') || str_starts_with($line, '# TYPE ')) {
                 continue;
             }
-            self::assertMatchesRegularExpression('/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+$/', $line);
+            self::assertMatchesRegularExpression(
+                '/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*",?)*\})? \S+$/', $line);
             $cut = strrpos($line, ' ');
             $value = substr($line, $cut + 1);
             $samples[substr($line, 0, $cut)] = $value === '+Inf' ? INF : (float) $value;
