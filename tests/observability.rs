@@ -436,3 +436,108 @@ fn filtered_consumers_take_only_their_kinds_and_leave_the_rest() {
     let (st, e) = next_filtered(&lib, json!({"mailbox": "nobody@contoso.example"}), 0);
     assert_eq!(st, O365_NOT_FOUND, "{e}");
 }
+
+/// Child process for `stderr_sink_writes_json_lines_and_no_secret`: a client logging to
+/// stderr starts a sign-in and prints the authorize URL on stdout.
+#[test]
+fn stderr_child() {
+    let Ok(cfg) = std::env::var("O365_TEST_STDERR_CONFIG") else {
+        return;
+    };
+    let lib = Lib::open(serde_json::from_str(&cfg).unwrap());
+    let id = import(&lib, ANNA, &["u1"], json!({}));
+    let start = lib.ok(o365_authenticate, json!({"mailbox": id, "user": "u1"}));
+    println!("AUTHORIZE {}", start["authorize_url"].as_str().unwrap());
+}
+
+#[test]
+fn stderr_sink_writes_json_lines_and_no_secret() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({ "scheduler": false });
+    cfg["log"] = json!({"level": "trace", "stderr": true});
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["stderr_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("O365_TEST_STDERR_CONFIG", cfg.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let url = stdout
+        .lines()
+        .find_map(|l| l.split_once("AUTHORIZE ").map(|(_, u)| u.trim()))
+        .expect("the child printed the authorize URL");
+    let url = url::Url::parse(url).unwrap();
+    let q = |k: &str| {
+        url.query_pairs()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let recs: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(with(&recs, "sign-in started").len(), 1, "{stderr}");
+    for secret in [q("state"), q("code_challenge")] {
+        assert!(!stderr.contains(&secret), "a sign-in secret reached stderr");
+    }
+}
+
+#[test]
+fn sync_progress_names_folder_role_and_the_sync_it_belongs_to() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["sync"] = json!({"scheduler": false, "page_size": 2});
+    let lib = Lib::open(cfg);
+    let id = import(&lib, ANNA, &["u1"], json!({}));
+    let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    let r = lib.ok(o365_sync, json!({"mailbox": id, "user": "u1"}));
+    let sync_id = r["sync_id"].as_str().unwrap().to_owned();
+    let folders: BTreeMap<String, Value> = r["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["folder_id"].as_str().unwrap().to_owned(), f.clone()))
+        .collect();
+    let mut progress = Vec::new();
+    let filter = json!({"types": ["sync_progress", "sync_completed"], "mailbox": id});
+    while let (O365_OK, ev) = next_filtered(&lib, filter.clone(), 0) {
+        lib.ack(ev["id"].as_str().unwrap());
+        progress.push(ev);
+    }
+    let pages: Vec<&Value> = progress
+        .iter()
+        .filter(|e| e["type"] == "sync_progress")
+        .collect();
+    assert!(
+        !pages.is_empty(),
+        "pages of two messages: progress events {progress:?}"
+    );
+    for e in &pages {
+        assert_eq!(e["sync_id"], sync_id.as_str(), "{e}");
+        let f = &folders[e["folder"].as_str().unwrap()];
+        assert_eq!(e["folder_name"], f["display_name"], "{e}");
+        assert_eq!(e["well_known"], f["well_known"], "{e}");
+        assert!(e["done"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        pages.iter().any(|e| e["well_known"] == "inbox"),
+        "the inbox reports its role: {pages:?}"
+    );
+    let done: Vec<&Value> = progress
+        .iter()
+        .filter(|e| e["type"] == "sync_completed")
+        .collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["sync_id"], sync_id.as_str());
+}
