@@ -686,28 +686,7 @@ impl Client {
     ) -> Result<engine::SyncReport> {
         let t = std::time::Instant::now();
         let r = engine::sync_mailbox(self, api, mailbox_id, opts).await;
-        match &r {
-            Ok(rep) => crate::telemetry::log::sync_round(
-                self,
-                mailbox_id,
-                &rep.sync_id,
-                &rep.status,
-                rep.folders.len(),
-                (rep.upserted + rep.removed) as u64,
-                t.elapsed(),
-                None,
-            ),
-            Err(e) => crate::telemetry::log::sync_round(
-                self,
-                mailbox_id,
-                "",
-                "failed",
-                0,
-                0,
-                t.elapsed(),
-                Some(e),
-            ),
-        }
+        crate::telemetry::log::sync_round(self, mailbox_id, &r, t.elapsed());
         r
     }
 

@@ -116,34 +116,33 @@ pub fn send(
 pub fn sync_round(
     c: &Client,
     mailbox: &str,
-    sync_id: &str,
-    status: &str,
-    folders: usize,
-    messages: u64,
+    r: &Result<crate::sync::engine::SyncReport>,
     took: Duration,
-    error: Option<&Error>,
 ) {
-    c.telemetry().metrics.sync_round(status, messages);
-    match error {
-        None => tracing::info!(
-            mailbox,
-            sync_id,
-            status,
-            folders,
-            messages,
-            duration_ms = ms(took),
-            "sync round finished"
-        ),
-        Some(e) => tracing::warn!(
-            mailbox,
-            sync_id,
-            status = "failed",
-            folders,
-            messages,
-            duration_ms = ms(took),
-            error = e.kind(),
-            "sync round failed: {}",
-            e.message()
-        ),
+    match r {
+        Ok(rep) => {
+            let messages = (rep.upserted + rep.removed) as u64;
+            c.telemetry().metrics.sync_round(&rep.status, messages);
+            tracing::info!(
+                mailbox,
+                sync_id = rep.sync_id.as_str(),
+                status = rep.status.as_str(),
+                folders = rep.folders.len(),
+                messages,
+                duration_ms = ms(took),
+                "sync round finished"
+            );
+        }
+        Err(e) => {
+            c.telemetry().metrics.sync_round("failed", 0);
+            tracing::warn!(
+                mailbox,
+                status = "failed",
+                duration_ms = ms(took),
+                error = e.kind(),
+                "sync round failed: {}",
+                e.message()
+            );
+        }
     }
 }
