@@ -22,14 +22,31 @@ pub unsafe extern "C" fn o365_next_event(
     timeout_ms: u32,
     out_json: *mut *mut c_char,
 ) -> o365_status {
+    take_event(client, None, timeout_ms, out_json)
+}
+
+/// Both event takers: `filter_json` NULL takes any event.
+///
+/// # Safety
+/// As for o365_next_event_filtered (`filter_json` may be NULL here).
+unsafe fn take_event(
+    client: *mut o365_client,
+    filter_json: Option<*const c_char>,
+    timeout_ms: u32,
+    out_json: *mut *mut c_char,
+) -> o365_status {
     guard(out_json, || {
         let c = client_of(client)?;
         let _in_client = c.span().enter();
+        let filter: NextEventFilter = match filter_json {
+            Some(p) => crate::json::from_str(read_str(p, "filter_json", 64 * 1024)?)?,
+            None => NextEventFilter::default(),
+        };
         let wait = Duration::from_millis(timeout_ms as u64);
         let ev = runtime::block_on(
             c.worker_threads(),
             wait + Duration::from_secs(30),
-            c.next_event(wait),
+            c.next_event_filtered(wait, filter),
         )?;
         Ok(ev.to_string())
     })
@@ -54,19 +71,7 @@ pub unsafe extern "C" fn o365_next_event_filtered(
     timeout_ms: u32,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    guard(out_json, || {
-        let c = client_of(client)?;
-        let _in_client = c.span().enter();
-        let text = read_str(filter_json, "filter_json", 64 * 1024)?;
-        let filter: NextEventFilter = crate::json::from_str(text)?;
-        let wait = Duration::from_millis(timeout_ms as u64);
-        let ev = runtime::block_on(
-            c.worker_threads(),
-            wait + Duration::from_secs(30),
-            c.next_event_filtered(wait, filter),
-        )?;
-        Ok(ev.to_string())
-    })
+    take_event(client, Some(filter_json), timeout_ms, out_json)
 }
 
 /// Confirms an event by id: it is never handed out again. Acking twice is O365_OK; an

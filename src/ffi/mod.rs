@@ -226,6 +226,22 @@ pub(crate) unsafe fn client_of<'a>(c: *const o365_client) -> Result<&'a Client> 
     Ok(&h.client)
 }
 
+/// The request of an export: read within `limits.max_request_bytes`, decoded strictly.
+///
+/// # Safety
+/// `request_json` is NULL or a NUL-terminated string valid for the call.
+pub(crate) unsafe fn request_of<Req: DeserializeOwned>(
+    c: &Client,
+    request_json: *const c_char,
+) -> Result<Req> {
+    let text = read_str(
+        request_json,
+        "request_json",
+        c.config().limits.max_request_bytes,
+    )?;
+    crate::json::from_str(text)
+}
+
 /// One request/response export: decode `Req` from `request_json`, run `f` on the runtime
 /// within the call time limit, encode the result.
 ///
@@ -243,18 +259,8 @@ where
     F: FnOnce(Client, Req) -> Fut,
     Fut: Future<Output = Result<Res>>,
 {
-    guard(out_json, || {
-        let c = client_of(client)?;
-        let _in_client = c.span().enter();
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: Req = crate::json::from_str(text)?;
-        let res =
-            crate::runtime::block_on(c.worker_threads(), c.call_timeout(), f(c.clone(), req))?;
-        Ok(serde_json::to_string(&res)?)
+    call_here(client, request_json, out_json, |c, req: Req| {
+        crate::runtime::block_on(c.worker_threads(), c.call_timeout(), f(c.clone(), req))
     })
 }
 
@@ -276,12 +282,7 @@ where
     guard(out_json, || {
         let c = client_of(client)?;
         let _in_client = c.span().enter();
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: Req = crate::json::from_str(text)?;
+        let req: Req = request_of(c, request_json)?;
         Ok(serde_json::to_string(&f(c, req)?)?)
     })
 }

@@ -4,7 +4,7 @@
 //! assigned to it (else O365_FORBIDDEN). Message ids are Graph immutable ids: they survive
 //! moves, so the CRM can keep them.
 
-use super::{call, client_of, guard, o365_client, o365_status, read_str};
+use super::{call, client_of, guard, o365_client, o365_status, request_of};
 use crate::service::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
     MoveFolderContents, MoveMessage, SyncMailbox,
@@ -38,12 +38,7 @@ pub unsafe extern "C" fn o365_list_folders(
     guard(out_json, || {
         let c = client_of(client)?;
         let _in_client = c.span().enter();
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: ListFolders = crate::json::from_str(text)?;
+        let req: ListFolders = request_of(c, request_json)?;
         // Warm path: a fresh cache is answered right here on the calling thread, without the
         // runtime (a few SQLite reads with prepared statements).
         if let Some(v) = c.list_folders_cached(&req)? {

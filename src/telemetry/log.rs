@@ -68,12 +68,7 @@ pub fn sign_in(
 }
 
 fn sign_in_failed(mailbox: Option<&str>, phase: &str, e: &Error, took: Option<Duration>) {
-    let code = e
-        .fault()
-        .details
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let code = e.graph_code().unwrap_or("");
     tracing::warn!(
         mailbox = mailbox.unwrap_or(""),
         phase,
