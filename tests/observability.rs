@@ -360,12 +360,19 @@ fn take_logs_needs_a_buffer_and_keeps_the_newest_records() {
     assert_eq!(recs.len(), 2, "{got}");
     assert_eq!(got["dropped"], 1);
     assert!(recs.iter().all(|r| r["message"] == "sign-in started"));
-    let m = lib.ok(o365_metrics, json!({"format": "prometheus"}));
-    let (samples, _) = parse_prometheus(m["text"].as_str().unwrap());
-    assert_eq!(
-        samples[&("o365_log_records_dropped_total".into(), String::new())],
-        1.0
-    );
+    let panics = |lib: &Lib| {
+        let m = lib.ok(o365_metrics, json!({"format": "prometheus"}));
+        let (samples, _) = parse_prometheus(m["text"].as_str().unwrap());
+        assert_eq!(
+            samples[&("o365_log_records_dropped_total".into(), String::new())],
+            1.0
+        );
+        samples[&("o365_panics_caught_total".into(), String::new())]
+    };
+    let before = panics(&lib);
+    let (st, _) = lib.call(o365_debug_panic, json!({}));
+    assert_eq!(st, O365_INTERNAL);
+    assert!(panics(&lib) >= before + 1.0, "the caught panic is counted");
 }
 
 fn next_filtered(lib: &Lib, filter: Value, timeout_ms: u32) -> (o365_status, Value) {
