@@ -6,6 +6,15 @@ use crate::service::Client;
 use serde_json::Value;
 use std::time::Duration;
 
+/// Microsoft's `request-id` of the answer an error came from (empty when none).
+fn request_id(e: &Error) -> &str {
+    e.fault()
+        .details
+        .get("request_id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -24,6 +33,7 @@ pub fn refresh(c: &Client, mailbox: &str, r: &Result<Option<String>>, took: Dura
                 mailbox,
                 duration_ms = ms(took),
                 error = e.kind(),
+                request_id = request_id(e),
                 "token refresh failed: {}",
                 e.message()
             );
@@ -73,6 +83,7 @@ fn sign_in_failed(mailbox: Option<&str>, phase: &str, e: &Error, took: Option<Du
         mailbox = mailbox.unwrap_or(""),
         phase,
         error = e.kind(),
+        request_id = request_id(e),
         code,
         status = e.status(),
         duration_ms = took.map(ms),
@@ -100,6 +111,7 @@ pub fn send(
             outcome,
             duration_ms,
             error = e.kind(),
+            request_id = request_id(e),
             status = e.status(),
             "send failed: {}",
             e.message()
@@ -135,6 +147,7 @@ pub fn sync_round(
                 status = "failed",
                 duration_ms = ms(took),
                 error = e.kind(),
+                request_id = request_id(e),
                 "sync round failed: {}",
                 e.message()
             );
