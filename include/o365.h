@@ -207,6 +207,20 @@ o365_status o365_debug_counters(o365_client *client, const char *request_json, c
 // `client` is NULL or a live handle; `out_json` is NULL or writable.
 o365_status o365_next_event(o365_client *client, uint32_t timeout_ms, char **out_json);
 
+// Like o365_next_event, but takes only events matching `filter_json`:
+// `{"types"?: ["activity", "sync_progress", ...], "mailbox"?: "<id or address>"}` (absent
+// or empty parts match everything). Events that do not match stay in the queue for other
+// consumers, untouched (not reserved, not counted as delivered), so independent workers
+// (an activity worker, a progress poller, a link-event consumer) each take their own kinds;
+// every event is still handed to one consumer at a time and stays until acked.
+// Errors: O365_INVALID_ARGUMENT (unknown type or field), O365_NOT_FOUND (unknown
+// mailbox), O365_TIMEOUT (`no_event`).
+//
+// # Safety
+// `client` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_next_event_filtered(o365_client *client, const char *filter_json, uint32_t timeout_ms, char **out_json);
+
 // Confirms an event by id: it is never handed out again. Acking twice is O365_OK; an
 // unknown id is O365_NOT_FOUND. `out_json` may be NULL.
 //
@@ -311,6 +325,43 @@ o365_status o365_remove_mailbox(o365_client *client, const char *request_json, c
 // `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
 // `out_json` is NULL or writable.
 o365_status o365_maintenance(o365_client *client, const char *request_json, char **out_json);
+
+// Counters and histograms of this client, and queue depths of its store.
+//
+// Request: `{"format"?: "json" | "prometheus"}`.
+// Result (json): `{"client", "metrics": [{"name", "type": "counter" | "gauge" |
+// "histogram", "help", "samples": [{"labels": {...}, "value"} | {"labels", "buckets":
+// [[le, cumulative count], ...], "sum", "count"}]}]}`.
+// Result (prometheus): `{"format": "prometheus", "content_type": "text/plain;
+// version=0.0.4; charset=utf-8", "text": "<Prometheus text exposition>"}`: serve `text`
+// with that content type on the host's `/metrics`.
+// Families: o365_graph_requests_total{route,method,status},
+// o365_graph_request_duration_seconds (histogram), o365_graph_retries_total{reason},
+// o365_graph_throttled_total, o365_token_refreshes_total{outcome},
+// o365_sign_ins_total{phase,outcome}, o365_sends_total{outcome},
+// o365_sync_rounds_total{status}, o365_sync_messages_total, o365_outbox_entries{state},
+// o365_events_unacked, o365_sync_lag_seconds{mailbox,address},
+// o365_panics_caught_total (process), o365_log_records_dropped_total. Counters count
+// this client's work since it was opened; gauges are read from the store (every process).
+// Needs no runtime and no network.
+//
+// # Safety
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_metrics(o365_client *client, const char *request_json, char **out_json);
+
+// Removes and returns the oldest log records this client buffered (config `log.buffer`),
+// for the host to hand to its own logger (e.g. PSR-3). The library never calls back.
+//
+// Request: `{"max"?: 100}` (1..10000).
+// Result: `{"records": [{"ts", "level", "target", "message", "client", "mailbox"?,
+// "request_id"?, "route"?, "status"?, "duration_ms"?, "attempt"?, ...}], "dropped": n}`
+// (`dropped`: records lost because the buffer was full since the previous take).
+// Errors: O365_CONFLICT `log_buffer_off` when `log.buffer` is 0.
+//
+// # Safety
+// As for o365_metrics.
+o365_status o365_take_logs(o365_client *client, const char *request_json, char **out_json);
 
 // Sends one mail exactly once, under Microsoft's limits.
 //
@@ -462,11 +513,13 @@ o365_status o365_delete_message(o365_client *client, const char *request_json, c
 // full resync of that folder), then counts.
 //
 // Request: `{"mailbox", "user", "folders"?: ["inbox", "<id>", "<display name>", ...]}`.
-// Result: `{"run", "status": "ok" | "partial", "upserted", "removed", "duration_ms",
+// Result: `{"run", "sync_id" (= run: the `sync_id` of this sync's events), "status": "ok" |
+// "partial", "upserted", "removed", "duration_ms",
 // "folders": [{"folder_id", "display_name", "well_known", "status": "ok" | "busy" |
 // "failed", "upserted", "removed", "swept", "pages", "full", "recovered_expired_token",
-// "error"?}]}`. Publishes `sync_progress` events (`folder`, `done`, `total`) for folders
-// with more than one page, and `sync_completed` or `sync_failed` (with the reason).
+// "error"?}]}`. Publishes `sync_progress` events (`sync_id`, `folder`, `folder_name`,
+// `well_known`, `done`, `total`) for folders with more than one page, and `sync_completed`
+// or `sync_failed` (with `sync_id` and the reason).
 // Errors: when every folder failed, the first folder's error (e.g. O365_AUTH_REQUIRED).
 //
 // # Safety

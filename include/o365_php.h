@@ -13,6 +13,7 @@ o365_status o365_debug_panic(o365_client *client, const char *request_json, char
 o365_status o365_debug_emit_event(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_debug_counters(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_next_event(o365_client *client, uint32_t timeout_ms, char **out_json);
+o365_status o365_next_event_filtered(o365_client *client, const char *filter_json, uint32_t timeout_ms, char **out_json);
 o365_status o365_ack_event(o365_client *client, const char *event_id, char **out_json);
 o365_status o365_link_open(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_link_accept(o365_client *client, const char *request_json, char **out_json);
@@ -24,6 +25,8 @@ o365_status o365_get_mailbox(o365_client *client, const char *request_json, char
 o365_status o365_update_mailbox(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_remove_mailbox(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_maintenance(o365_client *client, const char *request_json, char **out_json);
+o365_status o365_metrics(o365_client *client, const char *request_json, char **out_json);
+o365_status o365_take_logs(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_send(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_send_status(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_outbox_process(o365_client *client, const char *request_json, char **out_json);

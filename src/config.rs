@@ -213,9 +213,20 @@ pub struct LogConfig {
     /// `off`, `error`, `warn`, `info`, `debug`, `trace`.
     #[serde(default = "default_level")]
     pub level: String,
-    /// Log file (appended). Without it the library logs nothing: it never writes to stderr.
+    /// Log file (appended), one JSON object per line.
     #[serde(default)]
     pub file: Option<PathBuf>,
+    /// Also write each record to stderr (off by default: the library never writes to
+    /// stderr unless asked).
+    #[serde(default)]
+    pub stderr: bool,
+    /// Also send each record to syslog (`openlog("o365", LOG_PID, LOG_USER)`).
+    #[serde(default)]
+    pub syslog: bool,
+    /// Keep up to this many records in memory for the host to pull with `o365_take_logs`
+    /// (0: off). When full, the oldest record is dropped (and counted).
+    #[serde(default)]
+    pub buffer: usize,
 }
 
 impl Default for LogConfig {
@@ -223,6 +234,9 @@ impl Default for LogConfig {
         LogConfig {
             level: default_level(),
             file: None,
+            stderr: false,
+            syslog: false,
+            buffer: 0,
         }
     }
 }
@@ -622,6 +636,12 @@ impl Config {
             return Err(Error::invalid_field(
                 "log.level",
                 format!("unknown log level '{}'", self.log.level),
+            ));
+        }
+        if self.log.buffer > 1_000_000 {
+            return Err(Error::invalid_field(
+                "log.buffer",
+                "log.buffer keeps at most 1000000 records",
             ));
         }
         if self.limits.max_request_bytes < 1024 {

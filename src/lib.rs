@@ -24,8 +24,6 @@ pub mod json;
 /// cbindgen:ignore
 pub mod links;
 /// cbindgen:ignore
-mod logging;
-/// cbindgen:ignore
 pub mod mailbox;
 /// cbindgen:ignore
 pub mod runtime;
@@ -37,6 +35,8 @@ pub mod service;
 pub mod store;
 /// cbindgen:ignore
 pub mod sync;
+/// cbindgen:ignore
+pub mod telemetry;
 
 pub use config::Config;
 pub use error::{Error, Result};

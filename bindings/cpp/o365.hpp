@@ -369,6 +369,8 @@ inline constexpr VerbEntry kVerbs[] = {
     {"sync", &o365_sync},
     {"cache_clear", &o365_cache_clear},
     {"move_folder_contents", &o365_move_folder_contents},
+    {"metrics", &o365_metrics},
+    {"take_logs", &o365_take_logs},
 };
 
 inline VerbFn find_verb(std::string_view name) {
@@ -479,11 +481,28 @@ public:
     std::string cache_clear(const std::string& req) const { return call(&o365_cache_clear, req); }
     std::string move_folder_contents(const std::string& req) const { return call(&o365_move_folder_contents, req); }
 
+    // ---- operations ----
+    // Metrics as JSON ({"format": "json"}) or {"format": "prometheus"} -> {"text": ...}.
+    std::string metrics(const std::string& req = "{}") const { return call(&o365_metrics, req); }
+    // Removes and returns up to "max" buffered log records (config log.buffer).
+    std::string take_logs(const std::string& req = "{}") const { return call(&o365_take_logs, req); }
+
     // ---- events ----
     // The next pending event (JSON), or std::nullopt when none came within timeout_ms.
     std::optional<std::string> next_event(std::uint32_t timeout_ms = 0) const {
         char* out = nullptr;
         o365_status status = o365_next_event(handle_, timeout_ms, &out);
+        std::string result = detail::take(out);
+        if (status == O365_TIMEOUT) return std::nullopt;
+        if (status != O365_OK) throw_error(status, result);
+        return result;
+    }
+    // Like next_event(), but only events matching filter_json
+    // ({"types": ["activity", ...], "mailbox": "<id or address>"}); others stay queued.
+    std::optional<std::string> next_event_filtered(const std::string& filter_json,
+                                                   std::uint32_t timeout_ms = 0) const {
+        char* out = nullptr;
+        o365_status status = o365_next_event_filtered(handle_, filter_json.c_str(), timeout_ms, &out);
         std::string result = detail::take(out);
         if (status == O365_TIMEOUT) return std::nullopt;
         if (status != O365_OK) throw_error(status, result);

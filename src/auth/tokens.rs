@@ -176,8 +176,10 @@ impl Client {
             let lease = format!("refresh:{mailbox_id}");
             let owner = lease::owner(self, "refresh");
             if lease::acquire(self, &lease, &owner, LEASE_MS).await? {
+                let t = std::time::Instant::now();
                 let result = self.refresh_locked(&m, set, generation).await;
                 lease::release(self, &lease, &owner).await;
+                crate::telemetry::log::refresh(self, &m.id, &result, t.elapsed());
                 match result {
                     Ok(Some(token)) => return Ok(token),
                     Ok(None) => continue, // someone else wrote first; read theirs
@@ -223,7 +225,6 @@ impl Client {
         if let Some(s) = app.client_secret.as_deref() {
             form.push(("client_secret", s));
         }
-        tracing::info!(mailbox = %m.id, "refreshing access token");
         match entra.token(&set.tenant, &form).await? {
             TokenOutcome::Ok(t) => {
                 let new = TokenSet {
@@ -332,5 +333,9 @@ pub struct MailboxTokens {
 impl crate::graph::TokenSource for MailboxTokens {
     async fn access_token(&self, rejected: Option<&str>) -> Result<String> {
         self.client.access_token(&self.mailbox_id, rejected).await
+    }
+
+    fn mailbox(&self) -> Option<&str> {
+        Some(&self.mailbox_id)
     }
 }

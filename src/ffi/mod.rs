@@ -16,13 +16,14 @@ mod events;
 mod links;
 mod mailboxes;
 mod maintenance;
+mod observe;
 mod send;
 mod sync;
 
 // Every export, for Rust callers and tests (the C ABI is the same functions).
 pub use self::{
-    auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, send::*,
-    sync::*,
+    auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, observe::*,
+    send::*, sync::*,
 };
 
 use crate::error::{status, Error, Fault, Result};
@@ -150,6 +151,7 @@ pub(crate) fn guard(out_json: *mut *mut c_char, f: impl FnOnce() -> Result<Strin
     let caught = catch_unwind(AssertUnwindSafe(f));
     IN_EXPORT.with(|f| f.set(outer));
     let result = caught.unwrap_or_else(|payload| {
+        crate::telemetry::panic_caught();
         let msg = LAST_PANIC
             .with(|p| p.borrow_mut().take())
             .unwrap_or_else(|| panic_text(&*payload));
@@ -230,6 +232,22 @@ pub(crate) unsafe fn client_of<'a>(c: *const o365_client) -> Result<&'a Client> 
     Ok(&h.client)
 }
 
+/// The request of an export: read within `limits.max_request_bytes`, decoded strictly.
+///
+/// # Safety
+/// `request_json` is NULL or a NUL-terminated string valid for the call.
+pub(crate) unsafe fn request_of<Req: DeserializeOwned>(
+    c: &Client,
+    request_json: *const c_char,
+) -> Result<Req> {
+    let text = read_str(
+        request_json,
+        "request_json",
+        c.config().limits.max_request_bytes,
+    )?;
+    crate::json::from_str(text)
+}
+
 /// One request/response export: decode `Req` from `request_json`, run `f` on the runtime
 /// within the call time limit, encode the result.
 ///
@@ -248,6 +266,29 @@ where
     Fut: Future<Output = Result<Res>>,
 {
     call_warm(client, request_json, out_json, |_, _| Ok(None), f)
+}
+
+/// Like [`call`] for work that needs no runtime (answered on the calling thread).
+///
+/// # Safety
+/// Pointers as documented on the export.
+pub(crate) unsafe fn call_here<Req, Res, F>(
+    client: *const o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+    f: F,
+) -> o365_status
+where
+    Req: DeserializeOwned,
+    Res: Serialize,
+    F: FnOnce(&Client, Req) -> Result<Res>,
+{
+    guard(out_json, || {
+        let c = client_of(client)?;
+        let _in_client = c.span().enter();
+        let req: Req = request_of(c, request_json)?;
+        Ok(serde_json::to_string(&f(c, req)?)?)
+    })
 }
 
 /// Like [`call`], trying `warm` first on the calling thread (no runtime): its answer, when it
@@ -271,13 +312,9 @@ where
 {
     guard(out_json, || {
         let c = client_of(client)?;
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: Req = crate::json::from_str(text)?;
-        if let Some(s) = warm(&c, &req)? {
+        let _in_client = c.span().enter();
+        let req: Req = request_of(c, request_json)?;
+        if let Some(s) = warm(c, &req)? {
             return Ok(s);
         }
         let res =

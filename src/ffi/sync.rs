@@ -198,11 +198,13 @@ pub unsafe extern "C" fn o365_delete_message(
 /// full resync of that folder), then counts.
 ///
 /// Request: `{"mailbox", "user", "folders"?: ["inbox", "<id>", "<display name>", ...]}`.
-/// Result: `{"run", "status": "ok" | "partial", "upserted", "removed", "duration_ms",
+/// Result: `{"run", "sync_id" (= run: the `sync_id` of this sync's events), "status": "ok" |
+/// "partial", "upserted", "removed", "duration_ms",
 /// "folders": [{"folder_id", "display_name", "well_known", "status": "ok" | "busy" |
 /// "failed", "upserted", "removed", "swept", "pages", "full", "recovered_expired_token",
-/// "error"?}]}`. Publishes `sync_progress` events (`folder`, `done`, `total`) for folders
-/// with more than one page, and `sync_completed` or `sync_failed` (with the reason).
+/// "error"?}]}`. Publishes `sync_progress` events (`sync_id`, `folder`, `folder_name`,
+/// `well_known`, `done`, `total`) for folders with more than one page, and `sync_completed`
+/// or `sync_failed` (with `sync_id` and the reason).
 /// Errors: when every folder failed, the first folder's error (e.g. O365_AUTH_REQUIRED).
 ///
 /// # Safety

@@ -18,6 +18,7 @@ pub use mailbox::{throttled_until, MailboxGraph};
 
 use crate::config::Config;
 use crate::error::{Error, Fault, Result};
+use crate::telemetry::{GraphAttempt, Telemetry};
 use bytes::Bytes;
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -158,6 +159,11 @@ pub struct RetryPolicy {
 pub trait TokenSource: Send + Sync {
     /// A valid access token; `rejected` is a token Graph just refused (401).
     async fn access_token(&self, rejected: Option<&str>) -> Result<String>;
+
+    /// The mailbox id the tokens belong to (for logs), if any.
+    fn mailbox(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Where a long throttling window of a mailbox is kept so that every process on the store
@@ -182,6 +188,7 @@ pub struct Graph {
     /// The longest a C call may block (`timeouts.call_ms`): a 429 whose `Retry-After` does
     /// not fit is answered at once instead of waited out.
     call_budget: Duration,
+    telemetry: Arc<Telemetry>,
 }
 
 impl std::fmt::Debug for Graph {
@@ -241,6 +248,7 @@ impl Graph {
             limiters: Mutex::new(HashMap::new()),
             budget_per_10min: cfg.graph.budget_per_10min,
             call_budget: Duration::from_millis(cfg.timeouts.call_ms),
+            telemetry: Telemetry::detached(),
         }
     }
 
@@ -248,6 +256,12 @@ impl Graph {
     /// than this is answered with `O365_THROTTLED` at once.
     pub fn longest_wait(&self) -> Duration {
         self.retry.max_delay.min(self.call_budget / 2)
+    }
+
+    /// Reports every request attempt to `t` (metrics and logs of the owning client).
+    pub fn observed_by(mut self, t: Arc<Telemetry>) -> Graph {
+        self.telemetry = t;
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -328,6 +342,7 @@ impl Graph {
                 }
                 None => {}
             }
+            let sent_at = std::time::Instant::now();
             let sent = rb.send().await;
             let outcome = match sent {
                 Ok(resp) => {
@@ -341,6 +356,22 @@ impl Graph {
                 Err(e) => Err(e),
             };
             drop(permit);
+            self.telemetry.graph_attempt(&GraphAttempt {
+                base: &self.base,
+                url: &url,
+                method: req.method.as_str(),
+                status: outcome.as_ref().ok().map(|o| o.0),
+                duration: sent_at.elapsed(),
+                attempt,
+                mailbox: tokens.mailbox(),
+                request_id: outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|o| o.1.get("request-id"))
+                    .and_then(|v| v.to_str().ok()),
+                client_request_id: &request_id,
+                retry_after: outcome.as_ref().ok().and_then(|o| retry_after(&o.1)),
+            });
             match outcome {
                 Ok((status, headers, body)) if (200..300).contains(&status) => {
                     return Ok(Response {
@@ -370,7 +401,12 @@ impl Graph {
                     if retryable && !too_long && attempt < self.retry.max_retries {
                         attempt += 1;
                         let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                        tracing::debug!(status, attempt, ?delay, "graph: retrying");
+                        self.telemetry.graph_retry(
+                            tokens.mailbox(),
+                            &status.to_string(),
+                            attempt,
+                            delay,
+                        );
                         tokio::time::sleep(delay.min(self.retry.max_delay)).await;
                         continue;
                     }
@@ -381,7 +417,10 @@ impl Graph {
                     if (not_sent || req.replay == Replay::Safe) && attempt < self.retry.max_retries
                     {
                         attempt += 1;
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                        let delay = self.backoff(attempt);
+                        self.telemetry
+                            .graph_retry(tokens.mailbox(), "network", attempt, delay);
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                     return Err(network_error(&e, not_sent, req.replay, &request_id));

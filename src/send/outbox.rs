@@ -640,6 +640,7 @@ fn fail(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
         c.now_ms(),
     )?;
     cleanup_spool(c, &row.send_id);
+    crate::telemetry::log::send(c, &row.mailbox_id, &row.send_id, "failed", Some(e), None);
     let notify = c
         .store()
         .get_outbox(&row.send_id)?
@@ -685,6 +686,7 @@ pub fn withdraw(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
 fn finish_sent(c: &Client, row: &OutboxRecord, mailbox: &MailboxRecord) -> Result<()> {
     c.store().mark_sent(&row.send_id, c.now_ms())?;
     cleanup_spool(c, &row.send_id);
+    crate::telemetry::log::send(c, &row.mailbox_id, &row.send_id, "sent", None, None);
     c.audit(
         Some(&row.mailbox_id),
         None,

@@ -40,13 +40,17 @@ pub fn ensure(c: &Client) {
     let weak = c.downgrade();
     let instance = c.instance().to_owned();
     let w = weak.clone();
-    rt.spawn(async move {
-        crate::service::supervisor::supervise(w, "send_worker", || run(weak.clone())).await;
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&instance);
-    });
+    let span = c.span().clone();
+    rt.spawn(tracing::Instrument::instrument(
+        async move {
+            crate::service::supervisor::supervise(w, "send_worker", || run(weak.clone())).await;
+            RUNNING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&instance);
+        },
+        span,
+    ));
 }
 
 async fn run(weak: Weak<Inner>) {

@@ -166,8 +166,26 @@ impl Client {
         Ok(r)
     }
 
-    /// `o365_authenticate`: start or complete a sign-in.
+    /// `o365_authenticate`: start or complete a sign-in (logged and counted).
     pub async fn authenticate(&self, req: Authenticate) -> Result<Value> {
+        let complete = req.callback_url.is_some() || req.code.is_some() || req.state.is_some();
+        let mailbox = req
+            .mailbox
+            .as_deref()
+            .and_then(|k| self.find_mailbox(k).ok());
+        let t = std::time::Instant::now();
+        let r = self.authenticate_step(req).await;
+        crate::telemetry::log::sign_in(
+            self,
+            complete,
+            mailbox.as_ref().map(|m| m.id.as_str()),
+            &r,
+            Some(t.elapsed()),
+        );
+        r
+    }
+
+    async fn authenticate_step(&self, req: Authenticate) -> Result<Value> {
         if req.callback_url.is_some() || req.code.is_some() || req.state.is_some() {
             return self.complete_sign_in(req).await;
         }
@@ -392,7 +410,11 @@ impl Client {
         };
         let w = weak.clone();
         let job = move || Client::device_poll_loop(weak.clone(), row.clone(), interval_s);
-        rt.spawn(super::supervisor::supervise(w, "device_code", job));
+        let span = self.span().clone();
+        rt.spawn(tracing::Instrument::instrument(
+            super::supervisor::supervise(w, "device_code", job),
+            span,
+        ));
     }
 
     async fn device_poll_loop(
@@ -510,6 +532,7 @@ impl Client {
     }
 
     fn report_device(&self, row: &AuthStateRow, result: Result<Value>) -> Result<()> {
+        crate::telemetry::log::sign_in(self, true, Some(&row.mailbox_id), &result, None);
         match result {
             Ok(v) => {
                 self.publish(
@@ -842,7 +865,7 @@ impl Client {
             "ok",
             account["address"].as_str().map(str::to_owned),
         );
-        Ok(json!({ "status": "authenticated", "account": account }))
+        Ok(json!({ "status": "authenticated", "mailbox": m.id, "account": account }))
     }
 
     /// The signed-in account must own the address, have it as an alias, or have access to it

@@ -4,7 +4,8 @@
 
 use super::Client;
 use crate::error::{Error, Result};
-use crate::store::EventRecord;
+use crate::store::{EventFilter, EventRecord};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -13,6 +14,32 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// An event ready for the host.
 pub type Event = Value;
+
+/// Every event type the library publishes (README "Events").
+pub const EVENT_TYPES: &[&str] = &[
+    "auth_completed",
+    "auth_failed",
+    "reauth_required",
+    "sync_progress",
+    "sync_completed",
+    "sync_failed",
+    "send_completed",
+    "send_failed",
+    "link_downloaded",
+    "link_accepted",
+    "activity",
+    "move_completed",
+];
+
+/// `o365_next_event_filtered` filter: `{"types"?: [...], "mailbox"?: "<id or address>"}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextEventFilter {
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
+    #[serde(default)]
+    pub mailbox: Option<String>,
+}
 
 impl Client {
     /// Stores an event. `id` must be stable per cause (the same cause never yields two
@@ -42,15 +69,48 @@ impl Client {
 
     /// The next event, waiting up to `timeout`; `timeout` status when none came.
     pub async fn next_event(&self, timeout: Duration) -> Result<Event> {
+        self.next_event_matching(timeout, &EventFilter::default())
+            .await
+    }
+
+    /// The next event matching the request's filter (types, mailbox id or address); events
+    /// that do not match are left for other consumers.
+    pub async fn next_event_filtered(
+        &self,
+        timeout: Duration,
+        req: NextEventFilter,
+    ) -> Result<Event> {
+        let mut types = Vec::new();
+        for t in req.types.unwrap_or_default() {
+            if !EVENT_TYPES.contains(&t.as_str()) {
+                return Err(Error::invalid_field(
+                    "types",
+                    format!(
+                        "unknown event type '{t}'; known: {}",
+                        EVENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+            types.push(t);
+        }
+        let mailbox_id = match req.mailbox.as_deref() {
+            Some(k) => Some(self.find_mailbox(k)?.id),
+            None => None,
+        };
+        let filter = EventFilter { types, mailbox_id };
+        self.next_event_matching(timeout, &filter).await
+    }
+
+    async fn next_event_matching(&self, timeout: Duration, filter: &EventFilter) -> Result<Event> {
         let deadline = tokio::time::Instant::now() + timeout;
         let lease = self.config().events.lease_ms as i64;
         loop {
             let notified = self.inner.events_changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(ev) = self
-                .store()
-                .claim_event(self.instance(), self.now_ms(), lease)?
+            if let Some(ev) =
+                self.store()
+                    .claim_event(self.instance(), self.now_ms(), lease, filter)?
             {
                 return Ok(render(ev));
             }

@@ -85,6 +85,12 @@ impl Client {
             .find_mailbox(&l.mailbox_id)?
             .map(|m| m.address)
             .unwrap_or_default();
+        tracing::info!(
+            mailbox = l.mailbox_id.as_str(),
+            link = l.id.as_str(),
+            kind = l.kind.as_str(),
+            "link opened"
+        );
         Ok(json!({
             "kind": l.kind,
             "state": if l.kind == "agreement" { "agreement_required" } else { "ready" },

@@ -7,16 +7,18 @@ mod events;
 mod links;
 mod mailboxes;
 mod maintenance;
+mod observe;
 mod send;
 pub(crate) mod supervisor;
 mod sync;
 mod warm;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
-pub use events::Event;
+pub use events::{Event, NextEventFilter, EVENT_TYPES};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
 pub use maintenance::Maintenance;
+pub use observe::{MetricsResult, TakeLogs, TakenLogs};
 pub use send::{OutboxProcess, SendMail, SendStatus};
 pub use sync::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
@@ -31,6 +33,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, MailboxGraph};
 use crate::store::{AuditEntry, MailboxRecord, SqliteStore, Store};
+use crate::telemetry::Telemetry;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -100,6 +103,10 @@ pub(crate) struct Inner {
     pub pages: crate::sync::writer::PageWriter,
     /// Serialized warm answers (see [`warm`]).
     pub warm: warm::WarmCache,
+    /// This client's log sinks and metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// The root span of this client: records inside it go to its sinks.
+    pub span: tracing::Span,
 }
 
 /// Clients whose state is still alive in this process (freed handles whose background jobs
@@ -126,7 +133,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Opens the store (creating and migrating it as needed) and loads the encryption key.
     pub fn new(config: Config) -> Result<Client> {
-        crate::logging::init(&config.log)?;
+        let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let telemetry = Telemetry::open(&instance, &config.log)?;
+        let span = telemetry.root_span();
+        let _entered = span.clone().entered();
         let store = SqliteStore::open(&config.store_path())?;
         let vault = Vault::load(&config)?;
         let mut warnings = Vec::new();
@@ -147,7 +157,7 @@ impl Client {
                 store: Arc::new(store),
                 vault,
                 clock,
-                instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+                instance,
                 events_changed: Notify::new(),
                 warnings,
                 tokens: TokenCache::default(),
@@ -155,6 +165,8 @@ impl Client {
                 jobs: supervisor::Jobs::default(),
                 pages: Default::default(),
                 warm: Default::default(),
+                telemetry,
+                span,
             }),
         };
         sync::start_scheduler(&client);
@@ -195,6 +207,17 @@ impl Client {
         &self.inner.jobs
     }
 
+    /// This client's log sinks and metrics.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    /// The client's root span: enter it (or `.instrument` a future with it) so that records
+    /// reach this client's log sinks.
+    pub fn span(&self) -> &tracing::Span {
+        &self.inner.span
+    }
+
     pub(crate) fn token_cache(&self) -> &TokenCache {
         &self.inner.tokens
     }
@@ -214,7 +237,7 @@ impl Client {
             return Ok(g.clone());
         }
         let http = crate::graph::http_client(self.config())?;
-        let g = Arc::new(Graph::new(self.config(), http));
+        let g = Arc::new(Graph::new(self.config(), http).observed_by(self.telemetry().clone()));
         Ok(self.inner.graph.get_or_init(|| g).clone())
     }
 

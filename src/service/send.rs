@@ -113,6 +113,40 @@ impl Client {
     /// Sends one mail exactly once, under the send policy. Returns `{"send_id", "state":
     /// "sent" | "queued", "internet_message_id"}`.
     pub async fn send_mail(&self, req: SendMail) -> Result<Value> {
+        let mailbox = req.mailbox.clone();
+        let t = std::time::Instant::now();
+        let r = self.send_mail_step(req).await;
+        let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        match &r {
+            // `sent` is logged (and counted) where the outbox marks it sent.
+            Ok(v) if v.get("state").and_then(Value::as_str) == Some("queued") => {
+                let mailbox = self.find_mailbox(&mailbox).map(|m| m.id).unwrap_or(mailbox);
+                crate::telemetry::log::send(
+                    self,
+                    &mailbox,
+                    &str_of(v, "send_id"),
+                    "queued",
+                    None,
+                    Some(t.elapsed()),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let mailbox = self.find_mailbox(&mailbox).map(|m| m.id).unwrap_or(mailbox);
+                crate::telemetry::log::send(
+                    self,
+                    &mailbox,
+                    "",
+                    "refused",
+                    Some(e),
+                    Some(t.elapsed()),
+                );
+            }
+        }
+        r
+    }
+
+    async fn send_mail_step(&self, req: SendMail) -> Result<Value> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "send")?;
         let cfg = &self.config().send;
         if let Some(k) = &req.idempotency_key {

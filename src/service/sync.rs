@@ -664,7 +664,7 @@ impl Client {
             wait_for_lease: true,
             always_report: true,
         };
-        let report = engine::sync_mailbox(self, api, &m.id, opts).await;
+        let report = self.sync_round(api, &m.id, opts).await;
         // Mail sent from Outlook shows up in Sent Items: book it (issue 7), even when
         // another folder failed.
         self.book_external_sent_after_sync(&m.id);
@@ -684,9 +684,22 @@ impl Client {
             wait_for_lease: false,
             always_report: false,
         };
-        let r = engine::sync_mailbox(self, &gr, &m.id, opts).await;
+        let r = self.sync_round(&gr, &m.id, opts).await;
         self.book_external_sent_after_sync(&m.id);
         r.map(|_| ())
+    }
+
+    /// One mailbox sync round, logged and counted.
+    async fn sync_round<A: MailApi>(
+        &self,
+        api: &A,
+        mailbox_id: &str,
+        opts: SyncOptions,
+    ) -> Result<engine::SyncReport> {
+        let t = std::time::Instant::now();
+        let r = engine::sync_mailbox(self, api, mailbox_id, opts).await;
+        crate::telemetry::log::sync_round(self, mailbox_id, &r, t.elapsed());
+        r
     }
 
     /// Wipes the mailbox's cached folders, messages and delta links (seed point 9).
@@ -848,7 +861,11 @@ pub(crate) fn start_scheduler(client: &Client) {
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
     let job = move || scheduler_loop(weak.clone(), interval);
     let weak = client.downgrade();
-    rt.spawn(super::supervisor::supervise(weak, "scheduler", job));
+    let span = client.span().clone();
+    rt.spawn(tracing::Instrument::instrument(
+        super::supervisor::supervise(weak, "scheduler", job),
+        span,
+    ));
 }
 
 async fn scheduler_loop(weak: std::sync::Weak<super::Inner>, interval: std::time::Duration) {

@@ -35,6 +35,7 @@ pub trait Store:
     + OutboxStore
     + LinkStore
     + crate::activity::ActivityStore
+    + MetricsStore
     + Send
     + Sync
 {
@@ -49,6 +50,7 @@ impl<T> Store for T where
         + OutboxStore
         + LinkStore
         + crate::activity::ActivityStore
+        + MetricsStore
         + Send
         + Sync
 {
@@ -103,12 +105,28 @@ pub struct EventRecord {
     pub deliveries: i64,
 }
 
+/// Which events a consumer takes (`o365_next_event_filtered`); empty parts match all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// Event types; empty: every type.
+    pub types: Vec<String>,
+    /// Mailbox id; `None`: every mailbox (and events without one).
+    pub mailbox_id: Option<String>,
+}
+
 pub trait EventStore {
     /// Stores an event unless one with the same id was ever stored (acked ones included).
     /// Returns whether it was new.
     fn push_event(&self, ev: &EventRecord) -> Result<bool>;
-    /// Reserves the oldest event that is neither acked nor reserved by a live lease.
-    fn claim_event(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<EventRecord>>;
+    /// Reserves the oldest event matching `filter` that is neither acked nor reserved by a
+    /// live lease. Events that do not match stay where they are, for other consumers.
+    fn claim_event(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        filter: &EventFilter,
+    ) -> Result<Option<EventRecord>>;
     /// Marks an event acked (idempotent). `false` when no such event exists.
     fn ack_event(&self, id: &str, now: i64) -> Result<bool>;
     /// Frees the reservations of a closing client so its events go to the next taker.
@@ -117,6 +135,16 @@ pub trait EventStore {
     fn pending_events(&self) -> Result<i64>;
     /// Forgets events acked before `before`. Returns how many.
     fn purge_acked_events(&self, before: i64) -> Result<usize>;
+}
+
+// ---- metrics --------------------------------------------------------------------------
+
+/// Queue depths and freshness for `o365_metrics` (shared by every process on the store).
+pub trait MetricsStore {
+    /// Outbox entries per state.
+    fn outbox_by_state(&self) -> Result<Vec<(String, i64)>>;
+    /// Per mailbox: id, address, and the last time any of its sync scopes succeeded.
+    fn last_sync_success(&self) -> Result<Vec<(String, String, Option<i64>)>>;
 }
 
 // ---- leases ---------------------------------------------------------------------------

@@ -39,8 +39,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
     client: &Client,
     f: impl FnOnce(&Client) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let c = client.clone();
-    tokio::task::spawn_blocking(move || f(&c))
+    let (c, span) = (client.clone(), tracing::Span::current());
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&c)))
         .await
         .map_err(|e| Error::internal(format!("store task failed: {e}")))?
 }
@@ -88,11 +88,14 @@ pub struct FolderReport {
     pub error: Option<Value>,
     #[serde(skip)]
     pub cause: Option<Error>,
+    /// The sync this folder round belongs to (`sync_id` of its events).
+    #[serde(skip)]
+    pub run: String,
 }
 
 impl FolderReport {
     /// A report of a round that has not done anything yet.
-    fn new(folder: &FolderRow) -> FolderReport {
+    fn new(folder: &FolderRow, run: &str) -> FolderReport {
         FolderReport {
             folder_id: folder.id.clone(),
             display_name: folder.display_name.clone(),
@@ -106,6 +109,7 @@ impl FolderReport {
             recovered_expired_token: false,
             error: None,
             cause: None,
+            run: run.to_owned(),
         }
     }
 }
@@ -113,6 +117,8 @@ impl FolderReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
     pub run: String,
+    /// The same id as `run`: the `sync_id` of this sync's events.
+    pub sync_id: String,
     /// `ok`, `partial` (some folders failed) or `failed`.
     pub status: String,
     pub folders: Vec<FolderReport>,
@@ -288,7 +294,7 @@ pub async fn sync_folders<A: MailApi>(
     let mut folders = folders;
     // Largest first: the long chains of pages start early and overlap with the short ones.
     folders.sort_by_key(|f| std::cmp::Reverse(f.total_count));
-    let (mut reports, rest) = probe_idle(client, api, mailbox_id, &folders).await;
+    let (mut reports, rest) = probe_idle(client, api, mailbox_id, &folders, run).await;
     let rounds: Vec<FolderReport> = stream::iter(rest)
         .map(|(f, first): (FolderRow, Option<Prefetched>)| async move {
             sync_folder_from(client, api, mailbox_id, &f, opts, run, first).await
@@ -363,6 +369,7 @@ async fn probe_idle<A: MailApi>(
     api: &A,
     mailbox_id: &str,
     folders: &[FolderRow],
+    run: &str,
 ) -> (Vec<FolderReport>, Vec<(FolderRow, Option<Prefetched>)>) {
     let m = mailbox_id.to_owned();
     let states = blocking(client, move |c| c.store().sync_states(&m))
@@ -476,7 +483,7 @@ async fn probe_idle<A: MailApi>(
         .into_iter()
         .map(|(f, _)| FolderReport {
             pages: 1,
-            ..FolderReport::new(&f)
+            ..FolderReport::new(&f, run)
         })
         .collect();
     (reports, rest)
@@ -525,7 +532,7 @@ async fn sync_folder_from<A: MailApi>(
     run: &str,
     first: Option<Prefetched>,
 ) -> FolderReport {
-    let mut report = FolderReport::new(folder);
+    let mut report = FolderReport::new(folder, run);
     let owner = lease::owner(client, run);
     let lease = format!("sync:{mailbox_id}:{}", folder.id);
     let deadline = Instant::now() + LEASE_WAIT;
@@ -770,6 +777,7 @@ async fn finish_page(
         // A long round: tell the host how far it got. One event per stored page.
         let payload = json!({
             "mailbox": mailbox_id,
+            "sync_id": report.run,
             "folder": folder.id,
             "folder_name": folder.display_name,
             "well_known": folder.well_known,
@@ -837,6 +845,7 @@ pub async fn sync_mailbox<A: MailApi>(
     };
     let report = SyncReport {
         run: run.clone(),
+        sync_id: run.clone(),
         status: status.into(),
         upserted,
         removed,
@@ -848,6 +857,7 @@ pub async fn sync_mailbox<A: MailApi>(
         let payload = json!({
             "mailbox": mailbox_id,
             "run": run,
+            "sync_id": run,
             "reason": reason,
             "folders": failed.iter().map(|r| json!({"folder": r.folder_id, "folder_name": r.display_name, "error": r.error})).collect::<Vec<_>>(),
         });
@@ -874,6 +884,7 @@ pub async fn sync_mailbox<A: MailApi>(
             json!({
                 "mailbox": mailbox_id,
                 "run": run,
+                "sync_id": run,
                 "folders": reports.len(),
                 "upserted": upserted,
                 "removed": removed,
@@ -906,7 +917,7 @@ fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, opts:
         "sync_failed",
         Some(mailbox_id),
         Some(failure_event_id(client, mailbox_id, run, e.kind(), opts)),
-        json!({"mailbox": mailbox_id, "run": run, "folder": "folders", "reason": e.to_document()}),
+        json!({"mailbox": mailbox_id, "run": run, "sync_id": run, "folder": "folders", "reason": e.to_document()}),
     );
 }
 

@@ -208,6 +208,33 @@ final class Client
     }
 
     /**
+     * Like nextEvent(), but takes only events matching $filter: ['types' => ['activity', ...],
+     * 'mailbox' => '<id or address>'] (both optional). Events that do not match stay in the
+     * queue, untouched, for other consumers.
+     *
+     * @param array{types?: list<string>, mailbox?: string} $filter
+     * @return array<string, mixed>|null
+     */
+    public function nextEventFiltered(array $filter, int $timeoutMs = 0): ?array
+    {
+        if ($timeoutMs < 0 || $timeoutMs > 0xFFFFFFFF) {
+            throw new InvalidArgumentException(
+                sprintf('timeout_ms must be between 0 and 4294967295, got %d', $timeoutMs),
+                1,
+                'invalid_argument'
+            );
+        }
+        $out = $this->ffi->new('char*');
+        $status = (int) $this->ffi->o365_next_event_filtered(
+            $this->handle(), self::encode($filter), $timeoutMs, \FFI::addr($out));
+        $json = $this->take($out);
+        if ($status === 12) { // O365_TIMEOUT: nothing pending
+            return null;
+        }
+        return $this->result($status, $json);
+    }
+
+    /**
      * Removes an event from the queue for good.
      *
      * @return array<mixed>
@@ -218,6 +245,34 @@ final class Client
         $status = (int) $this->ffi->o365_ack_event($this->handle(), $eventId, \FFI::addr($out));
         return $this->result($status, $this->take($out));
     }
+
+    // ---- operations --------------------------------------------------------------------------
+
+    /**
+     * Counters, histograms and queue depths as JSON: ['client' => ..., 'metrics' => [['name',
+     * 'type', 'help', 'samples' => [...]], ...]].
+     *
+     * @return array<string, mixed>
+     */
+    public function metrics(): array { return $this->call('metrics', ['format' => 'json']); }
+
+    /**
+     * The same metrics in Prometheus' text exposition format: serve it on the host's /metrics
+     * with the content type `text/plain; version=0.0.4; charset=utf-8`.
+     */
+    public function metricsPrometheus(): string
+    {
+        return (string) $this->call('metrics', ['format' => 'prometheus'])['text'];
+    }
+
+    /**
+     * Removes and returns up to $max buffered log records (config log.buffer):
+     * ['records' => [['ts', 'level', 'target', 'message', 'client', ...], ...], 'dropped' => n].
+     * See Psr3LogBridge to hand them to a PSR-3 logger.
+     *
+     * @return array{records: list<array<string, mixed>>, dropped: int}
+     */
+    public function takeLogs(int $max = 100): array { return $this->call('take_logs', ['max' => $max]); }
 
     // ---- generic -----------------------------------------------------------------------------
 
@@ -319,7 +374,8 @@ final class Client
     private static function symbol(string $verb): string
     {
         if (preg_match('/^[a-z][a-z0-9_]*$/', $verb) !== 1
-            || in_array($verb, ['version', 'abi_version', 'client_new', 'client_free', 'string_free', 'next_event', 'ack_event'], true)) {
+            || in_array($verb, ['version', 'abi_version', 'client_new', 'client_free', 'string_free', 'next_event', 'ack_event',
+                'next_event_filtered'], true)) {
             throw new \BadMethodCallException(sprintf('"%s" is not an o365 request verb', $verb));
         }
         return 'o365_' . $verb;

@@ -1,6 +1,7 @@
 use super::SqliteStore;
 use crate::error::Result;
-use crate::store::{EventRecord, EventStore};
+use crate::store::{EventFilter, EventRecord, EventStore, MetricsStore};
+use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension};
 
 impl EventStore for SqliteStore {
@@ -21,35 +22,61 @@ impl EventStore for SqliteStore {
         })
     }
 
-    fn claim_event(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<EventRecord>> {
+    fn claim_event(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        filter: &EventFilter,
+    ) -> Result<Option<EventRecord>> {
+        // ?1 owner, ?2 lease end, ?3 now, then the mailbox and the types (only those used).
+        let mut args: Vec<Value> = vec![
+            Value::Text(owner.to_owned()),
+            Value::Integer(now + lease_ms),
+            Value::Integer(now),
+        ];
+        let mut cond = String::new();
+        if let Some(m) = &filter.mailbox_id {
+            args.push(Value::Text(m.clone()));
+            cond.push_str(&format!(" AND mailbox_id = ?{}", args.len()));
+        }
+        if !filter.types.is_empty() {
+            let mut marks = Vec::new();
+            for t in &filter.types {
+                args.push(Value::Text(t.clone()));
+                marks.push(format!("?{}", args.len()));
+            }
+            cond.push_str(&format!(" AND type IN ({})", marks.join(", ")));
+        }
+        let sql = format!(
+            "UPDATE events SET lease_owner = ?1, lease_until = ?2, deliveries = deliveries + 1 \
+             WHERE seq = (SELECT seq FROM events WHERE acked_at IS NULL \
+                          AND (lease_until IS NULL OR lease_until <= ?3){cond} ORDER BY seq LIMIT 1) \
+             RETURNING id, type, mailbox_id, payload, created_at, deliveries"
+        );
         self.write(|tx| {
             let row = tx
-                .query_row(
-                    "UPDATE events SET lease_owner = ?1, lease_until = ?2, deliveries = deliveries + 1 \
-                     WHERE seq = (SELECT seq FROM events WHERE acked_at IS NULL \
-                                  AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY seq LIMIT 1) \
-                     RETURNING id, type, mailbox_id, payload, created_at, deliveries",
-                    params![owner, now + lease_ms, now],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, Option<String>>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, i64>(4)?,
-                            r.get::<_, i64>(5)?,
-                        ))
-                    },
-                )
+                .query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })
                 .optional()?;
-            Ok(row.map(|(id, kind, mailbox_id, payload, created_at, deliveries)| EventRecord {
-                id,
-                kind,
-                mailbox_id,
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                created_at,
-                deliveries: deliveries - 1,
-            }))
+            Ok(row.map(
+                |(id, kind, mailbox_id, payload, created_at, deliveries)| EventRecord {
+                    id,
+                    kind,
+                    mailbox_id,
+                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                    created_at,
+                    deliveries: deliveries - 1,
+                },
+            ))
         })
     }
 
@@ -102,6 +129,32 @@ impl EventStore for SqliteStore {
                 "DELETE FROM events WHERE acked_at IS NOT NULL AND acked_at < ?1",
                 [before],
             )?)
+        })
+    }
+}
+
+impl MetricsStore for SqliteStore {
+    fn outbox_by_state(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn last_sync_success(&self) -> Result<Vec<(String, String, Option<i64>)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT m.id, m.address, max(s.last_success_at) FROM mailboxes m \
+                 LEFT JOIN sync_state s ON s.mailbox_id = m.id GROUP BY m.id, m.address ORDER BY m.address",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
     }
 }
