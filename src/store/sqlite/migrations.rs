@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2_ACTIVITIES),
     (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
+    (4, V4_OUTBOX_SUBMISSION_AND_SENT_FROM),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -309,4 +310,13 @@ CREATE INDEX messages_by_key ON messages(id_key);
 CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
 UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_full = 0, round_items = 0
     WHERE scope <> 'folders';
+"#;
+
+/// Asynchronous submission and alias rewrites (issue 14): when the last send request of an
+/// entry left (`submitted_at`; Exchange may keep the message in Drafts for a while after the
+/// 202, so the entry waits for the sent copy instead of sending again), and the address the
+/// sent copy really shows (`sent_from`).
+const V4_OUTBOX_SUBMISSION_AND_SENT_FROM: &str = r#"
+ALTER TABLE outbox ADD COLUMN submitted_at INTEGER;
+ALTER TABLE outbox ADD COLUMN sent_from TEXT;
 "#;
