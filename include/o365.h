@@ -311,7 +311,10 @@ o365_status o365_maintenance(o365_client *client, const char *request_json, char
 // (valid links.ttl_days, default 14), which are then not attached.
 // Result: `{"send_id", "state": "sent" | "queued", "internet_message_id", "link"?: {"url",
 // "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
-// macro; the token opens the page with o365_link_open); a queued send
+// macro; the token opens the page with o365_link_open); when sent, also `"sent_from"`,
+// `"sent_as_requested"` and, when Exchange sent an alias mail from the primary address,
+// `"requested_from"` and `"hint"` (Set-OrganizationConfig -SendFromAliasEnabled $true); a
+// queued send
 // reports its outcome with a `send_completed` or `send_failed` event. The same
 // idempotency_key with the same mail returns the first result; if that send failed, the mail
 // is tried again under the same send_id and Message-ID (never sent twice).
@@ -328,7 +331,9 @@ o365_status o365_send(o365_client *client, const char *request_json, char **out_
 
 // The state of one send. Request: `{"mailbox", "user", "send_id" | "idempotency_key"}`.
 // Result: `{"send_id", "state": "queued" | "sending" | "sent" | "failed",
-// "internet_message_id", "idempotency_key", "attempts", "created_at", "sent_at"?, "error"?}`.
+// "internet_message_id", "idempotency_key", "attempts", "created_at", "sent_at"?, "error"?,
+// "sent_from"?, "sent_as_requested"?, "requested_from"?, "hint"?}` (the last four as for
+// o365_send).
 //
 // # Safety
 // As for o365_send.
