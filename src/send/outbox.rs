@@ -947,6 +947,23 @@ mod tests {
     }
 
     #[test]
+    fn sent_from_says_when_exchange_used_another_address() {
+        let mut v = json!({});
+        add_sent_from(&mut v, "info@contoso.example", "INFO@contoso.example");
+        assert_eq!(v["sent_as_requested"], true);
+        assert!(v.get("hint").is_none() && v.get("requested_from").is_none());
+        let mut v = json!({});
+        add_sent_from(&mut v, "anna@contoso.example", "info@contoso.example");
+        assert_eq!(v["sent_from"], "anna@contoso.example");
+        assert_eq!(v["sent_as_requested"], false);
+        assert_eq!(v["requested_from"], "info@contoso.example");
+        assert!(v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Set-OrganizationConfig -SendFromAliasEnabled $true"));
+    }
+
+    #[test]
     fn transient_errors() {
         assert!(transient(&Error::Network(Fault::new(
             "outcome_unknown",
