@@ -332,6 +332,11 @@ pub struct SendConfig {
     /// Background sending of queued mail in this process.
     #[serde(default = "default_true")]
     pub background: bool,
+    /// After a send request whose answer was lost, how long the message may wait in Drafts
+    /// for Exchange's asynchronous submission before the library concludes it was not
+    /// submitted, deletes it and sends it anew (never before: that could send it twice).
+    #[serde(default = "default_submission_wait")]
+    pub submission_wait_ms: u64,
 }
 
 impl Default for SendConfig {
@@ -350,6 +355,7 @@ impl Default for SendConfig {
             max_message_bytes: default_attachment_max(),
             chunk_bytes: default_chunk(),
             background: true,
+            submission_wait_ms: default_submission_wait(),
         }
     }
 }
@@ -377,6 +383,9 @@ fn default_outbox_lease() -> u64 {
 }
 fn default_send_wait() -> u64 {
     5_000
+}
+fn default_submission_wait() -> u64 {
+    600_000
 }
 fn default_send_attempts() -> u32 {
     8

@@ -15,7 +15,9 @@ use crate::faults::FaultSpec;
 use crate::graph::json::folder_json;
 use crate::graph::send::{submit, Submission};
 use crate::server::AppState;
-use crate::state::{new_guid, Addr, Attachment, Grant, Message, Tenant, User, UserKind, World};
+use crate::state::{
+    new_guid, Addr, AliasSendMode, Attachment, Grant, Message, Tenant, User, UserKind, World,
+};
 
 /// `90.00:00:00` style (days.hours:minutes:seconds).
 pub fn duration_text(secs: i64) -> String {
@@ -72,6 +74,10 @@ pub fn router() -> Router<AppState> {
         .route("/users/{u}/grants/{g}", axum::routing::delete(remove_grant))
         .route("/mailboxes/{u}", get(mailbox_state))
         .route("/mailboxes/{u}/messages", get(mailbox_messages))
+        .route(
+            "/mailboxes/{u}/submission-delay",
+            get(get_submission_delay).put(put_submission_delay),
+        )
         .route("/mailboxes/{u}/messages/{id}/outlook", post(outlook_action))
         .route("/mailboxes/{u}/folders", post(create_folder))
         .route("/mailboxes/{u}/deliver", post(deliver))
@@ -134,6 +140,18 @@ fn strings(v: &Value, k: &str) -> Option<Vec<String>> {
     })
 }
 
+/// `aliasSendMode`: `"error"` | `"rewrite"`.
+fn alias_mode_of(v: &Value) -> Result<Option<AliasSendMode>, AdminErr> {
+    match v.get("aliasSendMode") {
+        None | Some(Value::Null) => Ok(None),
+        Some(m) => m
+            .as_str()
+            .and_then(AliasSendMode::parse)
+            .map(Some)
+            .ok_or_else(|| bad("aliasSendMode must be \"error\" or \"rewrite\"")),
+    }
+}
+
 async fn create_tenant(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
     let mut domains = strings(&v, "domains").unwrap_or_default();
     if let Some(d) = str_of(&v, "domain") {
@@ -148,6 +166,7 @@ async fn create_tenant(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
         domains,
         locale: str_of(&v, "locale").unwrap_or_else(|| "en-US".into()),
         send_from_alias_enabled: bool_of(&v, "sendFromAliasEnabled").unwrap_or(false),
+        alias_send_mode: alias_mode_of(&v)?.unwrap_or_default(),
         admin_consent_required: bool_of(&v, "adminConsentRequired").unwrap_or(false),
         consented_apps: BTreeSet::new(),
         consumers: false,
@@ -163,12 +182,16 @@ async fn patch_tenant(
     Path(t): Path<String>,
     Json(v): Json<Value>,
 ) -> R {
+    let mode = alias_mode_of(&v)?;
     let mut w = sim.w();
     let t = w
         .tenant_mut(&t)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such tenant"))?;
     if let Some(b) = bool_of(&v, "sendFromAliasEnabled") {
         t.send_from_alias_enabled = b;
+    }
+    if let Some(m) = mode {
+        t.alias_send_mode = m;
     }
     if let Some(b) = bool_of(&v, "adminConsentRequired") {
         t.admin_consent_required = b;
@@ -389,8 +412,52 @@ async fn mailbox_state(State(sim): State<AppState>, Path(u): Path<String>) -> R 
         "messageCount": mb.messages.len(),
         "unreadCount": mb.messages.values().filter(|m| !m.is_read).count(),
         "syncEpoch": mb.sync_epoch,
+        "submissionDelay": delay_json(mb.submission_delay_ms),
+        "pendingSubmissions": w.pending_submissions.iter().filter(|p| p.mailbox == id).count(),
         "folders": folders,
     }))
+}
+
+fn delay_json((lo, hi): (u64, u64)) -> Value {
+    json!({"minMs": lo, "maxMs": hi})
+}
+
+/// `GET /_sim/mailboxes/{u}/submission-delay`.
+async fn get_submission_delay(State(sim): State<AppState>, Path(u): Path<String>) -> R {
+    let w = sim.w();
+    let id = owner_id(&w, &u)?;
+    ok(delay_json(w.mailboxes[&id].submission_delay_ms))
+}
+
+/// `PUT /_sim/mailboxes/{u}/submission-delay`: `{"ms"}` (fixed) or `{"minMs", "maxMs"}`
+/// (random in the range), on the sim clock; `{"ms": 0}` sends at once again.
+async fn put_submission_delay(
+    State(sim): State<AppState>,
+    Path(u): Path<String>,
+    Json(v): Json<Value>,
+) -> R {
+    let n = |k: &str| -> Result<Option<u64>, AdminErr> {
+        match v.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| bad(format!("{k} must be a whole number of milliseconds"))),
+        }
+    };
+    let range = match (n("ms")?, n("minMs")?, n("maxMs")?) {
+        (Some(ms), None, None) => (ms, ms),
+        (None, Some(lo), Some(hi)) if lo <= hi => (lo, hi),
+        (None, Some(_), Some(_)) => return Err(bad("minMs must not exceed maxMs")),
+        _ => return Err(bad("give either ms, or minMs and maxMs")),
+    };
+    if range.1 > 86_400_000 {
+        return Err(bad("the submission delay is at most one day"));
+    }
+    let mut w = sim.w();
+    let id = owner_id(&w, &u)?;
+    w.mailboxes.get_mut(&id).unwrap().submission_delay_ms = range;
+    ok(delay_json(range))
 }
 
 async fn mailbox_messages(
@@ -679,6 +746,7 @@ async fn outlook_action(
         }
         "delete" => {
             mb.delete(k);
+            crate::graph::send::cancel_pending(&mut w, &id, k);
             return ok(json!({"deleted": true}));
         }
         _ => {

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::state::{
-    new_message_id, Addr, Attachment, Grant, Message, Tenant, User, UserKind, World,
+    new_message_id, Addr, AliasSendMode, Attachment, Grant, Message, Tenant, User, UserKind, World,
     CONSUMERS_TENANT_ID,
 };
 
@@ -48,6 +48,7 @@ pub fn consumers_tenant() -> Tenant {
         domains: vec!["outlook.example".into()],
         locale: "en-US".into(),
         send_from_alias_enabled: false,
+        alias_send_mode: AliasSendMode::Error,
         admin_consent_required: false,
         consented_apps: BTreeSet::new(),
         consumers: true,
@@ -61,6 +62,8 @@ pub fn tenant(id: &str, name: &str, domain: &str, locale: &str, admin_consent: b
         domains: vec![domain.into()],
         locale: locale.into(),
         send_from_alias_enabled: false,
+        // Seed default: refuse (the tenant's choice is switchable with PATCH /_sim/tenants).
+        alias_send_mode: AliasSendMode::Error,
         admin_consent_required: admin_consent,
         consented_apps: BTreeSet::new(),
         consumers: false,
@@ -392,11 +395,11 @@ pub fn generate(
     }
     .into();
     if attach {
-        let size = rng.gen_range(200..4000);
-        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let number = rng.gen_range(100..999);
+        let data = minimal_pdf(&format!("Expos\u{e9} Nr. {number}"));
         m.attachments.push(Attachment {
             id: crate::state::exchange_id("AAMkAD", 40),
-            name: format!("Dokument-{}.pdf", rng.gen_range(100..999)),
+            name: format!("Dokument-{number}.pdf"),
             content_type: "application/pdf".into(),
             is_inline: false,
             content_id: None,
@@ -405,6 +408,57 @@ pub fn generate(
         });
     }
     m
+}
+
+/// A valid one-page PDF 1.4 that shows `text` (Helvetica, WinAnsiEncoding, so Latin-1
+/// characters such as "é" print), with a correct cross-reference table.
+pub fn minimal_pdf(text: &str) -> Vec<u8> {
+    let mut shown = Vec::new();
+    for ch in text.chars() {
+        match ch {
+            '(' | ')' | '\\' => {
+                shown.push(b'\\');
+                shown.push(ch as u8);
+            }
+            c if (c as u32) < 0x80 => shown.push(c as u8),
+            c if (c as u32) <= 0xff => shown.extend(format!("\\{:03o}", c as u32).bytes()),
+            _ => shown.push(b'?'),
+        }
+    }
+    let mut stream = b"BT /F1 24 Tf 72 720 Td (".to_vec();
+    stream.extend(&shown);
+    stream.extend(b") Tj ET\n");
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_vec(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
+    ];
+    let mut content = format!("<< /Length {} >>\nstream\n", stream.len()).into_bytes();
+    content.extend(&stream);
+    content.extend(b"endstream");
+    objects.push(content);
+    let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = vec![];
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", i + 1).bytes());
+        out.extend(o);
+        out.extend(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .bytes(),
+    );
+    out
 }
 
 /// Adds `count` generated messages spread over `folders` (round robin), newest at `now`.

@@ -65,10 +65,34 @@ pub struct Tenant {
     pub domains: Vec<String>,
     pub locale: String,
     pub send_from_alias_enabled: bool,
+    /// What Exchange does with a send from an alias while `send_from_alias_enabled` is off.
+    #[serde(default)]
+    pub alias_send_mode: AliasSendMode,
     pub admin_consent_required: bool,
     /// Client ids an administrator consented to for the whole tenant.
     pub consented_apps: BTreeSet<String>,
     pub consumers: bool,
+}
+
+/// A send from an alias while the tenant's SendFromAliasEnabled is off: refused with 403
+/// `ErrorSendAsDenied` (`error`), or sent from the primary address (`rewrite`, as public
+/// reports describe Exchange Online doing). UNVERIFIED either way.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum AliasSendMode {
+    #[default]
+    Error,
+    Rewrite,
+}
+
+impl AliasSendMode {
+    pub fn parse(s: &str) -> Option<AliasSendMode> {
+        match s {
+            "error" => Some(AliasSendMode::Error),
+            "rewrite" => Some(AliasSendMode::Rewrite),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -309,6 +333,11 @@ pub struct Mailbox {
     /// changed_seq -> message key (for delta rounds).
     #[serde(skip)]
     pub by_seq: BTreeMap<u64, u64>,
+    /// Asynchronous submission: how long (ms on the sim clock, a random value in
+    /// `[min, max]`) a submitted message stays in Drafts before it moves to Sent Items and
+    /// goes out. `(0, 0)`: at once.
+    #[serde(default)]
+    pub submission_delay_ms: (u64, u64),
 }
 
 pub const ROOT: u32 = 0;
@@ -348,6 +377,7 @@ impl Mailbox {
             folder_tombstones: vec![],
             by_id: HashMap::new(),
             by_seq: BTreeMap::new(),
+            submission_delay_ms: (0, 0),
         };
         let de = is_german(locale);
         let root_name = if de {
@@ -822,6 +852,25 @@ pub struct World {
     /// Registered apps: client id -> client secret (unregistered apps are accepted as public
     /// clients, and as confidential clients with any secret).
     pub apps: HashMap<String, Option<String>>,
+    /// Submitted messages waiting for "transport" (see `Mailbox::submission_delay_ms`).
+    #[serde(default)]
+    pub pending_submissions: Vec<PendingSubmission>,
+}
+
+/// A message accepted by `send`/`sendMail` that has not gone out yet: it sits in the
+/// mailbox's Drafts folder (`draft`) until `due_ms` (sim clock).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingSubmission {
+    pub due_ms: i64,
+    pub mailbox: String,
+    /// The item in Drafts; deleting it before `due_ms` cancels the submission.
+    pub draft: u64,
+    pub via: String,
+    pub actor: Option<String>,
+    pub app_only: bool,
+    pub save: bool,
+    pub msg: Message,
 }
 
 impl World {

@@ -9,7 +9,17 @@
 //!
 //! Before anything is created or sent again after a doubt, the mailbox is searched for our
 //! Message-ID: a sent copy means the mail went out (mark sent, never send again); a complete
-//! draft is sent as is; an incomplete one is deleted and built again.
+//! draft that was never sent is sent as is; an incomplete one is deleted and built again.
+//!
+//! Exchange submits asynchronously: after the 202 the message waits in Drafts until
+//! transport moves it to Sent Items, seconds or minutes later. So a draft with our Message-ID
+//! after a send request whose answer was lost (`submitted_at`) may be on its way: the entry
+//! waits for the sent copy (up to `send.submission_wait_ms`), and only then deletes the
+//! draft (which cancels a submission still pending) and builds the mail anew. It never sends
+//! a possibly submitted draft a second time.
+//!
+//! Sends from an alias check the From of the sent copy: Exchange may send them from the
+//! primary address (SendFromAliasEnabled off); the result says which address it went out from.
 
 use super::message::{Prepared, Spooled};
 use crate::error::{Error, Fault, Result};
@@ -97,8 +107,8 @@ async fn process_leased(
             Err(e) => Err(e),
         };
         match result {
-            Ok(Attempt::Sent) => {
-                finish_sent(c, &row, &mailbox)?;
+            Ok(Attempt::Sent(from)) => {
+                finish_sent(c, &row, &mailbox, &prepared, from)?;
                 return Ok(Step::Sent);
             }
             Ok(Attempt::Wait(until)) => {
@@ -158,9 +168,13 @@ fn cfg_attempts(c: &Client) -> i64 {
 }
 
 enum Attempt {
-    Sent,
+    /// The mail went out; with the From address of the sent copy when it was looked at.
+    Sent(Option<String>),
     Wait(i64),
 }
+
+/// How soon an entry looks again for the sent copy of a submission that may be pending.
+const SUBMISSION_CHECK_MS: i64 = 1_000;
 
 /// One pass through the state machine.
 async fn attempt(
@@ -179,39 +193,68 @@ async fn attempt(
     if in_doubt {
         // Whatever happened before, Microsoft's copy decides.
         let found = find_by_message_id(g, &row.internet_message_id).await?;
-        if found.iter().any(|m| !m.is_draft) {
+        if let Some(sent) = found.iter().find(|m| !m.is_draft) {
             tracing::info!(send_id, "found our Message-ID in the mailbox: already sent");
+            let from = sent.from.clone();
             for m in found.iter().filter(|m| m.is_draft) {
                 // A stray second draft (e.g. from a lost answer): never sent, remove it.
                 let _ = g
                     .delete(&format!("/messages/{}", enc(&m.id)), Priority::Interactive)
                     .await;
             }
-            return Ok(Attempt::Sent);
+            return Ok(Attempt::Sent(from));
+        }
+        // A send request may have been accepted: Exchange submits asynchronously and keeps
+        // the message in Drafts until transport moves it to Sent Items, so a draft with our
+        // Message-ID is no proof that nothing went out. Wait for the sent copy; only after
+        // `submission_wait_ms` is the draft taken as never submitted.
+        // (A row from before submitted_at was recorded: `sending` since its last update.)
+        let submitted = row
+            .submitted_at
+            .or((row.state == "sending").then_some(row.updated_at));
+        if let Some(at) = submitted {
+            let now = c.now_ms();
+            if found.iter().any(|m| m.is_draft)
+                && now < at + c.config().send.submission_wait_ms as i64
+            {
+                return Ok(Attempt::Wait(now + SUBMISSION_CHECK_MS));
+            }
         }
         renew(c, send_id, owner)?;
-        let keep = if ready { draft_id.clone() } else { None };
+        // A draft that may have been submitted is never sent again as is: deleting it
+        // cancels a submission still pending, then the mail is built anew.
+        let keep = if ready && submitted.is_none() {
+            draft_id.clone()
+        } else {
+            None
+        };
         let mut kept = None;
         for m in found {
             if Some(&m.id) == keep.as_ref() && kept.is_none() {
                 kept = Some(m.id);
             } else {
-                g.delete(&format!("/messages/{}", enc(&m.id)), Priority::Interactive)
+                let gone = g
+                    .delete(&format!("/messages/{}", enc(&m.id)), Priority::Interactive)
                     .await
                     .or_else(ignore_not_found)?;
+                if gone.status == 404 && submitted.is_some() {
+                    // It left Drafts between the look-up and the delete: look again.
+                    return Ok(Attempt::Wait(c.now_ms()));
+                }
             }
         }
         if kept.is_none() {
             draft_id = None;
             ready = false;
         }
-        if row.state == "sending" || kept != row.draft_id {
+        if row.state == "sending" || kept != row.draft_id || submitted.is_some() {
             c.store().update_outbox(
                 send_id,
                 &OutboxUpdate {
                     state: Some("queued".into()),
                     draft_id: Some(kept.clone()),
                     draft_ready: Some(ready),
+                    submitted_at: Some(None),
                     ..Default::default()
                 },
                 c.now_ms(),
@@ -282,6 +325,7 @@ async fn attempt(
         send_id,
         &OutboxUpdate {
             state: Some("sending".into()),
+            submitted_at: Some(Some(c.now_ms())),
             ..Default::default()
         },
         c.now_ms(),
@@ -294,7 +338,17 @@ async fn attempt(
         )
         .await;
     match sent {
-        Ok(_) => Ok(Attempt::Sent),
+        Ok(_) if checks_from(mailbox, p) => {
+            // From an alias, Exchange may send from the primary address instead: report
+            // what the sent copy shows. It may still wait in Drafts (asynchronous
+            // submission); then the entry stays `sending` and looks again.
+            let found = find_by_message_id(g, &row.internet_message_id).await?;
+            match found.into_iter().find(|m| !m.is_draft) {
+                Some(m) => Ok(Attempt::Sent(m.from)),
+                None => Ok(Attempt::Wait(c.now_ms() + SUBMISSION_CHECK_MS)),
+            }
+        }
+        Ok(_) => Ok(Attempt::Sent(None)),
         // Microsoft answered (or the throttling window kept the request back): not sent.
         Err(e)
             if e.fault().details.contains_key("http_status")
@@ -306,6 +360,7 @@ async fn attempt(
                 send_id,
                 &OutboxUpdate {
                     state: Some("queued".into()),
+                    submitted_at: Some(None),
                     ..Default::default()
                 },
                 c.now_ms(),
@@ -388,13 +443,29 @@ pub fn draft_json(p: &Prepared, imid: &str, mailbox: &MailboxRecord) -> Value {
 struct Found {
     id: String,
     is_draft: bool,
+    /// The From address.
+    from: Option<String>,
+}
+
+/// Whether the From of the sent copy is checked after sending: a send from an alias (Exchange
+/// may send it from the primary address when SendFromAliasEnabled is off).
+fn checks_from(mailbox: &MailboxRecord, p: &Prepared) -> bool {
+    mailbox.kind == "alias" || p.from.is_some()
+}
+
+/// The address a mail of this entry asks to be sent from.
+fn requested_from(mailbox: &MailboxRecord, p: &Prepared) -> String {
+    p.from
+        .as_ref()
+        .map(|a| a.address.clone())
+        .unwrap_or_else(|| mailbox.address.clone())
 }
 
 /// Every message in the mailbox carrying our Message-ID (the draft, or the sent copy).
 async fn find_by_message_id(g: &MailboxGraph, imid: &str) -> Result<Vec<Found>> {
     let filter = format!("internetMessageId eq '{}'", imid.replace('\'', "''"));
     let mut url = format!(
-        "/messages?$filter={}&$select=id,isDraft,parentFolderId&$top=50",
+        "/messages?$filter={}&$select=id,isDraft,parentFolderId,from&$top=50",
         urlencode(&filter)
     );
     let mut out = Vec::new();
@@ -410,6 +481,10 @@ async fn find_by_message_id(g: &MailboxGraph, imid: &str) -> Result<Vec<Found>> 
                 out.push(Found {
                     id: id.to_owned(),
                     is_draft: m.get("isDraft").and_then(Value::as_bool).unwrap_or(false),
+                    from: m
+                        .pointer("/from/emailAddress/address")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 });
             }
         }
@@ -683,16 +758,41 @@ pub fn withdraw(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
     fail(c, row, e)
 }
 
-fn finish_sent(c: &Client, row: &OutboxRecord, mailbox: &MailboxRecord) -> Result<()> {
+fn finish_sent(
+    c: &Client,
+    row: &OutboxRecord,
+    mailbox: &MailboxRecord,
+    p: &Prepared,
+    from: Option<String>,
+) -> Result<()> {
+    let requested = requested_from(mailbox, p);
+    // Only a checked copy can say otherwise; other mailboxes send as themselves.
+    let sent_from = from.unwrap_or_else(|| requested.clone());
+    c.store().update_outbox(
+        &row.send_id,
+        &OutboxUpdate {
+            sent_from: Some(sent_from.clone()),
+            ..Default::default()
+        },
+        c.now_ms(),
+    )?;
     c.store().mark_sent(&row.send_id, c.now_ms())?;
     cleanup_spool(c, &row.send_id);
     crate::telemetry::log::send(c, &row.mailbox_id, &row.send_id, "sent", None, None);
+    let as_requested = sent_from.eq_ignore_ascii_case(&requested);
     c.audit(
         Some(&row.mailbox_id),
         None,
         "send",
         "ok",
-        Some(row.send_id.clone()),
+        Some(if as_requested {
+            row.send_id.clone()
+        } else {
+            format!(
+                "{}: sent from {sent_from}, not from {requested}",
+                row.send_id
+            )
+        }),
     );
     let notify = c
         .store()
@@ -700,18 +800,55 @@ fn finish_sent(c: &Client, row: &OutboxRecord, mailbox: &MailboxRecord) -> Resul
         .map(|r| r.notify)
         .unwrap_or(false);
     if notify {
+        let mut v = json!({
+            "send_id": row.send_id,
+            "idempotency_key": row.idempotency_key,
+            "internet_message_id": row.internet_message_id,
+            "address": mailbox.address,
+        });
+        add_sent_from(&mut v, &sent_from, &requested);
         c.publish(
             "send_completed",
             Some(&row.mailbox_id),
             Some(format!("send_completed:{}", row.send_id)),
-            json!({
-                "send_id": row.send_id,
-                "idempotency_key": row.idempotency_key,
-                "internet_message_id": row.internet_message_id,
-                "address": mailbox.address,
-            }),
+            v,
         )?;
     }
+    Ok(())
+}
+
+/// Hint when Exchange sent a mail from the primary address instead of the alias.
+pub const ALIAS_REWRITE_HINT: &str =
+    "Microsoft 365 sent this mail from the mailbox's primary address, not from the alias: \
+     the organisation does not allow sending from aliases. The Exchange administrator can \
+     enable it (Exchange admin center: Settings > Mail flow > \"Send from alias\"), or in \
+     Exchange Online PowerShell: Set-OrganizationConfig -SendFromAliasEnabled $true";
+
+/// `sent_from`, `sent_as_requested` (and the hint when they differ) on a send's answer,
+/// status or event.
+pub fn add_sent_from(v: &mut Value, sent_from: &str, requested: &str) {
+    let same = sent_from.eq_ignore_ascii_case(requested);
+    v["sent_from"] = json!(sent_from);
+    v["sent_as_requested"] = json!(same);
+    if !same {
+        v["requested_from"] = json!(requested);
+        v["hint"] = json!(ALIAS_REWRITE_HINT);
+    }
+}
+
+/// `sent_from` etc. for a sent row (the answer of `o365_send` and `o365_send_status`).
+pub fn describe_sent_from(c: &Client, row: &OutboxRecord, v: &mut Value) -> Result<()> {
+    let Some(sent_from) = &row.sent_from else {
+        return Ok(());
+    };
+    let requested = match (
+        c.store().find_mailbox(&row.mailbox_id)?,
+        serde_json::from_value::<Prepared>(row.request.clone()),
+    ) {
+        (Some(m), Ok(p)) => requested_from(&m, &p),
+        _ => sent_from.clone(),
+    };
+    add_sent_from(v, sent_from, &requested);
     Ok(())
 }
 
@@ -828,6 +965,23 @@ mod tests {
         assert_eq!(e.graph_code(), Some("ErrorSendAsDenied"));
         m.kind = "shared".into();
         assert_eq!(explain(graph, &m).kind(), "send_as_denied");
+    }
+
+    #[test]
+    fn sent_from_says_when_exchange_used_another_address() {
+        let mut v = json!({});
+        add_sent_from(&mut v, "info@contoso.example", "INFO@contoso.example");
+        assert_eq!(v["sent_as_requested"], true);
+        assert!(v.get("hint").is_none() && v.get("requested_from").is_none());
+        let mut v = json!({});
+        add_sent_from(&mut v, "anna@contoso.example", "info@contoso.example");
+        assert_eq!(v["sent_from"], "anna@contoso.example");
+        assert_eq!(v["sent_as_requested"], false);
+        assert_eq!(v["requested_from"], "info@contoso.example");
+        assert!(v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Set-OrganizationConfig -SendFromAliasEnabled $true"));
     }
 
     #[test]

@@ -56,11 +56,15 @@ pub struct OutboxProcess {
 
 fn answer(c: &Client, row: &OutboxRecord) -> Result<Value> {
     let mut v = match row.state.as_str() {
-        "sent" => json!({
-            "send_id": row.send_id,
-            "state": "sent",
-            "internet_message_id": row.internet_message_id,
-        }),
+        "sent" => {
+            let mut v = json!({
+                "send_id": row.send_id,
+                "state": "sent",
+                "internet_message_id": row.internet_message_id,
+            });
+            outbox::describe_sent_from(c, row, &mut v)?;
+            v
+        }
         "failed" => return Err(outbox::stored_error(row)),
         _ => json!({
             "send_id": row.send_id,
@@ -343,6 +347,8 @@ impl Client {
             created_at: now,
             updated_at: now,
             sent_at: None,
+            submitted_at: None,
+            sent_from: None,
         };
         let rule = SerialRule {
             since: now - cfg.serial_window_ms as i64,
@@ -505,6 +511,9 @@ impl Client {
         });
         if let Some(t) = row.sent_at {
             v["sent_at"] = json!(crate::clock::rfc3339(t));
+        }
+        if row.state == "sent" {
+            outbox::describe_sent_from(self, &row, &mut v)?;
         }
         if let Some(e) = &row.error {
             v["error"] = e.clone();

@@ -38,6 +38,11 @@ pub struct OutboxRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub sent_at: Option<i64>,
+    /// When the last send request left (ms); the submission may still be pending at
+    /// Microsoft while the message waits in Drafts.
+    pub submitted_at: Option<i64>,
+    /// The From address of the sent copy, when the library checked it (alias sends).
+    pub sent_from: Option<String>,
 }
 
 /// What inserting an outbox row did.
@@ -70,6 +75,8 @@ pub struct OutboxUpdate {
     pub next_attempt_at: Option<i64>,
     pub add_attempt: bool,
     pub notify: Option<bool>,
+    pub submitted_at: Option<Option<i64>>,
+    pub sent_from: Option<String>,
 }
 
 pub trait OutboxStore {

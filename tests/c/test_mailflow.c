@@ -236,6 +236,25 @@ static void test_mailflow(void)
         copies++;
     CHECK(copies == 1, "received exactly once, got %d", copies);
     free(outbound);
+
+    /* A tenant where Exchange sends alias mail from the primary address instead (public
+     * reports; the sim's aliasSendMode "rewrite"): the result says where it went out from. */
+    snprintf(cmd, sizeof cmd,
+             "curl -s -X PATCH --cacert '%s' -H 'Content-Type: application/json' "
+             "-d '{\"sendFromAliasEnabled\": false, \"aliasSendMode\": \"rewrite\"}' "
+             "'%s/_sim/tenants/contoso.example'",
+             sim_ca, sim_url);
+    free(sim_run(cmd));
+    snprintf(mail, sizeof mail,
+             "{\"mailbox\": \"%s\", \"user\": \"u1\", \"idempotency_key\": \"c-alias-2\", "
+             "\"message\": {\"to\": [\"kunde@kunden.example\"], \"subject\": \"Umgeschrieben C\"}}",
+             alias);
+    out = call(o365_send, c, mail, O365_OK);
+    CHECK(out && strstr(out, "\"sent_from\":\"" ANNA "\"") &&
+              strstr(out, "\"sent_as_requested\":false") &&
+              strstr(out, "Set-OrganizationConfig -SendFromAliasEnabled $true"),
+          "rewritten alias send reports the primary address: %s", out);
+    o365_string_free(out);
     free(alias);
 
     free(id);

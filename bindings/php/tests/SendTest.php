@@ -114,6 +114,30 @@ final class SendTest extends SimTestCase
         self::assertSame('info@contoso.example', $out[0]['from']['address']);
     }
 
+    public function testAnAliasSendRewrittenByExchangeReportsThePrimaryAddress(): void
+    {
+        $c = $this->sendClient();
+        // The tenant behaves as public reports describe: SendFromAliasEnabled off, and the
+        // mail goes out from the primary address instead of being refused.
+        $this->simPatch('/_sim/tenants/contoso.example',
+            ['sendFromAliasEnabled' => false, 'aliasSendMode' => 'rewrite']);
+        $id = $c->importMailbox(['address' => 'info@contoso.example', 'users' => ['u1'],
+                                 'kind' => 'alias', 'alias_of' => self::ANNA])['id'];
+        $start = $c->authenticate(['mailbox' => $id, 'user' => 'u1']);
+        $c->authenticate(['callback_url' => $this->signInPage($start['authorize_url'], self::ANNA)]);
+        $sent = $c->send(['mailbox' => $id, 'user' => 'u1', 'idempotency_key' => 'crm-8',
+                          'message' => ['to' => ['kunde@kunden.example'], 'subject' => 'Angebot 8']]);
+        self::assertSame('sent', $sent['state']);
+        self::assertSame(self::ANNA, $sent['sent_from'], 'the CRM learns the real sender');
+        self::assertFalse($sent['sent_as_requested']);
+        self::assertStringContainsString('Set-OrganizationConfig -SendFromAliasEnabled $true', $sent['hint']);
+        $status = $c->sendStatus(['mailbox' => $id, 'user' => 'u1', 'idempotency_key' => 'crm-8']);
+        self::assertSame(self::ANNA, $status['sent_from']);
+        $out = $this->outbound();
+        self::assertCount(1, $out);
+        self::assertSame(self::ANNA, $out[0]['from']['address']);
+    }
+
     public function testDownloadLinkIsServedToTheHostsPage(): void
     {
         $c = $this->sendClient();

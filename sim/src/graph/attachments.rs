@@ -211,6 +211,38 @@ fn err(sim: &crate::server::Sim, e: GErr) -> Response<Body> {
     super::finish(sim, Err(e), None, "/api/v2.0/AttachmentSessions".into())
 }
 
+/// An `Authorization` header on the pre-authenticated upload URL: Outlook checks that bearer
+/// token (audience `https://graph.microsoft.com`) instead of the URL's own and refuses it with
+/// 401 `InvalidAudience` (body as reported in microsoftgraph/msgraph-sdk-java-core#445).
+fn invalid_audience(sim: &crate::server::Sim) -> Response<Body> {
+    let rid = crate::state::new_guid();
+    let body = serde_json::json!({"error": {
+        "code": "InvalidAudience",
+        "message": "The audience claim value is invalid 'aud'.",
+        "innerError": {
+            "oAuthEventOperationId": crate::state::new_guid(),
+            "oAuthEventcV": "o365sim.1.1",
+            "errorUrl": "https://aka.ms/autherrors#error-InvalidResource",
+            "requestId": rid,
+            "date": crate::clock::iso_nozone(sim.clock.now()),
+        }
+    }});
+    let mut r = Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("request-id", rid.as_str())
+        .header(
+            header::WWW_AUTHENTICATE,
+            "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", trusted_issuers=\"00000001-0000-0000-c000-000000000000@*\", error=\"invalid_token\"",
+        )
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    r.extensions_mut().insert(crate::server::RouteLabel(
+        "/api/v2.0/AttachmentSessions".into(),
+    ));
+    r
+}
+
 /// `PUT {uploadUrl}` with `Content-Range: bytes start-end/total` (and `DELETE` to cancel).
 pub async fn upload_chunk(State(sim): State<AppState>, req: Request) -> Response<Body> {
     let (parts, body) = req.into_parts();
@@ -218,14 +250,7 @@ pub async fn upload_chunk(State(sim): State<AppState>, req: Request) -> Response
     let token = q.get("authtoken").cloned().unwrap_or_default();
     let l = sim.limits();
     if parts.headers.contains_key(header::AUTHORIZATION) {
-        return err(
-            &sim,
-            GErr::new(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "Do not send an Authorization header to the upload URL; it carries its own token.",
-            ),
-        );
+        return invalid_audience(&sim);
     }
     let body = match axum::body::to_bytes(body, l.upload_chunk_max).await {
         Ok(b) => b,

@@ -83,6 +83,13 @@ fn state(ctx: &Ctx, mb: &Mailbox, folder: u32) -> Result<(Token, bool), GErr> {
             Ok((t, is_delta))
         }
         None => {
+            if folder != u32::MAX {
+                super::filter::check_delta_query(
+                    ctx.q("$filter"),
+                    ctx.q("$orderby"),
+                    ctx.q("$search").is_some(),
+                )?;
+            }
             let sel = select(ctx);
             let ps = ctx.q("$top").and_then(|t| t.parse().ok());
             let flt = ctx.q("$filter").map(|s| s.to_string());

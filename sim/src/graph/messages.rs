@@ -68,6 +68,12 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
     let flt = ctx.q("$filter").map(filter::parse).transpose()?;
     let order = ctx.q("$orderby").map(filter::parse_orderby).transpose()?;
     let search = ctx.q("$search").map(|s| s.to_string());
+    if search.is_some() {
+        filter::check_search_alone(flt.is_some(), order.is_some())?;
+    }
+    if let (Some(f), Some(o)) = (&flt, &order) {
+        filter::check_filter_with_orderby(f, o)?;
+    }
     let (top, skip) = paging(ctx, 10)?;
     let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
@@ -454,6 +460,7 @@ fn delete(ctx: &Ctx, id: &str) -> GResult {
     let mb = w.mailboxes.get_mut(&ctx.target).unwrap();
     let k = lookup(mb, id)?;
     mb.delete(k);
+    super::send::cancel_pending(&mut w, &ctx.target, k);
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -232,6 +232,19 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The documented spellings of the delta function (`delta`, `delta()`,
+/// `microsoft.graph.delta`, `microsoft.graph.delta()`): Microsoft documents `/delta` as the
+/// short form of the fully qualified name, and its generated SDKs call `delta()`.
+fn function_name(s: String) -> String {
+    let l = s.to_ascii_lowercase();
+    let l = l.strip_suffix("()").unwrap_or(&l);
+    if l == "delta" || l == "microsoft.graph.delta" {
+        "delta".into()
+    } else {
+        s
+    }
+}
+
 /// Splits `name('value')` segments into `name`, `value`.
 fn split_segments(path: &str) -> Vec<String> {
     let mut out = vec![];
@@ -244,7 +257,7 @@ fn split_segments(path: &str) -> Vec<String> {
                 continue;
             }
         }
-        out.push(s);
+        out.push(function_name(s));
     }
     out
 }

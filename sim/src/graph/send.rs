@@ -13,7 +13,8 @@ use super::{empty_response, Ctx, GErr, GResult, Perm};
 use crate::counters::inc;
 use crate::server::Sim;
 use crate::state::{
-    b64std, new_message_id, Addr, Message, OutboundAttachment, OutboundMail, User, World,
+    b64std, new_message_id, Addr, AliasSendMode, Message, OutboundAttachment, OutboundMail,
+    PendingSubmission, User, World,
 };
 
 pub struct Submission {
@@ -101,11 +102,16 @@ fn resolve_from(
         .iter()
         .any(|a| a.eq_ignore_ascii_case(&f.address))
     {
-        let enabled = w
+        let (enabled, mode) = w
             .tenant(&owner.tenant_id)
-            .map(|t| t.send_from_alias_enabled)
-            .unwrap_or(false);
+            .map(|t| (t.send_from_alias_enabled, t.alias_send_mode))
+            .unwrap_or((false, AliasSendMode::Error));
         let (sa, _) = rights(owner, actor, app_only);
+        if !enabled && sa && mode == AliasSendMode::Rewrite {
+            // The mail goes out, but from the primary address.
+            let a = addr_of(owner);
+            return Ok((a.clone(), a));
+        }
         if enabled && sa {
             let a = Addr::new(
                 if f.name.is_empty() {
@@ -139,8 +145,105 @@ fn fmt_list(v: &[Addr]) -> String {
     v.iter().map(fmt_addr).collect::<Vec<_>>().join(", ")
 }
 
-/// Carries out a submission. Returns what the recipients see.
+/// Carries out a submission at once. Returns what the recipients see.
 pub fn submit(sim: &Sim, w: &mut World, mut s: Submission) -> Result<OutboundMail, GErr> {
+    prepare(sim, w, &mut s)?;
+    Ok(complete(sim, w, s))
+}
+
+/// Accepts a submission from Graph (`sendMail`, `send`). Without a submission delay on the
+/// mailbox it goes out at once; with one, the message waits in Drafts (as Microsoft describes:
+/// the message is created in Drafts, and transport moves it to Sent Items after the 202) until
+/// the delay has passed on the sim clock.
+pub fn accept(sim: &Sim, w: &mut World, mut s: Submission) -> Result<(), GErr> {
+    let requested = s.msg.clone();
+    prepare(sim, w, &mut s)?;
+    let (lo, hi) = w
+        .mailboxes
+        .get(&s.mailbox)
+        .map(|mb| mb.submission_delay_ms)
+        .unwrap_or((0, 0));
+    let delay = if hi > lo {
+        use rand::Rng;
+        rand::thread_rng().gen_range(lo..=hi)
+    } else {
+        lo
+    };
+    if delay == 0 {
+        complete(sim, w, s);
+        return Ok(());
+    }
+    let mb = w.mailboxes.get_mut(&s.mailbox).unwrap();
+    let draft = match s.draft {
+        Some(k) => k,
+        None => {
+            let mut m = requested;
+            m.is_draft = true;
+            let drafts = mb.well_known("drafts");
+            mb.insert(m, drafts)
+        }
+    };
+    w.pending_submissions.push(PendingSubmission {
+        due_ms: sim.clock.now_ms() + delay as i64,
+        mailbox: s.mailbox,
+        draft,
+        via: s.via.to_string(),
+        actor: s.actor,
+        app_only: s.app_only,
+        save: s.save,
+        msg: s.msg,
+    });
+    Ok(())
+}
+
+/// Sends every pending submission whose delay has passed on the sim clock (called before
+/// each request is served). A submission whose Drafts item was deleted meanwhile is gone.
+pub fn flush_due(sim: &Sim) {
+    let now = sim.clock.now_ms();
+    let mut w = sim.w();
+    if !w.pending_submissions.iter().any(|p| p.due_ms <= now) {
+        return;
+    }
+    let all = std::mem::take(&mut w.pending_submissions);
+    let (mut due, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|p| p.due_ms <= now);
+    w.pending_submissions = rest;
+    due.sort_by_key(|p| p.due_ms);
+    for p in due {
+        let still_there = w
+            .mailboxes
+            .get(&p.mailbox)
+            .is_some_and(|mb| mb.messages.contains_key(&p.draft));
+        let via = match p.via.as_str() {
+            "send" => "send",
+            "outlook" => "outlook",
+            _ => "sendMail",
+        };
+        complete(
+            sim,
+            &mut w,
+            Submission {
+                via,
+                mailbox: p.mailbox,
+                actor: p.actor,
+                app_only: p.app_only,
+                msg: p.msg,
+                save: p.save,
+                draft: still_there.then_some(p.draft),
+            },
+        );
+    }
+}
+
+/// Deleting a message that waits for submission cancels the submission (as deleting a message
+/// from the Outbox does in Outlook).
+pub fn cancel_pending(w: &mut World, mailbox: &str, key: u64) {
+    w.pending_submissions
+        .retain(|p| !(p.mailbox == mailbox && p.draft == key));
+}
+
+/// Checks a submission (recipients, limits, From/Sender rights) and fills in what Exchange
+/// sets on submission (From, Sender, Message-ID, dates).
+fn prepare(sim: &Sim, w: &mut World, s: &mut Submission) -> Result<(), GErr> {
     let limits = sim.limits();
     let now = sim.clock.now();
     let owner = w.user_by_id(&s.mailbox).cloned().ok_or_else(|| {
@@ -179,8 +282,8 @@ pub fn submit(sim: &Sim, w: &mut World, mut s: Submission) -> Result<OutboundMai
             60,
         ));
     }
-    m.from = Some(from.clone());
-    m.sender = Some(sender.clone());
+    m.from = Some(from);
+    m.sender = Some(sender);
     if m.internet_message_id.is_empty() {
         m.internet_message_id = new_message_id();
     }
@@ -189,7 +292,21 @@ pub fn submit(sim: &Sim, w: &mut World, mut s: Submission) -> Result<OutboundMai
     m.sent = Some(now);
     m.received = now;
     m.last_modified = now;
-    let m = m.clone();
+    Ok(())
+}
+
+/// Sends a prepared submission: the outbound log, the Sent Items copy (the draft goes away)
+/// and delivery into the recipients' mailboxes in the sim.
+fn complete(sim: &Sim, w: &mut World, s: Submission) -> OutboundMail {
+    let now = sim.clock.now();
+    let owner = w
+        .user_by_id(&s.mailbox)
+        .cloned()
+        .expect("a prepared submission has a mailbox");
+    let actor = s.actor.as_deref().and_then(|a| w.user_by_id(a)).cloned();
+    let m = s.msg.clone();
+    let from = m.from.clone().unwrap_or_else(|| addr_of(&owner));
+    let sender = m.sender.clone().unwrap_or_else(|| from.clone());
 
     // What goes over the wire.
     let mut headers: Vec<(String, String)> = vec![("From".into(), fmt_addr(&from))];
@@ -304,7 +421,7 @@ pub fn submit(sim: &Sim, w: &mut World, mut s: Submission) -> Result<OutboundMai
     }
     inc(&sim.counters.messages_sent);
     w.outbound.push(out.clone());
-    Ok(out)
+    out
 }
 
 fn parse_bool(v: Option<&Value>) -> Option<bool> {
@@ -417,7 +534,7 @@ pub fn send_mail(ctx: &Ctx) -> GResult {
         (m, save)
     };
     let mut w = ctx.sim.w();
-    submit(
+    accept(
         &ctx.sim,
         &mut w,
         Submission {
@@ -445,7 +562,7 @@ pub fn send_draft(ctx: &Ctx, id: &str) -> GResult {
             "Only draft messages can be sent.",
         ));
     }
-    submit(
+    accept(
         &ctx.sim,
         &mut w,
         Submission {

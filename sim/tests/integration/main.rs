@@ -9,3 +9,4 @@ mod graph_mail;
 mod identity;
 mod limits;
 mod send;
+mod strict;

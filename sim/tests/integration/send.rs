@@ -548,11 +548,17 @@ async fn upload_sessions() {
             (s, loc, txt)
         }
     };
+    // An Authorization header on the upload URL: Outlook's 401 InvalidAudience (body as
+    // reported in microsoftgraph/msgraph-sdk-java-core#445).
+    let (s, _, txt) = put(0, 3999, true).await;
+    assert_eq!(s, 401, "no Authorization header on upload URLs");
+    let v: Value = serde_json::from_str(&txt).unwrap();
+    assert_eq!(v["error"]["code"], "InvalidAudience", "{txt}");
     assert_eq!(
-        put(0, 3999, true).await.0,
-        401,
-        "no Authorization header on upload URLs"
+        v["error"]["message"],
+        "The audience claim value is invalid 'aud'."
     );
+    assert!(v["error"]["innerError"]["requestId"].is_string());
     let (s, _, txt) = put(0, 3999, false).await;
     assert_eq!(s, 200, "{txt}");
     let v: Value = serde_json::from_str(&txt).unwrap();

@@ -7,6 +7,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, V2_ACTIVITIES),
     (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
     (4, V4_CACHE_VERSIONS),
+    (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -321,4 +322,13 @@ CREATE TABLE cache_versions (
     mailbox_id TEXT PRIMARY KEY,
     version    INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// Asynchronous submission and alias rewrites (issue 14): when the last send request of an
+/// entry left (`submitted_at`; Exchange may keep the message in Drafts for a while after the
+/// 202, so the entry waits for the sent copy instead of sending again), and the address the
+/// sent copy really shows (`sent_from`).
+const V5_OUTBOX_SUBMISSION_AND_SENT_FROM: &str = r#"
+ALTER TABLE outbox ADD COLUMN submitted_at INTEGER;
+ALTER TABLE outbox ADD COLUMN sent_from TEXT;
 "#;

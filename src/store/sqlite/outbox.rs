@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 const COLUMNS: &str = "send_id, mailbox_id, idempotency_key, state, internet_message_id, request, \
      request_hash, fingerprint, recipients_hash, draft_id, draft_ready, error, attempts, \
-     next_attempt_at, notify, created_at, updated_at, sent_at";
+     next_attempt_at, notify, created_at, updated_at, sent_at, submitted_at, sent_from";
 
 fn record(r: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
     let request: String = r.get(5)?;
@@ -31,6 +31,8 @@ fn record(r: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
         sent_at: r.get(17)?,
+        submitted_at: r.get(18)?,
+        sent_from: r.get(19)?,
     })
 }
 
@@ -64,7 +66,7 @@ impl OutboxStore for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO outbox ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     o.send_id,
@@ -85,6 +87,8 @@ impl OutboxStore for SqliteStore {
                     o.created_at,
                     o.updated_at,
                     o.sent_at,
+                    o.submitted_at,
+                    o.sent_from,
                 ],
             )?;
             Ok(Insert::Inserted)
@@ -95,7 +99,7 @@ impl OutboxStore for SqliteStore {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE outbox SET state = ?2, request = ?3, draft_id = NULL, draft_ready = 0, \
-                 error = NULL, attempts = ?4, next_attempt_at = ?5, notify = ?6, updated_at = ?7 \
+                 submitted_at = NULL, sent_from = NULL, error = NULL, attempts = ?4, next_attempt_at = ?5, notify = ?6, updated_at = ?7 \
                  WHERE send_id = ?1 AND state = 'failed'",
                 params![
                     o.send_id,
@@ -171,6 +175,18 @@ impl OutboxStore for SqliteStore {
                 tx.execute(
                     "UPDATE outbox SET notify = ?2 WHERE send_id = ?1",
                     params![send_id, n as i64],
+                )?;
+            }
+            if let Some(t) = u.submitted_at {
+                tx.execute(
+                    "UPDATE outbox SET submitted_at = ?2 WHERE send_id = ?1",
+                    params![send_id, t],
+                )?;
+            }
+            if let Some(f) = &u.sent_from {
+                tx.execute(
+                    "UPDATE outbox SET sent_from = ?2 WHERE send_id = ?1",
+                    params![send_id, f],
                 )?;
             }
             if u.add_attempt {
@@ -333,6 +349,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             sent_at: None,
+            submitted_at: None,
+            sent_from: None,
         }
     }
 
