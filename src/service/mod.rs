@@ -4,6 +4,7 @@
 
 mod auth;
 mod events;
+mod link_page;
 mod links;
 mod mailboxes;
 mod maintenance;
@@ -12,6 +13,7 @@ mod sync;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
+pub use link_page::{LinkPage, PageAnswer, StreamAnswer};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
 pub use maintenance::Maintenance;

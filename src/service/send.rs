@@ -189,8 +189,14 @@ impl Client {
             };
             // Check the URL can be built before copying files.
             links::url(self, "t")?;
-            let (link, token) =
-                links::create(self, &m.id, &send_id, agreement, &req.message.attachments)?;
+            let (link, token) = links::create(
+                self,
+                &m.id,
+                &send_id,
+                Some(checked.subject.clone()),
+                agreement,
+                &req.message.attachments,
+            )?;
             body = macros::expand(&checked.body, checked.html, &links::url(self, &token)?);
             link_id = Some(link.id);
         } else {

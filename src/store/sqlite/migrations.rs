@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2_ACTIVITIES),
     (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
+    (4, V4_LINKS_SEALED_FILES),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -309,4 +310,15 @@ CREATE INDEX messages_by_key ON messages(id_key);
 CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
 UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_full = 0, round_items = 0
     WHERE scope <> 'folders';
+"#;
+
+/// Links: the files behind a link are sealed at rest with a random key per link (kept
+/// sealed by the vault in `file_key`, destroyed at expiry: crypto-shredding), and the page
+/// shows the mail's subject. Files kept before this version are plaintext (`sealed = 0`);
+/// `links::seal_legacy` encrypts them on the next link call or maintenance run.
+const V4_LINKS_SEALED_FILES: &str = r#"
+ALTER TABLE links ADD COLUMN subject TEXT;
+ALTER TABLE links ADD COLUMN file_key BLOB;
+ALTER TABLE link_files ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX link_files_unsealed ON link_files(link_id) WHERE sealed = 0;
 "#;
