@@ -212,6 +212,8 @@ class Page:
             f.write(base64.b64decode(data))
 
     def console_errors(self):
+        """Errors the page logged since it loaded (CSP violations, blocked resources ...)."""
         return [m["params"]["entry"] for m in self.b.events
                 if m.get("sessionId") == self.s and m["method"] == "Log.entryAdded"
-                and m["params"]["entry"].get("level") == "error"]
+                and m["params"]["entry"].get("level") == "error"
+                and m["params"]["entry"].get("source") != "network"]  # 4xx pages are intended
