@@ -272,7 +272,7 @@ label.check input{width:1.4rem;height:1.4rem;flex:none;margin-top:.1rem}
 .notice.ok{background:#e9f6ed;color:var(--ok);border:1px solid #bfe3c9}
 footer{color:var(--muted);font-size:.875rem;margin-top:1.25rem}
 footer p{margin:.25rem 0}
-@media (max-width:30rem){main{padding:.75rem .5rem 2rem}.card{padding:1rem}ul.files li{flex-wrap:wrap}a.button{width:100%}}
+@media (max-width:30rem){main{padding:.75rem .5rem 2rem}.card{padding:1rem}dl.meta{grid-template-columns:1fr;gap:0}dl.meta dd{margin-bottom:.5rem}ul.files li{flex-wrap:wrap}a.button{width:100%}}
 "#;
 
 /// Built-in frame of the page; `links.template` replaces it.

@@ -153,7 +153,6 @@ static void test_mailflow(void)
     char got[64] = {0};
     size_t pos = 0, n = 0;
     uint8_t piece[4];
-    o365_status st;
     char *err = NULL;
     while ((st = o365_link_read(c, stream, pos, piece, sizeof piece, &n, &err)) == O365_OK && n > 0
            && pos + n < sizeof got) {

@@ -93,12 +93,12 @@ void test_send(const Sim& sim) {
         // The finished page: HTML, then the file streamed in pieces through link_read.
         std::string html = c.link_page("{\"method\": \"GET\", \"token\": \"" + token +
                                        "\", \"accept_language\": \"en\"}");
-        CHECK(raw_member(html, "status") == "200", "page status: " + html);
+        CHECK(simtest::raw_member(html, "status") == "200", "page status: " + html);
         CHECK(member(html, "body").find("expose.pdf") != std::string::npos, "page lists the file");
         std::string file = c.link_page("{\"method\": \"GET\", \"token\": \"" + token +
                                        "\", \"query\": {\"f\": \"0\"}, \"range\": \"bytes=1-\"}");
-        CHECK(raw_member(file, "status") == "206", "range answer: " + file);
-        std::string stream = raw_member(file, "stream");
+        CHECK(simtest::raw_member(file, "status") == "206", "range answer: " + file);
+        std::string stream = simtest::raw_member(file, "stream");
         std::string sid = member(stream, "id");
         std::string bytes;
         for (std::string piece; !(piece = c.link_read(sid, bytes.size(), 1)).empty();) bytes += piece;
