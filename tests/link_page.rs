@@ -405,6 +405,16 @@ fn store_files(dir: &Path) -> Vec<u8> {
     all
 }
 
+/// The link's file key as stored (sealed), if any.
+fn stored_key(dir: &Path, link_id: &str) -> Option<Vec<u8>> {
+    rusqlite::Connection::open(dir.join("o365.db"))
+        .unwrap()
+        .query_row("SELECT file_key FROM links WHERE id = ?1", [link_id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
 #[test]
 fn files_are_sealed_private_and_shredded_at_expiry() {
     let sim = sim();
@@ -431,14 +441,7 @@ fn files_are_sealed_private_and_shredded_at_expiry() {
         "sealed at rest"
     );
     let link_id = link_dir.file_name().unwrap().to_str().unwrap().to_owned();
-    let key: Vec<u8> = rusqlite::Connection::open(dir.path().join("o365.db"))
-        .unwrap()
-        .query_row(
-            "SELECT file_key FROM links WHERE id = ?1",
-            [&link_id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let key = stored_key(dir.path(), &link_id).expect("a sealed key");
     assert!(key.len() > 32);
 
     // a backup of the file taken before expiry
@@ -457,15 +460,11 @@ fn files_are_sealed_private_and_shredded_at_expiry() {
         .unwrap()
         .contains("This link has expired"));
     assert!(!link_dir.exists(), "files purged");
-    let left: Option<Vec<u8>> = rusqlite::Connection::open(dir.path().join("o365.db"))
-        .unwrap()
-        .query_row(
-            "SELECT file_key FROM links WHERE id = ?1",
-            [&link_id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, None, "the key is destroyed");
+    assert_eq!(
+        stored_key(dir.path(), &link_id),
+        None,
+        "the key is destroyed"
+    );
     let store = store_files(dir.path());
     assert!(
         !store.windows(key.len()).any(|w| w == key.as_slice()),
@@ -519,4 +518,51 @@ fn files_kept_before_sealing_are_converted() {
         (mode(&link_dir), mode(&link_dir.join("0.sealed"))),
         (0o700, 0o600)
     );
+}
+
+#[test]
+fn host_restyles_with_template_css_and_logo() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("page.html");
+    std::fs::write(
+        &tpl,
+        "<!DOCTYPE html><html lang=\"{{lang}}\"><head><title>{{title}} – Makler Muster</title>{{head}}</head>\
+         <body><div class=\"crm\">{{logo}}{{content}}</div>{{footer}}</body></html>",
+    )
+    .unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["links"] = json!({"base_url": BASE, "template": tpl, "css": ".card{border-color:#c00}",
+                          "logo_url": "https://cdn.makler.example/logo.svg"});
+    let lib = Lib::open(cfg);
+    let token = send_link(&sim, &lib, None, &[("a.pdf", b"A")]);
+    let p = page(&lib, json!({"method": "GET", "token": token}));
+    let html = p["body"].as_str().unwrap();
+    assert!(
+        html.contains("– Makler Muster</title>") && html.contains("<div class=\"crm\">"),
+        "{html}"
+    );
+    assert!(html.contains(".card{border-color:#c00}</style>"));
+    assert!(html.contains("<img src=\"https://cdn.makler.example/logo.svg\" alt=\"\">"));
+    let csp = p["headers"]["Content-Security-Policy"].as_str().unwrap();
+    assert!(csp.contains("img-src https://cdn.makler.example;"), "{csp}");
+
+    // refused configurations: a clear field name each
+    for (field, value) in [
+        ("template", json!(dir.path().join("missing.html"))),
+        ("css", json!("a{}</style><script>")),
+        ("logo_url", json!("javascript:alert(1)")),
+        ("language", json!("fr")),
+    ] {
+        let mut cfg = config(&sim, dir.path());
+        cfg["links"] = json!({"base_url": BASE});
+        cfg["links"][field] = value;
+        let c = CString::new(cfg.to_string()).unwrap();
+        let mut h: *mut o365_client = std::ptr::null_mut();
+        let mut out: *mut c_char = std::ptr::null_mut();
+        let st = unsafe { o365_client_new(c.as_ptr(), &mut h, &mut out) };
+        let e = take(out);
+        assert_eq!(st, O365_INVALID_ARGUMENT, "{field}: {e}");
+        assert_eq!(e["details"]["field"], format!("links.{field}"), "{e}");
+    }
 }

@@ -50,6 +50,17 @@ fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
     Ok(Some(link))
 }
 
+/// The links with these ids (those that still exist), in order.
+fn load_all(c: &Connection, ids: Vec<String>) -> Result<Vec<LinkRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(l) = load(c, &id)? {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
 impl LinkStore for SqliteStore {
     fn insert_link(&self, l: &LinkRecord) -> Result<()> {
         self.write(|tx| {
@@ -149,13 +160,7 @@ impl LinkStore for SqliteStore {
                 let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(l) = load(c, &id)? {
-                    out.push(l);
-                }
-            }
-            Ok(out)
+            load_all(c, ids)
         })
     }
 
@@ -190,13 +195,7 @@ impl LinkStore for SqliteStore {
                 let rows = st.query_map([limit as i64], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(l) = load(c, &id)? {
-                    out.push(l);
-                }
-            }
-            Ok(out)
+            load_all(c, ids)
         })
     }
 
