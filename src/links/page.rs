@@ -246,6 +246,7 @@ html{font-size:100%}
 body{margin:0;background:var(--bg);color:var(--ink);font:1rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:42rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.5rem;box-shadow:0 1px 3px rgba(20,30,45,.06)}
+.card>:last-child{margin-bottom:0}
 header.brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1rem}
 header.brand img{max-height:48px;max-width:12rem}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}

@@ -226,18 +226,40 @@ final class Client
         $request = [
             'method' => (string) ($server['REQUEST_METHOD'] ?? 'GET'),
             'token' => $token ?? (is_string($_GET['t'] ?? null) ? $_GET['t'] : ''),
-            'query' => (object) $_GET,
-            'form' => (object) $_POST,
-            'cookies' => (object) $_COOKIE,
+            'query' => self::textFields($_GET),
+            'form' => self::textFields($_POST),
+            'cookies' => self::textFields($_COOKIE),
         ];
         foreach (['accept_language' => 'HTTP_ACCEPT_LANGUAGE', 'range' => 'HTTP_RANGE',
                   'if_none_match' => 'HTTP_IF_NONE_MATCH', 'client_address' => 'REMOTE_ADDR',
                   'user_agent' => 'HTTP_USER_AGENT'] as $field => $key) {
-            if (isset($server[$key]) && is_string($server[$key])) {
-                $request[$field] = mb_substr($server[$key], 0, $field === 'range' ? 200 : 1000);
+            $value = $server[$key] ?? null;
+            // headers are ASCII in practice; anything longer or not UTF-8 is left out
+            if (is_string($value) && strlen($value) <= ($field === 'range' ? 200 : 1000)
+                && preg_match('//u', $value) === 1) {
+                $request[$field] = $value;
             }
         }
+        if (!is_string($request['token']) || preg_match('//u', $request['token']) !== 1) {
+            $request['token'] = '';
+        }
         return $request;
+    }
+
+    /**
+     * The string fields of a request array that are valid UTF-8 (others cannot be JSON).
+     *
+     * @param array<mixed> $fields
+     */
+    private static function textFields(array $fields): object
+    {
+        $out = [];
+        foreach ($fields as $k => $v) {
+            if (is_string($v) && preg_match('//u', $v) === 1 && preg_match('//u', (string) $k) === 1) {
+                $out[(string) $k] = $v;
+            }
+        }
+        return (object) $out;
     }
 
     /**

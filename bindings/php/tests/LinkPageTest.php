@@ -98,4 +98,33 @@ final class LinkPageTest extends SimTestCase
         self::assertSame(200, $file['status']);
         self::assertSame('Vertrag', $this->readAll($c, $file['stream'], 1048576));
     }
+
+    public function testLinkRequestTakesTheWebRequestSafely(): void
+    {
+        $saved = [$_GET, $_POST, $_COOKIE, $_SERVER];
+        try {
+            $_GET = ['t' => 'abc.def', 'f' => '1', 'x' => ['array'], 'bad' => "\xff"];
+            $_POST = ['agree' => 'yes'];
+            $_COOKIE = ['o365_link_csrf' => 'n'];
+            $_SERVER['REQUEST_METHOD'] = 'POST';
+            $_SERVER['HTTP_ACCEPT_LANGUAGE'] = 'de-DE,de;q=0.9';
+            $_SERVER['HTTP_RANGE'] = 'bytes=0-9';
+            $_SERVER['HTTP_USER_AGENT'] = "Broken \xc3";
+            $_SERVER['REMOTE_ADDR'] = '192.0.2.7';
+            $r = Client::linkRequest();
+            self::assertSame('POST', $r['method']);
+            self::assertSame('abc.def', $r['token']);
+            self::assertSame(['t' => 'abc.def', 'f' => '1'], (array) $r['query']);
+            self::assertSame(['agree' => 'yes'], (array) $r['form']);
+            self::assertSame('bytes=0-9', $r['range']);
+            self::assertSame('192.0.2.7', $r['client_address']);
+            self::assertArrayNotHasKey('user_agent', $r, 'not UTF-8: left out');
+            // and the library takes it: an invalid token gets the friendly page, not an exception
+            $c = $this->linkClient();
+            $r['method'] = 'GET';
+            self::assertSame(400, $c->linkPage($r)['status']);
+        } finally {
+            [$_GET, $_POST, $_COOKIE, $_SERVER] = $saved;
+        }
+    }
 }
