@@ -275,11 +275,14 @@ pub fn seal_legacy(c: &Client) -> Result<usize> {
             let sealed_key = c.vault().seal(&file_key_aad(&l.id), &key)?;
             let mut paths = Vec::new();
             let mut plain = Vec::new();
+            let mut made = Vec::new();
+            // A name of its own: a process converting the same link at the same time never
+            // touches these files; the store decides which conversion counts.
+            let tag = token::nonce();
             for f in l.files.iter().filter(|f| !f.sealed) {
                 let src = file_path(c, f);
-                let rel = format!("{}/{}.sealed", l.id, f.index);
+                let rel = format!("{}/{}.{tag}.sealed", l.id, f.index);
                 let dest = directory(c).join(&rel);
-                let _ = std::fs::remove_file(&dest); // a leftover of an interrupted pass
                 if src.exists() {
                     let a = AttachmentInput {
                         name: f.name.clone(),
@@ -288,13 +291,19 @@ pub fn seal_legacy(c: &Client) -> Result<usize> {
                         base64: None,
                         content_id: None,
                     };
-                    seal_attachment(&key, &l.id, f.index, &a, "link file", &dest)?;
+                    made.push(dest.clone());
+                    if let Err(e) = seal_attachment(&key, &l.id, f.index, &a, "link file", &dest) {
+                        for p in &made {
+                            let _ = std::fs::remove_file(p);
+                        }
+                        return Err(e);
+                    }
                     plain.push(src);
                 }
                 paths.push((f.index, rel));
             }
-            c.store().set_link_sealed(&l.id, &sealed_key, &paths)?;
-            for p in plain {
+            let won = c.store().set_link_sealed(&l.id, &sealed_key, &paths)?;
+            for p in if won { plain } else { made } {
                 let _ = std::fs::remove_file(p);
             }
             n += 1;

@@ -67,8 +67,9 @@ pub trait LinkStore {
     /// Unpurged links that still have plaintext files (kept before files were sealed).
     fn unsealed_links(&self, limit: usize) -> Result<Vec<LinkRecord>>;
     /// Records that the files of a link are now sealed with `file_key` at the given paths
-    /// (`(index, path)`), in one transaction.
-    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<()>;
+    /// (`(index, path)`), in one transaction, if those files are still unsealed; false when
+    /// another process sealed them first.
+    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<bool>;
     /// The signing key, sealed; stored once (the first writer wins) and returned.
     fn link_signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>>;
 }

@@ -199,8 +199,20 @@ impl LinkStore for SqliteStore {
         })
     }
 
-    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<()> {
+    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<bool> {
         self.write(|tx| {
+            for (idx, _) in paths {
+                let sealed: Option<bool> = tx
+                    .query_row(
+                        "SELECT sealed FROM link_files WHERE link_id = ?1 AND idx = ?2",
+                        params![id, idx],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if sealed != Some(false) {
+                    return Ok(false);
+                }
+            }
             tx.execute(
                 "UPDATE links SET file_key = ?2 WHERE id = ?1",
                 params![id, file_key],
@@ -211,7 +223,7 @@ impl LinkStore for SqliteStore {
                     params![id, idx, path],
                 )?;
             }
-            Ok(())
+            Ok(true)
         })
     }
 
