@@ -91,6 +91,7 @@ test: deps
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit $(PHPUNIT_CMD)
+	@$(STEP) browser python3 tests/browser/test_link_page.py
 	@scripts/summary.sh
 
 binaries: lib sim $(C_TESTS) $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
@@ -121,6 +122,10 @@ test-cpp: $(CPP_TESTS) sim
 
 test-php: lib sim
 	@$(STEP) phpunit $(PHPUNIT_CMD)
+
+# the link page in headless Chromium through the PHP example (screenshots: build/test-output/links/)
+test-browser: lib sim
+	@$(STEP) browser python3 tests/browser/test_link_page.py
 
 test-summary:
 	@scripts/summary.sh

@@ -229,6 +229,46 @@ o365_status o365_next_event_filtered(o365_client *client, const char *filter_jso
 // `out_json` is NULL or writable.
 o365_status o365_ack_event(o365_client *client, const char *event_id, char **out_json);
 
+// The whole link page: pass the request the web server received, send back what it says.
+// Request: `{"method": "GET" | "HEAD" | "POST", "token": "<token from the link URL>",
+// "query"?: {<the URL's query parameters>}, "form"?: {<posted form fields>},
+// "cookies"?: {<request cookies>}, "accept_language"?, "range"?, "if_none_match"?,
+// "client_address"?: "<IP>", "user_agent"?}` (PHP: `$_GET`, `$_POST`, `$_COOKIE`,
+// `$_SERVER['HTTP_ACCEPT_LANGUAGE']`, `['HTTP_RANGE']`, `['REMOTE_ADDR']`, ...).
+// Result: `{"status": <HTTP status>, "headers": {"Name": "value", ...}, "body"?: "<html>",
+// "stream"?: {"id", "offset", "length", "size"}}`: send the status and headers, then the
+// body, or `stream.length` bytes read with o365_link_read(stream.id, pos, ...) for pos from 0.
+// Pages: the overview (sender name and address, subject, files, expiry; for an agreement
+// link the agreement and an accept form first); friendly pages for invalid (400/404),
+// expired and purged (410) links, a file before acceptance (403), a stale form (403).
+// Files: 200 or 206 (`Range`), 416 when unsatisfiable, 304 for a matching `If-None-Match`.
+// The page's own URLs add `f` (file) and `a` (acceptance receipt) to `links.base_url`.
+// German or English from `accept_language`, else `links.language`.
+// Errors (not pages): O365_INVALID_ARGUMENT for a malformed request; O365_STORE.
+//
+// # Safety
+// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
+// `out_json` is NULL or writable.
+o365_status o365_link_page(o365_client *client, const char *request_json, char **out_json);
+
+// Reads file bytes of a stream that o365_link_page answered with: up to `cap` bytes from
+// position `pos` (0 = the first byte of the answer's range) into `buf`; `*out_n` receives
+// how many (0 once `pos` reaches `stream.length`). Memory stays bounded by `cap` whatever
+// the file size: call it in a loop with e.g. 1 MiB. When a read delivers the last byte of
+// an answer whose range reaches the end of the file, the download counts as completed and
+// one `link_downloaded` event is published for that answer (never per chunk; a repeated
+// last read does not publish again).
+// On O365_OK `*out_json` (if not NULL) is set to NULL: nothing to free. Otherwise it holds
+// the error document. Errors: O365_INVALID_ARGUMENT `stream_invalid` (not an id from
+// o365_link_page), `null_argument`; O365_NOT_FOUND `link_expired` (expired meanwhile);
+// O365_STORE `link_file_damaged`.
+//
+// # Safety
+// `client` is NULL or a live handle; `stream` is NULL or a NUL-terminated string; `buf` is
+// NULL (only with `cap` 0) or writable for `cap` bytes; `out_n` is NULL or writable;
+// `out_json` is NULL or writable.
+o365_status o365_link_read(o365_client *client, const char *stream, uint64_t pos, uint8_t *buf, size_t cap, size_t *out_n, char **out_json);
+
 // What the link page shows. Request: `{"token": "<token from the link URL>"}`.
 // Result: `{"kind": "download" | "agreement", "state": "ready" | "agreement_required",
 // "agreement_text", "files": [{"index", "name", "content_type", "size", "sha256"}],

@@ -15,6 +15,8 @@ o365_status o365_debug_counters(o365_client *client, const char *request_json, c
 o365_status o365_next_event(o365_client *client, uint32_t timeout_ms, char **out_json);
 o365_status o365_next_event_filtered(o365_client *client, const char *filter_json, uint32_t timeout_ms, char **out_json);
 o365_status o365_ack_event(o365_client *client, const char *event_id, char **out_json);
+o365_status o365_link_page(o365_client *client, const char *request_json, char **out_json);
+o365_status o365_link_read(o365_client *client, const char *stream, uint64_t pos, uint8_t *buf, size_t cap, size_t *out_n, char **out_json);
 o365_status o365_link_open(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_link_accept(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_link_download(o365_client *client, const char *request_json, char **out_json);

@@ -43,6 +43,8 @@ probe() {
     command -v phpunit >/dev/null 2>&1 || need "phpunit" phpunit
     # header-only JSON library: the C++ test covers the wrapper's optional nlohmann overloads
     [[ -f /usr/include/nlohmann/json.hpp ]] || need "nlohmann/json.hpp (C++ test only)" nlohmann-json3-dev
+    # the link page test drives Debian's headless Chromium over the DevTools protocol
+    command -v chromium >/dev/null 2>&1 || need "chromium (headless browser test of the link page)" chromium
     if ! command -v python3 >/dev/null 2>&1; then
         need "python3" python3
         need "python3 venv" python3-venv
@@ -58,7 +60,7 @@ if ((${#missing_pkgs[@]} == 0)); then
         echo "deps: cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
         exit 1
     fi
-    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, cargo)"
+    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, chromium, cargo)"
     exit 0
 fi
 

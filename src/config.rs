@@ -423,6 +423,20 @@ pub struct LinksConfig {
     /// Agreement text for `_agreementLink` when the send request gives none.
     #[serde(default)]
     pub agreement_text: Option<String>,
+    /// Language of the link page when the browser's `Accept-Language` names neither German
+    /// nor English: `de` (default) or `en`.
+    #[serde(default = "default_link_language")]
+    pub language: String,
+    /// An HTML template file for the link page with the placeholders `{{lang}}`, `{{title}}`,
+    /// `{{head}}` (the style element; required), `{{logo}}`, `{{content}}`, `{{footer}}`.
+    #[serde(default)]
+    pub template: Option<PathBuf>,
+    /// Extra CSS appended to the page's own style (restyle without a template).
+    #[serde(default)]
+    pub css: Option<String>,
+    /// The host's logo on the link page: an https URL or a `data:image/...` URL.
+    #[serde(default)]
+    pub logo_url: Option<String>,
 }
 
 impl Default for LinksConfig {
@@ -433,12 +447,20 @@ impl Default for LinksConfig {
             directory: None,
             signing_key: None,
             agreement_text: None,
+            language: default_link_language(),
+            template: None,
+            css: None,
+            logo_url: None,
         }
     }
 }
 
 fn default_link_days() -> u32 {
     14
+}
+
+fn default_link_language() -> String {
+    "de".into()
 }
 
 impl Config {
@@ -495,6 +517,46 @@ impl Config {
         }
         if let Some(k) = &l.signing_key {
             decode_key(k).map_err(|m| Error::invalid_field("links.signing_key", m))?;
+        }
+        if !matches!(l.language.as_str(), "de" | "en") {
+            return Err(Error::invalid_field(
+                "links.language",
+                format!("'{}' is not a page language: use de or en", l.language),
+            ));
+        }
+        if let Some(u) = &l.logo_url {
+            let ok = u.starts_with("https://") && url::Url::parse(u).is_ok()
+                || u.starts_with("data:image/")
+                || u.starts_with("http://127.0.0.1")
+                || u.starts_with("http://localhost");
+            if !ok || u.contains(['"', '\'', '<', '>', ' ']) {
+                return Err(Error::invalid_field(
+                    "links.logo_url",
+                    "logo_url must be an https URL or a data:image/... URL",
+                ));
+            }
+        }
+        if let Some(css) = &l.css {
+            if css.to_ascii_lowercase().contains("</style") {
+                return Err(Error::invalid_field(
+                    "links.css",
+                    "links.css must not contain </style",
+                ));
+            }
+        }
+        if let Some(t) = &l.template {
+            let text = std::fs::read_to_string(t).map_err(|e| {
+                Error::invalid_field(
+                    "links.template",
+                    format!("cannot read template '{}': {e}", t.display()),
+                )
+            })?;
+            if !text.contains("{{head}}") || !text.contains("{{content}}") {
+                return Err(Error::invalid_field(
+                    "links.template",
+                    "the template must contain {{head}} and {{content}}",
+                ));
+            }
         }
         Ok(())
     }

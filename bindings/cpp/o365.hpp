@@ -355,6 +355,7 @@ inline constexpr VerbEntry kVerbs[] = {
     {"send", &o365_send},
     {"send_status", &o365_send_status},
     {"outbox_process", &o365_outbox_process},
+    {"link_page", &o365_link_page},
     {"link_open", &o365_link_open},
     {"link_accept", &o365_link_accept},
     {"link_download", &o365_link_download},
@@ -464,7 +465,28 @@ public:
     std::string send(const std::string& req) const { return call(&o365_send, req); }
     std::string send_status(const std::string& req) const { return call(&o365_send_status, req); }
     std::string outbox_process(const std::string& req = "{}") const { return call(&o365_outbox_process, req); }
-    // The link page behind _downloadLink(Text) / _agreementLink.
+    // The link page behind _downloadLink(Text) / _agreementLink: pass the web request, answer
+    // with {"status", "headers", "body"?, "stream"?}; stream a file with link_read().
+    std::string link_page(const std::string& req) const { return call(&o365_link_page, req); }
+    // Reads up to `cap` bytes of a link_page stream from position `pos` into `buf`; returns
+    // how many (0 at the end). The read delivering the file's last byte publishes one
+    // link_downloaded event.
+    std::size_t link_read(const std::string& stream_id, std::uint64_t pos, void* buf, std::size_t cap) const {
+        std::size_t n = 0;
+        char* out = nullptr;
+        o365_status status =
+            o365_link_read(handle_, stream_id.c_str(), pos, static_cast<std::uint8_t*>(buf), cap, &n, &out);
+        std::string result = detail::take(out);
+        if (status != O365_OK) throw_error(status, result);
+        return n;
+    }
+    // The same into a string of at most `cap` bytes ("" at the end).
+    std::string link_read(const std::string& stream_id, std::uint64_t pos, std::size_t cap = 1 << 20) const {
+        std::string chunk(cap, '\0');
+        chunk.resize(link_read(stream_id, pos, chunk.data(), cap));
+        return chunk;
+    }
+    // Older calls (still supported): JSON for a page the host builds itself.
     std::string link_open(const std::string& req) const { return call(&o365_link_open, req); }
     std::string link_accept(const std::string& req) const { return call(&o365_link_accept, req); }
     std::string link_download(const std::string& req) const { return call(&o365_link_download, req); }

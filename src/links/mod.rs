@@ -3,8 +3,14 @@
 //! A mail that uses `_downloadLink(Text)` or `_agreementLink` gets one link. Its files are
 //! copied into the links directory (`links.directory`, default `<store>.links/`) and kept
 //! until the link expires (`links.ttl_days`, default 14), then purged. The host's web server
-//! serves the link page through `o365_link_open` / `o365_link_accept` / `o365_link_download`.
+//! serves the link page through `o365_link_page` + `o365_link_read` (or the older
+//! `o365_link_open` / `o365_link_accept` / `o365_link_download`).
+//!
+//! The files are sealed at rest ([`seal`]) with a random key per link; the key is kept in the
+//! store sealed by the vault and destroyed when the link is purged after expiry.
 
+pub mod page;
+pub mod seal;
 pub mod token;
 
 use crate::error::{Error, Fault, Result};
@@ -13,7 +19,7 @@ use crate::send::spool;
 use crate::service::Client;
 use crate::store::links::{LinkFile, LinkRecord};
 use rand::RngCore;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -65,22 +71,71 @@ pub fn url(c: &Client, token: &str) -> Result<String> {
     })
 }
 
+fn file_key_aad(link_id: &str) -> String {
+    format!("link-file-key:{link_id}")
+}
+
+/// The key a link's files are sealed with; `link_expired` once it was destroyed.
+pub fn file_key(c: &Client, l: &LinkRecord) -> Result<[u8; 32]> {
+    let sealed = l.file_key.as_deref().ok_or_else(gone)?;
+    let plain = c.vault().open(&file_key_aad(&l.id), sealed)?;
+    plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::store("a link's file key is damaged"))
+}
+
+fn gone() -> Error {
+    Error::NotFound(Fault::new(
+        "link_expired",
+        "the files of this link are no longer kept",
+    ))
+}
+
+/// Copies one attachment into a sealed file at `dest`; returns (size, sha256, content type).
+fn seal_attachment(
+    key: &[u8; 32],
+    link_id: &str,
+    index: i64,
+    a: &AttachmentInput,
+    field: &str,
+    dest: &Path,
+) -> Result<(u64, String, String)> {
+    let mut s = seal::Sealer::create(key, link_id, index, dest)?;
+    let made = spool::read_source(a, field, &mut |b| s.write(b))?;
+    s.finish()?;
+    Ok(made)
+}
+
 /// A new link for the attachments of one mail. Returns the record and its token.
 pub fn create(
     c: &Client,
     mailbox_id: &str,
     send_id: &str,
+    subject: Option<String>,
     agreement_text: Option<String>,
     files: &[AttachmentInput],
 ) -> Result<(LinkRecord, String)> {
     let key = signing_key(c)?;
     let id = token::new_id();
-    let dir = directory(c).join(&id);
+    let root = directory(c);
+    seal::private_dir(&root)?;
+    let dir = root.join(&id);
+    seal::private_dir(&dir)?;
+    let file_key = seal::new_key();
+    let sealed_key = c.vault().seal(&file_key_aad(&id), &file_key)?;
     let mut out = Vec::with_capacity(files.len());
     for (i, a) in files.iter().enumerate() {
         let field = format!("message.attachments[{i}]");
         let rel = format!("{id}/{i}");
-        let made = spool::materialize(a, &field, &dir.join(i.to_string()));
+        let made = seal_attachment(
+            &file_key,
+            &id,
+            i as i64,
+            a,
+            &field,
+            &dir.join(i.to_string()),
+        );
         let (size, sha256, content_type) = match made {
             Ok(x) => x,
             Err(e) => {
@@ -95,6 +150,7 @@ pub fn create(
             size: size as i64,
             sha256,
             path: rel,
+            sealed: true,
         });
     }
     let now = c.now_ms();
@@ -112,6 +168,8 @@ pub fn create(
         created_at: now,
         expires_at: now + c.config().links.ttl_days as i64 * DAY_MS,
         purged_at: None,
+        subject,
+        file_key: Some(sealed_key),
         files: out,
     };
     if let Err(e) = c.store().insert_link(&rec) {
@@ -169,8 +227,94 @@ pub fn receipt_ok(c: &Client, link_id: &str, receipt: &str) -> Result<bool> {
     Ok(token::check_receipt(&signing_key(c)?, link_id, receipt).is_some())
 }
 
-/// Deletes the files of expired links; returns how many links were purged.
+/// Reads plaintext bytes of one file of a link from `offset` into `out`; returns how many.
+pub fn read_file(
+    c: &Client,
+    l: &LinkRecord,
+    f: &LinkFile,
+    offset: u64,
+    out: &mut [u8],
+) -> Result<usize> {
+    let path = file_path(c, f);
+    if !path.exists() {
+        return Err(gone());
+    }
+    if !f.sealed {
+        // kept before files were sealed, not yet converted by `seal_legacy`
+        use std::io::{Read, Seek, SeekFrom};
+        let io = |e: std::io::Error| Error::store(format!("cannot read '{}': {e}", path.display()));
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let want = (out.len() as u64).min((f.size as u64).saturating_sub(offset)) as usize;
+        file.read_exact(&mut out[..want]).map_err(io)?;
+        return Ok(want);
+    }
+    let key = file_key(c, l)?;
+    seal::read_at(&key, &l.id, f.index, &path, f.size as u64, offset, out)
+}
+
+/// Seals the plaintext files of links kept before files were sealed (migration 6): each file
+/// is encrypted into `<index>.sealed` under a new link key, the store switched over in one
+/// transaction, then the plaintext removed. Returns how many links were converted.
+pub fn seal_legacy(c: &Client) -> Result<usize> {
+    let mut n = 0;
+    loop {
+        let batch = c.store().unsealed_links(20)?;
+        if batch.is_empty() {
+            return Ok(n);
+        }
+        for l in batch {
+            let root = directory(c);
+            seal::private_dir(&root)?;
+            let dir = root.join(&l.id);
+            seal::private_dir(&dir)?;
+            let key = match &l.file_key {
+                Some(_) => file_key(c, &l)?,
+                None => seal::new_key(),
+            };
+            let sealed_key = c.vault().seal(&file_key_aad(&l.id), &key)?;
+            let mut paths = Vec::new();
+            let mut plain = Vec::new();
+            let mut made = Vec::new();
+            // A name of its own: a process converting the same link at the same time never
+            // touches these files; the store decides which conversion counts.
+            let tag = token::nonce();
+            for f in l.files.iter().filter(|f| !f.sealed) {
+                let src = file_path(c, f);
+                let rel = format!("{}/{}.{tag}.sealed", l.id, f.index);
+                let dest = directory(c).join(&rel);
+                if src.exists() {
+                    let a = AttachmentInput {
+                        name: f.name.clone(),
+                        content_type: Some(f.content_type.clone()),
+                        path: Some(src.clone()),
+                        base64: None,
+                        content_id: None,
+                    };
+                    made.push(dest.clone());
+                    if let Err(e) = seal_attachment(&key, &l.id, f.index, &a, "link file", &dest) {
+                        for p in &made {
+                            let _ = std::fs::remove_file(p);
+                        }
+                        return Err(e);
+                    }
+                    plain.push(src);
+                }
+                paths.push((f.index, rel));
+            }
+            let won = c.store().set_link_sealed(&l.id, &sealed_key, &paths)?;
+            for p in if won { plain } else { made } {
+                let _ = std::fs::remove_file(p);
+            }
+            n += 1;
+        }
+    }
+}
+
+/// Deletes the files of expired links and destroys their keys; returns how many links were
+/// purged. Also seals files kept before files were sealed.
 pub fn purge(c: &Client) -> Result<usize> {
+    seal_legacy(c)?;
     let now = c.now_ms();
     let mut n = 0;
     loop {

@@ -83,6 +83,91 @@ pub fn check_receipt(key: &[u8], id: &str, receipt: &str) -> Option<i64> {
     seq.parse().ok()
 }
 
+/// A random nonce of 96 bits, URL-safe.
+pub fn nonce() -> String {
+    let mut b = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    B64.encode(b)
+}
+
+/// The accept form's anti-forgery token for link `id`: `<issued ms>.<nonce>.<signature>`.
+/// The nonce also goes into a SameSite=Strict cookie that must come back with the form.
+pub fn form_token(key: &[u8], id: &str, issued_ms: i64, nonce: &str) -> String {
+    let data = format!("{issued_ms}.{nonce}");
+    let sig = sign(key, "form", &format!("{id}.{data}"));
+    format!("{data}.{sig}")
+}
+
+/// Checks a form token for link `id` issued at most `max_age_ms` before `now`; returns its
+/// nonce.
+pub fn check_form_token(
+    key: &[u8],
+    id: &str,
+    token: &str,
+    now: i64,
+    max_age_ms: i64,
+) -> Option<String> {
+    let (data, sig) = token.trim().rsplit_once('.')?;
+    let (issued, nonce) = data.split_once('.')?;
+    let issued: i64 = issued.parse().ok()?;
+    if !verify(key, "form", &format!("{id}.{data}"), sig) {
+        return None;
+    }
+    if now < issued - 60_000 || now - issued > max_age_ms {
+        return None;
+    }
+    Some(nonce.to_owned())
+}
+
+/// What one answer of the link page lets the host stream: bytes `[start, start + len)` of
+/// file `file` of link `link`. Signed, so `o365_link_read` takes nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub link: String,
+    pub file: i64,
+    pub start: u64,
+    pub len: u64,
+    /// Tells answers apart (one `link_downloaded` event per answer).
+    pub nonce: String,
+    pub client_address: Option<String>,
+}
+
+pub fn ticket(key: &[u8], t: &Ticket) -> String {
+    let client = B64.encode(t.client_address.as_deref().unwrap_or(""));
+    let data = format!(
+        "{}.{}.{}.{}.{}.{client}",
+        t.link, t.file, t.start, t.len, t.nonce
+    );
+    format!("{data}.{}", sign(key, "stream", &data))
+}
+
+pub fn open_ticket(key: &[u8], text: &str) -> Result<Ticket> {
+    let bad = || {
+        Error::invalid(
+            "stream_invalid",
+            "this stream id was not issued by o365_link_page (changed or cut off)",
+        )
+        .with_detail("field", "stream")
+    };
+    let (data, sig) = text.trim().rsplit_once('.').ok_or_else(bad)?;
+    if !verify(key, "stream", data, sig) {
+        return Err(bad());
+    }
+    let p: Vec<&str> = data.split('.').collect();
+    if p.len() != 6 {
+        return Err(bad());
+    }
+    let client = String::from_utf8(B64.decode(p[5]).map_err(|_| bad())?).map_err(|_| bad())?;
+    Ok(Ticket {
+        link: p[0].to_owned(),
+        file: p[1].parse().map_err(|_| bad())?,
+        start: p[2].parse().map_err(|_| bad())?,
+        len: p[3].parse().map_err(|_| bad())?,
+        nonce: p[4].to_owned(),
+        client_address: Some(client).filter(|c| !c.is_empty()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +197,43 @@ mod tests {
         assert!(open(&key, &id).is_err(), "no signature");
         assert!(open(&key, "").is_err());
         assert!(open(&key, &format!("{}x", t)).is_err());
+    }
+
+    #[test]
+    fn form_tokens_and_tickets_are_bound_and_signed() {
+        let key = [3u8; 32];
+        let f = form_token(&key, "L", 1000, "n1");
+        assert_eq!(
+            check_form_token(&key, "L", &f, 2000, 3_600_000).as_deref(),
+            Some("n1")
+        );
+        assert_eq!(
+            check_form_token(&key, "M", &f, 2000, 3_600_000),
+            None,
+            "other link"
+        );
+        assert_eq!(
+            check_form_token(&key, "L", &f, 5_000_000, 3_600_000),
+            None,
+            "too old"
+        );
+        assert_eq!(
+            check_form_token(&key, "L", &f.replace("n1", "n2"), 2000, 3_600_000),
+            None
+        );
+        let t = Ticket {
+            link: "L".into(),
+            file: 2,
+            start: 10,
+            len: 20,
+            nonce: nonce(),
+            client_address: Some("203.0.113.1".into()),
+        };
+        let s = ticket(&key, &t);
+        assert_eq!(open_ticket(&key, &s).unwrap(), t);
+        assert!(open_ticket(&key, &s.replace(".10.", ".0.")).is_err());
+        assert!(open_ticket(&[4u8; 32], &s).is_err());
+        assert!(open_ticket(&key, "x").is_err());
     }
 
     #[test]

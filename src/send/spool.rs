@@ -61,6 +61,18 @@ pub fn materialize(a: &AttachmentInput, field: &str, dest: &Path) -> Result<(u64
     let write_err =
         |e: std::io::Error| Error::store(format!("cannot write '{}': {e}", dest.display()));
     let mut out = crate::files::create(dest).map_err(write_err)?;
+    let (size, sha256, ct) = read_source(a, field, &mut |b| out.write_all(b).map_err(write_err))?;
+    out.sync_all().map_err(write_err)?;
+    Ok((size, sha256, ct))
+}
+
+/// Feeds the attachment's bytes (from its path or base64) to `sink` in pieces; returns
+/// (size, sha256 hex, content type).
+pub fn read_source(
+    a: &AttachmentInput,
+    field: &str,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<(u64, String, String)> {
     let mut h = Sha256::new();
     let mut size = 0u64;
     if let Some(p) = &a.path {
@@ -79,7 +91,7 @@ pub fn materialize(a: &AttachmentInput, field: &str, dest: &Path) -> Result<(u64
                 break;
             }
             h.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(write_err)?;
+            sink(&buf[..n])?;
             size += n as u64;
         }
     } else {
@@ -89,10 +101,9 @@ pub fn materialize(a: &AttachmentInput, field: &str, dest: &Path) -> Result<(u64
                 Error::invalid_field(field, format!("attachment base64 is invalid: {e}"))
             })?;
         h.update(&data);
-        out.write_all(&data).map_err(write_err)?;
+        sink(&data)?;
         size = data.len() as u64;
     }
-    out.sync_all().map_err(write_err)?;
     let ct = a
         .content_type
         .clone()

@@ -5,10 +5,10 @@
 use super::Client;
 use crate::error::{Error, Fault, Result};
 use crate::links;
-use crate::store::links::{LinkAccess, LinkRecord};
+use crate::store::links::{LinkFile, LinkRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +64,33 @@ fn files_json(l: &LinkRecord) -> Value {
     )
 }
 
+/// Decrypts one file of a link into `dest` (created 0600); returns its size.
+fn copy_out(c: &Client, l: &LinkRecord, f: &LinkFile, dest: &Path) -> Result<u64> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut buf = vec![0u8; 1 << 20];
+    // Read the first piece before creating the destination: an expired link writes nothing.
+    let mut n = links::read_file(c, l, f, 0, &mut buf)?;
+    let werr = |e: std::io::Error| {
+        Error::invalid_field("path", format!("cannot write '{}': {e}", dest.display()))
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(werr)?;
+    let mut pos = 0u64;
+    while n > 0 {
+        out.write_all(&buf[..n]).map_err(werr)?;
+        pos += n as u64;
+        n = links::read_file(c, l, f, pos, &mut buf)?;
+    }
+    out.sync_all().map_err(werr)?;
+    Ok(pos)
+}
+
 fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
     if v.len() > max || v.chars().any(char::is_control) {
         return Err(Error::invalid_field(
@@ -76,14 +103,15 @@ fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
 
 impl Client {
     /// What the link page shows: `{"kind": "download" | "agreement", "state": "ready" |
-    /// "agreement_required", "agreement_text"?, "files": [...], "expires_at", "sender"}`.
+    /// "agreement_required", "agreement_text"?, "files": [...], "expires_at", "sender",
+    /// "sender_name", "subject"}`.
     pub async fn link_open(&self, req: LinkOpen) -> Result<Value> {
         let _ = links::purge(self);
         let l = links::resolve(self, &req.token)?;
-        let sender = self
-            .store()
-            .find_mailbox(&l.mailbox_id)?
-            .map(|m| m.address)
+        let mailbox = self.store().find_mailbox(&l.mailbox_id)?;
+        let sender = mailbox
+            .as_ref()
+            .map(|m| m.address.clone())
             .unwrap_or_default();
         tracing::info!(
             mailbox = l.mailbox_id.as_str(),
@@ -91,6 +119,10 @@ impl Client {
             kind = l.kind.as_str(),
             "link opened"
         );
+        let sender_name = mailbox
+            .as_ref()
+            .and_then(|m| m.account.as_ref())
+            .and_then(|a| a["display_name"].as_str().map(str::to_owned));
         Ok(json!({
             "kind": l.kind,
             "state": if l.kind == "agreement" { "agreement_required" } else { "ready" },
@@ -98,6 +130,8 @@ impl Client {
             "files": files_json(&l),
             "expires_at": crate::clock::rfc3339(l.expires_at),
             "sender": sender,
+            "sender_name": sender_name,
+            "subject": l.subject,
         }))
     }
 
@@ -122,32 +156,12 @@ impl Client {
                 "this link has no agreement to accept; download directly",
             ));
         }
-        let at = self.now_ms();
-        let seq = self.store().record_link_access(&LinkAccess {
-            link_id: l.id.clone(),
-            action: "accept".into(),
-            at,
-            client_address: Some(req.client_address.clone()),
-            user_agent: req.user_agent.clone(),
-            file_index: None,
-        })?;
-        self.publish(
-            "link_accepted",
-            Some(&l.mailbox_id),
-            Some(format!("link_accepted:{}:{seq}", l.id)),
-            json!({
-                "send_id": l.send_id,
-                "link": l.id,
-                "accepted_at": crate::clock::rfc3339(at),
-                "client_address": req.client_address,
-                "user_agent": req.user_agent,
-                "agreement_text": l.agreement_text,
-            }),
-        )?;
+        let (at, receipt) =
+            self.record_acceptance(&l, Some(req.client_address.clone()), req.user_agent.clone())?;
         Ok(json!({
             "accepted": true,
             "accepted_at": crate::clock::rfc3339(at),
-            "acceptance": links::receipt(self, &l.id, seq)?,
+            "acceptance": receipt,
             "files": files_json(&l),
         }))
     }
@@ -186,40 +200,15 @@ impl Client {
                 ))
                 .with_detail("field", "file")
             })?;
-        let src = links::file_path(self, f);
         let dest = req.path.clone();
-        let size = tokio::fs::copy(&src, &dest).await.map_err(|e| {
-            if !src.exists() {
-                Error::NotFound(Fault::new(
-                    "link_expired",
-                    "the files of this link are no longer kept",
-                ))
-            } else {
-                Error::invalid_field("path", format!("cannot write '{}': {e}", dest.display()))
-            }
-        })?;
-        let at = self.now_ms();
-        let seq = self.store().record_link_access(&LinkAccess {
-            link_id: l.id.clone(),
-            action: "download".into(),
-            at,
-            client_address: req.client_address.clone(),
-            user_agent: req.user_agent.clone(),
-            file_index: Some(f.index),
-        })?;
-        self.publish(
-            "link_downloaded",
-            Some(&l.mailbox_id),
-            Some(format!("link_downloaded:{}:{seq}", l.id)),
-            json!({
-                "send_id": l.send_id,
-                "link": l.id,
-                "file": f.name,
-                "size": f.size,
-                "downloaded_at": crate::clock::rfc3339(at),
-                "client_address": req.client_address,
-                "user_agent": req.user_agent,
-            }),
+        let size = copy_out(self, &l, f, &dest)?;
+        self.downloaded(
+            &l,
+            f,
+            req.client_address.clone(),
+            req.user_agent.clone(),
+            None,
+            false,
         )?;
         Ok(json!({
             "name": f.name,

@@ -4,6 +4,7 @@
 
 mod auth;
 mod events;
+mod link_page;
 mod links;
 mod mailboxes;
 mod maintenance;
@@ -15,6 +16,7 @@ mod warm;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::{Event, NextEventFilter, EVENT_TYPES};
+pub use link_page::{LinkPage, PageAnswer, StreamAnswer};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
 pub use maintenance::Maintenance;

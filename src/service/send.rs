@@ -253,8 +253,14 @@ impl Client {
             };
             // Check the URL can be built before copying files.
             links::url(self, "t")?;
-            let (link, _token) =
-                links::create(self, &m.id, &send_id, agreement, &req.message.attachments)?;
+            let (link, _token) = links::create(
+                self,
+                &m.id,
+                &send_id,
+                Some(checked.subject.clone()),
+                agreement,
+                &req.message.attachments,
+            )?;
             // Kept with the macros: expanded just before sending (no token in the store).
             body = checked.body.clone();
             link_id = Some(link.id);

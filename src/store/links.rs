@@ -17,6 +17,11 @@ pub struct LinkRecord {
     pub expires_at: i64,
     /// Set when the files were deleted after expiry.
     pub purged_at: Option<i64>,
+    /// The subject of the mail the link was sent in.
+    pub subject: Option<String>,
+    /// The key the files are sealed with, itself sealed by the vault; `None` once shredded
+    /// (expiry) or for links kept before files were sealed.
+    pub file_key: Option<Vec<u8>>,
     pub files: Vec<LinkFile>,
 }
 
@@ -29,6 +34,8 @@ pub struct LinkFile {
     pub sha256: String,
     /// Path of the kept copy, relative to the links directory.
     pub path: String,
+    /// Whether the kept copy is sealed (`links::seal`); plaintext only before migration 6.
+    pub sealed: bool,
 }
 
 /// One thing a recipient did with a link.
@@ -54,7 +61,15 @@ pub trait LinkStore {
     fn link_accesses(&self, id: &str) -> Result<Vec<LinkAccess>>;
     /// Links expired before `now` whose files are still kept.
     fn expired_links(&self, now: i64, limit: usize) -> Result<Vec<LinkRecord>>;
+    /// Marks the link purged and destroys its file key (crypto-shredding): the key is
+    /// overwritten in the store file and the write-ahead log is checkpointed away.
     fn mark_link_purged(&self, id: &str, now: i64) -> Result<()>;
+    /// Unpurged links that still have plaintext files (kept before files were sealed).
+    fn unsealed_links(&self, limit: usize) -> Result<Vec<LinkRecord>>;
+    /// Records that the files of a link are now sealed with `file_key` at the given paths
+    /// (`(index, path)`), in one transaction, if those files are still unsealed; false when
+    /// another process sealed them first.
+    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<bool>;
     /// The signing key, sealed; stored once (the first writer wins) and returned.
     fn link_signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>>;
 }

@@ -135,6 +135,39 @@ static void test_mailflow(void)
     out = call(o365_link_open, c, req, O365_INVALID_ARGUMENT);
     CHECK(out != NULL, "tampered token refused");
     o365_string_free(out);
+
+    /* The finished page (o365_link_page) and the file streamed in 4-byte pieces. */
+    snprintf(req, sizeof req, "{\"method\": \"GET\", \"token\": \"%s\"}", token ? token : "");
+    out = call(o365_link_page, c, req, O365_OK);
+    CHECK(out && strstr(out, "\"status\":200") && strstr(out, "expose.txt") && strstr(out, "no-referrer"),
+          "page: %s", out);
+    o365_string_free(out);
+    snprintf(req, sizeof req, "{\"method\": \"GET\", \"token\": \"%s\", \"query\": {\"f\": \"0\"}}",
+             token ? token : "");
+    out = call(o365_link_page, c, req, O365_OK);
+    size_t slen = 0;
+    const char *sv = out ? json_top(out, "stream", &slen) : NULL;
+    char *stream = sv ? json_str(sv, "id") : NULL;
+    CHECK(stream != NULL, "file answer with a stream: %s", out);
+    o365_string_free(out);
+    char got[64] = {0};
+    size_t pos = 0, n = 0;
+    uint8_t piece[4];
+    char *err = NULL;
+    while ((st = o365_link_read(c, stream, pos, piece, sizeof piece, &n, &err)) == O365_OK && n > 0
+           && pos + n < sizeof got) {
+        memcpy(got + pos, piece, n);
+        pos += n;
+    }
+    CHECK(st == O365_OK && err == NULL && strcmp(got, "Haus am See\n") == 0, "streamed: '%s' (%d)", got, st);
+    st = o365_link_read(c, stream, 0, piece, sizeof piece, NULL, &err);
+    CHECK(st == O365_INVALID_ARGUMENT && err && strstr(err, "out_n"), "NULL out_n refused: %s", err);
+    o365_string_free(err);
+    err = NULL;
+    st = o365_link_read(c, "forged.stream", 0, piece, sizeof piece, &n, &err);
+    CHECK(st == O365_INVALID_ARGUMENT && err && strstr(err, "stream_invalid"), "forged stream: %s", err);
+    o365_string_free(err);
+    free(stream);
     free(token);
 
     /* A mail sent from Outlook: one activity with the main user after the next sync. */

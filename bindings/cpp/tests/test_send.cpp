@@ -89,6 +89,26 @@ void test_send(const Sim& sim) {
         c.link_download("{\"token\": \"" + token + "\", \"file\": 0, \"path\": \"" + dest + "\"}");
         std::string got = run("cat " + quote(dest));
         CHECK(got == "PDF", "downloaded bytes: " + got);
+
+        // The finished page: HTML, then the file streamed in pieces through link_read.
+        std::string html = c.link_page("{\"method\": \"GET\", \"token\": \"" + token +
+                                       "\", \"accept_language\": \"en\"}");
+        CHECK(simtest::raw_member(html, "status") == "200", "page status: " + html);
+        CHECK(member(html, "body").find("expose.pdf") != std::string::npos, "page lists the file");
+        std::string file = c.link_page("{\"method\": \"GET\", \"token\": \"" + token +
+                                       "\", \"query\": {\"f\": \"0\"}, \"range\": \"bytes=1-\"}");
+        CHECK(simtest::raw_member(file, "status") == "206", "range answer: " + file);
+        std::string stream = simtest::raw_member(file, "stream");
+        std::string sid = member(stream, "id");
+        std::string bytes;
+        for (std::string piece; !(piece = c.link_read(sid, bytes.size(), 1)).empty();) bytes += piece;
+        CHECK(bytes == "DF", "streamed range: " + bytes);
+        try {
+            c.link_read(sid + "x", 0, 16);
+            CHECK(false, "a changed stream id must be refused");
+        } catch (const o365::InvalidArgument& e) {
+            CHECK(e.kind() == "stream_invalid", "kind: " + e.kind());
+        }
     }
 }
 

@@ -26,6 +26,9 @@ final class Client
 {
     private \FFI $ffi;
     private ?\FFI\CData $handle = null;
+    /** linkRead()'s reusable buffer. */
+    private ?\FFI\CData $readBuffer = null;
+    private int $readBufferSize = 0;
 
     /**
      * @param array<string, mixed> $config see the README: store, encryption_key, app, endpoints, ...
@@ -168,6 +171,135 @@ final class Client
 
     /** ['token', 'file', 'path', 'acceptance'?, 'client_address'?] => ['name', 'size', 'path', ...] @param array<string, mixed> $request @return array<string, mixed> */
     public function linkDownload(array $request): array { return $this->call('link_download', $request); }
+
+    /**
+     * The finished link page (o365_link_page): pass the web request, get what to answer:
+     * ['status' => int, 'headers' => [name => value], 'body'? => html,
+     *  'stream'? => ['id', 'offset', 'length', 'size']]. serveLink() does all of it.
+     * @param array<string, mixed> $request ['method', 'token', 'query'?, 'form'?, 'cookies'?,
+     *   'accept_language'?, 'range'?, 'if_none_match'?, 'client_address'?, 'user_agent'?]
+     * @return array<string, mixed>
+     */
+    public function linkPage(array $request): array { return $this->call('link_page', $request); }
+
+    /**
+     * Reads up to $max bytes of a stream that linkPage() answered with, from position $pos
+     * (0 = first byte of the answer's range); '' at the end. Memory stays bounded by $max.
+     * The read that delivers the last byte of the file publishes one link_downloaded event.
+     *
+     * @throws Exception
+     */
+    public function linkRead(string $streamId, int $pos, int $max = 1048576): string
+    {
+        if ($max < 1 || $max > 64 * 1048576 || $pos < 0) {
+            throw new InvalidArgumentException(
+                sprintf('linkRead: pos must be >= 0 and max between 1 and 67108864, got %d / %d', $pos, $max),
+                1,
+                'invalid_argument'
+            );
+        }
+        if ($this->readBuffer === null || $this->readBufferSize !== $max) {
+            $this->readBuffer = $this->ffi->new("uint8_t[$max]");
+            $this->readBufferSize = $max;
+        }
+        $n = $this->ffi->new('size_t');
+        $out = $this->ffi->new('char*');
+        $status = (int) $this->ffi->o365_link_read($this->handle(), $streamId, $pos, $this->readBuffer, $max,
+            \FFI::addr($n), \FFI::addr($out));
+        $json = $this->take($out);
+        if ($status !== 0) {
+            throw Exception::fromStatus($status, $json);
+        }
+        $count = (int) $n->cdata;
+        return $count === 0 ? '' : \FFI::string($this->readBuffer, $count);
+    }
+
+    /**
+     * The current web request in the form linkPage() takes ($_GET, $_POST, $_COOKIE and the
+     * headers from $_SERVER). $token: the link token; default $_GET['t'].
+     *
+     * @return array<string, mixed>
+     */
+    public static function linkRequest(?string $token = null): array
+    {
+        $server = $_SERVER;
+        $request = [
+            'method' => (string) ($server['REQUEST_METHOD'] ?? 'GET'),
+            'token' => $token ?? (is_string($_GET['t'] ?? null) ? $_GET['t'] : ''),
+            'query' => self::textFields($_GET),
+            'form' => self::textFields($_POST),
+            'cookies' => self::textFields($_COOKIE),
+        ];
+        foreach (['accept_language' => 'HTTP_ACCEPT_LANGUAGE', 'range' => 'HTTP_RANGE',
+                  'if_none_match' => 'HTTP_IF_NONE_MATCH', 'client_address' => 'REMOTE_ADDR',
+                  'user_agent' => 'HTTP_USER_AGENT'] as $field => $key) {
+            $value = $server[$key] ?? null;
+            // headers are ASCII in practice; anything longer or not UTF-8 is left out
+            if (is_string($value) && strlen($value) <= ($field === 'range' ? 200 : 1000)
+                && preg_match('//u', $value) === 1) {
+                $request[$field] = $value;
+            }
+        }
+        if (!is_string($request['token']) || preg_match('//u', $request['token']) !== 1) {
+            $request['token'] = '';
+        }
+        return $request;
+    }
+
+    /**
+     * The string fields of a request array that are valid UTF-8 (others cannot be JSON).
+     *
+     * @param array<mixed> $fields
+     */
+    private static function textFields(array $fields): object
+    {
+        $out = [];
+        foreach ($fields as $k => $v) {
+            if (is_string($v) && preg_match('//u', $v) === 1 && preg_match('//u', (string) $k) === 1) {
+                $out[(string) $k] = $v;
+            }
+        }
+        return (object) $out;
+    }
+
+    /**
+     * Answers the current web request with the link page: status, headers, then the HTML or
+     * the file streamed in $chunk-byte pieces (memory stays bounded whatever the file size).
+     * Returns the answer linkPage() gave (without the streamed bytes).
+     *
+     * @param array<string, mixed>|null $request default: linkRequest()
+     * @return array<string, mixed>
+     */
+    public function serveLink(?array $request = null, int $chunk = 1048576): array
+    {
+        $answer = $this->linkPage($request ?? self::linkRequest());
+        http_response_code((int) $answer['status']);
+        foreach ($answer['headers'] as $name => $value) {
+            header($name . ': ' . $value);
+        }
+        if (isset($answer['body'])) {
+            echo $answer['body'];
+            return $answer;
+        }
+        if (!isset($answer['stream'])) {
+            return $answer;
+        }
+        while (ob_get_level() > 0) {
+            ob_end_flush();
+        }
+        $id = (string) $answer['stream']['id'];
+        $length = (int) $answer['stream']['length'];
+        for ($pos = 0; $pos < $length;) {
+            $piece = $this->linkRead($id, $pos, $chunk);
+            if ($piece === '' || connection_aborted()) {
+                break;
+            }
+            echo $piece;
+            flush();
+            $pos += strlen($piece);
+        }
+        return $answer;
+    }
 
     /** Deletes files of expired links. @param array<string, mixed> $request @return array<string, mixed> */
     public function linksPurge(array $request = []): array { return $this->call('links_purge', $request); }

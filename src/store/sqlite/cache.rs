@@ -141,7 +141,7 @@ fn move_from(r: &Row<'_>) -> rusqlite::Result<MoveJob> {
     })
 }
 
-/// Bumps the mailbox's change counter (see migration 4): call it inside every write
+/// Bumps the mailbox's change counter (see migration 4, `cache_versions`): call it inside every write
 /// transaction that changes what a cached list answer shows.
 pub(crate) fn bump_version(c: &Connection, mailbox_id: &str) -> Result<()> {
     c.prepare_cached(

@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
     let link = c
         .query_row(
-            "SELECT id, mailbox_id, send_id, kind, agreement_text, created_at, expires_at, purged_at \
-             FROM links WHERE id = ?1",
+            "SELECT id, mailbox_id, send_id, kind, agreement_text, created_at, expires_at, purged_at, \
+             subject, file_key FROM links WHERE id = ?1",
             [id],
             |r| {
                 Ok(LinkRecord {
@@ -21,6 +21,8 @@ fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
                     created_at: r.get(5)?,
                     expires_at: r.get(6)?,
                     purged_at: r.get(7)?,
+                    subject: r.get(8)?,
+                    file_key: r.get(9)?,
                     files: Vec::new(),
                 })
             },
@@ -30,7 +32,7 @@ fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
         return Ok(None);
     };
     let mut st = c.prepare_cached(
-        "SELECT idx, name, content_type, size, sha256, path FROM link_files \
+        "SELECT idx, name, content_type, size, sha256, path, sealed FROM link_files \
          WHERE link_id = ?1 ORDER BY idx",
     )?;
     let files = st.query_map([id], |r| {
@@ -41,10 +43,22 @@ fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
             size: r.get(3)?,
             sha256: r.get(4)?,
             path: r.get(5)?,
+            sealed: r.get(6)?,
         })
     })?;
     link.files = files.collect::<rusqlite::Result<_>>()?;
     Ok(Some(link))
+}
+
+/// The links with these ids (those that still exist), in order.
+fn load_all(c: &Connection, ids: Vec<String>) -> Result<Vec<LinkRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(l) = load(c, &id)? {
+            out.push(l);
+        }
+    }
+    Ok(out)
 }
 
 impl LinkStore for SqliteStore {
@@ -52,7 +66,8 @@ impl LinkStore for SqliteStore {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO links (id, mailbox_id, send_id, kind, agreement_text, created_at, \
-                 expires_at, purged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 expires_at, purged_at, subject, file_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     l.id,
                     l.mailbox_id,
@@ -61,14 +76,25 @@ impl LinkStore for SqliteStore {
                     l.agreement_text,
                     l.created_at,
                     l.expires_at,
-                    l.purged_at
+                    l.purged_at,
+                    l.subject,
+                    l.file_key
                 ],
             )?;
             for f in &l.files {
                 tx.execute(
-                    "INSERT INTO link_files (link_id, idx, name, content_type, size, sha256, path) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![l.id, f.index, f.name, f.content_type, f.size, f.sha256, f.path],
+                    "INSERT INTO link_files (link_id, idx, name, content_type, size, sha256, path, \
+                     sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        l.id,
+                        f.index,
+                        f.name,
+                        f.content_type,
+                        f.size,
+                        f.sha256,
+                        f.path,
+                        f.sealed
+                    ],
                 )?;
             }
             Ok(())
@@ -134,13 +160,7 @@ impl LinkStore for SqliteStore {
                 let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(l) = load(c, &id)? {
-                    out.push(l);
-                }
-            }
-            Ok(out)
+            load_all(c, ids)
         })
     }
 
@@ -150,7 +170,60 @@ impl LinkStore for SqliteStore {
                 "UPDATE links SET purged_at = ?2 WHERE id = ?1 AND purged_at IS NULL",
                 params![id, now],
             )?;
+            // secure_delete (set on every connection) zeroes the old cell content.
+            tx.execute("UPDATE links SET file_key = NULL WHERE id = ?1", [id])?;
             Ok(())
+        })?;
+        // Move the pages out of the write-ahead log so the old key leaves it too (best effort:
+        // a busy reader postpones it to the next checkpoint).
+        self.read(|c| {
+            let _: rusqlite::Result<(i64, i64, i64)> =
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                });
+            Ok(())
+        })
+    }
+
+    fn unsealed_links(&self, limit: usize) -> Result<Vec<LinkRecord>> {
+        self.read(|c| {
+            let ids: Vec<String> = {
+                let mut st = c.prepare_cached(
+                    "SELECT DISTINCT f.link_id FROM link_files f JOIN links l ON l.id = f.link_id \
+                     WHERE f.sealed = 0 AND l.purged_at IS NULL LIMIT ?1",
+                )?;
+                let rows = st.query_map([limit as i64], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            load_all(c, ids)
+        })
+    }
+
+    fn set_link_sealed(&self, id: &str, file_key: &[u8], paths: &[(i64, String)]) -> Result<bool> {
+        self.write(|tx| {
+            for (idx, _) in paths {
+                let sealed: Option<bool> = tx
+                    .query_row(
+                        "SELECT sealed FROM link_files WHERE link_id = ?1 AND idx = ?2",
+                        params![id, idx],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if sealed != Some(false) {
+                    return Ok(false);
+                }
+            }
+            tx.execute(
+                "UPDATE links SET file_key = ?2 WHERE id = ?1",
+                params![id, file_key],
+            )?;
+            for (idx, path) in paths {
+                tx.execute(
+                    "UPDATE link_files SET sealed = 1, path = ?3 WHERE link_id = ?1 AND idx = ?2",
+                    params![id, idx, path],
+                )?;
+            }
+            Ok(true)
         })
     }
 

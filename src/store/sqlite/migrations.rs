@@ -8,6 +8,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
     (4, V4_CACHE_VERSIONS),
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
+    (6, V6_LINKS_SEALED_FILES),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -331,4 +332,15 @@ CREATE TABLE cache_versions (
 const V5_OUTBOX_SUBMISSION_AND_SENT_FROM: &str = r#"
 ALTER TABLE outbox ADD COLUMN submitted_at INTEGER;
 ALTER TABLE outbox ADD COLUMN sent_from TEXT;
+"#;
+
+/// Links: the files behind a link are sealed at rest with a random key per link (kept
+/// sealed by the vault in `file_key`, destroyed at expiry: crypto-shredding), and the page
+/// shows the mail's subject. Files kept before this version are plaintext (`sealed = 0`);
+/// `links::seal_legacy` encrypts them on the next link call or maintenance run.
+const V6_LINKS_SEALED_FILES: &str = r#"
+ALTER TABLE links ADD COLUMN subject TEXT;
+ALTER TABLE links ADD COLUMN file_key BLOB;
+ALTER TABLE link_files ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX link_files_unsealed ON link_files(link_id) WHERE sealed = 0;
 "#;

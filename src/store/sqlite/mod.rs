@@ -88,6 +88,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted or overwritten content (e.g. a shredded link key) is zeroed in its page.
+        conn.pragma_update(None, "secure_delete", "FAST")?;
         Ok(conn)
     }
 
