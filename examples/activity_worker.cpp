@@ -39,7 +39,10 @@ int main(int argc, char** argv) {
         o365::Client client("{\"store\": \"" + store + "\", \"sync\": {\"scheduler\": true}}");
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
         while (seconds < 0 || std::chrono::steady_clock::now() < until) {
-            std::optional<std::string> event = client.next_event(1000);
+            // Only the kinds this worker handles: progress, link and send events stay in the
+            // queue for the workers that handle them.
+            std::optional<std::string> event =
+                client.next_event_filtered(R"({"types": ["activity", "reauth_required"]})", 1000);
             if (!event) continue;
             const std::string type = member(*event, "type");
             if (type == "activity") {

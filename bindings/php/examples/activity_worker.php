@@ -17,6 +17,7 @@ $store = $argv[1] ?? '/var/lib/crm/o365.db';
 $client = new O365\Client([
     'store' => $store,
     'sync' => ['scheduler' => true],
+    'log' => ['level' => 'info', 'buffer' => 1000],
 ], getenv('O365_LIB') ?: null);
 
 function book(array $activity): void
@@ -34,11 +35,20 @@ function book(array $activity): void
     );
 }
 
-$worker = new O365\ActivityWorker($client, 'book', function (array $event): void {
-    if ($event['type'] === 'reauth_required') {
-        fprintf(STDERR, "mailbox %s needs a new Microsoft sign-in\n", $event['address']);
+// Takes only `activity` events; the others stay queued for the workers that handle them.
+$worker = new O365\ActivityWorker($client, 'book');
+$logs = new O365\Psr3LogBridge($client, new class {
+    public function log($level, $message, array $context = []): void   // or any PSR-3 logger
+    {
+        fprintf(STDERR, "[%s] %s %s\n", $level, $message, json_encode($context));
     }
 });
 while (true) {
     $worker->run(5000);
+    // A second kind of work with its own filter: mailboxes that need a new sign-in.
+    while (($event = $client->nextEventFiltered(['types' => ['reauth_required']], 0)) !== null) {
+        fprintf(STDERR, "mailbox %s needs a new Microsoft sign-in\n", $event['address']);
+        $client->ackEvent($event['id']);
+    }
+    $logs->pump();
 }
