@@ -17,12 +17,13 @@ mod links;
 mod mailboxes;
 mod maintenance;
 mod send;
+mod setup;
 mod sync;
 
 // Every export, for Rust callers and tests (the C ABI is the same functions).
 pub use self::{
     auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, send::*,
-    sync::*,
+    setup::*, sync::*,
 };
 
 use crate::error::{status, Error, Fault, Result};

@@ -8,6 +8,7 @@ mod links;
 mod mailboxes;
 mod maintenance;
 mod send;
+mod setup;
 mod sync;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
@@ -16,6 +17,7 @@ pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
 pub use maintenance::Maintenance;
 pub use send::{OutboxProcess, SendMail, SendStatus};
+pub use setup::CheckSetup;
 pub use sync::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
     MoveFolderContents, MoveMessage, SyncMailbox,
