@@ -368,6 +368,7 @@ inline constexpr VerbEntry kVerbs[] = {
     {"sync", &o365_sync},
     {"cache_clear", &o365_cache_clear},
     {"move_folder_contents", &o365_move_folder_contents},
+    {"check_setup", &o365_check_setup},
 };
 
 inline VerbFn find_verb(std::string_view name) {
@@ -476,6 +477,9 @@ public:
     std::string sync(const std::string& req) const { return call(&o365_sync, req); }
     std::string cache_clear(const std::string& req) const { return call(&o365_cache_clear, req); }
     std::string move_folder_contents(const std::string& req) const { return call(&o365_move_folder_contents, req); }
+    // Going live: config, store, endpoints and the app registration, checked without a user
+    // ({"ok", "items": [{"name", "verdict", "message", "hint"?, "code"?}]}).
+    std::string check_setup(const std::string& req = "{}") const { return call(&o365_check_setup, req); }
 
     // ---- events ----
     // The next pending event (JSON), or std::nullopt when none came within timeout_ms.
