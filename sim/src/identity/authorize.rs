@@ -22,23 +22,26 @@ fn valid_redirect(uri: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The app of `client_id` and a registered `redirect_uri`, or the error Entra shows on its
-/// own page (never redirected: the redirect URI is not trusted yet): AADSTS700016 for an
-/// unknown app, AADSTS50011 for a redirect URI that is not registered.
-fn app_and_redirect(
+/// The error Entra shows on its own page (never redirected: the redirect URI is not trusted
+/// yet) when `client_id` is not a registered app (AADSTS700016) or `redirect_uri` is not one
+/// of its registered redirect URIs (AADSTS50011); None when both are fine.
+fn app_and_redirect_error(
     w: &World,
     tp: &TenantPath,
     client_id: &str,
     redirect_uri: &str,
-) -> Result<App, Response<Body>> {
-    let app = registered_app(w, tp, client_id).map_err(|m| error_page(700016, &m))?;
+) -> Option<Response<Body>> {
+    let app = match registered_app(w, tp, client_id) {
+        Ok(a) => a,
+        Err(m) => return Some(error_page(700016, &m)),
+    };
     if !valid_redirect(redirect_uri) || !app.redirect_registered(redirect_uri) {
-        return Err(error_page(
+        return Some(error_page(
             50011,
             &redirect_mismatch(redirect_uri, client_id),
         ));
     }
-    Ok(app)
+    None
 }
 
 /// What the pages show of the app behind `client_id` (its id when it is not registered).
@@ -172,7 +175,7 @@ pub async fn authorize(
         );
     };
     let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if let Err(page) = app_and_redirect(&w, &tp, client_id, &redirect_uri) {
+    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
         return page;
     }
     let mut flow = Flow {
@@ -703,7 +706,7 @@ pub async fn adminconsent(
         );
     };
     let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if let Err(page) = app_and_redirect(&w, &tp, client_id, &redirect_uri) {
+    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
         return page;
     }
     let scopes = match q.get("scope") {
