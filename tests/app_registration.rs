@@ -11,11 +11,11 @@ use o365_sim::seed::{DEMO_WEB_APP_ID, DEMO_WEB_APP_REDIRECT, DEMO_WEB_APP_SECRET
 use o365_sim::{Consent, RunningSim};
 use serde_json::{json, Value};
 
-/// The sim config with `app` replaced.
-fn config_with_app(sim: &RunningSim, dir: &std::path::Path, app: Value) -> Value {
+/// A client on the sim with `app` as its app registration config.
+fn lib_with_app(sim: &RunningSim, dir: &std::path::Path, app: Value) -> Lib {
     let mut c = config(sim, dir);
     c["app"] = app;
-    c
+    Lib::open(c)
 }
 
 fn web_app(secret: Option<&str>) -> Value {
@@ -40,11 +40,7 @@ fn check_setup_passes_for_registered_apps() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
     // The web app with its secret and https redirect URI: every item ok.
-    let lib = Lib::open(config_with_app(
-        &sim,
-        dir.path(),
-        web_app(Some(DEMO_WEB_APP_SECRET)),
-    ));
+    let lib = lib_with_app(&sim, dir.path(), web_app(Some(DEMO_WEB_APP_SECRET)));
     let r = check(&lib);
     assert_eq!(r["ok"], true, "{r}");
     for name in [
@@ -121,7 +117,7 @@ fn check_setup_names_each_bad_app_setup() {
     ];
     for (app, name, code, hint) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let lib = Lib::open(config_with_app(&sim, dir.path(), app.clone()));
+        let lib = lib_with_app(&sim, dir.path(), app.clone());
         let r = check(&lib);
         assert_eq!(r["ok"], false, "{app}: {r}");
         let i = item(&r, name);
@@ -178,17 +174,13 @@ fn web_app_sign_in_needs_its_secret() {
     let sim = sim();
     // With the secret: the README's setup signs in.
     let dir = tempfile::tempdir().unwrap();
-    let lib = Lib::open(config_with_app(
-        &sim,
-        dir.path(),
-        web_app(Some(DEMO_WEB_APP_SECRET)),
-    ));
+    let lib = lib_with_app(&sim, dir.path(), web_app(Some(DEMO_WEB_APP_SECRET)));
     let (st, v) = sign_in_with(&sim, &lib, ANNA, ANNA);
     assert_eq!(st, O365_OK, "{v}");
     assert_eq!(v["status"], "authenticated");
     // Without it: AADSTS7000218, the hint says to configure the secret.
     let dir = tempfile::tempdir().unwrap();
-    let lib = Lib::open(config_with_app(&sim, dir.path(), web_app(None)));
+    let lib = lib_with_app(&sim, dir.path(), web_app(None));
     let (st, v) = sign_in_with(&sim, &lib, ANNA, ANNA);
     assert_registration_error(
         st,
@@ -199,11 +191,7 @@ fn web_app_sign_in_needs_its_secret() {
     );
     // A wrong one: AADSTS7000215.
     let dir = tempfile::tempdir().unwrap();
-    let lib = Lib::open(config_with_app(
-        &sim,
-        dir.path(),
-        web_app(Some("an-old-secret")),
-    ));
+    let lib = lib_with_app(&sim, dir.path(), web_app(Some("an-old-secret")));
     let (st, v) = sign_in_with(&sim, &lib, ANNA, ANNA);
     assert_registration_error(
         st,
@@ -218,11 +206,11 @@ fn web_app_sign_in_needs_its_secret() {
 fn unknown_app_is_named_on_device_code_start() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
-    let lib = Lib::open(config_with_app(
+    let lib = lib_with_app(
         &sim,
         dir.path(),
         json!({"client_id": "0badc0de-0000-4000-8000-000000000000", "redirect_uri": REDIRECT}),
-    ));
+    );
     let id = import(&lib, ANNA, &["u1"], json!({}));
     let (st, v) = lib.call(
         o365_authenticate,

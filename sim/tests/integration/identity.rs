@@ -1148,6 +1148,22 @@ async fn app_registry_is_strict() {
     assert!(r.text.contains("AADSTS700016"), "deleted app is unknown");
 }
 
+/// Fills in the sign-in form on `page` (password PW) by hand; the answer (consent page and
+/// SSO cookie).
+async fn post_login(t: &T, page: &str, login: &str) -> reqwest::Response {
+    let ctx = page
+        .split("name=\"ctx\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a sign-in form");
+    t.http
+        .post(t.url("/contoso.example/login"))
+        .form(&[("ctx", ctx), ("login", login), ("passwd", PW)])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The sign-in pages look like Microsoft's: the app's name and publisher domain, the
 /// permissions in Microsoft's words, and "Pick an account" when the browser is signed in.
 #[tokio::test]
@@ -1168,22 +1184,7 @@ async fn sign_in_pages_show_app_permissions_and_account_picker() {
         "<span id=\"appName\">{}</span>",
         o365_sim::seed::DEMO_APP_NAME
     )));
-    let ctx = login
-        .text
-        .split("name=\"ctx\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = t
-        .http
-        .post(t.url("/contoso.example/login"))
-        .form(&[("ctx", ctx.as_str()), ("login", ANNA), ("passwd", PW)])
-        .send()
-        .await
-        .unwrap();
+    let r = post_login(&t, &login.text, ANNA).await;
     let cookie = r
         .headers()
         .get("set-cookie")
@@ -1284,25 +1285,7 @@ async fn sign_in_pages_show_app_permissions_and_account_picker() {
     .await;
     let u2 = url.replace(CLIENT, "unverified-app");
     let login = t.req(Method::GET, &u2, None, None, &[]).await;
-    let ctx = login
-        .text
-        .split("name=\"ctx\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let consent = t
-        .http
-        .post(t.url("/contoso.example/login"))
-        .form(&[("ctx", ctx.as_str()), ("login", BEN), ("passwd", PW)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let consent = post_login(&t, &login.text, BEN).await.text().await.unwrap();
     assert!(consent.contains("Nobody&#39;s App"), "{consent}");
     assert!(consent.contains("data-verified=\"false\">unverified</span>"));
     assert!(consent.contains("unverifiedWarning"));
