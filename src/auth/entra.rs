@@ -320,6 +320,33 @@ mod tests {
     }
 
     #[test]
+    fn registration_faults_name_the_fix() {
+        for (code, kind) in [
+            (700016, "app_not_registered"),
+            (50011, "redirect_uri_not_registered"),
+            (7000218, "client_secret_missing"),
+            (7000215, "client_secret_invalid"),
+            (700025, "client_secret_not_allowed"),
+            (50194, "app_not_multitenant"),
+        ] {
+            let e = TokenError {
+                error: "invalid_client".into(),
+                error_description: format!("AADSTS{code}: text\r\nTrace ID: t"),
+                error_codes: vec![code],
+                trace_id: Some("t".into()),
+                ..Default::default()
+            };
+            let err = refusal_error(&e);
+            assert_eq!(err.status(), crate::error::status::REMOTE);
+            assert_eq!(err.kind(), kind);
+            let doc = err.to_document();
+            assert_eq!(doc["details"]["code"], format!("AADSTS{code}"));
+            assert_eq!(doc["details"]["trace_id"], "t");
+            assert!(doc["hint"].as_str().unwrap().contains("app"), "{doc}");
+        }
+    }
+
+    #[test]
     fn reads_jwt_claims() {
         use base64::Engine;
         let p = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"tid":"t1"}"#);
