@@ -4,6 +4,9 @@
  *   make demo
  *   build/examples/demo /tmp/x/o365.db [path/to/o365-sim]
  *
+ * 0. check the setup before anyone signs in (o365_check_setup): config, store, endpoints and
+ *    the app registration - the demo's app is registered like a CRM on a server registers it
+ *    in Entra ID: "Web" platform, https redirect URI, client secret (docs/going-live.md);
  * 1. import two mailboxes (one an Outlook alias) and assign CRM users, list them;
  * 2. sign the mailbox in once with Microsoft (code flow + PKCE; the "user" on the sign-in
  *    page is played by `o365-sim browse`), print the account;
@@ -163,7 +166,9 @@ int main(int argc, char **argv)
     char cfg[4096], req[8192], cmd[8192];
     snprintf(cfg, sizeof cfg,
              "{\"store\": \"%s\", "
-             "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
+             /* o365-sim's demo "Web" app; in production the secret comes from the CRM's secret store */
+             "\"app\": {\"client_id\": \"22222222-3333-4444-5555-666666666666\", "
+             "\"client_secret\": \"Xq38Q~demo.web.secret-value_0123456789abc\", "
              "\"redirect_uri\": \"https://crm.example/o365/callback\"}, "
              "\"endpoints\": {\"login\": \"%s\", \"graph\": \"%s/v1.0\"}, \"ca_file\": \"%s\", "
              "\"links\": {\"base_url\": \"https://crm.example/o365/link?t={token}\"}}",
@@ -172,6 +177,21 @@ int main(int argc, char **argv)
     char *out = NULL;
     if (o365_client_new(cfg, &c, &out) != O365_OK) {
         fprintf(stderr, "demo: o365_client_new: %s\n", out);
+        return 1;
+    }
+    o365_string_free(out);
+
+    /* 0. check the setup */
+    printf("0. Check the setup before anyone signs in (o365_check_setup)\n");
+    out = call("check_setup", o365_check_setup, c, "{}", O365_OK);
+    for (const char *p = strstr(out, "\"name\":\""); p; p = strstr(p + 1, "\"name\":\"")) {
+        char *name = str_of(p, "name"), *verdict = str_of(p, "verdict");
+        printf("   %-17s %s\n", name, verdict);
+        free(name);
+        free(verdict);
+    }
+    if (!strstr(out, "\"ok\":true")) {
+        fprintf(stderr, "demo: the setup check failed: %s\n", out);
         return 1;
     }
     o365_string_free(out);

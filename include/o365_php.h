@@ -32,6 +32,7 @@ o365_status o365_take_logs(o365_client *client, const char *request_json, char *
 o365_status o365_send(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_send_status(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_outbox_process(o365_client *client, const char *request_json, char **out_json);
+o365_status o365_check_setup(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_list_folders(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_list_messages(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_get_message(o365_client *client, const char *request_json, char **out_json);

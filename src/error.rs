@@ -142,6 +142,10 @@ impl Error {
         &self.fault().message
     }
 
+    pub fn hint(&self) -> Option<&str> {
+        self.fault().hint.as_deref()
+    }
+
     /// Adds a hint for the person who has to act on the error.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.fault_mut().hint = Some(hint.into());

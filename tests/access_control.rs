@@ -114,7 +114,7 @@ fn unknown_mailbox_is_not_found_on_every_mailbox_call() {
     let dir = tempfile::tempdir().unwrap();
     let lib = Lib::open(json!({"store": dir.path().join("o.db").to_str().unwrap(),
         "encryption_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        "app": {"client_id": "x", "redirect_uri": REDIRECT}}));
+        "app": {"client_id": APP_ID, "redirect_uri": REDIRECT}}));
     for (verb, f, req) in mailbox_calls("ghost@contoso.example", "u1") {
         let (st, v) = lib.call(f, req);
         assert_eq!(st, O365_NOT_FOUND, "{verb}: {v}");

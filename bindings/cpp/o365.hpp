@@ -372,6 +372,7 @@ inline constexpr VerbEntry kVerbs[] = {
     {"move_folder_contents", &o365_move_folder_contents},
     {"metrics", &o365_metrics},
     {"take_logs", &o365_take_logs},
+    {"check_setup", &o365_check_setup},
 };
 
 inline VerbFn find_verb(std::string_view name) {
@@ -502,6 +503,9 @@ public:
     std::string sync(const std::string& req) const { return call(&o365_sync, req); }
     std::string cache_clear(const std::string& req) const { return call(&o365_cache_clear, req); }
     std::string move_folder_contents(const std::string& req) const { return call(&o365_move_folder_contents, req); }
+    // Going live: config, store, endpoints and the app registration, checked without a user
+    // ({"ok", "items": [{"name", "verdict", "message", "hint"?, "code"?}]}).
+    std::string check_setup(const std::string& req = "{}") const { return call(&o365_check_setup, req); }
 
     // ---- operations ----
     // Metrics as JSON ({"format": "json"}) or {"format": "prometheus"} -> {"text": ...}.

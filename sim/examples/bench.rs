@@ -25,17 +25,19 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 async fn token(url: &str, ca: &str, http: &reqwest::Client, user: &str) -> String {
+    let client = o365_sim::seed::DEMO_APP_ID;
+    let redirect = o365_sim::seed::DEMO_APP_REDIRECTS[0];
     let verifier = o365_sim::state::random_token(32);
     let challenge = o365_sim::state::b64url(&Sha256::digest(verifier.as_bytes()));
     let auth = format!(
-        "{url}/contoso.example/oauth2/v2.0/authorize?client_id=bench&response_type=code&redirect_uri=http://localhost/cb&scope=openid%20offline_access%20User.Read%20Mail.ReadWrite%20Mail.Send&code_challenge={challenge}&code_challenge_method=S256"
+        "{url}/contoso.example/oauth2/v2.0/authorize?client_id={client}&response_type=code&redirect_uri={redirect}&scope=openid%20offline_access%20User.Read%20Mail.ReadWrite%20Mail.Send&code_challenge={challenge}&code_challenge_method=S256"
     );
-    let redirect = Browser::new(Some(ca))
+    let back = Browser::new(Some(ca))
         .unwrap()
         .sign_in(&auth, user, "Passw0rd!", Consent::Accept)
         .await
         .unwrap();
-    let code = url::Url::parse(&redirect)
+    let code = url::Url::parse(&back)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -46,9 +48,9 @@ async fn token(url: &str, ca: &str, http: &reqwest::Client, user: &str) -> Strin
         .post(format!("{url}/contoso.example/oauth2/v2.0/token"))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("client_id", "bench"),
+            ("client_id", client),
             ("code", &code),
-            ("redirect_uri", "http://localhost/cb"),
+            ("redirect_uri", redirect),
             ("code_verifier", &verifier),
         ])
         .send()

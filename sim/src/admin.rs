@@ -16,7 +16,7 @@ use crate::graph::json::folder_json;
 use crate::graph::send::{submit, Submission};
 use crate::server::AppState;
 use crate::state::{
-    new_guid, Addr, AliasSendMode, Attachment, Grant, Message, Tenant, User, UserKind, World,
+    new_guid, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User, UserKind, World,
 };
 
 /// `90.00:00:00` style (days.hours:minutes:seconds).
@@ -67,7 +67,8 @@ pub fn router() -> Router<AppState> {
             "/tenants/{t}/consents/{client}",
             axum::routing::delete(remove_consent),
         )
-        .route("/apps", post(register_app))
+        .route("/apps", get(list_apps).post(register_app))
+        .route("/apps/{id}", get(get_app).delete(delete_app))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{u}", get(get_user).patch(patch_user))
         .route("/users/{u}/grants", post(add_grant))
@@ -234,12 +235,126 @@ async fn remove_consent(
     ok(tenant_json(t))
 }
 
+/// `POST /_sim/apps`: an app registration (unknown fields are refused).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegisterApp {
+    /// The application (client) id; a new GUID when absent.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Shown on the sign-in and consent pages; the client id when absent.
+    #[serde(default)]
+    display_name: Option<String>,
+    /// A verified publisher domain; absent: the consent page says "unverified".
+    #[serde(default)]
+    publisher_domain: Option<String>,
+    /// `web` (confidential, needs its secret) or `public`; absent: `web` with a secret,
+    /// else `public`.
+    #[serde(default)]
+    platform: Option<Platform>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+fn app_json(a: &App) -> Value {
+    json!({
+        "clientId": a.client_id,
+        "displayName": a.display_name,
+        "publisherDomain": a.publisher_domain,
+        "platform": a.platform,
+        "redirectUris": a.redirect_uris,
+        "hasSecret": a.client_secret.is_some(),
+        "confidential": a.platform == Platform::Web,
+    })
+}
+
+/// Entra's rules for a redirect URI of `platform`: an absolute http(s) URL without a
+/// fragment; `https` unless the host is `localhost` / `127.0.0.1` / `[::1]`.
+fn check_redirect(platform: Platform, uri: &str) -> Result<(), AdminErr> {
+    let u = url::Url::parse(uri)
+        .map_err(|e| bad(format!("redirectUris: '{uri}' is not an absolute URL: {e}")))?;
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match u.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(format!(
+                "redirectUris: '{uri}' must use https (http is only allowed for localhost)"
+            )))
+        }
+        other
+            if platform == Platform::Public && !matches!(other, "javascript" | "data" | "file") => {
+        }
+        other => {
+            return Err(bad(format!(
+                "redirectUris: scheme '{other}' is not allowed for the {platform:?} platform"
+            )))
+        }
+    }
+    if u.fragment().is_some() {
+        return Err(bad(format!(
+            "redirectUris: '{uri}' must not contain a fragment"
+        )));
+    }
+    Ok(())
+}
+
 async fn register_app(State(sim): State<AppState>, Json(v): Json<Value>) -> R {
-    let client = str_of(&v, "clientId").ok_or_else(|| bad("clientId is required"))?;
-    let secret = str_of(&v, "clientSecret");
-    let mut w = sim.w();
-    w.apps.insert(client.clone(), secret.clone());
-    created(json!({"clientId": client, "confidential": secret.is_some()}))
+    let r: RegisterApp = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+    let platform = r.platform.unwrap_or(if r.client_secret.is_some() {
+        Platform::Web
+    } else {
+        Platform::Public
+    });
+    if platform == Platform::Public && r.client_secret.is_some() {
+        return Err(bad(
+            "a public client has no clientSecret (use platform \"web\")",
+        ));
+    }
+    for u in &r.redirect_uris {
+        check_redirect(platform, u)?;
+    }
+    let client_id = r
+        .client_id
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(new_guid);
+    let app = App {
+        display_name: r.display_name.unwrap_or_else(|| client_id.clone()),
+        client_id: client_id.clone(),
+        publisher_domain: r.publisher_domain,
+        platform,
+        redirect_uris: r.redirect_uris,
+        client_secret: r.client_secret,
+    };
+    let body = app_json(&app);
+    sim.w().apps.insert(client_id, app);
+    created(body)
+}
+
+async fn list_apps(State(sim): State<AppState>) -> R {
+    let w = sim.w();
+    let mut apps: Vec<&App> = w.apps.values().collect();
+    apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    ok(json!({"apps": apps.into_iter().map(app_json).collect::<Vec<_>>()}))
+}
+
+async fn get_app(State(sim): State<AppState>, Path(id): Path<String>) -> R {
+    let w = sim.w();
+    let a = w
+        .apps
+        .get(&id)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such app"))?;
+    ok(app_json(a))
+}
+
+async fn delete_app(State(sim): State<AppState>, Path(id): Path<String>) -> R {
+    sim.w()
+        .apps
+        .remove(&id)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such app"))?;
+    ok(json!({"deleted": id}))
 }
 
 fn user_json(u: &User) -> Value {
@@ -331,10 +446,13 @@ async fn patch_user(State(sim): State<AppState>, Path(u): Path<String>, Json(v):
     let user = w
         .user_mut(&u)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such user"))?;
+    let mut signed_out = None;
     if let Some(p) = str_of(&v, "password") {
-        // A password change revokes the user's refresh tokens (AADSTS50173).
+        // A password change revokes the user's refresh tokens (AADSTS50173) and browser
+        // sessions (the account picker no longer offers the account).
         user.password = Some(p);
         user.rt_revoked_before = now_ms;
+        signed_out = Some(user.id.clone());
     }
     if let Some(a) = strings(&v, "aliases") {
         user.aliases = a;
@@ -348,7 +466,11 @@ async fn patch_user(State(sim): State<AppState>, Path(u): Path<String>, Json(v):
     if let Some(b) = bool_of(&v, "admin") {
         user.is_admin = b;
     }
-    ok(user_json(user))
+    let body = user_json(user);
+    if let Some(id) = signed_out {
+        w.sessions.retain(|_, (uid, _)| *uid != id);
+    }
+    ok(body)
 }
 
 async fn add_grant(State(sim): State<AppState>, Path(u): Path<String>, Json(v): Json<Value>) -> R {

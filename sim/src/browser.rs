@@ -1,5 +1,6 @@
 //! A scripted "person at the browser": it loads the sim's sign-in pages over real HTTPS,
-//! fills in the HTML forms (fields `login`, `passwd`, `ctx`, `otc`, `accept`) and reports the
+//! fills in the HTML forms (fields `login`, `passwd`, `ctx`, `otc`, `accept`, `account` on the
+//! account picker) and reports the
 //! final redirect back to the app. No shortcuts into the sim's state.
 //!
 //! The free functions are blocking and work with or without a surrounding Tokio runtime (they
@@ -272,6 +273,23 @@ impl Browser {
                     }
                     .into(),
                 ));
+            } else if names.contains(&"account") {
+                // "Pick an account": the signed-in account when it is the one to use, else
+                // "Use another account".
+                let pick = f
+                    .fields
+                    .iter()
+                    .find(|(n, v, _)| {
+                        n == "account" && !v.is_empty() && v.eq_ignore_ascii_case(user)
+                    })
+                    .map(|x| x.1.clone())
+                    .unwrap_or_default();
+                for (n, v, ty) in &f.fields {
+                    if n != "account" && ty != "submit" {
+                        body.push((n.clone(), v.clone()));
+                    }
+                }
+                body.push(("account".into(), pick));
             } else {
                 bail!("unexpected form {:?} on page: {html}", f.id);
             }

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::state::{
-    new_message_id, Addr, AliasSendMode, Attachment, Grant, Message, Tenant, User, UserKind, World,
+    new_message_id, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User, UserKind, World,
     CONSUMERS_TENANT_ID,
 };
 
@@ -103,11 +103,52 @@ pub fn user(
     }
 }
 
+/// The demo's public client ("Mobile and desktop applications" platform): what the tests use.
+pub const DEMO_APP_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// Its display name and publisher domain (shown on the sign-in and consent pages).
+pub const DEMO_APP_NAME: &str = "Immo CRM Mail";
+pub const DEMO_PUBLISHER_DOMAIN: &str = "crm.example";
+/// Loopback redirect URIs registered for [`DEMO_APP_ID`].
+pub const DEMO_APP_REDIRECTS: &[&str] = &[
+    "http://localhost:8080/o365/callback",
+    "http://localhost:8400/callback",
+];
+/// The demo's web app (confidential client, "Web" platform) with its secret: what `make demo`
+/// and the README use, as a CRM on a server registers it.
+pub const DEMO_WEB_APP_ID: &str = "22222222-3333-4444-5555-666666666666";
+pub const DEMO_WEB_APP_SECRET: &str = "Xq38Q~demo.web.secret-value_0123456789abc";
+pub const DEMO_WEB_APP_REDIRECT: &str = "https://crm.example/o365/callback";
+
+/// The demo's app registrations.
+pub fn demo_apps() -> Vec<App> {
+    vec![
+        App {
+            client_id: DEMO_APP_ID.into(),
+            display_name: DEMO_APP_NAME.into(),
+            publisher_domain: Some(DEMO_PUBLISHER_DOMAIN.into()),
+            platform: Platform::Public,
+            redirect_uris: DEMO_APP_REDIRECTS.iter().map(|s| s.to_string()).collect(),
+            client_secret: None,
+        },
+        App {
+            client_id: DEMO_WEB_APP_ID.into(),
+            display_name: DEMO_APP_NAME.into(),
+            publisher_domain: Some(DEMO_PUBLISHER_DOMAIN.into()),
+            platform: Platform::Web,
+            redirect_uris: vec![DEMO_WEB_APP_REDIRECT.into()],
+            client_secret: Some(DEMO_WEB_APP_SECRET.into()),
+        },
+    ]
+}
+
 pub fn build(seed: Seed) -> World {
     let mut w = World::default();
     w.tenants.push(consumers_tenant());
     if seed == Seed::Empty {
         return w;
+    }
+    for app in demo_apps() {
+        w.apps.insert(app.client_id.clone(), app);
     }
     w.tenants.push(tenant(
         CONTOSO_TENANT_ID,

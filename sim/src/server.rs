@@ -120,6 +120,7 @@ pub fn router(sim: AppState) -> Router {
         )
         .route("/{tenant}/login", post(identity::authorize::login_post))
         .route("/{tenant}/consent", post(identity::authorize::consent_post))
+        .route("/{tenant}/pick", post(identity::authorize::pick_post))
         .route(
             "/devicelogin",
             get(identity::authorize::device_page).post(identity::authorize::device_post),
@@ -147,6 +148,7 @@ fn is_identity_path(path: &str) -> bool {
         || path.ends_with("/adminconsent")
         || path.ends_with("/login")
         || path.ends_with("/consent")
+        || path.ends_with("/pick")
         || path == "/devicelogin"
 }
 

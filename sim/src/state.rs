@@ -849,9 +849,10 @@ pub struct World {
     pub lifetimes: Lifetimes,
     pub outbound: Vec<OutboundMail>,
     pub uploads: HashMap<String, UploadSession>,
-    /// Registered apps: client id -> client secret (unregistered apps are accepted as public
-    /// clients, and as confidential clients with any secret).
-    pub apps: HashMap<String, Option<String>>,
+    /// The app registrations (client id -> app). An app that is not here does not exist:
+    /// sign-in answers AADSTS700016.
+    #[serde(default)]
+    pub apps: HashMap<String, App>,
     /// Submitted messages waiting for "transport" (see `Mailbox::submission_delay_ms`).
     #[serde(default)]
     pub pending_submissions: Vec<PendingSubmission>,
@@ -871,6 +872,38 @@ pub struct PendingSubmission {
     pub app_only: bool,
     pub save: bool,
     pub msg: Message,
+}
+
+/// Where an app registration's redirect URIs are configured in Entra ("Authentication" >
+/// platform). A `Web` app is a confidential client: it must present its secret when it redeems
+/// a code or refresh token. A `Public` app ("Mobile and desktop applications") must not.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Platform {
+    Web,
+    Public,
+}
+
+/// An app registration as Entra keeps it (the parts sign-in looks at).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub client_id: String,
+    pub display_name: String,
+    /// The publisher domain shown under the app's name on the consent page (e.g.
+    /// `crm.example`); `None` shows "unverified".
+    pub publisher_domain: Option<String>,
+    pub platform: Platform,
+    /// Exact, case-sensitive redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// The client secret's value (web platform).
+    pub client_secret: Option<String>,
+}
+
+impl App {
+    pub fn redirect_registered(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
 }
 
 impl World {

@@ -194,6 +194,47 @@ fn net(e: reqwest::Error) -> Error {
     .with_hint("check the network connection to Microsoft, proxies and the CA configuration")
 }
 
+/// Entra refusals that are about the app registration: (AADSTS code, error kind, what to fix).
+pub const REGISTRATION_FAULTS: &[(i64, &str, &str)] = &[
+    (
+        700016,
+        "app_not_registered",
+        "Entra ID does not know app.client_id in this tenant: copy the 'Application (client) ID' from the app registration's Overview page; if users of other organizations sign in, set 'Supported account types' to 'Accounts in any organizational directory' (multitenant) and app.tenant to 'organizations' or 'common'",
+    ),
+    (
+        50011,
+        "redirect_uri_not_registered",
+        "the redirect URI is not registered for the app: add it exactly (scheme, host, port, path and case) under Authentication > Platform configurations of the app registration ('Web' for a server with a secret), or set app.redirect_uri to a registered one",
+    ),
+    (
+        7000218,
+        "client_secret_missing",
+        "the app's redirect URI is registered on the 'Web' platform, so Entra treats it as a confidential client and requires its secret: set app.client_secret to a client secret's Value (Certificates & secrets) - or register the redirect URI under 'Mobile and desktop applications' for a public client",
+    ),
+    (
+        7000215,
+        "client_secret_invalid",
+        "app.client_secret is not a valid secret of this app: under Certificates & secrets create a new client secret and copy its Value (not the Secret ID) into app.client_secret; secrets expire, check the expiry date",
+    ),
+    (
+        700025,
+        "client_secret_not_allowed",
+        "the app is a public client (redirect URI under 'Mobile and desktop applications'): remove app.client_secret, or register the redirect URI on the 'Web' platform and keep the secret",
+    ),
+    (
+        50194,
+        "app_not_multitenant",
+        "the app is registered for a single tenant: set app.tenant to that tenant's id or domain, or change 'Supported account types' to multitenant",
+    ),
+];
+
+/// The registration fault behind a refusal, if it is one.
+pub fn registration_fault(e: &TokenError) -> Option<&'static (i64, &'static str, &'static str)> {
+    REGISTRATION_FAULTS
+        .iter()
+        .find(|(code, _, _)| e.has_code(*code))
+}
+
 /// A token-endpoint refusal as a library error (details keep Microsoft's codes).
 pub fn refusal_error(e: &TokenError) -> Error {
     let text = format!(
@@ -201,7 +242,17 @@ pub fn refusal_error(e: &TokenError) -> Error {
         e.short_description(),
         e.error
     );
-    let base = if e.error == "consent_required"
+    let base = if let Some((code, kind, hint)) = registration_fault(e) {
+        Error::Remote(Fault::new(
+            *kind,
+            format!(
+                "the app registration in Entra ID does not fit the configuration: {}",
+                e.short_description()
+            ),
+        ))
+        .with_hint(*hint)
+        .with_detail("code", format!("AADSTS{code}"))
+    } else if e.error == "consent_required"
         || e.has_code(65001)
         || e.suberror.as_deref() == Some("consent_required")
     {
@@ -266,6 +317,33 @@ mod tests {
             refusal_error(&c).status(),
             crate::error::status::CONSENT_REQUIRED
         );
+    }
+
+    #[test]
+    fn registration_faults_name_the_fix() {
+        for (code, kind) in [
+            (700016, "app_not_registered"),
+            (50011, "redirect_uri_not_registered"),
+            (7000218, "client_secret_missing"),
+            (7000215, "client_secret_invalid"),
+            (700025, "client_secret_not_allowed"),
+            (50194, "app_not_multitenant"),
+        ] {
+            let e = TokenError {
+                error: "invalid_client".into(),
+                error_description: format!("AADSTS{code}: text\r\nTrace ID: t"),
+                error_codes: vec![code],
+                trace_id: Some("t".into()),
+                ..Default::default()
+            };
+            let err = refusal_error(&e);
+            assert_eq!(err.status(), crate::error::status::REMOTE);
+            assert_eq!(err.kind(), kind);
+            let doc = err.to_document();
+            assert_eq!(doc["details"]["code"], format!("AADSTS{code}"));
+            assert_eq!(doc["details"]["trace_id"], "t");
+            assert!(doc["hint"].as_str().unwrap().contains("app"), "{doc}");
+        }
     }
 
     #[test]

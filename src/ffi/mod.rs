@@ -18,12 +18,13 @@ mod mailboxes;
 mod maintenance;
 mod observe;
 mod send;
+mod setup;
 mod sync;
 
 // Every export, for Rust callers and tests (the C ABI is the same functions).
 pub use self::{
     auth::*, client::*, debug::*, events::*, links::*, mailboxes::*, maintenance::*, observe::*,
-    send::*, sync::*,
+    send::*, setup::*, sync::*,
 };
 
 use crate::error::{status, Error, Fault, Result};

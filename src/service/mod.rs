@@ -10,6 +10,7 @@ mod mailboxes;
 mod maintenance;
 mod observe;
 mod send;
+mod setup;
 pub(crate) mod supervisor;
 mod sync;
 mod warm;
@@ -22,6 +23,7 @@ pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, Upd
 pub use maintenance::Maintenance;
 pub use observe::{MetricsResult, TakeLogs, TakenLogs};
 pub use send::{OutboxProcess, SendMail, SendStatus};
+pub use setup::CheckSetup;
 pub use sync::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
     MoveFolderContents, MoveMessage, SyncMailbox,

@@ -155,6 +155,9 @@ pub trait LeaseStore {
     fn try_lease(&self, name: &str, owner: &str, now: i64, ttl_ms: i64) -> Result<bool>;
     /// Gives the lease up if `owner` holds it.
     fn release_lease(&self, name: &str, owner: &str) -> Result<()>;
+    /// (schema version of the store, schema version this library needs): a read that shows
+    /// the store is reachable and migrated (`o365_check_setup`).
+    fn schema_version(&self) -> Result<(i64, i64)>;
 }
 
 // ---- audit ----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "Passw0rd!";
 pub const ANNA: &str = "anna.schmidt@contoso.example";
 pub const BEN: &str = "ben.mueller@contoso.example";
 pub const REDIRECT: &str = "http://localhost:8080/o365/callback";
+/// The demo seed's public client (registered with [`REDIRECT`]).
+pub const APP_ID: &str = o365_sim::seed::DEMO_APP_ID;
 
 pub type Export =
     unsafe extern "C" fn(*mut o365_client, *const c_char, *mut *mut c_char) -> o365_status;
@@ -137,7 +139,7 @@ pub fn config(sim: &RunningSim, dir: &Path) -> Value {
     json!({
         "store": dir.join("o365.db").to_str().unwrap(),
         "encryption_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        "app": {"client_id": "11111111-2222-3333-4444-555555555555", "redirect_uri": REDIRECT},
+        "app": {"client_id": APP_ID, "redirect_uri": REDIRECT},
         "endpoints": {"login": sim.url(), "graph": format!("{}/v1.0", sim.url())},
         "ca_file": sim.ca_file().to_str().unwrap(),
         "graph": {"retry_base_ms": 20, "retry_max_ms": 2000},

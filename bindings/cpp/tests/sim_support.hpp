@@ -130,12 +130,19 @@ struct Sim {
                    quote(authorize_url) + " --user " + quote(login) + " --password 'Passw0rd!'" +
                    (accept ? "" : " --decline"));
     }
-    // Client config pointing at the sim, with a store in dir.
+    // Client config pointing at the sim, with a store in dir (the demo seed's public client).
     std::string config(const std::string& dir, const std::string& extra = "") const {
+        return config_with_app(dir,
+                               "{\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
+                               "\"redirect_uri\": \"http://localhost:8080/o365/callback\"}",
+                               extra);
+    }
+    // The same with another "app" object (an app registration of the sim).
+    std::string config_with_app(const std::string& dir, const std::string& app,
+                                const std::string& extra = "") const {
         return "{\"store\": \"" + dir + "/o365.db\", "
                "\"encryption_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\", "
-               "\"app\": {\"client_id\": \"11111111-2222-3333-4444-555555555555\", "
-               "\"redirect_uri\": \"http://localhost:8080/o365/callback\"}, "
+               "\"app\": " + app + ", "
                "\"endpoints\": {\"login\": \"" + url + "\", \"graph\": \"" + url + "/v1.0\"}, "
                "\"ca_file\": \"" + ca_file + "\"" + (extra.empty() ? "" : ", " + extra) + "}";
     }

@@ -83,6 +83,56 @@ void admin_consent(const simtest::Sim& sim) {
     CHECK(member(done, "status") == "authenticated", "signed in after consent: " + done);
 }
 
+// o365_check_setup through the wrapper: the demo's "Web" app with its secret passes; an
+// unknown app, a wrong secret and the Web app without its secret fail with their AADSTS code.
+// A sign-in with the Web app but no secret ends in o365::Remote naming the fix.
+void check_setup_and_app_registration_errors(const simtest::Sim& sim) {
+    const std::string web = "22222222-3333-4444-5555-666666666666";
+    const std::string secret = "Xq38Q~demo.web.secret-value_0123456789abc";
+    const std::string web_redirect = "https://crm.example/o365/callback";
+    auto app = [&](const std::string& id, const std::string& sec, const std::string& redirect) {
+        return "{\"client_id\": \"" + id + "\", " +
+               (sec.empty() ? std::string() : "\"client_secret\": \"" + sec + "\", ") +
+               "\"redirect_uri\": \"" + redirect + "\"}";
+    };
+    {
+        simtest::TempDir dir;
+        o365::Client c(sim.config_with_app(dir.path, app(web, secret, web_redirect)));
+        std::string r = c.check_setup();
+        CHECK(raw_member(r, "ok") == "true", "good setup: " + r);
+        CHECK(!contains(r, "\"failed\"") && !contains(r, "\"warning\""), "every item ok: " + r);
+        CHECK(c.call("check_setup", "{\"tenant\": \"contoso.example\"}") .find("\"ok\":true") != std::string::npos,
+              "by name, with a tenant");
+    }
+    const std::pair<std::string, std::string> bad[] = {
+        {app("0badc0de-0000-4000-8000-000000000000", "", "http://localhost:8080/o365/callback"), "AADSTS700016"},
+        {app(web, "wrong-secret", web_redirect), "AADSTS7000215"},
+        {app(web, "", web_redirect), "AADSTS7000218"},
+    };
+    for (const auto& [a, code] : bad) {
+        simtest::TempDir dir;
+        o365::Client c(sim.config_with_app(dir.path, a));
+        std::string r = c.check_setup();
+        CHECK(raw_member(r, "ok") == "false", code + ": " + r);
+        CHECK(contains(r, "\"name\":\"app_registration\",\"verdict\":\"failed\""), code + ": " + r);
+        CHECK(contains(r, "\"code\":\"" + code + "\""), code + ": " + r);
+        CHECK(contains(r, "\"name\":\"store\",\"verdict\":\"ok\""), code + " store ok: " + r);
+    }
+    simtest::TempDir dir;
+    o365::Client c(sim.config_with_app(dir.path, app(web, "", web_redirect)));
+    std::string id = member(c.import_mailbox("{\"address\": \"" + kAnna + "\", \"users\": [\"u1\"]}"), "id");
+    std::string start = c.call(&o365_authenticate, req(id, "u1"));
+    std::string redirect = sim.sign_in_page(member(start, "authorize_url"), kAnna);
+    try {
+        c.call(&o365_authenticate, "{\"callback_url\": \"" + redirect + "\"}");
+        CHECK(false, "a Web app without its secret cannot redeem the code");
+    } catch (const o365::Remote& e) {
+        CHECK(e.kind() == "client_secret_missing", "kind: " + e.kind());
+        CHECK(member(e.details_json(), "code") == "AADSTS7000218", "details: " + e.details_json());
+        CHECK(contains(e.hint(), "app.client_secret"), "hint: " + e.hint());
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -95,5 +145,6 @@ int main() {
     assigned_users_and_nobody_else(sim);
     wrong_account_and_reused_state(sim);
     admin_consent(sim);
+    check_setup_and_app_registration_errors(sim);
     return simtest::summary();
 }

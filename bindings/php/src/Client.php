@@ -147,6 +147,15 @@ final class Client
     public function maintenance(array $request = []): array { return $this->call('maintenance', $request); }
 
     /**
+     * Checks what can be checked before anyone signs in (docs/going-live.md): config, store,
+     * sign-in and Graph endpoints with the configured trust, and whether Entra ID knows the app
+     * and its secret. ['tenant'?] => ['ok' => bool, 'items' => [['name', 'verdict' =>
+     * 'ok'|'warning'|'failed', 'message', 'hint'?, 'code'? (AADSTS...)], ...]].
+     * @param array<string, mixed> $request @return array<string, mixed>
+     */
+    public function checkSetup(array $request = []): array { return $this->call('check_setup', $request); }
+
+    /**
      * Sends one mail exactly once under the send policy:
      * ['mailbox', 'user', 'message' => [to, cc, bcc, subject, body_html|body_text, attachments, ...],
      *  'idempotency_key'?, 'serial_mail'?, 'agreement_text'?, 'queue'?]

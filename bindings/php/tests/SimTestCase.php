@@ -15,6 +15,12 @@ abstract class SimTestCase extends TestCase
     public const ANNA = 'anna.schmidt@contoso.example';
     public const BEN = 'ben.mueller@contoso.example';
     public const PASSWORD = 'Passw0rd!';
+    /** The demo seed's public client ("Mobile and desktop applications", localhost redirect URIs). */
+    public const APP_ID = '11111111-2222-3333-4444-555555555555';
+    /** The demo seed's "Web" app: confidential, https redirect URI, needs its secret. */
+    public const WEB_APP_ID = '22222222-3333-4444-5555-666666666666';
+    public const WEB_APP_SECRET = 'Xq38Q~demo.web.secret-value_0123456789abc';
+    public const WEB_APP_REDIRECT = 'https://crm.example/o365/callback';
 
     /** @var resource|null */
     private $sim = null;
@@ -66,7 +72,7 @@ abstract class SimTestCase extends TestCase
     {
         $config = $this->config(false);
         $config['app'] = [
-            'client_id' => '11111111-2222-3333-4444-555555555555',
+            'client_id' => self::APP_ID,
             'redirect_uri' => 'http://localhost:8080/o365/callback',
         ];
         $config['endpoints'] = ['login' => $this->url, 'graph' => $this->url . '/v1.0'];

@@ -59,7 +59,7 @@ final class SyncTest extends TestCase
     private function simStoreConfig(): array
     {
         return $this->config(false) + [
-            'app' => ['client_id' => '11111111-2222-3333-4444-555555555555', 'redirect_uri' => 'http://localhost:8080/o365/callback'],
+            'app' => ['client_id' => SimTestCase::APP_ID, 'redirect_uri' => 'http://localhost:8080/o365/callback'],
             'endpoints' => ['login' => self::$url, 'graph' => self::$url . '/v1.0'],
             'ca_file' => self::$ca,
             'sync' => ['scheduler' => false],

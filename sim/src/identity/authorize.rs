@@ -8,10 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use axum::Form;
 
-use super::pages::{self, error_page};
-use super::{graph_scopes, parse_scopes, TenantPath};
+use super::errors::redirect_mismatch;
+use super::pages::{self, error_page, AppView};
+use super::{graph_scopes, parse_scopes, registered_app, TenantPath};
 use crate::server::{AppState, Sim};
-use crate::state::{random_token, CodeGrant, DeviceState, Flow, FlowKind, UserKind, World};
+use crate::state::{random_token, App, CodeGrant, DeviceState, Flow, FlowKind, UserKind, World};
 
 type Params = HashMap<String, String>;
 
@@ -19,6 +20,80 @@ fn valid_redirect(uri: &str) -> bool {
     url::Url::parse(uri)
         .map(|u| (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some())
         .unwrap_or(false)
+}
+
+/// The error Entra shows on its own page (never redirected: the redirect URI is not trusted
+/// yet) when `client_id` is not a registered app (AADSTS700016) or `redirect_uri` is not one
+/// of its registered redirect URIs (AADSTS50011); None when both are fine.
+fn app_and_redirect_error(
+    w: &World,
+    tp: &TenantPath,
+    client_id: &str,
+    redirect_uri: &str,
+) -> Option<Response<Body>> {
+    let app = match registered_app(w, tp, client_id) {
+        Ok(a) => a,
+        Err(m) => return Some(error_page(700016, &m)),
+    };
+    if !valid_redirect(redirect_uri) || !app.redirect_registered(redirect_uri) {
+        return Some(error_page(
+            50011,
+            &redirect_mismatch(redirect_uri, client_id),
+        ));
+    }
+    None
+}
+
+/// What the pages show of the app behind `client_id` (its id when it is not registered).
+fn view(app: Option<&App>, client_id: &str) -> (String, Option<String>) {
+    match app {
+        Some(a) => (a.display_name.clone(), a.publisher_domain.clone()),
+        None => (client_id.to_string(), None),
+    }
+}
+
+fn login_page(
+    w: &World,
+    tenant: &str,
+    ctx: &str,
+    client_id: &str,
+    hint: &str,
+    error: Option<(u32, &str)>,
+) -> Response<Body> {
+    let (name, publisher) = view(w.apps.get(client_id), client_id);
+    pages::login_page(
+        tenant,
+        ctx,
+        &AppView {
+            name: &name,
+            publisher: publisher.as_deref(),
+        },
+        hint,
+        error,
+    )
+}
+
+fn consent_page(
+    w: &World,
+    tenant: &str,
+    ctx: &str,
+    client_id: &str,
+    user: &str,
+    scopes: &[String],
+    for_org: bool,
+) -> Response<Body> {
+    let (name, publisher) = view(w.apps.get(client_id), client_id);
+    pages::consent_page(
+        tenant,
+        ctx,
+        &AppView {
+            name: &name,
+            publisher: publisher.as_deref(),
+        },
+        user,
+        scopes,
+        for_org,
+    )
 }
 
 /// Builds the redirect back to the app for `flow` with `params` (+ `state`).
@@ -100,8 +175,8 @@ pub async fn authorize(
         );
     };
     let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if !valid_redirect(&redirect_uri) {
-        return error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."));
+    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
+        return page;
     }
     let mut flow = Flow {
         kind: FlowKind::Authorize,
@@ -205,10 +280,29 @@ pub async fn authorize(
             Next::Done(r) => r,
         };
     }
+    // The browser's SSO session knows an account: Microsoft's "Pick an account" (unless the
+    // app asked for a fresh sign-in).
+    let session = sso_cookie(&headers)
+        .and_then(|c| w.sessions.get(&c).cloned())
+        .filter(|(_, exp)| *exp > now)
+        .and_then(|(uid, _)| w.user_by_id(&uid).cloned());
     let ctx = random_token(24);
     let hint = flow.login_hint.clone().unwrap_or_default();
+    let client_id = flow.client_id.clone();
     w.flows.insert(ctx.clone(), flow);
-    pages::login_page(&tenant, &ctx, client_id, &hint, None)
+    if let Some(u) = session.filter(|_| prompt != "login") {
+        let (name, publisher) = view(w.apps.get(&client_id), &client_id);
+        return pages::picker_page(
+            &tenant,
+            &ctx,
+            &AppView {
+                name: &name,
+                publisher: publisher.as_deref(),
+            },
+            &[(u.upn.clone(), u.display_name.clone())],
+        );
+    }
+    login_page(&w, &tenant, &ctx, &client_id, &hint, None)
 }
 
 enum Next {
@@ -353,10 +447,11 @@ pub async fn login_post(
         return error_page(90002, "Tenant not found.");
     };
     let app = flow.client_id.clone();
-    let retry =
-        |code: u32, msg: &str| pages::login_page(&tenant, &ctx, &app, &login, Some((code, msg)));
+    let retry = |w: &World, code: u32, msg: &str| {
+        login_page(w, &tenant, &ctx, &app, &login, Some((code, msg)))
+    };
     let Some(user) = w.user(login.trim()).cloned() else {
-        return retry(50034, &format!("The user account {} does not exist in the directory. To sign into this application, the account must be added to the directory.", login.trim()));
+        return retry(&w, 50034, &format!("The user account {} does not exist in the directory. To sign into this application, the account must be added to the directory.", login.trim()));
     };
     let ut = w.tenant(&user.tenant_id).cloned().expect("tenant");
     if !tp.admits(&ut) {
@@ -365,13 +460,14 @@ pub async fn login_post(
         } else {
             format!("User account '{}' from identity provider does not exist in tenant '{}' and cannot access the application '{}' in that tenant.", user.upn, flow.tenant, flow.client_id)
         };
-        return retry(50020, &msg);
+        return retry(&w, 50020, &msg);
     }
     if user.kind == UserKind::Shared || user.password.is_none() {
-        return retry(50057, "The user account is disabled.");
+        return retry(&w, 50057, "The user account is disabled.");
     }
     if user.password.as_deref() != Some(passwd.as_str()) {
         return retry(
+            &w,
             50126,
             "Error validating credentials due to invalid username or password.",
         );
@@ -381,24 +477,7 @@ pub async fn login_post(
     let sso_secs = w.lifetimes.sso_session_secs;
     w.sessions
         .insert(cookie.clone(), (user.id.clone(), now + sso_secs));
-    let uid = user.id.clone();
-    let mut resp = match after_login(&sim, &mut w, &tp, flow, &uid) {
-        Next::Consent(flow, for_org) => {
-            let scopes = if flow.kind == FlowKind::AdminConsent && flow.scopes.is_empty() {
-                super::APP_ROLES.iter().map(|s| s.to_string()).collect()
-            } else {
-                flow.scopes.clone()
-            };
-            let page =
-                pages::consent_page(&tenant, &ctx, &flow.client_id, &user.upn, &scopes, for_org);
-            w.flows.insert(ctx.clone(), flow);
-            page
-        }
-        Next::Done(r) => {
-            w.flows.remove(&ctx);
-            r
-        }
-    };
+    let mut resp = continue_as(&sim, &mut w, &tp, &tenant, &ctx, flow, &user);
     resp.headers_mut().append(
         header::SET_COOKIE,
         format!("ESTSAUTH={cookie}; Path=/; Secure; HttpOnly; SameSite=None")
@@ -406,6 +485,81 @@ pub async fn login_post(
             .unwrap(),
     );
     resp
+}
+
+/// The user is known (password checked, or picked from the SSO session): the consent page,
+/// or the end of the flow.
+fn continue_as(
+    sim: &Sim,
+    w: &mut World,
+    tp: &TenantPath,
+    tenant: &str,
+    ctx: &str,
+    mut flow: Flow,
+    user: &crate::state::User,
+) -> Response<Body> {
+    flow.user_id = Some(user.id.clone());
+    match after_login(sim, w, tp, flow, &user.id) {
+        Next::Consent(flow, for_org) => {
+            let scopes = if flow.kind == FlowKind::AdminConsent && flow.scopes.is_empty() {
+                super::APP_ROLES.iter().map(|s| s.to_string()).collect()
+            } else {
+                flow.scopes.clone()
+            };
+            let page = consent_page(w, tenant, ctx, &flow.client_id, &user.upn, &scopes, for_org);
+            w.flows.insert(ctx.to_string(), flow);
+            page
+        }
+        Next::Done(r) => {
+            w.flows.remove(ctx);
+            r
+        }
+    }
+}
+
+/// The account picker's answer: `account=<upn>` continues as the session's account,
+/// `account=` (empty, "Use another account") shows the sign-in form.
+pub async fn pick_post(
+    State(sim): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<Params>,
+) -> Response<Body> {
+    let now = sim.clock.now();
+    let ctx = f.get("ctx").cloned().unwrap_or_default();
+    let account = f.get("account").cloned().unwrap_or_default();
+    let mut w = sim.w();
+    let Some(flow) = w.flows.get(&ctx).cloned().filter(|fl| fl.expires > now) else {
+        return error_page(
+            50058,
+            "The sign-in session is invalid or has expired. Start the sign-in again.",
+        );
+    };
+    let Some(tp) = TenantPath::resolve(&w, &flow.tenant) else {
+        return error_page(90002, "Tenant not found.");
+    };
+    let session_user = sso_cookie(&headers)
+        .and_then(|c| w.sessions.get(&c).cloned())
+        .filter(|(_, exp)| *exp > now)
+        .and_then(|(uid, _)| w.user_by_id(&uid).cloned());
+    match session_user {
+        Some(u) if !account.is_empty() && u.upn.eq_ignore_ascii_case(&account) => {
+            let ut = w.tenant(&u.tenant_id).cloned().expect("tenant");
+            if !tp.admits(&ut) {
+                let hint = u.upn.clone();
+                return login_page(&w, &tenant, &ctx, &flow.client_id, &hint, Some((50020, &format!("User account '{}' from identity provider does not exist in tenant '{}' and cannot access the application '{}' in that tenant.", u.upn, flow.tenant, flow.client_id))));
+            }
+            continue_as(&sim, &mut w, &tp, &tenant, &ctx, flow, &u)
+        }
+        _ => {
+            let hint = if account.is_empty() {
+                String::new()
+            } else {
+                account.clone()
+            };
+            login_page(&w, &tenant, &ctx, &flow.client_id, &hint, None)
+        }
+    }
 }
 
 pub async fn consent_post(
@@ -529,7 +683,7 @@ pub async fn device_post(State(sim): State<AppState>, Form(f): Form<Params>) -> 
     };
     let ctx = random_token(24);
     w.flows.insert(ctx.clone(), flow);
-    pages::login_page(&d.tenant, &ctx, &d.client_id, "", None)
+    login_page(&w, &d.tenant, &ctx, &d.client_id, "", None)
 }
 
 pub async fn adminconsent(
@@ -552,8 +706,8 @@ pub async fn adminconsent(
         );
     };
     let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if !valid_redirect(&redirect_uri) {
-        return error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."));
+    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
+        return page;
     }
     let scopes = match q.get("scope") {
         Some(s) if s.to_ascii_lowercase().ends_with("/.default") && !s.contains(' ') => vec![],
@@ -584,5 +738,5 @@ pub async fn adminconsent(
     let ctx = random_token(24);
     let hint = flow.login_hint.clone().unwrap_or_default();
     w.flows.insert(ctx.clone(), flow);
-    pages::login_page(&tenant, &ctx, client_id, &hint, None)
+    login_page(&w, &tenant, &ctx, client_id, &hint, None)
 }

@@ -15,7 +15,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::server::AppState;
-use crate::state::{Tenant, World, CONSUMERS_TENANT_ID};
+use crate::state::{App, Tenant, World, CONSUMERS_TENANT_ID};
 
 /// The `{tenant}` segment of an identity URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -278,4 +278,24 @@ pub async fn logout(
             .unwrap(),
     );
     r
+}
+
+/// The directory name Entra puts into AADSTS700016: the tenant's display name on a tenant
+/// path; on `common`/`organizations`/`consumers` the path segment (a guess, see README).
+pub fn directory_name(w: &World, tp: &TenantPath) -> String {
+    match tp {
+        TenantPath::Specific(id) => w
+            .tenant(id)
+            .map(|t| t.display_name.clone())
+            .unwrap_or_else(|| id.clone()),
+        other => other.segment(),
+    }
+}
+
+/// The registration of `client_id`, or AADSTS700016's text.
+pub fn registered_app(w: &World, tp: &TenantPath, client_id: &str) -> Result<App, String> {
+    w.apps
+        .get(client_id)
+        .cloned()
+        .ok_or_else(|| errors::app_not_found(client_id, &directory_name(w, tp)))
 }

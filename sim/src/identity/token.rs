@@ -9,12 +9,12 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::errors::token_error;
+use super::errors::{client_error, redirect_mismatch, secret_invalid, token_error, SECRET_MISSING};
 use super::{graph_scopes, parse_scopes, TenantPath, APP_ROLES, OIDC_SCOPES};
 use crate::counters::inc;
 use crate::server::{AppState, Sim};
 use crate::state::{
-    b64url, random_bytes, random_token, DeviceGrant, DeviceState, RefreshGrant, World,
+    b64url, random_bytes, random_token, DeviceGrant, DeviceState, Platform, RefreshGrant, World,
 };
 
 fn ok_json(v: Value) -> Response<Body> {
@@ -82,9 +82,9 @@ pub fn issue(
         "acct": 0, "acr": "1",
         "aio": random_token(24),
         "amr": ["pwd"],
-        "app_displayname": format!("App {client_id}"),
+        "app_displayname": w.apps.get(client_id).map(|a| a.display_name.clone()).unwrap_or_default(),
         "appid": client_id,
-        "appidacr": "0",
+        "appidacr": if w.apps.get(client_id).is_some_and(|a| a.platform == Platform::Web) { "1" } else { "0" },
         "family_name": user.surname.clone().unwrap_or_default(),
         "given_name": user.given_name.clone().unwrap_or_default(),
         "idtyp": "user",
@@ -243,17 +243,25 @@ pub async fn token(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    match w.apps.get(&client_id) {
-        Some(Some(expected)) => {
-            if secret.is_none() {
-                return token_error(&sim, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
-            }
-            if secret.as_deref() != Some(expected.as_str()) {
-                return token_error(&sim, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
-            }
+    let app = match super::registered_app(&w, &tp, &client_id) {
+        Ok(a) => a,
+        Err(m) => return token_error(&sim, "unauthorized_client", 700016, &m),
+    };
+    // A Web-platform app is a confidential client: every grant must carry its secret. A
+    // public client must not present one (client credentials need a confidential client).
+    match (app.platform, secret.as_deref()) {
+        (Platform::Web, None) | (Platform::Public, None) if grant_type == "client_credentials" => {
+            return client_error(&sim, 7000218, SECRET_MISSING)
         }
-        Some(None) if secret.is_some() && grant_type != "client_credentials" => {
-            return token_error(&sim, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.");
+        (Platform::Web, None) => return client_error(&sim, 7000218, SECRET_MISSING),
+        (Platform::Web, Some(s)) if Some(s) != app.client_secret.as_deref() => {
+            return client_error(&sim, 7000215, &secret_invalid(&client_id))
+        }
+        (Platform::Public, Some(_)) if grant_type == "client_credentials" => {
+            return client_error(&sim, 7000215, &secret_invalid(&client_id))
+        }
+        (Platform::Public, Some(_)) => {
+            return client_error(&sim, 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
         }
         _ => {}
     }
@@ -283,10 +291,16 @@ pub async fn token(
                     "The provided authorization code was issued to a different client.",
                 );
             }
-            if f.get("redirect_uri")
-                .map(|r| r != &g.redirect_uri)
-                .unwrap_or(true)
-            {
+            let redirect = f.get("redirect_uri").cloned().unwrap_or_default();
+            if !app.redirect_registered(&redirect) {
+                return token_error(
+                    &sim,
+                    "invalid_request",
+                    50011,
+                    &redirect_mismatch(&redirect, &client_id),
+                );
+            }
+            if redirect != g.redirect_uri {
                 return token_error(&sim, "invalid_grant", 50148, "The redirect_uri does not match the redirect URI that was used when requesting the authorization code.");
             }
             if let Some(ch) = &g.code_challenge {
@@ -457,9 +471,6 @@ pub async fn token(
             let TenantPath::Specific(tid) = tp else {
                 return token_error(&sim, "invalid_request", 9001023, "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.");
             };
-            if secret.is_none() {
-                return token_error(&sim, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
-            }
             let scope = f.get("scope").cloned().unwrap_or_default();
             let lower = scope.trim().to_ascii_lowercase();
             if !(lower == "https://graph.microsoft.com/.default"
@@ -478,7 +489,7 @@ pub async fn token(
                 "iss": graph_issuer(&tid),
                 "iat": now, "nbf": now, "exp": now + life,
                 "aio": random_token(24),
-                "app_displayname": format!("App {client_id}"),
+                "app_displayname": app.display_name,
                 "appid": client_id,
                 "appidacr": "1",
                 "idp": graph_issuer(&tid),
@@ -534,6 +545,10 @@ pub async fn devicecode(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
+    let tp = TenantPath::resolve(&w, &tenant).expect("checked above");
+    if let Err(m) = super::registered_app(&w, &tp, &client_id) {
+        return token_error(&sim, "unauthorized_client", 700016, &m);
+    }
     let Some(scope) = f.get("scope").filter(|s| !s.trim().is_empty()) else {
         return token_error(
             &sim,

@@ -20,6 +20,10 @@ pub const FAB_ADMIN: &str = "admin@fabrikam.example";
 pub const MAX: &str = "max.muster@outlook.example";
 pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 pub const REDIRECT: &str = "http://localhost:8400/callback";
+/// The demo seed's Web-platform app and its secret.
+pub const WEB_CLIENT: &str = o365_sim::seed::DEMO_WEB_APP_ID;
+pub const WEB_SECRET: &str = o365_sim::seed::DEMO_WEB_APP_SECRET;
+pub const WEB_REDIRECT: &str = o365_sim::seed::DEMO_WEB_APP_REDIRECT;
 pub const ALL_SCOPES: &str = "openid profile offline_access https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/Mail.ReadWrite.Shared https://graph.microsoft.com/Mail.Send.Shared https://graph.microsoft.com/MailboxSettings.Read https://graph.microsoft.com/User.ReadBasic.All";
 
 pub struct T {

@@ -69,7 +69,7 @@ async fn basic_client_auth_and_legacy_admin_consent() {
     t.admin(
         Method::POST,
         "/apps",
-        Some(json!({"clientId": "web-app", "clientSecret": "s3cr3t"})),
+        Some(json!({"clientId": "web-app", "clientSecret": "s3cr3t", "redirectUris": [REDIRECT]})),
     )
     .await;
     t.admin(
@@ -120,10 +120,10 @@ async fn basic_client_auth_and_legacy_admin_consent() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.status().as_u16(), 401, "invalid_client is 401");
     // Legacy admin consent endpoint.
     let url = format!(
-        "{}/fabrikam.example/adminconsent?client_id=legacy-app&redirect_uri={REDIRECT}&state=l1",
+        "{}/fabrikam.example/adminconsent?client_id=web-app&redirect_uri={REDIRECT}&state=l1",
         t.sim.url()
     );
     let r = t
@@ -141,10 +141,10 @@ async fn basic_client_auth_and_legacy_admin_consent() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|a| a == "legacy-app"));
+        .any(|a| a == "web-app"));
     t.admin(
         Method::DELETE,
-        "/tenants/fabrikam.example/consents/legacy-app",
+        "/tenants/fabrikam.example/consents/web-app",
         None,
     )
     .await;
@@ -160,7 +160,7 @@ async fn basic_client_auth_and_legacy_admin_consent() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|a| a == "legacy-app"));
+        .any(|a| a == "web-app"));
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 fn assert_aad_error(r: &Resp, error: &str, code: u64) {
-    assert_eq!(r.status, 400, "{}", r.text);
+    // Client authentication failures (invalid_client) are 401, the rest 400.
+    let status = if error == "invalid_client" { 401 } else { 400 };
+    assert_eq!(r.status, status, "{}", r.text);
     let b = &r.body;
     assert_eq!(b["error"], error, "{}", r.text);
     assert_eq!(b["error_codes"], json!([code]), "{}", r.text);
@@ -221,19 +223,29 @@ async fn pkce_plain_and_mismatch_and_redirect_mismatch() {
         )
         .await;
     assert_aad_error(&r, "invalid_grant", 501481);
-    // Redirect URI mismatch.
-    let r = t
-        .form(
-            "/contoso.example/oauth2/v2.0/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", CLIENT),
-                ("code", &q["code"]),
-                ("redirect_uri", "http://localhost:9/other"),
-            ],
-        )
-        .await;
-    assert_aad_error(&r, "invalid_grant", 50148);
+    // Redirect URI not the one of the authorize request (but registered): 50148; not
+    // registered at all: 50011.
+    for (uri, error, code) in [
+        (
+            "http://localhost:8080/o365/callback",
+            "invalid_grant",
+            50148,
+        ),
+        ("http://localhost:9/other", "invalid_request", 50011),
+    ] {
+        let r = t
+            .form(
+                "/contoso.example/oauth2/v2.0/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", CLIENT),
+                    ("code", &q["code"]),
+                    ("redirect_uri", uri),
+                ],
+            )
+            .await;
+        assert_aad_error(&r, error, code);
+    }
     // plain method.
     let verifier = "plain-verifier-plain-verifier-plain-verifier-1";
     let mut url = url::Url::parse(&t.url("/contoso.example/oauth2/v2.0/authorize")).unwrap();
@@ -294,7 +306,7 @@ async fn sign_in_page_errors() {
     let r = t
         .req(
             Method::GET,
-            "/nope.example/oauth2/v2.0/authorize?client_id=x",
+            &format!("/nope.example/oauth2/v2.0/authorize?client_id={CLIENT}"),
             None,
             None,
             &[],
@@ -302,7 +314,7 @@ async fn sign_in_page_errors() {
         .await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("AADSTS90002"));
-    let r = t.req(Method::GET, "/common/oauth2/v2.0/authorize?client_id=x&redirect_uri=ftp://x&response_type=code&scope=openid", None, None, &[]).await;
+    let r = t.req(Method::GET, &format!("/common/oauth2/v2.0/authorize?client_id={CLIENT}&redirect_uri=ftp://x&response_type=code&scope=openid"), None, None, &[]).await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("AADSTS50011"));
 }
@@ -326,12 +338,12 @@ async fn authorize_error_redirects() {
     assert_eq!(q["error"], "invalid_scope");
     assert!(q["error_description"].starts_with("AADSTS70011:"));
     // Missing scope, unsupported response type.
-    let r = t.req(Method::GET, &format!("/common/oauth2/v2.0/authorize?client_id=x&redirect_uri={REDIRECT}&response_type=code"), None, None, &[]).await;
+    let r = t.req(Method::GET, &format!("/common/oauth2/v2.0/authorize?client_id={CLIENT}&redirect_uri={REDIRECT}&response_type=code"), None, None, &[]).await;
     assert_eq!(
         query_of(r.headers["location"].to_str().unwrap())["error"],
         "invalid_request"
     );
-    let r = t.req(Method::GET, &format!("/common/oauth2/v2.0/authorize?client_id=x&redirect_uri={REDIRECT}&response_type=token&scope=openid"), None, None, &[]).await;
+    let r = t.req(Method::GET, &format!("/common/oauth2/v2.0/authorize?client_id={CLIENT}&redirect_uri={REDIRECT}&response_type=token&scope=openid"), None, None, &[]).await;
     assert_eq!(
         query_of(r.headers["location"].to_str().unwrap())["error"],
         "unsupported_response_type"
@@ -770,7 +782,7 @@ async fn token_endpoint_request_errors_and_client_credentials() {
         async move {
             let mut f = vec![
                 ("grant_type", "client_credentials"),
-                ("client_id", CLIENT),
+                ("client_id", WEB_CLIENT),
                 ("scope", "https://graph.microsoft.com/.default"),
             ];
             if let Some(s) = secret {
@@ -779,13 +791,17 @@ async fn token_endpoint_request_errors_and_client_credentials() {
             t.form(&format!("/{tenant}/oauth2/v2.0/token"), &f).await
         }
     };
-    assert_aad_error(&cc("common", Some("s")).await, "invalid_request", 9001023);
+    assert_aad_error(
+        &cc("common", Some(WEB_SECRET)).await,
+        "invalid_request",
+        9001023,
+    );
     assert_aad_error(
         &cc("contoso.example", None).await,
         "invalid_client",
         7000218,
     );
-    let r = cc("contoso.example", Some("s")).await;
+    let r = cc("contoso.example", Some(WEB_SECRET)).await;
     assert_eq!(r.status, 200);
     assert!(r.body.get("refresh_token").is_none());
     let app = claims(r.body["access_token"].as_str().unwrap());
@@ -803,10 +819,10 @@ async fn token_endpoint_request_errors_and_client_credentials() {
     t.admin(
         Method::POST,
         "/tenants/contoso.example/consents",
-        Some(json!({"clientId": CLIENT})),
+        Some(json!({"clientId": WEB_CLIENT})),
     )
     .await;
-    let r = cc("contoso.example", Some("s")).await;
+    let r = cc("contoso.example", Some(WEB_SECRET)).await;
     let at = r.body["access_token"].as_str().unwrap().to_string();
     assert!(claims(&at)["roles"]
         .as_array()
@@ -832,8 +848,8 @@ async fn token_endpoint_request_errors_and_client_credentials() {
             "/contoso.example/oauth2/v2.0/token",
             &[
                 ("grant_type", "client_credentials"),
-                ("client_id", CLIENT),
-                ("client_secret", "s"),
+                ("client_id", WEB_CLIENT),
+                ("client_secret", WEB_SECRET),
                 ("scope", "Mail.Read"),
             ],
         )
@@ -843,13 +859,13 @@ async fn token_endpoint_request_errors_and_client_credentials() {
     t.admin(
         Method::POST,
         "/apps",
-        Some(json!({"clientId": "conf-app", "clientSecret": "right"})),
+        Some(json!({"clientId": "conf-app", "clientSecret": "right", "displayName": "Conf"})),
     )
     .await;
     t.admin(
         Method::POST,
         "/apps",
-        Some(json!({"clientId": "pub-app", "clientSecret": null})),
+        Some(json!({"clientId": "pub-app", "clientSecret": null, "platform": "public"})),
     )
     .await;
     let r = t
@@ -919,16 +935,358 @@ async fn blocking_api_and_cli_browser() {
 fn start_blocking_from_a_plain_test() {
     let sim = o365_sim::RunningSim::start_blocking(o365_sim::SimOptions::default()).unwrap();
     let url = format!(
-        "{}/contoso.example/oauth2/v2.0/authorize?client_id=a&response_type=code&redirect_uri=http://localhost/cb&scope=User.Read&state=s",
+        "{}/contoso.example/oauth2/v2.0/authorize?client_id={CLIENT}&response_type=code&redirect_uri={REDIRECT}&scope=User.Read&state=s",
         sim.url()
     );
     let r = o365_sim::browser::sign_in(&url, ANNA, PW, Consent::Accept).unwrap();
-    assert!(r.starts_with("http://localhost/cb?code="), "{r}");
+    assert!(r.starts_with(&format!("{REDIRECT}?code=")), "{r}");
     let ac = format!(
-        "{}/fabrikam.example/v2.0/adminconsent?client_id=a&redirect_uri=http://localhost/cb",
+        "{}/fabrikam.example/v2.0/adminconsent?client_id={CLIENT}&redirect_uri={REDIRECT}",
         sim.url()
     );
     let r = o365_sim::browser::admin_consent(&ac, FAB_ADMIN, PW).unwrap();
     assert!(r.contains("admin_consent=True"), "{r}");
     sim.shutdown_blocking();
+}
+
+/// The app registry is strict (sim/README "App registrations"): unknown apps and redirect URIs
+/// are refused on Microsoft's own page (never redirected), a Web-platform app must present its
+/// secret on every redemption, and errors have Entra's JSON shape.
+#[tokio::test]
+async fn app_registry_is_strict() {
+    let t = T::new().await;
+    let (v, c) = pkce();
+    let authorize = |client: &str, redirect: &str| {
+        let mut u = url::Url::parse(&t.url("/contoso.example/oauth2/v2.0/authorize")).unwrap();
+        u.query_pairs_mut()
+            .append_pair("client_id", client)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", "offline_access User.Read Mail.ReadWrite Mail.Send")
+            .append_pair("state", "s1")
+            .append_pair("code_challenge", &c)
+            .append_pair("code_challenge_method", "S256");
+        u.to_string()
+    };
+    // Unknown app: AADSTS700016 on the page, naming the app and the directory.
+    let unknown = "0badc0de-0000-4000-8000-000000000000";
+    let r = t
+        .req(Method::GET, &authorize(unknown, REDIRECT), None, None, &[])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.headers.get("location").is_none(), "never redirected");
+    assert!(r.text.contains("AADSTS700016"), "{}", r.text);
+    assert!(r.text.contains(&format!("Application with identifier &#39;{unknown}&#39; was not found in the directory &#39;Contoso GmbH&#39;")), "{}", r.text);
+    // A redirect URI that is not registered (even a loopback one): AADSTS50011, no redirect.
+    for bad in [
+        "http://localhost:8400/other",
+        "https://evil.example/cb",
+        "http://localhost:8400/Callback",
+    ] {
+        let r = t
+            .req(Method::GET, &authorize(CLIENT, bad), None, None, &[])
+            .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(
+            r.headers.get("location").is_none(),
+            "{bad}: never redirected to it"
+        );
+        assert!(r.text.contains("AADSTS50011"), "{bad}: {}", r.text);
+        assert!(!r.text.contains("loginForm"), "no sign-in form");
+    }
+    let e = t
+        .sign_in_error(&authorize(CLIENT, "https://evil.example/cb"), ANNA, PW)
+        .await;
+    assert!(e.starts_with("AADSTS50011: The redirect URI 'https://evil.example/cb' specified in the request does not match the redirect URIs configured for the application"), "{e}");
+    // Token endpoint: unknown app.
+    let r = t
+        .form(
+            "/contoso.example/oauth2/v2.0/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", unknown),
+                ("code", "x"),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_aad_error(&r, "unauthorized_client", 700016);
+    assert_eq!(
+        r.body["error_uri"],
+        format!("{}/error?code=700016", t.sim.url())
+    );
+    // Device code for an unknown app.
+    let r = t
+        .form(
+            "/contoso.example/oauth2/v2.0/devicecode",
+            &[("client_id", unknown), ("scope", "User.Read")],
+        )
+        .await;
+    assert_aad_error(&r, "unauthorized_client", 700016);
+
+    // The Web-platform app: sign-in works (its page shows the registered name), but the code
+    // is redeemed only with the right secret.
+    let redeem = |code: String, secret: Option<&'static str>| {
+        let t = &t;
+        let v = v.clone();
+        async move {
+            let mut f = vec![
+                ("grant_type", "authorization_code".to_string()),
+                ("client_id", WEB_CLIENT.to_string()),
+                ("code", code),
+                ("redirect_uri", WEB_REDIRECT.to_string()),
+                ("code_verifier", v),
+            ];
+            if let Some(s) = secret {
+                f.push(("client_secret", s.to_string()));
+            }
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            t.form("/contoso.example/oauth2/v2.0/token", &f).await
+        }
+    };
+    let page = t
+        .req(
+            Method::GET,
+            &authorize(WEB_CLIENT, WEB_REDIRECT),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert!(
+        page.text.contains(o365_sim::seed::DEMO_APP_NAME),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains(WEB_CLIENT), "the name, not the id");
+    let q = query_of(
+        &t.redirect_after_sign_in(&authorize(WEB_CLIENT, WEB_REDIRECT), BEN, Consent::Accept)
+            .await,
+    );
+    let code = q["code"].clone();
+    assert_aad_error(&redeem(code.clone(), None).await, "invalid_client", 7000218);
+    let r = redeem(code.clone(), Some("not-the-secret")).await;
+    assert_aad_error(&r, "invalid_client", 7000215);
+    assert!(r.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("for a secret added to app '{WEB_CLIENT}'")));
+    let r = redeem(code, Some(WEB_SECRET)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rt = r.body["refresh_token"].as_str().unwrap().to_string();
+    let at = claims(r.body["access_token"].as_str().unwrap());
+    assert_eq!(at["app_displayname"], o365_sim::seed::DEMO_APP_NAME);
+    // Refresh without the secret: 7000218 too.
+    let r = t
+        .form(
+            "/contoso.example/oauth2/v2.0/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", WEB_CLIENT),
+                ("refresh_token", &rt),
+            ],
+        )
+        .await;
+    assert_aad_error(&r, "invalid_client", 7000218);
+
+    // Registration through the bench: typed, unknown fields and impossible apps refused.
+    let r = t
+        .req(
+            Method::POST,
+            "/_sim/apps",
+            None,
+            Some(json!({"clientId": "x", "redirectUri": "http://localhost/cb"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `redirectUri`"),
+        "{}",
+        r.text
+    );
+    for bad in [
+        json!({"platform": "public", "clientSecret": "s"}),
+        json!({"platform": "web", "redirectUris": ["http://crm.example/cb"]}),
+        json!({"platform": "mobile"}),
+    ] {
+        let r = t
+            .req(Method::POST, "/_sim/apps", None, Some(bad.clone()), &[])
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    let app = t
+        .admin(
+            Method::POST,
+            "/apps",
+            Some(
+                json!({"displayName": "Makler Mail", "platform": "web", "clientSecret": "pw1",
+                         "redirectUris": ["https://makler.example/cb"]}),
+            ),
+        )
+        .await;
+    let id = app["clientId"].as_str().unwrap().to_string();
+    assert_eq!(app["platform"], "web");
+    assert_eq!(app["publisherDomain"], Value::Null);
+    assert_eq!(
+        t.admin(Method::GET, &format!("/apps/{id}"), None).await["displayName"],
+        "Makler Mail"
+    );
+    t.admin(Method::DELETE, &format!("/apps/{id}"), None).await;
+    let r = t
+        .req(
+            Method::GET,
+            &authorize(&id, "https://makler.example/cb"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert!(r.text.contains("AADSTS700016"), "deleted app is unknown");
+}
+
+/// Fills in the sign-in form on `page` (password PW) by hand; the answer (consent page and
+/// SSO cookie).
+async fn post_login(t: &T, page: &str, login: &str) -> reqwest::Response {
+    let ctx = page
+        .split("name=\"ctx\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a sign-in form");
+    t.http
+        .post(t.url("/contoso.example/login"))
+        .form(&[("ctx", ctx), ("login", login), ("passwd", PW)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The sign-in pages look like Microsoft's: the app's name and publisher domain, the
+/// permissions in Microsoft's words, and "Pick an account" when the browser is signed in.
+#[tokio::test]
+async fn sign_in_pages_show_app_permissions_and_account_picker() {
+    let t = T::new().await;
+    let (_, c) = pkce();
+    let url = t.authorize_url(
+        "contoso.example",
+        "openid offline_access User.Read Mail.ReadWrite Mail.Send Mail.ReadWrite.Shared",
+        &c,
+        &[],
+    );
+    // Sign in by hand to see the consent page.
+    let login = t.req(Method::GET, &url, None, None, &[]).await;
+    assert_eq!(login.status, 200);
+    assert!(login.text.contains("id=\"loginForm\""));
+    assert!(login.text.contains(&format!(
+        "<span id=\"appName\">{}</span>",
+        o365_sim::seed::DEMO_APP_NAME
+    )));
+    let r = post_login(&t, &login.text, ANNA).await;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let consent = r.text().await.unwrap();
+    assert!(consent.contains("Permissions requested"));
+    assert!(
+        consent.contains(&format!(
+            "id=\"appName\" style=\"font-size:20px;font-weight:600\">{}</div>",
+            o365_sim::seed::DEMO_APP_NAME
+        )),
+        "{consent}"
+    );
+    assert!(consent.contains(&format!(
+        "<span id=\"publisherDomain\">{}</span>",
+        o365_sim::seed::DEMO_PUBLISHER_DOMAIN
+    )));
+    assert!(!consent.contains("unverifiedWarning"));
+    for (scope, words) in [
+        ("User.Read", "Sign you in and read your profile"),
+        ("Mail.ReadWrite", "Read and write access to your mail"),
+        ("Mail.Send", "Send mail as you"),
+        (
+            "offline_access",
+            "Maintain access to data you have given it access to",
+        ),
+        (
+            "Mail.ReadWrite.Shared",
+            "Read and write user and shared mail",
+        ),
+    ] {
+        assert!(
+            consent.contains(&format!(
+                "data-scope=\"{scope}\" style=\"margin:6px 0\">{words}</li>"
+            )),
+            "{scope}: {consent}"
+        );
+    }
+    assert!(consent.contains("<div id=\"account\""));
+    // With the session cookie: "Pick an account" listing Anna, then straight on.
+    let picker = t
+        .req(
+            Method::GET,
+            &url,
+            None,
+            None,
+            &[("cookie", cookie.as_str())],
+        )
+        .await;
+    assert_eq!(picker.status, 200);
+    assert!(picker.text.contains("Pick an account"), "{}", picker.text);
+    assert!(picker
+        .text
+        .contains(&format!("name=\"account\" value=\"{ANNA}\"")));
+    assert!(picker.text.contains("Anna Schmidt"));
+    assert!(picker.text.contains("Use another account"));
+    // prompt=login skips the picker.
+    let fresh = t.authorize_url("contoso.example", "User.Read", &c, &[("prompt", "login")]);
+    let r = t
+        .req(
+            Method::GET,
+            &fresh,
+            None,
+            None,
+            &[("cookie", cookie.as_str())],
+        )
+        .await;
+    assert!(r.text.contains("loginForm") && !r.text.contains("pickerForm"));
+    // The browser helper: first sign-in with the password, the second through the picker
+    // (same account, no password asked), a third as another account ("Use another account").
+    let first = t.redirect_after_sign_in(&url, ANNA, Consent::Accept).await;
+    assert!(query_of(&first).contains_key("code"));
+    let again = t
+        .browser
+        .sign_in(&url, ANNA, "not-asked", Consent::Accept)
+        .await
+        .unwrap();
+    assert!(
+        query_of(&again).contains_key("code"),
+        "picked from the session: {again}"
+    );
+    let other = t.redirect_after_sign_in(&url, BEN, Consent::Accept).await;
+    let q = query_of(&other);
+    let r = t.redeem("contoso.example", &q["code"], "x").await;
+    assert_eq!(r.status, 400, "PKCE still checked");
+    // An app without a verified publisher: "unverified" on the consent page.
+    t.admin(
+        Method::POST,
+        "/apps",
+        Some(json!({"clientId": "unverified-app", "displayName": "Nobody's App", "platform": "public", "redirectUris": [REDIRECT]})),
+    )
+    .await;
+    let u2 = url.replace(CLIENT, "unverified-app");
+    let login = t.req(Method::GET, &u2, None, None, &[]).await;
+    let consent = post_login(&t, &login.text, BEN).await.text().await.unwrap();
+    assert!(consent.contains("Nobody&#39;s App"), "{consent}");
+    assert!(consent.contains("data-verified=\"false\">unverified</span>"));
+    assert!(consent.contains("unverifiedWarning"));
 }

@@ -75,6 +75,12 @@ async fn request_window_limit() {
         "Retry-After {ra}: until the oldest request leaves the window"
     );
     // Per app: another client id has its own window.
+    t.admin(
+        Method::POST,
+        "/apps",
+        Some(json!({"clientId": "other-app", "platform": "public", "redirectUris": [REDIRECT]})),
+    )
+    .await;
     let (v, c) = pkce();
     let mut url =
         url::Url::parse(&t.authorize_url("contoso.example", ALL_SCOPES, &c, &[])).unwrap();

@@ -22,7 +22,8 @@ CA = os.environ["SIM_CA"]
 # at the sim's CA too, so that MSAL's own session trusts it whatever the environment says.
 os.environ["REQUESTS_CA_BUNDLE"] = CA
 os.environ["CURL_CA_BUNDLE"] = CA
-CLIENT_ID = "0f3a1b2c-4d5e-6f70-8192-a3b4c5d6e7f8"
+# The demo seed's public client (registered with this redirect URI).
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 REDIRECT = "http://localhost:8400/callback"
 SCOPES = ["https://graph.microsoft.com/Mail.ReadWrite", "https://graph.microsoft.com/Mail.Send",
           "https://graph.microsoft.com/User.Read"]

@@ -18,6 +18,15 @@ impl LeaseStore for SqliteStore {
         })
     }
 
+    fn schema_version(&self) -> Result<(i64, i64)> {
+        let have = self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+        let want = super::migrations::MIGRATIONS
+            .last()
+            .map(|m| m.0)
+            .unwrap_or(0);
+        Ok((have, want))
+    }
+
     fn release_lease(&self, name: &str, owner: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
