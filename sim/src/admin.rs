@@ -16,7 +16,8 @@ use crate::graph::json::folder_json;
 use crate::graph::send::{submit, Submission};
 use crate::server::AppState;
 use crate::state::{
-    new_guid, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User, UserKind, World,
+    new_guid, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User,
+    UserKind, World,
 };
 
 /// `90.00:00:00` style (days.hours:minutes:seconds).

@@ -6,8 +6,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::state::{
-    new_message_id, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User, UserKind, World,
-    CONSUMERS_TENANT_ID,
+    new_message_id, Addr, AliasSendMode, App, Attachment, Grant, Message, Platform, Tenant, User,
+    UserKind, World, CONSUMERS_TENANT_ID,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +112,7 @@ pub const DEMO_PUBLISHER_DOMAIN: &str = "crm.example";
 pub const DEMO_APP_REDIRECTS: &[&str] = &[
     "http://localhost:8080/o365/callback",
     "http://localhost:8400/callback",
+    "http://127.0.0.1/o365/callback",
 ];
 /// The demo's web app (confidential client, "Web" platform) with its secret: what `make demo`
 /// and the README use, as a CRM on a server registers it.

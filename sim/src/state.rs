@@ -901,9 +901,27 @@ pub struct App {
 }
 
 impl App {
+    /// Exact, case-sensitive match; for loopback URIs (`http://localhost`, `127.0.0.1`,
+    /// `[::1]`) the port is ignored, as Microsoft documents for localhost redirect URIs
+    /// (native apps listen on an ephemeral port, RFC 8252 section 7.3): scheme, host and path
+    /// still match exactly, so `localhost` and `127.0.0.1` do not stand for each other.
     pub fn redirect_registered(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+        self.redirect_uris
+            .iter()
+            .any(|r| r == uri || same_loopback_but_port(r, uri))
     }
+}
+
+fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    loopback(&a)
+        && a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
 }
 
 impl World {

@@ -111,14 +111,14 @@ impl Telemetry {
     /// Opens the sinks of `cfg` for client `client_id` and registers them.
     pub fn open(client_id: &str, cfg: &LogConfig) -> Result<Arc<Telemetry>> {
         let file = match &cfg.file {
-            Some(path) if cfg.level != "off" => Some(Mutex::new(
-                crate::files::append(path).map_err(|e| {
-                        Error::invalid_field(
-                            "log.file",
-                            format!("cannot open log file '{}': {e}", path.display()),
-                        )
-                    })?,
-            )),
+            Some(path) if cfg.level != "off" => {
+                Some(Mutex::new(crate::files::append(path).map_err(|e| {
+                    Error::invalid_field(
+                        "log.file",
+                        format!("cannot open log file '{}': {e}", path.display()),
+                    )
+                })?))
+            }
             _ => None,
         };
         let buffer_cap = cfg.buffer;

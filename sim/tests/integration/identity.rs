@@ -982,6 +982,8 @@ async fn app_registry_is_strict() {
         "http://localhost:8400/other",
         "https://evil.example/cb",
         "http://localhost:8400/Callback",
+        // the port of a loopback URI is ignored, the host is not
+        "http://127.0.0.1:8400/callback",
     ] {
         let r = t
             .req(Method::GET, &authorize(CLIENT, bad), None, None, &[])
@@ -994,6 +996,17 @@ async fn app_registry_is_strict() {
         assert!(r.text.contains("AADSTS50011"), "{bad}: {}", r.text);
         assert!(!r.text.contains("loginForm"), "no sign-in form");
     }
+    // A loopback redirect URI matches on any port (Microsoft's localhost exception, RFC 8252).
+    let r = t
+        .req(
+            Method::GET,
+            &authorize(CLIENT, "http://localhost:51004/callback"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let e = t
         .sign_in_error(&authorize(CLIENT, "https://evil.example/cb"), ANNA, PW)
         .await;
