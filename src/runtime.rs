@@ -40,6 +40,7 @@ pub fn get(workers: usize) -> Result<&'static Runtime> {
             // returns EPIPE instead of killing the host process (hosts written in C do not
             // ignore SIGPIPE the way Rust programs do).
             SigpipeBlock::block_this_thread();
+            LIBRARY_THREAD.with(|f| f.set(true));
         })
         .enable_io()
         .enable_time()
@@ -48,6 +49,15 @@ pub fn get(workers: usize) -> Result<&'static Runtime> {
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some(Slot { pid, runtime: rt });
     Ok(rt)
+}
+
+thread_local! {
+    static LIBRARY_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on the library's own runtime threads (a panic there is logged, never printed).
+pub fn on_library_thread() -> bool {
+    LIBRARY_THREAD.try_with(|f| f.get()).unwrap_or(false)
 }
 
 /// True when the current thread belongs to a Tokio runtime (ours or the host's).

@@ -81,7 +81,7 @@ fn revoked_refresh_token_needs_reauth_once_without_retry_storm() {
         let mut w = sim.sim().world.lock().unwrap();
         w.user_mut(ANNA).unwrap().revoked_before = now + 1;
     }
-    std::thread::sleep(std::time::Duration::from_millis(5));
+    sim.sim().clock.advance(1); // later sign-ins are issued after the revocation
     let mut cfg = config(&sim, dir.path());
     cfg["debug"]["clock_offset_ms"] = json!(2 * 3600 * 1000);
     let later = Lib::open(cfg);

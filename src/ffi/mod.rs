@@ -103,7 +103,10 @@ fn quiet_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let inside_library = IN_EXPORT.try_with(|f| f.get()).unwrap_or(false);
+            // In an export, or in a background job on the library's runtime (the supervisor
+            // catches it and restarts the job): logged, never printed.
+            let inside_library = IN_EXPORT.try_with(|f| f.get()).unwrap_or(false)
+                || crate::runtime::on_library_thread();
             let msg = panic_text(info.payload());
             let location = info
                 .location()

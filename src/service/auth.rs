@@ -917,7 +917,7 @@ impl Client {
                 ));
                 match graph.call(&limiter, &token, "", probe).await {
                     Ok(_) => true,
-                    Err(e) if matches!(e, Error::NotFound(_) | Error::Forbidden(_)) => false,
+                    Err(Error::NotFound(_) | Error::Forbidden(_)) => false,
                     Err(e)
                         if matches!(
                             e.fault().details.get("http_status").and_then(Value::as_u64),
