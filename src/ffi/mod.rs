@@ -271,7 +271,7 @@ where
             c.config().limits.max_request_bytes,
         )?;
         let req: Req = crate::json::from_str(text)?;
-        if let Some(s) = warm(&c, &req)? {
+        if let Some(s) = warm(c, &req)? {
             return Ok(s);
         }
         let res =
