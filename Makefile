@@ -14,6 +14,7 @@
 #   make deb     build/deb/libo365_<version>_<arch>.deb (+ libo365-dbg) with dpkg-deb
 #
 # Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-install
+#         test-php-deploy
 # Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
 
 SHELL := /bin/bash
@@ -63,10 +64,10 @@ PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNI
 
 .PHONY: help deps lib header sim binaries test demo bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary \
-        dist install deb test-install
+        dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -98,6 +99,7 @@ test: deps
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit $(PHPUNIT_CMD)
 	@$(STEP) install scripts/test_install.sh
+	@$(STEP) php-deploy scripts/test_php_deploy.sh
 	@scripts/summary.sh
 
 binaries: lib sim $(C_TESTS) $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
@@ -136,6 +138,11 @@ test-summary:
 # (uses the debug build, stripped like a release: see scripts/test_install.sh)
 test-install: lib
 	@$(STEP) install scripts/test_install.sh
+
+# Composer from a temporary project's vendor/, library lookup (argument, O365_LIB, library
+# path, pkg-config), opcache preload under php-cgi with ffi.enable=preload
+test-php-deploy: lib
+	@$(STEP) php-deploy scripts/test_php_deploy.sh
 
 # The binaries depend on `lib` (phony: cargo decides whether anything changed), so they are
 # relinked on every run; that takes a second.

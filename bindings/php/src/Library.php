@@ -16,9 +16,11 @@ namespace O365;
  * beside the library's lib/ directory, else /usr/local/include or /usr/include.
  *
  * PHP-FPM with ffi.enable=preload: call Library::preload() from the opcache.preload script.
- * It compiles the O365 classes into the preloaded code (the only code allowed to use FFI
- * then) and loads the declarations once into the FFI scope "O365"; every request's Client
- * then takes them from there (FFI::scope) instead of parsing them again.
+ * It compiles the O365 classes into the preloaded code (with ffi.enable=preload the only
+ * code outside the CLI allowed to use FFI) and checks the library and its declarations once
+ * at startup. Each request still loads the declarations (FFI::cdef) on its first Client:
+ * PHP resets static state between requests. (FFI::load into a preloaded scope is refused
+ * by PHP when opcache.preload_user is set, which FPM needs when its master runs as root.)
  *
  * Before loading all declarations a two-function probe checks o365_abi_version() against
  * ABI_VERSION, so a mismatched library is refused with a clear message instead of crashing.
@@ -27,9 +29,6 @@ final class Library
 {
     /** The C ABI version this binding was written for (O365_ABI_VERSION). */
     public const ABI_VERSION = 1;
-
-    /** The FFI scope Library::preload() fills (FFI_SCOPE). */
-    public const SCOPE = 'O365';
 
     /** @var array<string, \FFI> */
     private static array $ffi = [];
@@ -49,17 +48,9 @@ final class Library
         if (isset(self::$ffi[$key])) {
             return self::$ffi[$key];
         }
-        if ($key === '' && (string) ini_get('opcache.preload') !== '') {
-            // declarations loaded once by Library::preload() in the opcache.preload script
-            try {
-                return self::$ffi[$key] = \FFI::scope(self::SCOPE);
-            } catch (\FFI\Exception $e) {
-                // not preloaded in this process: load as usual
-            }
-        }
         self::checkExtension();
         $path = self::resolve($libraryPath);
-        return self::$ffi[$key] = self::load($path, null);
+        return self::$ffi[$key] = self::load($path);
     }
 
     /**
@@ -69,10 +60,12 @@ final class Library
      *     require '/path/to/vendor/autoload.php';        // or bindings/php/autoload.php
      *     O365\Library::preload();                       // or preload('/opt/o365/lib/libo365.so.1')
      *
-     * Compiles every O365 class into the preloaded code and loads the library's declarations
-     * into the FFI scope "O365", checking the ABI version. Requests then create their
-     * O365\Client as usual (without a library path: the preloaded library is used).
-     * Create no Client here: the preload runs in the FPM master, before the fork.
+     * Compiles every O365 class into the preloaded code, so that with ffi.enable=preload the
+     * binding may use FFI in requests, and loads the library and its declarations once to
+     * fail at startup rather than in a request (missing library, wrong ABI, missing header).
+     * Requests then create their O365\Client as usual, finding the library the same way (or
+     * pass the path returned here). Create no Client in the preload script: it runs in the
+     * FPM master, before the fork.
      *
      * @return string the library path that was loaded
      * @throws LoadException
@@ -81,6 +74,10 @@ final class Library
     {
         self::checkExtension();
         foreach (glob(__DIR__ . '/*.php') ?: [] as $file) {
+            $class = __NAMESPACE__ . '\\' . basename($file, '.php');
+            if (class_exists($class, false)) {
+                continue; // already compiled by this script's autoloader
+            }
             if (function_exists('opcache_compile_file') && (bool) ini_get('opcache.enable')) {
                 @opcache_compile_file($file);
             } else {
@@ -88,7 +85,7 @@ final class Library
             }
         }
         $path = self::resolve($libraryPath);
-        self::load($path, self::SCOPE);
+        self::load($path);
         return $path;
     }
 
@@ -141,12 +138,11 @@ final class Library
     }
 
     /**
-     * Probes the ABI version, then loads every declaration (into an FFI scope when $scope is
-     * given, for preloading).
+     * Probes the ABI version, then loads every declaration.
      *
      * @throws LoadException
      */
-    private static function load(string $path, ?string $scope): \FFI
+    private static function load(string $path): \FFI
     {
         try {
             $probe = \FFI::cdef('const char *o365_version(void); uint32_t o365_abi_version(void);', $path);
@@ -194,25 +190,7 @@ final class Library
         // FFI::cdef takes no preprocessor lines (#define FFI_SCOPE / FFI_LIB are for FFI::load)
         $decls = (string) preg_replace('/^[ \t]*#.*$/m', '', $decls);
         try {
-            if ($scope === null) {
-                return \FFI::cdef($decls, $path);
-            }
-            // FFI::load reads a file whose #defines name the scope and the library
-            $file = tempnam(sys_get_temp_dir(), 'o365-ffi-');
-            if ($file === false) {
-                throw new LoadException('o365: cannot create a temporary file for FFI::load', null);
-            }
-            try {
-                file_put_contents($file, sprintf("#define FFI_SCOPE \"%s\"\n#define FFI_LIB \"%s\"\n%s",
-                    $scope, addcslashes($path, '"\\'), $decls));
-                $ffi = \FFI::load($file);
-            } finally {
-                @unlink($file);
-            }
-            if ($ffi === null) {
-                throw new LoadException(sprintf('o365: FFI::load could not load "%s"', $path), null);
-            }
-            return $ffi;
+            return \FFI::cdef($decls, $path);
         } catch (\FFI\Exception | \FFI\ParserException $e) {
             throw new LoadException(
                 sprintf('o365: cannot load the declarations "%s" for "%s": %s', $header, $path, $e->getMessage()),
