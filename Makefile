@@ -67,7 +67,7 @@ PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNI
         dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
