@@ -17,27 +17,17 @@ export PROFILE="${PROFILE:-debug}"
 MAKE="${MAKE:-make}"
 CC="${CC:-cc}"
 
-abi=$(sed -n 's/^#define O365_ABI_VERSION \([0-9][0-9]*\).*/\1/p' include/o365.h)
+. scripts/test_support.sh install
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 soname="libo365.so.$abi"
 real="$soname.$version"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || "$CC" -print-multiarch)
 arch=$(dpkg --print-architecture)
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/o365-install-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
 check() { # check <description> <command...>
     local what="$1"
     shift
     if "$@" >/dev/null 2>&1; then ok "$what"; else not_ok "$what"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    ((failed == 0))
 }
 
 # the dynamic section entries of one kind, e.g. dyn SONAME file -> "libo365.so.1"

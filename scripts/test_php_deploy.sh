@@ -19,18 +19,7 @@ PHP="${PHP:-php}"
 PHP_CGI="${PHP_CGI:-php-cgi}"
 lib="${LIB:-$repo/target/debug/libo365.so}"
 export PROFILE="${PROFILE:-debug}"
-abi=$(sed -n 's/^#define O365_ABI_VERSION \([0-9][0-9]*\).*/\1/p' include/o365.h)
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/o365-php-deploy-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    ((failed == 0))
-}
+. scripts/test_support.sh php-deploy
 # nothing from the developer's environment decides where the library or header come from
 unset O365_LIB O365_PHP_HEADER PKG_CONFIG_PATH LD_LIBRARY_PATH
 
