@@ -1,11 +1,18 @@
-//! Sync benchmark (issue 5 item 7): initial sync of a large mailbox against o365-sim with a
-//! fixed latency per request, through the C ABI, then warm `o365_list_folders` calls.
+//! Sync benchmark (issues 5 and 13) against o365-sim with a fixed latency per request,
+//! through the C ABI (the sim runs as its own process, so CPU and memory are measured apart):
 //!
-//! The sim runs as its own process (so the peak memory measured here is the library's):
+//! 1. initial sync of an uneven and an even 12-folder mailbox at each size (50,000 and
+//!    200,000 messages by default): wall time next to T_lb, the time Graph's own rules allow
+//!    (pages of 1,000, at most 4 requests in flight per mailbox, a folder's pages one after
+//!    the other: max(ceil(pages / 4), longest folder's pages) round trips), CPU per 1,000
+//!    messages (library and sim apart, sim CPU per page), peak RSS, requests and 429s;
+//! 2. warm `o365_list_folders` through the C ABI and from PHP next to PHP's `json_decode`;
+//! 3. one scheduler round over many idle mailboxes: requests, wall time, library CPU.
 //!
-//!   bench_sync --sim target/release/o365-sim [--messages 50000] [--folders 12] [--latency-ms 40]
+//!   bench_sync --sim target/release/o365-sim [--sizes 50000,200000] [--latency-ms 40]
+//!              [--idle-mailboxes 1000] [--php php] [--lib target/release/libo365.so]
 //!
-//! Prints a human summary and one JSON line (`BENCH {...}`).
+//! Prints a human summary and one JSON line per part (`BENCH {...}`).
 
 use o365::ffi::*;
 use serde_json::{json, Value};
@@ -13,7 +20,6 @@ use std::ffi::{c_char, CStr, CString};
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-const ANNA: &str = "anna.schmidt@contoso.example";
 const PAGE: u64 = 1000;
 const IN_FLIGHT: u64 = 4;
 
@@ -102,21 +108,38 @@ impl Admin {
     }
 }
 
-fn main() {
-    let sim_bin = arg("--sim", "target/release/o365-sim");
-    let messages: u64 = arg("--messages", "50000").parse().unwrap();
-    let folders: usize = arg("--folders", "12").parse().unwrap();
-    let latency: u64 = arg("--latency-ms", "40").parse().unwrap();
-    let calls: usize = arg("--list-calls", "5000").parse().unwrap();
+/// Uneven layout of the issue, per 50,000 messages (scaled for other sizes).
+const UNEVEN: [u64; 12] = [
+    20_000, 8_000, 6_000, 4_000, 3_500, 3_000, 2_000, 1_500, 700, 500, 500, 300,
+];
+const BENCH_USER: &str = "bench@contoso.example";
+const PASSWORD: &str = "Passw0rd!";
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-    let mut sim = std::process::Command::new(&sim_bin)
+struct Sim {
+    child: std::process::Child,
+    url: String,
+    ca_file: String,
+    ca_pem: String,
+    admin: Admin,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(bin: &str, latency: u64) -> Sim {
+    let mut child = std::process::Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--seed", "demo"])
         .args(["--latency-ms", &latency.to_string()])
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {sim_bin}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     let mut line = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
+    std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let ready: Value = serde_json::from_str(&line).expect("sim ready line");
@@ -134,84 +157,53 @@ fn main() {
             .unwrap(),
         base: url.clone(),
     };
-
-    // The mailbox: `folders` visible folders holding `messages` messages in all.
-    let visible = |st: &Value| -> Vec<Value> {
-        st["folders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["isHidden"] != true && f["wellKnownName"] != "msgfolderroot")
-            .cloned()
-            .collect()
-    };
-    let mut state = admin.req(reqwest::Method::GET, &format!("/mailboxes/{ANNA}"), None);
-    let mut i = 0;
-    while visible(&state).len() < folders {
-        i += 1;
-        admin.req(
-            reqwest::Method::POST,
-            &format!("/mailboxes/{ANNA}/folders"),
-            Some(json!({"displayName": format!("Projekt {i}")})),
-        );
-        state = admin.req(reqwest::Method::GET, &format!("/mailboxes/{ANNA}"), None);
+    Sim {
+        child,
+        url,
+        ca_file,
+        ca_pem,
+        admin,
     }
-    let ids: Vec<String> = visible(&state)
-        .iter()
-        .take(folders)
-        .map(|f| f["id"].as_str().unwrap().to_owned())
-        .collect();
-    let have = state["messageCount"].as_u64().unwrap();
-    if messages > have {
-        admin.req(
-            reqwest::Method::POST,
-            &format!("/mailboxes/{ANNA}/seed"),
-            Some(json!({"count": messages - have, "folders": ids})),
-        );
-    }
-    state = admin.req(reqwest::Method::GET, &format!("/mailboxes/{ANNA}"), None);
-    let counts: Vec<u64> = visible(&state)
-        .iter()
-        .map(|f| f["totalItemCount"].as_u64().unwrap_or(0))
-        .collect();
-    let total: u64 = counts.iter().sum();
-    let pages: u64 = counts.iter().map(|n| n.div_ceil(PAGE).max(1)).sum();
-    let longest: u64 = counts
-        .iter()
-        .map(|n| n.div_ceil(PAGE).max(1))
-        .max()
-        .unwrap_or(1);
-    // One folder-tree request, then every page with at most four in flight (and no folder's
-    // chain of pages can go faster than one page per round trip).
-    let rounds = 1 + pages.div_ceil(IN_FLIGHT).max(longest);
-    let lower_bound_ms = rounds * latency;
+}
 
-    // The library, through the C ABI.
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = json!({
-        "store": dir.path().join("bench.db").to_str().unwrap(),
-        "encryption_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+fn lib_config(sim: &Sim, store: &std::path::Path) -> Value {
+    let mut cfg = json!({
+        "store": store.to_str().unwrap(),
+        "encryption_key": KEY,
         "app": {"client_id": "11111111-2222-3333-4444-555555555555",
                 "redirect_uri": "http://localhost:8080/o365/callback"},
-        "endpoints": {"login": url, "graph": format!("{url}/v1.0")},
-        "ca_file": ca_file,
+        "endpoints": {"login": sim.url, "graph": format!("{}/v1.0", sim.url)},
+        "ca_file": sim.ca_file,
         "sync": {"scheduler": false},
-        "timeouts": {"call_ms": 600000},
+        "timeouts": {"call_ms": 1_800_000},
     });
-    let mut cfg = cfg;
     if let Ok(log) = std::env::var("O365_BENCH_LOG") {
         cfg["log"] = json!({"level": "debug", "file": log});
     }
+    cfg
+}
+
+fn open_client(cfg: &Value) -> *mut o365_client {
     let c_cfg = CString::new(cfg.to_string()).unwrap();
     let mut client: *mut o365_client = std::ptr::null_mut();
     let mut out = std::ptr::null_mut();
     let st = unsafe { o365_client_new(c_cfg.as_ptr(), &mut client, &mut out) };
     let v = take(out);
     assert_eq!(st, O365_OK, "{v}");
+    client
+}
+
+/// Creates `address` in the sim, imports it for user u1 and signs it in; returns its id.
+fn signed_in_mailbox(sim: &Sim, client: *mut o365_client, address: &str) -> String {
+    sim.admin.req(
+        reqwest::Method::POST,
+        "/users",
+        Some(json!({"userPrincipalName": address, "password": PASSWORD})),
+    );
     let mbx = call(
         client,
         o365_import_mailbox,
-        json!({"address": ANNA, "users": ["u1"]}),
+        json!({"address": address, "users": ["u1"]}),
     )["id"]
         .as_str()
         .unwrap()
@@ -222,30 +214,209 @@ fn main() {
         json!({"mailbox": mbx, "user": "u1"}),
     );
     let redirect = o365_sim::browser::sign_in_with_ca(
-        Some(&ca_pem),
+        Some(&sim.ca_pem),
         start["authorize_url"].as_str().unwrap(),
-        ANNA,
-        "Passw0rd!",
+        address,
+        PASSWORD,
         o365_sim::Consent::Accept,
     )
     .expect("sign-in");
     call(client, o365_authenticate, json!({"callback_url": redirect}));
+    mbx
+}
 
-    admin.req(reqwest::Method::POST, "/counters/reset", None);
-    let rss_before = peak_rss_mib();
-    let (cpu0, sim_cpu0) = (own_cpu_ms(), process_cpu_ms(sim.id()));
+fn visible(state: &Value) -> Vec<Value> {
+    state["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["isHidden"] != true && f["wellKnownName"] != "msgfolderroot")
+        .cloned()
+        .collect()
+}
+
+/// Folder ids in layout order: inbox, Sent Items, Archive, Deleted Items, then the others.
+fn twelve_folders(sim: &Sim, address: &str) -> Vec<String> {
+    let path = format!("/mailboxes/{address}");
+    let mut state = sim.admin.req(reqwest::Method::GET, &path, None);
+    let mut i = 0;
+    while visible(&state).len() < 12 {
+        i += 1;
+        sim.admin.req(
+            reqwest::Method::POST,
+            &format!("{path}/folders"),
+            Some(json!({"displayName": format!("Projekt {i}")})),
+        );
+        state = sim.admin.req(reqwest::Method::GET, &path, None);
+    }
+    let mut folders = visible(&state);
+    let rank = |f: &Value| match f["wellKnownName"].as_str() {
+        Some("inbox") => 0,
+        Some("sentitems") => 1,
+        Some("archive") => 2,
+        Some("deleteditems") => 3,
+        _ => 4,
+    };
+    folders.sort_by_key(rank);
+    folders
+        .iter()
+        .take(12)
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+struct Args {
+    sim_bin: String,
+    latency: u64,
+    calls: usize,
+    sizes: Vec<u64>,
+    idle_mailboxes: usize,
+    php: String,
+    lib: String,
+}
+
+fn main() {
+    let args = Args {
+        sim_bin: arg("--sim", "target/release/o365-sim"),
+        latency: arg("--latency-ms", "40").parse().unwrap(),
+        calls: arg("--list-calls", "5000").parse().unwrap(),
+        sizes: arg("--sizes", "50000,200000")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim().parse().unwrap())
+            .collect(),
+        idle_mailboxes: arg("--idle-mailboxes", "1000").parse().unwrap(),
+        php: arg("--php", "php"),
+        lib: arg("--lib", "target/release/libo365.so"),
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{cores} cores, shared by the library and o365-sim; {} ms latency per request",
+        args.latency
+    );
+    let mut first = true;
+    for &size in &args.sizes {
+        for layout in ["uneven", "even"] {
+            initial_sync(&args, size, layout, first);
+            first = false;
+        }
+    }
+    if args.idle_mailboxes > 0 {
+        idle_round(&args);
+    }
+}
+
+/// One initial sync of a fresh 12-folder mailbox; the first run also measures warm lists.
+fn initial_sync(args: &Args, size: u64, layout: &str, warm_lists: bool) {
+    let sim = start_sim(&args.sim_bin, args.latency);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = lib_config(&sim, &dir.path().join("bench.db"));
+    let client = open_client(&cfg);
+    let mbx = signed_in_mailbox(&sim, client, BENCH_USER);
+    let ids = twelve_folders(&sim, BENCH_USER);
+    let counts: Vec<u64> = match layout {
+        "uneven" => UNEVEN.iter().map(|n| n * size / 50_000).collect(),
+        _ => (0..12)
+            .map(|i| size / 12 + u64::from(i < size % 12))
+            .collect(),
+    };
+    for (id, n) in ids.iter().zip(&counts) {
+        sim.admin.req(
+            reqwest::Method::POST,
+            &format!("/mailboxes/{BENCH_USER}/seed"),
+            Some(json!({"count": n, "folders": [id]})),
+        );
+    }
+    let total: u64 = counts.iter().sum();
+    let pages: u64 = counts.iter().map(|n| n.div_ceil(PAGE).max(1)).sum();
+    let longest: u64 = counts
+        .iter()
+        .map(|n| n.div_ceil(PAGE).max(1))
+        .max()
+        .unwrap();
+    let rounds = pages.div_ceil(IN_FLIGHT).max(longest);
+    let t_lb = rounds * args.latency;
+
+    sim.admin
+        .req(reqwest::Method::POST, "/counters/reset", None);
+    let (cpu0, sim_cpu0) = (own_cpu_ms(), process_cpu_ms(sim.child.id()));
     let t0 = Instant::now();
     let report = call(client, o365_sync, json!({"mailbox": mbx, "user": "u1"}));
-    let wall = t0.elapsed();
-    let (lib_cpu_ms, sim_cpu_ms) = (own_cpu_ms() - cpu0, process_cpu_ms(sim.id()) - sim_cpu0);
-    let counters = admin.req(reqwest::Method::GET, "/counters", None);
+    let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let (lib_cpu, sim_cpu) = (
+        own_cpu_ms() - cpu0,
+        process_cpu_ms(sim.child.id()) - sim_cpu0,
+    );
+    let counters = sim.admin.req(reqwest::Method::GET, "/counters", None);
     assert_eq!(report["status"], "ok", "{report}");
     let stored = report["upserted"].as_u64().unwrap();
+    assert_eq!(stored, total, "every message stored once");
+    let requests = counters["requests"].as_u64().unwrap_or(0).max(1);
+    let per_k = |ms: f64| (ms / (total as f64 / 1000.0) * 10.0).round() / 10.0;
+    let mut result = json!({
+        "part": "initial_sync",
+        "layout": layout,
+        "messages": total,
+        "folder_counts": counts,
+        "latency_ms": args.latency,
+        "wall_ms": wall_ms.round(),
+        "t_lb_ms": t_lb,
+        "t_lb_round_trips": rounds,
+        "ratio": (wall_ms / t_lb as f64 * 100.0).round() / 100.0,
+        "pages_min": pages,
+        "requests": counters["requests"],
+        "throttled_429": counters["throttled429"],
+        "max_in_flight": counters["maxConcurrencyPerMailbox"],
+        "peak_rss_mib": (peak_rss_mib() * 10.0).round() / 10.0,
+        "library_cpu_ms": lib_cpu.round(),
+        "sim_cpu_ms": sim_cpu.round(),
+        "library_cpu_ms_per_1000": per_k(lib_cpu),
+        "sim_cpu_ms_per_1000": per_k(sim_cpu),
+        "sim_cpu_ms_per_request": (sim_cpu / requests as f64 * 100.0).round() / 100.0,
+        "cpu_bound_ms": ((lib_cpu + sim_cpu) / cores() as f64).round(),
+    });
+    println!(
+        "initial sync, {layout} {total} messages in 12 folders {counts:?}:\n  \
+         wall {wall_ms:.0} ms, T_lb {t_lb} ms ({rounds} round trips), ratio {:.2}; \
+         {} requests, {} x 429, max {} in flight\n  \
+         CPU: library {lib_cpu:.0} ms ({} ms per 1,000 messages), sim {sim_cpu:.0} ms ({} ms per 1,000, {} ms per request); \
+         both CPUs over {} cores alone need {} ms; peak RSS {:.1} MiB (the bench process, all runs so far)",
+        wall_ms / t_lb as f64,
+        counters["requests"],
+        counters["throttled429"],
+        counters["maxConcurrencyPerMailbox"],
+        result["library_cpu_ms_per_1000"],
+        result["sim_cpu_ms_per_1000"],
+        result["sim_cpu_ms_per_request"],
+        cores(),
+        result["cpu_bound_ms"],
+        peak_rss_mib()
+    );
+    if warm_lists {
+        let (c, php) = warm_list_folders(args, client, &cfg, &mbx);
+        result["warm_list_folders_c"] = c;
+        result["warm_list_folders_php"] = php;
+    }
+    unsafe { o365_client_free(client) };
+    println!("BENCH {result}");
+}
 
-    // Warm o365_list_folders through the C ABI.
-    let req = CString::new(json!({"mailbox": mbx, "user": "u1"}).to_string()).unwrap();
-    let mut times = Vec::with_capacity(calls);
-    for _ in 0..calls + 100 {
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Warm `o365_list_folders` through the C ABI, then from PHP (a second process on the store).
+fn warm_list_folders(
+    args: &Args,
+    client: *mut o365_client,
+    cfg: &Value,
+    mbx: &str,
+) -> (Value, Value) {
+    let req =
+        CString::new(json!({"mailbox": mbx, "user": "u1", "max_age_ms": 3_600_000}).to_string())
+            .unwrap();
+    let mut times = Vec::with_capacity(args.calls);
+    for _ in 0..args.calls + 100 {
         let mut out = std::ptr::null_mut();
         let t = Instant::now();
         let st = unsafe { o365_list_folders(client, req.as_ptr(), &mut out) };
@@ -256,68 +427,111 @@ fn main() {
     }
     let mut warm: Vec<Duration> = times.split_off(100);
     warm.sort();
-    let median_us = warm[warm.len() / 2].as_secs_f64() * 1e6;
-    let p99_us = warm[warm.len() * 99 / 100].as_secs_f64() * 1e6;
-    // The same initial sync without any latency: what the sim (building pages) and the
-    // library (parsing and storing them) cost on this machine; no schedule can beat it.
-    admin.req(reqwest::Method::PUT, "/latency", Some(json!({"ms": 0})));
-    call(
-        client,
-        o365_cache_clear,
-        json!({"mailbox": mbx, "user": "u1"}),
+    let us = |d: Duration| (d.as_secs_f64() * 1e7).round() / 10.0;
+    let c = json!({"median_us": us(warm[warm.len() / 2]), "p99_us": us(warm[warm.len() * 99 / 100]), "calls": args.calls});
+    println!(
+        "warm o365_list_folders through the C ABI: median {} us, p99 {} us ({} calls)",
+        c["median_us"], c["p99_us"], args.calls
     );
-    let t1 = Instant::now();
-    let again = call(client, o365_sync, json!({"mailbox": mbx, "user": "u1"}));
-    let floor_ms = t1.elapsed().as_secs_f64() * 1000.0;
-    assert_eq!(again["upserted"].as_u64(), Some(stored));
-    unsafe { o365_client_free(client) };
-    let _ = sim.kill();
-    let _ = sim.wait();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_list_folders.php");
+    let lib = std::fs::canonicalize(&args.lib).unwrap_or_else(|_| args.lib.clone().into());
+    let out = std::process::Command::new(&args.php)
+        .arg("-d")
+        .arg("ffi.enable=1")
+        .arg(&script)
+        .arg(&lib)
+        .arg(cfg.to_string())
+        .arg(mbx)
+        .arg(args.calls.to_string())
+        .output();
+    let php = match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            serde_json::from_str::<Value>(text.trim()).unwrap_or(json!({"error": text}))
+        }
+        Ok(o) => json!({"error": String::from_utf8_lossy(&o.stderr)}),
+        Err(e) => json!({"error": format!("cannot run {}: {e}", args.php)}),
+    };
+    if php.get("error").is_none() {
+        println!(
+            "warm list_folders from PHP: listFolders() median {} us (p99 {}), callJson() {} us, \
+             json_decode of the same {} bytes {} us: ratio {} (raw {})",
+            php["list_folders"]["median_us"],
+            php["list_folders"]["p99_us"],
+            php["list_folders_raw"]["median_us"],
+            php["bytes"],
+            php["json_decode"]["median_us"],
+            php["ratio"],
+            php["ratio_raw"]
+        );
+    } else {
+        println!("warm list_folders from PHP: not measured: {}", php["error"]);
+    }
+    (c, php)
+}
 
-    let wall_ms = wall.as_secs_f64() * 1000.0;
+/// Many signed-in, already synced, idle mailboxes: one scheduler round, all at once.
+fn idle_round(args: &Args) {
+    let n = args.idle_mailboxes;
+    let sim = start_sim(&args.sim_bin, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = lib_config(&sim, &dir.path().join("idle.db"));
+    cfg["runtime"] = json!({"worker_threads": 2});
+    let client = open_client(&cfg);
+    let t = Instant::now();
+    for i in 0..n {
+        signed_in_mailbox(&sim, client, &format!("idle{i}@contoso.example"));
+    }
+    let setup_s = t.elapsed().as_secs_f64();
+    unsafe { o365_client_free(client) };
+    // The scheduler's round, driven directly (a client with the scheduler off).
+    let lib = o365::Client::from_json(&cfg.to_string()).expect("client");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    rt.block_on(o365::sync::scheduler::round(&lib, Duration::ZERO));
+    let first_s = t.elapsed().as_secs_f64();
+    sim.admin.req(
+        reqwest::Method::PUT,
+        "/latency",
+        Some(json!({"ms": args.latency})),
+    );
+    sim.admin
+        .req(reqwest::Method::POST, "/counters/reset", None);
+    let cpu0 = own_cpu_ms();
+    let t = Instant::now();
+    rt.block_on(o365::sync::scheduler::round(&lib, Duration::ZERO));
+    let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let lib_cpu = own_cpu_ms() - cpu0;
+    let counters = sim.admin.req(reqwest::Method::GET, "/counters", None);
+    let http = counters["httpRequests"].as_u64().unwrap_or(0);
     let result = json!({
-        "messages": total,
-        "stored": stored,
-        "folders": counts.len(),
-        "latency_ms": latency,
-        "wall_ms": wall_ms.round(),
-        "lower_bound_ms": lower_bound_ms,
-        "ratio": (wall_ms / lower_bound_ms as f64 * 100.0).round() / 100.0,
-        "pages_min": pages,
-        "requests": counters["requests"],
+        "part": "idle_round",
+        "mailboxes": n,
+        "latency_ms": args.latency,
+        "http_requests": http,
+        "http_requests_per_mailbox": (http as f64 / n.max(1) as f64 * 100.0).round() / 100.0,
+        "graph_requests_incl_batch_items": counters["requests"],
         "throttled_429": counters["throttled429"],
-        "max_in_flight": counters["maxConcurrencyPerMailbox"],
-        "peak_rss_mib": (peak_rss_mib() * 10.0).round() / 10.0,
-        "peak_rss_before_sync_mib": (rss_before * 10.0).round() / 10.0,
-        "zero_latency_ms": floor_ms.round(),
-        "library_cpu_ms": lib_cpu_ms.round(),
-        "sim_cpu_ms": sim_cpu_ms.round(),
-        "list_folders_median_us": (median_us * 10.0).round() / 10.0,
-        "list_folders_p99_us": (p99_us * 10.0).round() / 10.0,
+        "wall_ms": wall_ms.round(),
+        "library_cpu_ms": lib_cpu.round(),
+        "parallel_mailboxes": o365::sync::scheduler::PARALLEL_MAILBOXES,
+        "setup_s": (setup_s * 10.0).round() / 10.0,
+        "first_round_s": (first_s * 10.0).round() / 10.0,
     });
     println!(
-        "initial sync: {total} messages in {} folders, {latency} ms latency per request",
-        counts.len()
-    );
-    println!(
-        "  wall time      {:.0} ms   (lower bound {lower_bound_ms} ms = {rounds} round trips: 1 folder tree + {pages} pages of <= {PAGE}, <= {IN_FLIGHT} in flight; ratio {:.2})",
-        wall_ms,
-        wall_ms / lower_bound_ms as f64
-    );
-    println!(
-        "  requests       {}   429s {}   max in flight {}",
-        counters["requests"], counters["throttled429"], counters["maxConcurrencyPerMailbox"]
-    );
-    println!(
-        "  same sync with 0 ms latency: {floor_ms:.0} ms (sim page building + parsing and storing: the floor on this machine)"
-    );
-    println!(
-        "  CPU during the sync: library {lib_cpu_ms:.0} ms, sim {sim_cpu_ms:.0} ms ({} cores shared by both)",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    println!("  peak RSS       {:.1} MiB", peak_rss_mib());
-    println!(
-        "warm o365_list_folders: median {median_us:.1} us, p99 {p99_us:.1} us ({calls} calls)"
+        "idle round over {n} synced mailboxes ({} ms latency, {} at once): {http} HTTP requests \
+         ({} per mailbox; {} Graph requests counting $batch items), {} x 429, wall {wall_ms:.0} ms, \
+         library CPU {lib_cpu:.0} ms; the scheduler spreads such a round over sync.interval_ms",
+        args.latency,
+        o365::sync::scheduler::PARALLEL_MAILBOXES,
+        result["http_requests_per_mailbox"],
+        counters["requests"],
+        counters["throttled429"],
     );
     println!("BENCH {result}");
 }

@@ -168,7 +168,10 @@ void o365_client_free(o365_client *client);
 void o365_string_free(char *s);
 
 // Test hook: panics inside the export (request `{"message"?: "..."}`), to show that a
-// panic comes back as O365_INTERNAL and the process keeps working. O365_FORBIDDEN unless
+// panic comes back as O365_INTERNAL and the process keeps working. With `{"job":
+// "scheduler" | "send_worker" | "device_code"}` it panics nowhere now but makes that
+// background job's next iteration panic (result `{"armed": job}`): the job is restarted
+// and the panic counted in `o365_get_mailbox` `health.background`. O365_FORBIDDEN unless
 // test hooks are enabled.
 //
 // # Safety
@@ -181,6 +184,16 @@ o365_status o365_debug_panic(o365_client *client, const char *request_json, char
 // # Safety
 // As for o365_import_mailbox.
 o365_status o365_debug_emit_event(o365_client *client, const char *request_json, char **out_json);
+
+// Test hook: process-wide counters for leak tests that count instead of measuring memory:
+// `{"strings_outstanding": n, "clients_alive": n}`: strings the library handed out and the
+// host has not yet freed with o365_string_free (this result not counted), and clients whose
+// state is still alive (the calling one included). Request `{}`. O365_FORBIDDEN unless test
+// hooks are enabled.
+//
+// # Safety
+// As for o365_import_mailbox.
+o365_status o365_debug_counters(o365_client *client, const char *request_json, char **out_json);
 
 // Takes the next pending event, waiting up to `timeout_ms` (0: do not wait).
 //
@@ -312,14 +325,23 @@ o365_status o365_maintenance(o365_client *client, const char *request_json, char
 // Result: `{"send_id", "state": "sent" | "queued", "internet_message_id", "link"?: {"url",
 // "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
 // macro; the token opens the page with o365_link_open); a queued send
-// reports its outcome with a `send_completed` or `send_failed` event. The same
+// reports its outcome with a `send_completed` or `send_failed` event. `queue`: true answers
+// `queued` at once and sends in the background; absent, the mail is sent now, or queued
+// when it cannot go now (pacing, or Microsoft throttling the mailbox: then it goes out when
+// the window ends); false never queues: while Microsoft throttles the mailbox the answer is
+// O365_THROTTLED with `details.retry_after_ms` and nothing is kept. The same
 // idempotency_key with the same mail returns the first result; if that send failed, the mail
 // is tried again under the same send_id and Message-ID (never sent twice).
-// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc) or
-// `serial_mail_not_allowed`; O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
+// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc;
+// config send.max_recipients) or `serial_mail_not_allowed`: the request says
+// `"serial_mail": true` (the host's mass-mail feature declares its sends), or the same
+// subject and text already went to other recipients `send.serial_max_copies` times (default
+// 2, so the third is refused) within `send.serial_window_ms` (default 3,600,000 = 60
+// minutes; both set in the client config); O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
 // `message_too_large`, `invalid_field`, `links_not_configured`; O365_FORBIDDEN
 // `alias_send_not_enabled` (hint: "Send from alias" / Set-OrganizationConfig
-// -SendFromAliasEnabled $true) or `send_as_denied`; O365_CONFLICT `idempotency_key_reused`.
+// -SendFromAliasEnabled $true) or `send_as_denied`; O365_CONFLICT `idempotency_key_reused`;
+// O365_THROTTLED (only with `"queue": false`).
 //
 // # Safety
 // `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;
@@ -354,7 +376,10 @@ o365_status o365_outbox_process(o365_client *client, const char *request_json, c
 // Answered from the local cache when it was refreshed within `max_age_ms` (default
 // `sync.max_age_ms`), without any network request; else refreshed with `mailFolders/delta`.
 // When the refresh fails but a cached tree exists, that tree comes back with
-// `"stale": true` and `"refresh_error"`.
+// `"stale": true` and `"refresh_error"`. While Microsoft throttles the mailbox for longer
+// than a call waits (a 429 with a long `Retry-After`, learned by every process on the
+// store), no request is sent: the cached tree comes back stale at once, or O365_THROTTLED
+// with `details.retry_after_ms` when nothing is cached.
 // Errors: O365_AUTH_REQUIRED (sign the mailbox in), O365_THROTTLED, O365_NETWORK,
 // O365_REMOTE.
 //

@@ -11,6 +11,7 @@ void o365_client_free(o365_client *client);
 void o365_string_free(char *s);
 o365_status o365_debug_panic(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_debug_emit_event(o365_client *client, const char *request_json, char **out_json);
+o365_status o365_debug_counters(o365_client *client, const char *request_json, char **out_json);
 o365_status o365_next_event(o365_client *client, uint32_t timeout_ms, char **out_json);
 o365_status o365_ack_event(o365_client *client, const char *event_id, char **out_json);
 o365_status o365_link_open(o365_client *client, const char *request_json, char **out_json);

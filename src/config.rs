@@ -643,7 +643,8 @@ fn default_sync_page_size() -> usize {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DebugConfig {
-    /// Enables the test-only exports (`o365_debug_panic`, `o365_debug_emit_event`).
+    /// Enables the test-only exports (`o365_debug_panic`, `o365_debug_emit_event`,
+    /// `o365_debug_counters`).
     #[serde(default)]
     pub test_hooks: bool,
     /// Shifts the library's clock (milliseconds), so tests can check expiry without waiting.

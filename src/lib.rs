@@ -16,6 +16,8 @@ pub mod config;
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
+pub(crate) mod files;
+/// cbindgen:ignore
 pub mod graph;
 /// cbindgen:ignore
 pub mod json;

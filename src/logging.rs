@@ -14,16 +14,12 @@ pub fn init(cfg: &LogConfig) -> Result<()> {
     if cfg.level == "off" || INSTALLED.get().is_some() {
         return Ok(());
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| {
-            Error::invalid_field(
-                "log.file",
-                format!("cannot open log file '{}': {e}", path.display()),
-            )
-        })?;
+    let file = crate::files::append(path).map_err(|e| {
+        Error::invalid_field(
+            "log.file",
+            format!("cannot open log file '{}': {e}", path.display()),
+        )
+    })?;
     let filter = tracing_subscriber::EnvFilter::new(format!("o365={}", cfg.level));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -41,6 +41,15 @@ pub fn booking_start(now_ms: i64) -> String {
     crate::clock::rfc3339(now_ms - now_ms.rem_euclid(1000))
 }
 
+/// The start of booking when it is switched back on: the next whole second (`now` itself
+/// when it is one). Microsoft's `sentDateTime` has whole seconds, so a mail sent while
+/// booking was off, in the same second as switching it on, is never booked (one sent
+/// after switching on, still in that second, is not booked either: the price of Graph's
+/// precision).
+pub fn booking_restart(now_ms: i64) -> String {
+    crate::clock::rfc3339(now_ms + (1000 - now_ms.rem_euclid(1000)) % 1000)
+}
+
 /// A partial settings object for `o365_update_mailbox`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +69,7 @@ impl Settings {
     pub fn apply(&mut self, p: &SettingsPatch, now_ms: i64) -> crate::error::Result<()> {
         if let Some(v) = p.book_external_sent {
             if v && !self.book_external_sent && self.book_external_sent_since.is_some() {
-                self.book_external_sent_since = Some(booking_start(now_ms));
+                self.book_external_sent_since = Some(booking_restart(now_ms));
             }
             self.book_external_sent = v;
         }
@@ -135,10 +144,25 @@ pub fn normalize_address(field: &str, raw: &str) -> Result<String> {
     if local.chars().any(|c| {
         matches!(
             c,
-            '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'
+            '<' | '>'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | ','
+                | ';'
+                | ':'
+                | '\\'
+                | '"'
+                | '#'
+                | '?'
+                | '/'
+                | '%'
         )
     }) {
-        return Err(bad("special characters before '@'"));
+        return Err(bad(
+            "special characters before '@' (< > ( ) [ ] , ; : \\ \" # ? / % are refused)",
+        ));
     }
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 {
@@ -240,6 +264,53 @@ mod tests {
         ] {
             assert!(normalize_address("a", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn booking_switched_back_on_skips_mail_sent_while_off_in_the_same_second() {
+        let mut s = Settings {
+            book_external_sent: true,
+            background_sync: true,
+            book_external_sent_since: Some(booking_start(1_000_000)),
+        };
+        let off = SettingsPatch {
+            book_external_sent: Some(false),
+            ..Default::default()
+        };
+        let on = SettingsPatch {
+            book_external_sent: Some(true),
+            ..Default::default()
+        };
+        // Off at 2000.100 s; Outlook sends at 2000.400 s (Graph: sentDateTime 2000 s);
+        // on again at 2000.900 s.
+        s.apply(&off, 2_000_100).unwrap();
+        s.apply(&on, 2_000_900).unwrap();
+        let since = s.booking_since_ms().unwrap();
+        let sent_while_off = 2_000_000; // whole seconds, as Graph reports it
+        assert!(sent_while_off < since, "not booked: since {since}");
+        assert_eq!(since, 2_001_000);
+        assert!(2_001_000 >= since, "a mail of the next second is booked");
+        // Switching on exactly at a whole second starts there.
+        s.apply(&off, 3_000_000).unwrap();
+        s.apply(&on, 4_000_000).unwrap();
+        assert_eq!(s.booking_since_ms(), Some(4_000_000));
+    }
+
+    #[test]
+    fn url_characters_are_refused_or_kept_for_encoding() {
+        for c in ['#', '?', '/'] {
+            let e = normalize_address("address", &format!("a{c}b@contoso.example")).unwrap_err();
+            assert_eq!(e.status(), crate::error::status::INVALID_ARGUMENT, "{c}");
+            assert_eq!(e.fault().details["field"], "address", "{c}");
+            assert!(normalize_address("address", &format!("ab@con{c}toso.example")).is_err());
+        }
+        // An apostrophe is common in real addresses: kept, and percent-encoded in URLs.
+        let a = normalize_address("address", "O'Brien@contoso.example").unwrap();
+        assert_eq!(a, "o'brien@contoso.example");
+        assert_eq!(
+            crate::graph::user_path(&a),
+            "users/o%27brien@contoso.example"
+        );
     }
 
     #[test]

@@ -176,8 +176,13 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
         later.insert(outlook_send(&sim, &format!("Later {i}")));
     }
     run_workers(&cfg, &id, 1, true);
-    std::thread::sleep(std::time::Duration::from_millis(400)); // the dead worker's lease ends
-    let acts = activities(&lib);
+    // The dead worker's reservations (events.lease_ms 300) have ended for a client whose
+    // clock is 10 s later: no sleeping.
+    let mut later_cfg = cfg.clone();
+    later_cfg["debug"]["clock_offset_ms"] = json!(10_000);
+    let later_lib = Lib::open(later_cfg);
+    let acts = activities(&later_lib);
+    drop(later_lib);
     let got: BTreeSet<String> = acts
         .iter()
         .map(|a| a["internet_message_id"].as_str().unwrap().to_owned())
@@ -247,11 +252,13 @@ fn setting_off_books_nothing_and_main_user_at_booking_time() {
     }
     sync(&lib, &id);
     assert!(activities(&lib).is_empty(), "setting off: nothing booked");
-    std::thread::sleep(std::time::Duration::from_millis(1100)); // next second: booking window
     lib.ok(
         o365_update_mailbox,
         json!({"mailbox": id, "settings": {"book_external_sent": true}}),
     );
+    // Booking restarts at the next whole second (Graph's sentDateTime has whole seconds):
+    // Outlook's next mails are sent two seconds later on the sim's clock.
+    sim.sim().clock.advance(2);
     let mut on = BTreeSet::new();
     for i in 0..10 {
         on.insert(outlook_send(&sim, &format!("On {i}")));

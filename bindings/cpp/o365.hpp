@@ -351,6 +351,7 @@ inline constexpr VerbEntry kVerbs[] = {
     {"remove_mailbox", &o365_remove_mailbox},
     {"debug_panic", &o365_debug_panic},
     {"debug_emit_event", &o365_debug_emit_event},
+    {"debug_counters", &o365_debug_counters},
     {"send", &o365_send},
     {"send_status", &o365_send_status},
     {"outbox_process", &o365_outbox_process},
@@ -456,6 +457,7 @@ public:
     std::string remove_mailbox(const std::string& req) const { return call(&o365_remove_mailbox, req); }
     std::string debug_panic(const std::string& req = "{}") const { return call(&o365_debug_panic, req); }
     std::string debug_emit_event(const std::string& req) const { return call(&o365_debug_emit_event, req); }
+    std::string debug_counters() const { return call(&o365_debug_counters, "{}"); }
     // Sending (issue 6): o365::PolicyViolation for too_many_recipients / serial_mail_not_allowed.
     std::string send(const std::string& req) const { return call(&o365_send, req); }
     std::string send_status(const std::string& req) const { return call(&o365_send_status, req); }

@@ -15,6 +15,11 @@ use tower::ServiceExt;
 use crate::graph::{json_response, GErr, GResult};
 use crate::server::Sim;
 
+/// Marks a request that is an item of a `$batch` (counted in `requests`, not in
+/// `httpRequests`).
+#[derive(Clone, Copy)]
+pub struct BatchItem;
+
 struct Item {
     id: String,
     method: String,
@@ -117,7 +122,8 @@ async fn run_one(sim: Arc<Sim>, auth: Option<String>, it: &Item) -> Value {
     }
     let mut b = Request::builder()
         .method(it.method.as_str())
-        .uri(format!("/v1.0{url}"));
+        .uri(format!("/v1.0{url}"))
+        .extension(BatchItem);
     if let Some(a) = &auth {
         b = b.header(header::AUTHORIZATION, a);
     }

@@ -19,6 +19,9 @@ pub struct Counters {
     pub faults_injected: AtomicU64,
     pub connections_dropped: AtomicU64,
     pub requests: AtomicU64,
+    /// Requests as they came over the wire: a `$batch` counts once here (and once per item,
+    /// plus once for itself, in `requests`).
+    pub http_requests: AtomicU64,
 }
 
 pub fn inc(a: &AtomicU64) {
@@ -40,6 +43,7 @@ impl Counters {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         json!({
             "requests": l(&self.requests),
+            "httpRequests": l(&self.http_requests),
             "requestsPerRoute": *self.routes.lock().unwrap(),
             "maxConcurrencyPerMailbox": max_concurrency,
             "throttled429": l(&self.throttled),
@@ -67,6 +71,7 @@ impl Counters {
             &self.faults_injected,
             &self.connections_dropped,
             &self.requests,
+            &self.http_requests,
         ] {
             a.store(0, Ordering::Relaxed);
         }

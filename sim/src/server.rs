@@ -158,6 +158,7 @@ async fn middleware(State(sim): State<AppState>, req: Request, next: Next) -> Re
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
     let admin = path.starts_with("/_sim/");
+    let batch_item = req.extensions().get::<crate::batch::BatchItem>().is_some();
     let fault = if admin {
         None
     } else {
@@ -186,6 +187,9 @@ async fn middleware(State(sim): State<AppState>, req: Request, next: Next) -> Re
         .unwrap_or_else(|| path.clone());
     if !admin {
         sim.counters.route(&format!("{method} {label}"));
+        if !batch_item {
+            inc(&sim.counters.http_requests);
+        }
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             inc(&sim.counters.throttled);
         }

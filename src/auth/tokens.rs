@@ -4,7 +4,9 @@
 //! - The set is sealed with AES-256-GCM, bound to `token:<mailbox id>`.
 //! - Refresh: an in-process async lock per mailbox plus a lease in the store
 //!   (`refresh:<mailbox id>`), and a compare-and-set on the row's generation. The rotated
-//!   refresh token is written before the new access token is handed out.
+//!   refresh token is written before the new access token is handed out. The lease names
+//!   its holder's machine and process: a process killed while refreshing is taken over by
+//!   the next caller on the same machine at once (no wait for the lease's expiry).
 //! - `invalid_grant` on refresh marks the mailbox `reauth_required`, publishes one
 //!   `reauth_required` event, and from then on calls fail fast with `auth_required`
 //!   (no request reaches Microsoft until the mailbox is signed in again).
@@ -13,6 +15,7 @@ use super::entra::{refusal_error, TokenOutcome};
 use crate::error::{Error, Fault, Result};
 use crate::service::Client;
 use crate::store::MailboxRecord;
+use crate::sync::lease;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -21,7 +24,8 @@ use std::time::Duration;
 
 /// Refresh this long before the access token expires.
 pub const REFRESH_AHEAD_MS: i64 = 5 * 60 * 1000;
-/// How long one process may hold the refresh lease.
+/// How long one process may hold the refresh lease. A holder on this machine whose process
+/// is gone (killed during a refresh) is taken over at once, as with the sync leases.
 const LEASE_MS: i64 = 30_000;
 /// How long a caller waits for another process's refresh.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(40);
@@ -170,12 +174,10 @@ impl Client {
                 return Ok(set.access_token);
             }
             let lease = format!("refresh:{mailbox_id}");
-            if self
-                .store()
-                .try_lease(&lease, self.instance(), now, LEASE_MS)?
-            {
+            let owner = lease::owner(self, "refresh");
+            if lease::acquire(self, &lease, &owner, LEASE_MS).await? {
                 let result = self.refresh_locked(&m, set, generation).await;
-                let _ = self.store().release_lease(&lease, self.instance());
+                lease::release(self, &lease, &owner).await;
                 match result {
                     Ok(Some(token)) => return Ok(token),
                     Ok(None) => continue, // someone else wrote first; read theirs
@@ -292,12 +294,10 @@ impl Client {
                 continue;
             };
             let lease = format!("refresh:{id}");
-            if self
-                .store()
-                .try_lease(&lease, self.instance(), self.now_ms(), LEASE_MS)?
-            {
+            let owner = lease::owner(self, "refresh");
+            if lease::acquire(self, &lease, &owner, LEASE_MS).await? {
                 let r = self.refresh_locked(&m, set, generation).await;
-                let _ = self.store().release_lease(&lease, self.instance());
+                lease::release(self, &lease, &owner).await;
                 if matches!(r, Ok(Some(_))) {
                     n += 1;
                 }

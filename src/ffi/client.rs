@@ -98,6 +98,7 @@ pub unsafe extern "C" fn o365_client_free(client: *mut o365_client) {
 #[no_mangle]
 pub unsafe extern "C" fn o365_string_free(s: *mut c_char) {
     if !s.is_null() {
+        super::STRINGS_OUTSTANDING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         drop(CString::from_raw(s));
     }
 }

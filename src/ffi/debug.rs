@@ -12,6 +12,9 @@ use std::ffi::c_char;
 struct PanicRequest {
     #[serde(default)]
     message: Option<String>,
+    /// Instead of panicking here: make the next iteration of this background job panic.
+    #[serde(default)]
+    job: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +42,10 @@ fn hooks_enabled(c: &Client) -> Result<()> {
 }
 
 /// Test hook: panics inside the export (request `{"message"?: "..."}`), to show that a
-/// panic comes back as O365_INTERNAL and the process keeps working. O365_FORBIDDEN unless
+/// panic comes back as O365_INTERNAL and the process keeps working. With `{"job":
+/// "scheduler" | "send_worker" | "device_code"}` it panics nowhere now but makes that
+/// background job's next iteration panic (result `{"armed": job}`): the job is restarted
+/// and the panic counted in `o365_get_mailbox` `health.background`. O365_FORBIDDEN unless
 /// test hooks are enabled.
 ///
 /// # Safety
@@ -56,6 +62,19 @@ pub unsafe extern "C" fn o365_debug_panic(
         out_json,
         |c, r: PanicRequest| async move {
             hooks_enabled(&c)?;
+            if let Some(job) = r.job {
+                if !crate::service::supervisor::JOBS.contains(&job.as_str()) {
+                    return Err(Error::invalid_field(
+                        "job",
+                        format!(
+                            "unknown job '{job}': use one of {}",
+                            crate::service::supervisor::JOBS.join(", ")
+                        ),
+                    ));
+                }
+                c.jobs().arm(&job);
+                return Ok(json!({ "armed": job }));
+            }
             let msg = r
                 .message
                 .unwrap_or_else(|| "forced panic (o365_debug_panic)".into());
@@ -92,3 +111,36 @@ pub unsafe extern "C" fn o365_debug_emit_event(
         },
     )
 }
+
+/// Test hook: process-wide counters for leak tests that count instead of measuring memory:
+/// `{"strings_outstanding": n, "clients_alive": n}`: strings the library handed out and the
+/// host has not yet freed with o365_string_free (this result not counted), and clients whose
+/// state is still alive (the calling one included). Request `{}`. O365_FORBIDDEN unless test
+/// hooks are enabled.
+///
+/// # Safety
+/// As for o365_import_mailbox.
+#[no_mangle]
+pub unsafe extern "C" fn o365_debug_counters(
+    client: *mut o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> o365_status {
+    call(
+        client,
+        request_json,
+        out_json,
+        |c, _r: CountersRequest| async move {
+            hooks_enabled(&c)?;
+            use std::sync::atomic::Ordering;
+            Ok(json!({
+                "strings_outstanding": super::STRINGS_OUTSTANDING.load(Ordering::SeqCst),
+                "clients_alive": crate::service::LIVE_CLIENTS.load(Ordering::SeqCst),
+            }))
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountersRequest {}

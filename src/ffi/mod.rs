@@ -127,6 +127,11 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Strings handed to the host and not yet given back to o365_string_free (process-wide;
+/// shown by `o365_debug_counters`, so leak tests count instead of measuring memory).
+pub(crate) static STRINGS_OUTSTANDING: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(0);
+
 /// Hands a string to the host (freed with o365_string_free).
 fn give(out: *mut *mut c_char, text: String) {
     if out.is_null() {
@@ -134,6 +139,7 @@ fn give(out: *mut *mut c_char, text: String) {
     }
     // JSON never contains a raw NUL (serde escapes it), so this cannot fail.
     let c = CString::new(text).unwrap_or_default();
+    STRINGS_OUTSTANDING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     unsafe { *out = c.into_raw() };
 }
 
@@ -241,6 +247,28 @@ where
     F: FnOnce(Client, Req) -> Fut,
     Fut: Future<Output = Result<Res>>,
 {
+    call_warm(client, request_json, out_json, |_, _| Ok(None), f)
+}
+
+/// Like [`call`], trying `warm` first on the calling thread (no runtime): its answer, when it
+/// has one, is the result as is.
+///
+/// # Safety
+/// Pointers as documented on the export.
+pub(crate) unsafe fn call_warm<Req, Res, W, F, Fut>(
+    client: *const o365_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+    warm: W,
+    f: F,
+) -> o365_status
+where
+    Req: DeserializeOwned,
+    Res: Serialize,
+    W: FnOnce(&Client, &Req) -> Result<Option<String>>,
+    F: FnOnce(Client, Req) -> Fut,
+    Fut: Future<Output = Result<Res>>,
+{
     guard(out_json, || {
         let c = client_of(client)?;
         let text = read_str(
@@ -249,6 +277,9 @@ where
             c.config().limits.max_request_bytes,
         )?;
         let req: Req = crate::json::from_str(text)?;
+        if let Some(s) = warm(c, &req)? {
+            return Ok(s);
+        }
         let res =
             crate::runtime::block_on(c.worker_threads(), c.call_timeout(), f(c.clone(), req))?;
         Ok(serde_json::to_string(&res)?)

@@ -17,14 +17,23 @@ use std::ffi::c_char;
 /// Result: `{"send_id", "state": "sent" | "queued", "internet_message_id", "link"?: {"url",
 /// "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
 /// macro; the token opens the page with o365_link_open); a queued send
-/// reports its outcome with a `send_completed` or `send_failed` event. The same
+/// reports its outcome with a `send_completed` or `send_failed` event. `queue`: true answers
+/// `queued` at once and sends in the background; absent, the mail is sent now, or queued
+/// when it cannot go now (pacing, or Microsoft throttling the mailbox: then it goes out when
+/// the window ends); false never queues: while Microsoft throttles the mailbox the answer is
+/// O365_THROTTLED with `details.retry_after_ms` and nothing is kept. The same
 /// idempotency_key with the same mail returns the first result; if that send failed, the mail
 /// is tried again under the same send_id and Message-ID (never sent twice).
-/// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc) or
-/// `serial_mail_not_allowed`; O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
+/// Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc;
+/// config send.max_recipients) or `serial_mail_not_allowed`: the request says
+/// `"serial_mail": true` (the host's mass-mail feature declares its sends), or the same
+/// subject and text already went to other recipients `send.serial_max_copies` times (default
+/// 2, so the third is refused) within `send.serial_window_ms` (default 3,600,000 = 60
+/// minutes; both set in the client config); O365_INVALID_ARGUMENT `header_injection`, `no_recipients`,
 /// `message_too_large`, `invalid_field`, `links_not_configured`; O365_FORBIDDEN
 /// `alias_send_not_enabled` (hint: "Send from alias" / Set-OrganizationConfig
-/// -SendFromAliasEnabled $true) or `send_as_denied`; O365_CONFLICT `idempotency_key_reused`.
+/// -SendFromAliasEnabled $true) or `send_as_denied`; O365_CONFLICT `idempotency_key_reused`;
+/// O365_THROTTLED (only with `"queue": false`).
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `request_json` is NULL or a NUL-terminated string;

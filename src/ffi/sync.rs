@@ -4,7 +4,7 @@
 //! assigned to it (else O365_FORBIDDEN). Message ids are Graph immutable ids: they survive
 //! moves, so the CRM can keep them.
 
-use super::{call, client_of, guard, o365_client, o365_status, read_str};
+use super::{call, call_warm, o365_client, o365_status};
 use crate::service::{
     CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
     MoveFolderContents, MoveMessage, SyncMailbox,
@@ -22,7 +22,10 @@ use std::ffi::c_char;
 /// Answered from the local cache when it was refreshed within `max_age_ms` (default
 /// `sync.max_age_ms`), without any network request; else refreshed with `mailFolders/delta`.
 /// When the refresh fails but a cached tree exists, that tree comes back with
-/// `"stale": true` and `"refresh_error"`.
+/// `"stale": true` and `"refresh_error"`. While Microsoft throttles the mailbox for longer
+/// than a call waits (a 429 with a long `Retry-After`, learned by every process on the
+/// store), no request is sent: the cached tree comes back stale at once, or O365_THROTTLED
+/// with `details.retry_after_ms` when nothing is cached.
 /// Errors: O365_AUTH_REQUIRED (sign the mailbox in), O365_THROTTLED, O365_NETWORK,
 /// O365_REMOTE.
 ///
@@ -35,25 +38,16 @@ pub unsafe extern "C" fn o365_list_folders(
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    guard(out_json, || {
-        let c = client_of(client)?;
-        let text = read_str(
-            request_json,
-            "request_json",
-            c.config().limits.max_request_bytes,
-        )?;
-        let req: ListFolders = crate::json::from_str(text)?;
-        // Warm path: a fresh cache is answered right here on the calling thread, without the
-        // runtime (a few SQLite reads with prepared statements).
-        if let Some(v) = c.list_folders_cached(&req)? {
-            return Ok(serde_json::to_string(&v)?);
-        }
-        let cc = c.clone();
-        let v = crate::runtime::block_on(c.worker_threads(), c.call_timeout(), async move {
-            cc.list_folders(req).await
-        })?;
-        Ok(serde_json::to_string(&v)?)
-    })
+    // Warm path: a fresh cache is answered right here on the calling thread, without the
+    // runtime: an answer kept serialized while the store's change counter of the mailbox
+    // stays the same (one indexed read), else a few SQLite reads.
+    call_warm(
+        client,
+        request_json,
+        out_json,
+        |c, r: &ListFolders| c.list_folders_warm(r),
+        |c, r: ListFolders| async move { c.list_folders(r).await },
+    )
 }
 
 /// A page of one folder's messages, newest first.
@@ -78,10 +72,12 @@ pub unsafe extern "C" fn o365_list_messages(
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> o365_status {
-    call(
+    // Warm path: a first page kept serialized while the mailbox is unchanged.
+    call_warm(
         client,
         request_json,
         out_json,
+        |c, r: &ListMessages| c.list_messages_warm(r),
         |c, r: ListMessages| async move { c.list_messages(r).await },
     )
 }

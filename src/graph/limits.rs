@@ -2,6 +2,7 @@
 
 use crate::graph::Priority;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -20,6 +21,9 @@ pub struct MailboxLimiter {
     /// Request start times in the current 10-minute window, one entry per second with count.
     window: Mutex<VecDeque<(Instant, u32)>>,
     paused_until: Mutex<Option<Instant>>,
+    /// End of a long throttling window (library clock, ms since the epoch; 0 = none):
+    /// until then no request to this mailbox is sent (see [`crate::graph::ThrottleBook`]).
+    window_until_ms: AtomicI64,
 }
 
 /// Held while a request is in flight.
@@ -36,6 +40,7 @@ impl MailboxLimiter {
             budget: budget_per_10min.max(1),
             window: Mutex::new(VecDeque::new()),
             paused_until: Mutex::new(None),
+            window_until_ms: AtomicI64::new(0),
         }
     }
 
@@ -116,6 +121,16 @@ impl MailboxLimiter {
         if p.map(|x| x < until).unwrap_or(true) {
             *p = Some(until);
         }
+    }
+
+    /// The end of the long throttling window known in this process (0 = none).
+    pub fn window_until_ms(&self) -> i64 {
+        self.window_until_ms.load(Ordering::SeqCst)
+    }
+
+    /// Extends the long throttling window to `until_ms` (never shortens it).
+    pub fn extend_window(&self, until_ms: i64) {
+        self.window_until_ms.fetch_max(until_ms, Ordering::SeqCst);
     }
 
     /// Requests counted in the current window.

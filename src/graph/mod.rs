@@ -14,7 +14,7 @@ mod limits;
 mod mailbox;
 
 pub use limits::{MailboxLimiter, MAX_IN_FLIGHT};
-pub use mailbox::MailboxGraph;
+pub use mailbox::{throttled_until, MailboxGraph};
 
 use crate::config::{Config, ProxyConfig};
 use crate::error::{Error, Fault, Result};
@@ -160,6 +160,17 @@ pub trait TokenSource: Send + Sync {
     async fn access_token(&self, rejected: Option<&str>) -> Result<String>;
 }
 
+/// Where a long throttling window of a mailbox is kept so that every process on the store
+/// learns it (implemented on the store by the service layer). Times are the library's clock
+/// (ms since the epoch, `debug.clock_offset_ms` applied).
+pub trait ThrottleBook: Send + Sync {
+    fn now_ms(&self) -> i64;
+    /// The end of the mailbox's window, if one was recorded.
+    fn window_until(&self, mailbox_key: &str) -> Option<i64>;
+    /// Records (or extends) the window.
+    fn record_window(&self, mailbox_key: &str, until_ms: i64);
+}
+
 /// The process's Graph client for one [`crate::Client`].
 pub struct Graph {
     http: reqwest::Client,
@@ -170,6 +181,9 @@ pub struct Graph {
     budget_per_10min: u32,
     /// The configured proxy (without credentials), named in network errors.
     proxy: Option<String>,
+    /// The longest a C call may block (`timeouts.call_ms`): a 429 whose `Retry-After` does
+    /// not fit is answered at once instead of waited out.
+    call_budget: Duration,
 }
 
 impl std::fmt::Debug for Graph {
@@ -250,7 +264,14 @@ impl Graph {
             limiters: Mutex::new(HashMap::new()),
             budget_per_10min: cfg.graph.budget_per_10min,
             proxy: cfg.proxy.as_ref().and_then(|p| p.display_url()),
+            call_budget: Duration::from_millis(cfg.timeouts.call_ms),
         }
+    }
+
+    /// The longest pause this client waits out inside one call; a throttling window longer
+    /// than this is answered with `O365_THROTTLED` at once.
+    pub fn longest_wait(&self) -> Duration {
+        self.retry.max_delay.min(self.call_budget / 2)
     }
 
     pub fn base(&self) -> &str {
@@ -292,6 +313,7 @@ impl Graph {
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         let mut rejected: Option<String> = None;
+        let started = tokio::time::Instant::now();
         loop {
             let permit = limiter.acquire_slots(req.priority, req.slots).await;
             let token = if req.auth {
@@ -363,7 +385,13 @@ impl Graph {
                     if status == 429 {
                         limiter.pause_for(retry_after.unwrap_or(self.retry.base_delay));
                     }
-                    if retryable && attempt < self.retry.max_retries {
+                    // A pause longer than this client waits, or one that would end after the
+                    // call's time is up: answer now (the mailbox's window is recorded by
+                    // MailboxGraph), never hang the caller until timeouts.call_ms.
+                    let too_long = retry_after.is_some_and(|d| {
+                        d > self.longest_wait() || started.elapsed() + d > self.call_budget
+                    });
+                    if retryable && !too_long && attempt < self.retry.max_retries {
                         attempt += 1;
                         let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
                         tracing::debug!(status, attempt, ?delay, "graph: retrying");
@@ -398,6 +426,21 @@ impl Graph {
         let jitter = rand::thread_rng().gen_range(0..=self.retry.base_delay.as_millis() as u64);
         Duration::from_millis(exp + jitter).min(self.retry.max_delay)
     }
+}
+
+/// `users/{address}` with the address percent-encoded (everything but letters, digits,
+/// `-._~@`), so `'`, `+`, `#`, `?` or `/` can never change the request's meaning.
+pub fn user_path(address: &str) -> String {
+    let mut out = String::from("users/");
+    for b in address.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// `Retry-After` in seconds (or an HTTP date, treated as 1 s when unparsable).
@@ -565,6 +608,16 @@ mod tests {
             None,
         );
         assert_eq!(e.graph_code(), Some("SyncStateNotFound"));
+    }
+
+    #[test]
+    fn user_paths_are_percent_encoded() {
+        assert_eq!(
+            user_path("anna@contoso.example"),
+            "users/anna@contoso.example"
+        );
+        assert_eq!(user_path("o'brien@x.de"), "users/o%27brien@x.de");
+        assert_eq!(user_path("a#b?c/d+e@x.de"), "users/a%23b%3Fc%2Fd%2Be@x.de");
     }
 
     #[test]

@@ -136,6 +136,11 @@ pub struct Prepared {
     pub from: Option<Addr>,
     pub attachments: Vec<Spooled>,
     pub link_id: Option<String>,
+    /// `body` still holds the `_downloadLink` / `_agreementLink` macros: they are expanded
+    /// with the link's URL just before the draft is made, so the store never keeps a link
+    /// token in plain text.
+    #[serde(default)]
+    pub link_macros: bool,
 }
 
 /// The checked parts of a message, before spooling and macro expansion.
@@ -215,6 +220,26 @@ pub fn too_many_recipients(n: usize, max: usize) -> Error {
     .with_detail("limit", max as u64)
 }
 
+/// The hint for too many recipients when the body already uses `_downloadLink(Text)` /
+/// `_agreementLink` (never the circular "use a download link").
+pub fn link_mail_split_hint(n: usize, cfg: &SendConfig) -> String {
+    let max = cfg.max_recipients;
+    let groups = n.div_ceil(max);
+    let copies = cfg.serial_max_copies as usize;
+    let minutes = cfg.serial_window_ms / 60_000;
+    let mut h = format!(
+        "this mail already sends its attachments as a link; the limit of {max} recipients          (To + Cc + Bcc) per mail still applies: split the {n} recipients into groups of at          most {max} and send one link mail per group ({groups} mails)"
+    );
+    if groups > copies {
+        h.push_str(&format!(
+            "; but at most {copies} mails with the same subject and text may go to different              recipients within {minutes} minutes (send.serial_max_copies, send.serial_window_ms):              more is a serial mail, which a Microsoft 365 mailbox cannot send"
+        ));
+    } else {
+        h.push('.');
+    }
+    h
+}
+
 /// The policy refusal for serial mail.
 pub fn serial_mail(reason: &str) -> Error {
     Error::PolicyViolation(Fault::new(
@@ -245,7 +270,17 @@ pub fn check(m: &MessageInput, cfg: &SendConfig) -> Result<Checked> {
             .with_hint("give at least one address in to, cc or bcc"));
     }
     if recipients.len() > cfg.max_recipients {
-        return Err(too_many_recipients(recipients.len(), cfg.max_recipients));
+        let body = m
+            .body_html
+            .as_deref()
+            .or(m.body_text.as_deref())
+            .unwrap_or("");
+        let e = too_many_recipients(recipients.len(), cfg.max_recipients);
+        if super::macros::scan(body).any() {
+            // The link is there already: the way out is fewer recipients per mail.
+            return Err(e.with_hint(link_mail_split_hint(recipients.len(), cfg)));
+        }
+        return Err(e);
     }
     check_line("message.subject", "the subject", &m.subject)?;
     if m.subject.chars().count() > MAX_SUBJECT_CHARS {
@@ -440,6 +475,28 @@ mod tests {
         assert_eq!(e.status(), crate::error::status::POLICY_VIOLATION);
         let hint = e.fault().hint.clone().unwrap();
         assert!(hint.contains("_downloadLink(Text)") && hint.contains("_agreementLink"));
+        // A mail that already uses the link macro: split it, never "use _downloadLink" again.
+        let linked = msg(json!({"to": rcpts(11), "subject": "s",
+                                "body_html": "<p>_downloadLink(Unterlagen)</p>"}));
+        let e = check(&linked, &cfg()).unwrap_err();
+        assert_eq!(e.kind(), "too_many_recipients");
+        let hint = e.fault().hint.clone().unwrap();
+        assert!(!hint.contains("_downloadLink(Text) in the body"), "{hint}");
+        assert!(
+            hint.contains("groups of at most 10") && hint.contains("(2 mails)"),
+            "{hint}"
+        );
+        let many = msg(json!({"to": rcpts(25), "subject": "s", "body_text": "_agreementLink"}));
+        let hint = check(&many, &cfg())
+            .unwrap_err()
+            .fault()
+            .hint
+            .clone()
+            .unwrap();
+        assert!(
+            hint.contains("(3 mails)") && hint.contains("serial mail"),
+            "{hint}"
+        );
         // the same address twice is one recipient
         let dup = msg(json!({"to": rcpts(10), "cc": ["R0@example.com"]}));
         assert_eq!(check(&dup, &cfg()).unwrap().recipients.len(), 10);

@@ -85,6 +85,7 @@ async fn process_leased(
     };
     let prepared: Prepared = serde_json::from_value(row.request.clone())
         .map_err(|e| Error::internal(format!("outbox entry {send_id} cannot be read: {e}")))?;
+    let prepared = c.rendered(prepared)?;
     let mut doubts = 0;
     loop {
         let row = c
@@ -294,7 +295,11 @@ async fn attempt(
         .await;
     match sent {
         Ok(_) => Ok(Attempt::Sent),
-        Err(e) if e.fault().details.contains_key("http_status") => {
+        // Microsoft answered (or the throttling window kept the request back): not sent.
+        Err(e)
+            if e.fault().details.contains_key("http_status")
+                || matches!(e, Error::Throttled(_)) =>
+        {
             // Microsoft answered: the send was not carried out.
             let _ = c.store().release_send_slot(&row.mailbox_id, slot);
             c.store().update_outbox(
@@ -661,6 +666,20 @@ fn fail(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Ends an entry the host chose not to queue (`queue: false`): failed with `e`, without a
+/// `send_failed` event (the host got the error from `o365_send`).
+pub fn withdraw(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
+    c.store().update_outbox(
+        &row.send_id,
+        &OutboxUpdate {
+            notify: Some(false),
+            ..Default::default()
+        },
+        c.now_ms(),
+    )?;
+    fail(c, row, e)
 }
 
 fn finish_sent(c: &Client, row: &OutboxRecord, mailbox: &MailboxRecord) -> Result<()> {

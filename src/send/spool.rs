@@ -55,12 +55,12 @@ pub fn too_large(field: &str, size: u64, limit: u64, what: &str) -> Error {
 /// content type).
 pub fn materialize(a: &AttachmentInput, field: &str, dest: &Path) -> Result<(u64, String, String)> {
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir)
+        crate::files::create_dir_all(dir)
             .map_err(|e| Error::store(format!("cannot create folder '{}': {e}", dir.display())))?;
     }
     let write_err =
         |e: std::io::Error| Error::store(format!("cannot write '{}': {e}", dest.display()));
-    let mut out = std::fs::File::create(dest).map_err(write_err)?;
+    let mut out = crate::files::create(dest).map_err(write_err)?;
     let mut h = Sha256::new();
     let mut size = 0u64;
     if let Some(p) = &a.path {

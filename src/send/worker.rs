@@ -39,8 +39,9 @@ pub fn ensure(c: &Client) {
     running.insert(c.instance().to_owned());
     let weak = c.downgrade();
     let instance = c.instance().to_owned();
+    let w = weak.clone();
     rt.spawn(async move {
-        run(weak).await;
+        crate::service::supervisor::supervise(w, "send_worker", || run(weak.clone())).await;
         RUNNING
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -53,6 +54,7 @@ async fn run(weak: Weak<Inner>) {
         let Some(c) = Client::upgrade(&weak) else {
             return;
         };
+        c.jobs().checkpoint("send_worker");
         let now = c.now_ms();
         let due = match c.store().due_outbox(now, 32) {
             Ok(d) => d,

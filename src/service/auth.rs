@@ -7,6 +7,7 @@ use crate::auth::entra::{
 };
 use crate::auth::tokens::TokenSet;
 use crate::error::{Error, Fault, Result};
+use crate::graph::Request;
 use crate::store::{AuthStateRow, MailboxRecord, TakeState};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
@@ -370,13 +371,24 @@ impl Client {
         let Ok(rt) = crate::runtime::get(self.worker_threads()) else {
             return;
         };
-        rt.spawn(async move {
+        let w = weak.clone();
+        let job = move || Client::device_poll_loop(weak.clone(), row.clone(), interval_s);
+        rt.spawn(super::supervisor::supervise(w, "device_code", job));
+    }
+
+    async fn device_poll_loop(
+        weak: std::sync::Weak<super::Inner>,
+        row: AuthStateRow,
+        interval_s: i64,
+    ) {
+        {
             let mut interval = Duration::from_secs(interval_s.max(1) as u64);
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(client) = Client::upgrade(&weak) else {
                     return;
                 };
+                client.jobs().checkpoint("device_code");
                 match client.poll_device_once(&row).await {
                     Ok(Some(_)) => return,
                     Ok(None) => {}
@@ -399,7 +411,7 @@ impl Client {
                     return;
                 }
             }
-        });
+        }
     }
 
     /// One poll of a device flow: `Some(result)` when it ended with success, `None` while
@@ -811,37 +823,19 @@ impl Client {
     /// The signed-in account must own the address, have it as an alias, or have access to it
     /// as a shared mailbox. Anything else: `account_mismatch`, and no token is kept.
     async fn verify_account(&self, m: &MailboxRecord, t: &TokenResponse) -> Result<Value> {
-        let http = self.http()?;
-        let graph = self
-            .config()
-            .endpoints
-            .graph
-            .trim_end_matches('/')
-            .to_owned();
-        let resp = http
-            .get(format!(
-                "{graph}/me?$select=id,displayName,mail,userPrincipalName,proxyAddresses"
-            ))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Network(Fault::new(
-                    "network",
-                    format!("Microsoft Graph could not be reached: {e}"),
-                ))
-            })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::Network(Fault::new("network", e.to_string())))?;
-        if !(200..300).contains(&status) {
-            return Err(crate::graph::map_error(status, &headers, &body, "", None));
-        }
-        let me: Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::Remote(Fault::new("unexpected_response", e.to_string())))?;
+        // Through the Graph client: retries (429/503/504, Retry-After), the mailbox's limiter.
+        let graph = self.graph()?;
+        let limiter = graph.limiter(&m.id);
+        let token = SignInToken(t.access_token.clone());
+        let me: Value = graph
+            .call(
+                &limiter,
+                &token,
+                "",
+                Request::get("//me?$select=id,displayName,mail,userPrincipalName,proxyAddresses"),
+            )
+            .await?
+            .json()?;
         let lower = |v: &Value| v.as_str().map(|s| s.to_lowercase());
         let mut addresses: Vec<String> = Vec::new();
         for k in ["mail", "userPrincipalName"] {
@@ -866,18 +860,25 @@ impl Client {
         let tenant_id = claims["tid"].as_str().unwrap_or("").to_owned();
         let owns = addresses.contains(&m.address);
         let ok = match m.kind.as_str() {
-            "shared" => {
-                owns || {
-                    let r = http
-                        .get(format!(
-                            "{graph}/users/{}/mailFolders/inbox?$select=id",
-                            m.address
-                        ))
-                        .bearer_auth(&t.access_token)
-                        .send()
-                        .await
-                        .map_err(|e| Error::Network(Fault::new("network", e.to_string())))?;
-                    r.status().is_success()
+            "shared" if !owns => {
+                // The access probe: only "no access" (403 / 404) is a mismatch; throttling,
+                // outages and network failures are reported as such, after retries.
+                let probe = Request::get(format!(
+                    "/{}/mailFolders/inbox?$select=id",
+                    crate::graph::user_path(&m.address)
+                ));
+                match graph.call(&limiter, &token, "", probe).await {
+                    Ok(_) => true,
+                    Err(Error::NotFound(_) | Error::Forbidden(_)) => false,
+                    Err(e)
+                        if matches!(
+                            e.fault().details.get("http_status").and_then(Value::as_u64),
+                            Some(403 | 404)
+                        ) =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             _ => owns,
@@ -957,4 +958,21 @@ fn device_pending_json(p: &Pending, expires_at: i64) -> Value {
         "interval": p.interval,
         "expires_at": crate::clock::rfc3339(expires_at),
     })
+}
+
+/// The fresh token of a sign-in, for the account checks before it is stored.
+struct SignInToken(String);
+
+#[async_trait::async_trait]
+impl crate::graph::TokenSource for SignInToken {
+    async fn access_token(&self, rejected: Option<&str>) -> Result<String> {
+        if rejected.is_some() {
+            return Err(Error::AuthRequired(Fault::new(
+                "token_rejected",
+                "Microsoft Graph refused the token it just issued",
+            ))
+            .with_hint("sign in again"));
+        }
+        Ok(self.0.clone())
+    }
 }

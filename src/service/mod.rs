@@ -8,7 +8,9 @@ mod links;
 mod mailboxes;
 mod maintenance;
 mod send;
+pub(crate) mod supervisor;
 mod sync;
+mod warm;
 
 pub use auth::{AuditLog, Authenticate, SignOut};
 pub use events::Event;
@@ -33,6 +35,46 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Throttling windows kept in the store's lease table (`throttle:<mailbox id>`, expiry =
+/// end of the window), so that a second process learns them and sends nothing until then.
+struct StoreThrottleBook {
+    client: Client,
+}
+
+const THROTTLE_OWNER: &str = "graph-throttle";
+
+impl crate::graph::ThrottleBook for StoreThrottleBook {
+    fn now_ms(&self) -> i64 {
+        self.client.now_ms()
+    }
+
+    fn window_until(&self, mailbox_key: &str) -> Option<i64> {
+        let name = format!("throttle:{mailbox_key}");
+        match self.client.store().lease_holder(&name) {
+            Ok(h) => h.map(|(_, until)| until),
+            Err(e) => {
+                tracing::warn!("cannot read the throttling window: {e}");
+                None
+            }
+        }
+    }
+
+    fn record_window(&self, mailbox_key: &str, until_ms: i64) {
+        if self.window_until(mailbox_key).unwrap_or(0) >= until_ms {
+            return;
+        }
+        let now = self.now_ms();
+        let name = format!("throttle:{mailbox_key}");
+        if let Err(e) = self
+            .client
+            .store()
+            .try_lease(&name, THROTTLE_OWNER, now, until_ms - now)
+        {
+            tracing::warn!("cannot record the throttling window: {e}");
+        }
+    }
+}
+
 /// A handle on one store with one configuration. Cheap to clone; thread-safe.
 #[derive(Clone)]
 pub struct Client {
@@ -52,10 +94,21 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     /// Built on first use (reads the CA file), shared by Graph and sign-in.
     pub graph: OnceLock<Arc<Graph>>,
+    /// Supervised background jobs: panics counted, test-hook arming.
+    pub jobs: supervisor::Jobs,
+    /// Delta pages of every sync of this client on their way into the store.
+    pub pages: crate::sync::writer::PageWriter,
+    /// Serialized warm answers (see [`warm`]).
+    pub warm: warm::WarmCache,
 }
+
+/// Clients whose state is still alive in this process (freed handles whose background jobs
+/// have let go are not counted; shown by `o365_debug_counters`).
+pub static LIVE_CLIENTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         // Hand reserved, unacked events to the next taker right away.
         let _ = self.store.release_events(&self.instance);
     }
@@ -87,6 +140,7 @@ impl Client {
             warnings.push(w);
         }
         let clock = Clock::with_offset(config.debug.clock_offset_ms);
+        LIVE_CLIENTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let client = Client {
             inner: Arc::new(Inner {
                 config,
@@ -98,6 +152,9 @@ impl Client {
                 warnings,
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
+                jobs: supervisor::Jobs::default(),
+                pages: Default::default(),
+                warm: Default::default(),
             }),
         };
         sync::start_scheduler(&client);
@@ -117,6 +174,11 @@ impl Client {
         &*self.inner.store
     }
 
+    /// The queue that stores fetched delta pages (see [`crate::sync::writer`]).
+    pub(crate) fn page_writer(&self) -> &crate::sync::writer::PageWriter {
+        &self.inner.pages
+    }
+
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
     }
@@ -127,6 +189,10 @@ impl Client {
 
     pub fn warnings(&self) -> &[String] {
         &self.inner.warnings
+    }
+
+    pub(crate) fn jobs(&self) -> &supervisor::Jobs {
+        &self.inner.jobs
     }
 
     pub(crate) fn token_cache(&self) -> &TokenCache {
@@ -184,7 +250,7 @@ impl Client {
         let graph = self.graph()?;
         let limiter = graph.limiter(&m.id);
         let root = if m.kind == "shared" {
-            format!("/users/{}", m.address)
+            format!("/{}", crate::graph::user_path(&m.address))
         } else {
             "/me".to_owned()
         };
@@ -192,7 +258,23 @@ impl Client {
             client: self.clone(),
             mailbox_id: m.id.clone(),
         });
-        Ok(MailboxGraph::new(graph, limiter, root, tokens))
+        let book = Arc::new(StoreThrottleBook {
+            client: self.clone(),
+        });
+        Ok(MailboxGraph::new(
+            graph,
+            limiter,
+            root,
+            tokens,
+            m.id.clone(),
+            book,
+        ))
+    }
+
+    /// The end of the mailbox's throttling window, when Microsoft throttled it for longer
+    /// than a call waits (learned by any process on the store).
+    pub(crate) fn throttled_until(&self, m: &MailboxRecord) -> Result<Option<i64>> {
+        Ok(self.mailbox_graph(m)?.throttled_until())
     }
 
     /// The owner name of this client instance (leases, event reservations).

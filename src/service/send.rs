@@ -26,9 +26,13 @@ pub struct SendMail {
     /// Agreement the recipient must accept before downloading (`_agreementLink`).
     #[serde(default)]
     pub agreement_text: Option<String>,
-    /// Answer `queued` at once and send in the background (outcome by event).
+    /// `true`: answer `queued` at once and send in the background (outcome by event).
+    /// Absent: send now; when that cannot happen now (pacing, Microsoft throttling the
+    /// mailbox), answer `queued` and send later. `false`: never queue: while Microsoft
+    /// throttles the mailbox answer `O365_THROTTLED` (`details.retry_after_ms`) and keep
+    /// nothing (the same key may be sent again later).
     #[serde(default)]
-    pub queue: bool,
+    pub queue: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +94,22 @@ fn check_key(k: &str) -> Result<()> {
 }
 
 impl Client {
+    /// The outbox entry's message as it goes to Microsoft: link macros expanded with the
+    /// link's URL (the token is derived from the link id and the signing key, never stored).
+    pub(crate) fn rendered(&self, mut p: Prepared) -> Result<Prepared> {
+        if !p.link_macros {
+            return Ok(p);
+        }
+        let id = p
+            .link_id
+            .as_deref()
+            .ok_or_else(|| Error::internal("an outbox entry with link macros has no link"))?;
+        let token = links::token::token(&links::signing_key(self)?, id);
+        p.body = macros::expand(&p.body, p.body_type == "html", &links::url(self, &token)?);
+        p.link_macros = false;
+        Ok(p)
+    }
+
     /// Sends one mail exactly once, under the send policy. Returns `{"send_id", "state":
     /// "sent" | "queued", "internet_message_id"}`.
     pub async fn send_mail(&self, req: SendMail) -> Result<Value> {
@@ -142,6 +162,12 @@ impl Client {
             Some(e) => return self.repeat(&e, &request_hash),
             None => None,
         };
+        if req.queue == Some(false) {
+            if let Some(until) = self.throttled_until(&m)? {
+                let left = (until - self.now_ms()).max(0) as u64;
+                return Err(crate::graph::throttled_until(until, left));
+            }
+        }
         let send_id = match &retry {
             Some(r) => r.send_id.clone(),
             None => format!("snd_{}", uuid::Uuid::new_v4().simple()),
@@ -189,9 +215,10 @@ impl Client {
             };
             // Check the URL can be built before copying files.
             links::url(self, "t")?;
-            let (link, token) =
+            let (link, _token) =
                 links::create(self, &m.id, &send_id, agreement, &req.message.attachments)?;
-            body = macros::expand(&checked.body, checked.html, &links::url(self, &token)?);
+            // Kept with the macros: expanded just before sending (no token in the store).
+            body = checked.body.clone();
             link_id = Some(link.id);
         } else {
             body = checked.body.clone();
@@ -259,6 +286,7 @@ impl Client {
             headers: checked.headers.clone(),
             from: checked.from.clone(),
             attachments,
+            link_macros: link_id.is_some(),
             link_id: link_id.clone(),
         };
         let now = self.now_ms();
@@ -277,7 +305,7 @@ impl Client {
             error: None,
             attempts: 0,
             next_attempt_at: now,
-            notify: req.queue,
+            notify: req.queue == Some(true),
             created_at: now,
             updated_at: now,
             sent_at: None,
@@ -342,7 +370,7 @@ impl Client {
         if let Err(e) = links::purge(self) {
             tracing::warn!("link purge: {e}");
         }
-        if req.queue {
+        if req.queue == Some(true) {
             worker::ensure(self);
             return answer(self, &row);
         }
@@ -350,6 +378,20 @@ impl Client {
         match outbox::process(self, &send_id, wait, true).await {
             Ok(Step::Sent) => answer(self, &self.outbox_row(&send_id)?),
             Ok(Step::Failed(e)) => Err(e.with_detail("send_id", send_id.as_str())),
+            Ok(Step::Deferred(_)) if req.queue == Some(false) => {
+                let row = self.outbox_row(&send_id)?;
+                match row.error.as_ref().map(outbox::error_from_document) {
+                    Some(e @ Error::Throttled(_)) => {
+                        // Not queued: the entry fails quietly, the host has the answer.
+                        outbox::withdraw(self, &row, &e)?;
+                        Err(e.with_detail("send_id", send_id.as_str()))
+                    }
+                    _ => {
+                        worker::ensure(self);
+                        answer(self, &row)
+                    }
+                }
+            }
             Ok(Step::Deferred(_)) | Ok(Step::Busy) => {
                 worker::ensure(self);
                 answer(self, &self.outbox_row(&send_id)?)

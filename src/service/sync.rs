@@ -264,7 +264,11 @@ impl Client {
         if fresh && !rows.is_empty() {
             return Ok(rows);
         }
-        engine::refresh_folders(self, api, &m.id, Priority::Interactive).await
+        match engine::refresh_folders(self, api, &m.id, Priority::Interactive).await {
+            // Throttled: the cached tree serves (the folder read then says stale).
+            Err(Error::Throttled(_)) if !rows.is_empty() => Ok(rows),
+            r => r,
+        }
     }
 
     /// A page of a folder's messages from the cache (the folder is delta-synced first when
@@ -272,7 +276,15 @@ impl Client {
     pub async fn list_messages(&self, req: ListMessages) -> Result<Value> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "list_messages")?;
         let gr = self.mailbox_graph(&m)?;
-        self.list_messages_with(&gr, &m, req).await
+        // A first page is kept serialized for warm calls (read the counter before the page).
+        let keep = Client::messages_warm_key(&req);
+        let version = match keep {
+            Some(_) => self.store().cache_version(&m.id)?,
+            None => None,
+        };
+        let page = self.list_messages_with(&gr, &m, req).await?;
+        self.keep_messages_page(keep, &m.id, version, &page)?;
+        Ok(page)
     }
 
     pub(crate) async fn list_messages_with<A: MailApi>(
@@ -803,7 +815,14 @@ impl Client {
             "folders": per_folder,
             "last_error": last_error,
             "token_expires_at": ts(self.store().token_expiry(mailbox_id)?),
+            // Microsoft throttled the mailbox for longer than a call waits: until then no
+            // request goes out, reads answer from the cache (stale) and sends are queued.
+            "throttled_until": ts(self.store().lease_holder(&format!("throttle:{mailbox_id}"))?
+                .map(|(_, until)| until)
+                .filter(|until| *until > self.now_ms())),
             "move_jobs": jobs,
+            // This client's background jobs: panics caught and restarted.
+            "background": self.jobs().health(),
         }))
     }
 }
@@ -827,26 +846,39 @@ pub(crate) fn start_scheduler(client: &Client) {
     };
     let weak = client.downgrade();
     let interval = std::time::Duration::from_millis(cfg.interval_ms);
-    rt.spawn(async move {
-        let mut last_maintenance: Option<tokio::time::Instant> = None;
-        loop {
-            let alive = || weak.strong_count() > 0;
-            if !crate::sync::scheduler::sleep_while_alive(interval, alive).await {
-                break;
-            }
-            let Some(c) = Client::upgrade(&weak) else {
-                break;
-            };
-            crate::sync::scheduler::tick(&c).await;
-            // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
-            if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
-                last_maintenance = Some(tokio::time::Instant::now());
-                if let Err(e) = c.maintenance(Default::default()).await {
-                    tracing::warn!("scheduler: maintenance failed: {e}");
-                }
+    let job = move || scheduler_loop(weak.clone(), interval);
+    let weak = client.downgrade();
+    rt.spawn(super::supervisor::supervise(weak, "scheduler", job));
+}
+
+async fn scheduler_loop(weak: std::sync::Weak<super::Inner>, interval: std::time::Duration) {
+    let mut last_maintenance: Option<tokio::time::Instant> = None;
+    let mut pause = interval;
+    loop {
+        let alive = || weak.strong_count() > 0;
+        if !crate::sync::scheduler::sleep_while_alive(pause, alive).await {
+            break;
+        }
+        match Client::upgrade(&weak) {
+            Some(c) => c.jobs().checkpoint("scheduler"),
+            None => break,
+        }
+        // The round spreads the mailboxes over the interval; the next one starts an
+        // interval after this one started.
+        let started = tokio::time::Instant::now();
+        crate::sync::scheduler::tick(&weak, interval).await;
+        pause = interval.saturating_sub(started.elapsed());
+        let Some(c) = Client::upgrade(&weak) else {
+            break;
+        };
+        // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
+        if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
+            last_maintenance = Some(tokio::time::Instant::now());
+            if let Err(e) = c.maintenance(Default::default()).await {
+                tracing::warn!("scheduler: maintenance failed: {e}");
             }
         }
-    });
+    }
 }
 
 fn folders_result(

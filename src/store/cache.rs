@@ -114,6 +114,31 @@ pub struct PageOutcome {
     pub round_items: i64,
 }
 
+/// One fetched message page to store (see [`CacheStore::apply_message_pages`]).
+#[derive(Debug, Clone)]
+pub struct PageWrite<'a> {
+    pub mailbox_id: &'a str,
+    pub folder_id: &'a str,
+    /// The link the page was fetched from, as stored (`None`: the first page of a full
+    /// round). The page is applied only if the folder's stored resume link still equals it,
+    /// so a page never lands after a page of its round that failed, nor after another
+    /// process moved the folder on.
+    pub fetched_from: Option<&'a str>,
+    pub page: &'a MessagePage,
+    pub link: &'a DeltaLink,
+    pub now: i64,
+}
+
+/// A folder whose delta round came back empty (see [`CacheStore::record_idle_rounds`]).
+#[derive(Debug, Clone)]
+pub struct IdleRound {
+    pub folder_id: String,
+    /// The delta link the round was asked with.
+    pub probed: String,
+    /// The delta link it answered with.
+    pub delta_link: String,
+}
+
 /// Listing order for cached messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageOrder {
@@ -204,6 +229,19 @@ pub trait CacheStore {
         link: &DeltaLink,
         now: i64,
     ) -> Result<PageOutcome>;
+
+    /// Stores several fetched pages (of any folders and mailboxes) in one transaction, each
+    /// applied as by [`apply_message_page`](Self::apply_message_page) only if its folder's
+    /// stored resume link is still `fetched_from`; one result per page, in order.
+    fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>>;
+    /// Records delta rounds that found nothing, in one transaction: each folder whose stored
+    /// delta link is still `probed` (and no round is under way) takes the new link and a
+    /// success time. Returns how many folders were updated.
+    fn record_idle_rounds(&self, mailbox_id: &str, rounds: &[IdleRound], now: i64)
+        -> Result<usize>;
+    /// The mailbox's change counter (bumped with every change to its cache, record or users);
+    /// `None` before the first change or after the mailbox was removed.
+    fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>>;
 
     // ---- messages ----
     fn list_cached_messages(&self, mailbox_id: &str, q: &MessageQuery) -> Result<Vec<MessageRow>>;

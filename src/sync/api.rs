@@ -12,6 +12,11 @@ pub trait MailApi: Send + Sync {
     fn root(&self) -> &str;
     /// Sends one request (limits, token, retries and error mapping included).
     fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send;
+    /// A link Graph gave (`@odata.deltaLink`) as a `$batch` item URL (below the Graph base),
+    /// or `None` when it does not lie below this client's Graph base.
+    fn batch_path(&self, _link: &str) -> Option<String> {
+        None
+    }
 }
 
 /// GET returning JSON.
@@ -183,5 +188,10 @@ impl MailApi for crate::graph::MailboxGraph {
 
     fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
         crate::graph::MailboxGraph::call(self, req)
+    }
+
+    fn batch_path(&self, link: &str) -> Option<String> {
+        let rest = link.strip_prefix(self.graph().base())?;
+        rest.starts_with('/').then(|| rest.to_owned())
     }
 }

@@ -3,13 +3,15 @@
 use super::api::{self, MailApi};
 use super::lease;
 use super::model::{self, MESSAGE_SELECT, PAGE_SIZE, ROLES};
+use super::writer;
 use crate::error::{Error, Result};
 use crate::graph::{Priority, Request};
 use crate::service::Client;
-use crate::store::cache::{DeltaLink, FolderPage, FolderRow, PageOutcome};
+use crate::store::cache::{DeltaLink, FolderPage, FolderRow, IdleRound, PageOutcome};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Folders synced at once per mailbox (the Graph client allows four requests in flight).
@@ -18,8 +20,9 @@ pub const PARALLEL_FOLDERS: usize = 4;
 const LEASE_MS: i64 = 120_000;
 /// Renew the lease after this much time.
 const LEASE_RENEW: Duration = Duration::from_secs(30);
-/// One page write at a time per process (see the page pipeline in `folder_round_messages`).
-static PAGE_WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Pages of one folder fetched ahead of storing: the next page is asked for as soon as a
+/// page's link is known, and at most this many of the folder's pages wait to be stored.
+const PAGES_AHEAD: usize = 3;
 
 /// The first request of a folder-tree round (hidden folders included; reads filter them).
 const FOLDER_DELTA: &str = "/mailFolders/delta?includeHiddenFolders=true";
@@ -85,6 +88,26 @@ pub struct FolderReport {
     pub error: Option<Value>,
     #[serde(skip)]
     pub cause: Option<Error>,
+}
+
+impl FolderReport {
+    /// A report of a round that has not done anything yet.
+    fn new(folder: &FolderRow) -> FolderReport {
+        FolderReport {
+            folder_id: folder.id.clone(),
+            display_name: folder.display_name.clone(),
+            well_known: folder.well_known.clone(),
+            status: "ok".into(),
+            upserted: 0,
+            removed: 0,
+            swept: 0,
+            pages: 0,
+            full: false,
+            recovered_expired_token: false,
+            error: None,
+            cause: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,8 +182,11 @@ async fn folder_round<A: MailApi>(
         let mut full = start.is_none();
         let mut url = start.clone().unwrap_or_else(|| FOLDER_DELTA.to_owned());
         let mut acc = FolderPage::default();
+        // The whole tree in one page where Graph allows (mailFolder delta takes
+        // `Prefer: odata.maxpagesize`).
+        let prefer = format!("odata.maxpagesize={PAGE_SIZE}");
         loop {
-            let page = match api::get_json(api, &url, priority, &[]).await {
+            let page = match api::get_json(api, &url, priority, &[("Prefer", &prefer)]).await {
                 Ok(p) => p,
                 Err(e) if api::is_expired_token(&e) && !full => {
                     full = true;
@@ -262,13 +288,15 @@ pub async fn sync_folders<A: MailApi>(
     let mut folders = folders;
     // Largest first: the long chains of pages start early and overlap with the short ones.
     folders.sort_by_key(|f| std::cmp::Reverse(f.total_count));
-    let mut reports: Vec<FolderReport> = stream::iter(folders.clone())
-        .map(
-            |f: FolderRow| async move { sync_folder(client, api, mailbox_id, &f, opts, run).await },
-        )
+    let (mut reports, rest) = probe_idle(client, api, mailbox_id, &folders).await;
+    let rounds: Vec<FolderReport> = stream::iter(rest)
+        .map(|(f, first): (FolderRow, Option<Prefetched>)| async move {
+            sync_folder_from(client, api, mailbox_id, &f, opts, run, first).await
+        })
         .buffer_unordered(PARALLEL_FOLDERS)
         .collect()
         .await;
+    reports.extend(rounds);
     // One more attempt for folders that failed on throttling or the network: the next try
     // resumes at the last stored page.
     for r in reports.iter_mut().filter(|r| r.status == "failed") {
@@ -287,6 +315,173 @@ pub async fn sync_folders<A: MailApi>(
     reports
 }
 
+/// Most requests in one `$batch` (Graph's limit).
+const BATCH_MAX: usize = 20;
+
+#[derive(Serialize)]
+struct BatchRequest<'a> {
+    requests: Vec<BatchGet<'a>>,
+}
+
+#[derive(Serialize)]
+struct BatchGet<'a> {
+    id: String,
+    method: &'static str,
+    url: &'a str,
+    headers: BatchHeaders<'a>,
+}
+
+#[derive(Serialize)]
+struct BatchHeaders<'a> {
+    #[serde(rename = "Prefer")]
+    prefer: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    responses: Vec<BatchAnswer>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchAnswer {
+    id: String,
+    status: u16,
+    #[serde(default)]
+    body: Option<Value>,
+}
+
+/// Folders whose last round finished are asked for their changes all at once: their stored
+/// delta links go out as `$batch` items (up to 20 per batch; Graph counts each item against
+/// the mailbox's limits, the limiter holds one slot per item up to four). A folder that
+/// answers "nothing changed" is done: its new delta link and success time are stored for all
+/// such folders in one transaction. Folders with changes (their first page is kept and
+/// applied under the folder's lease), expired tokens, throttled items and folders without a
+/// finished round go on to a round of their own.
+async fn probe_idle<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    folders: &[FolderRow],
+) -> (Vec<FolderReport>, Vec<(FolderRow, Option<Prefetched>)>) {
+    let m = mailbox_id.to_owned();
+    let states = blocking(client, move |c| c.store().sync_states(&m))
+        .await
+        .unwrap_or_default();
+    let mut rest: Vec<(FolderRow, Option<Prefetched>)> = Vec::new();
+    let mut probe: Vec<(FolderRow, String, String)> = Vec::new();
+    for f in folders {
+        let link = states
+            .iter()
+            .find(|s| s.scope == f.id && s.next_link.is_none() && !s.round_full)
+            .and_then(|s| s.delta_link.clone());
+        match link.and_then(|l| api.batch_path(&l).map(|p| (l, p))) {
+            Some((link, path)) => probe.push((f.clone(), link, path)),
+            None => rest.push((f.clone(), None)),
+        }
+    }
+    if probe.len() < 2 {
+        rest.extend(probe.into_iter().map(|(f, _, _)| (f, None)));
+        return (Vec::new(), rest);
+    }
+    let prefer = format!("IdType=\"ImmutableId\", {}", max_page_header(client));
+    let mut idle: Vec<(FolderRow, IdleRound)> = Vec::new();
+    for chunk in probe.chunks(BATCH_MAX) {
+        let body = BatchRequest {
+            requests: chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, path))| BatchGet {
+                    id: i.to_string(),
+                    method: "GET",
+                    url: path,
+                    headers: BatchHeaders { prefer: &prefer },
+                })
+                .collect(),
+        };
+        let answers = match serde_json::to_value(&body) {
+            Ok(v) => api
+                .call(
+                    Request::new(reqwest::Method::POST, "//$batch")
+                        .json(v)
+                        .priority(Priority::Background)
+                        .batch_of(chunk.len()),
+                )
+                .await
+                .and_then(|r| r.json::<BatchResponse>()),
+            Err(e) => Err(Error::from(e)),
+        };
+        let mut answers = match answers {
+            Ok(a) => a.responses,
+            Err(e) => {
+                tracing::debug!(
+                    mailbox = mailbox_id,
+                    "idle probe failed, folder by folder: {e}"
+                );
+                Vec::new()
+            }
+        };
+        for (i, (folder, link, _)) in chunk.iter().enumerate() {
+            let answer = answers
+                .iter()
+                .position(|a| a.id == i.to_string())
+                .map(|k| answers.swap_remove(k));
+            match answer {
+                Some(BatchAnswer {
+                    status: 200,
+                    body: Some(body),
+                    ..
+                }) => {
+                    let empty = body
+                        .get("value")
+                        .and_then(Value::as_array)
+                        .is_some_and(|v| v.is_empty());
+                    let delta = body.get("@odata.deltaLink").and_then(Value::as_str);
+                    match delta {
+                        Some(d) if empty => idle.push((
+                            folder.clone(),
+                            IdleRound {
+                                folder_id: folder.id.clone(),
+                                probed: link.clone(),
+                                delta_link: d.to_owned(),
+                            },
+                        )),
+                        _ => {
+                            let first = serde_json::to_vec(&body).ok().map(|b| Prefetched {
+                                fetched_from: link.clone(),
+                                body: b.into(),
+                            });
+                            rest.push((folder.clone(), first));
+                        }
+                    }
+                }
+                _ => rest.push((folder.clone(), None)),
+            }
+        }
+    }
+    if idle.is_empty() {
+        return (Vec::new(), rest);
+    }
+    let (m, now) = (mailbox_id.to_owned(), client.now_ms());
+    let rounds: Vec<IdleRound> = idle.iter().map(|(_, r)| r.clone()).collect();
+    if let Err(e) = blocking(client, move |c| {
+        c.store().record_idle_rounds(&m, &rounds, now)
+    })
+    .await
+    {
+        // Nothing was stored: the next round asks the same links again.
+        tracing::warn!(mailbox = mailbox_id, "idle rounds not recorded: {e}");
+    }
+    let reports = idle
+        .into_iter()
+        .map(|(f, _)| FolderReport {
+            pages: 1,
+            ..FolderReport::new(&f)
+        })
+        .collect();
+    (reports, rest)
+}
+
 fn initial_url(folder_id: &str) -> String {
     format!(
         "/mailFolders/{}/messages/delta?$select={MESSAGE_SELECT}",
@@ -300,6 +495,14 @@ fn error_value(e: &Error) -> Value {
     doc
 }
 
+/// A folder's first delta page, already fetched (by the idle probe's `$batch`).
+#[derive(Debug, Clone)]
+pub struct Prefetched {
+    /// The stored delta link the page answers.
+    pub fetched_from: String,
+    pub body: bytes::Bytes,
+}
+
 /// One folder's delta round, under the folder's lease.
 pub async fn sync_folder<A: MailApi>(
     client: &Client,
@@ -309,20 +512,20 @@ pub async fn sync_folder<A: MailApi>(
     opts: &SyncOptions,
     run: &str,
 ) -> FolderReport {
-    let mut report = FolderReport {
-        folder_id: folder.id.clone(),
-        display_name: folder.display_name.clone(),
-        well_known: folder.well_known.clone(),
-        status: "ok".into(),
-        upserted: 0,
-        removed: 0,
-        swept: 0,
-        pages: 0,
-        full: false,
-        recovered_expired_token: false,
-        error: None,
-        cause: None,
-    };
+    sync_folder_from(client, api, mailbox_id, folder, opts, run, None).await
+}
+
+/// [`sync_folder`] starting with a page fetched already.
+async fn sync_folder_from<A: MailApi>(
+    client: &Client,
+    api: &A,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    opts: &SyncOptions,
+    run: &str,
+    first: Option<Prefetched>,
+) -> FolderReport {
+    let mut report = FolderReport::new(folder);
     let owner = lease::owner(client, run);
     let lease = format!("sync:{mailbox_id}:{}", folder.id);
     let deadline = Instant::now() + LEASE_WAIT;
@@ -344,8 +547,17 @@ pub async fn sync_folder<A: MailApi>(
             }
         }
     }
-    let result =
-        folder_round_messages(client, api, mailbox_id, folder, opts, &owner, &mut report).await;
+    let result = folder_round_messages(
+        client,
+        api,
+        mailbox_id,
+        folder,
+        opts,
+        &owner,
+        &mut report,
+        first,
+    )
+    .await;
     lease::release(client, &lease, &owner).await;
     if let Err(e) = result {
         tracing::warn!(mailbox = mailbox_id, folder = %folder.display_name, "sync failed: {e}");
@@ -376,74 +588,90 @@ async fn folder_round_messages<A: MailApi>(
     opts: &SyncOptions,
     owner: &str,
     report: &mut FolderReport,
+    first: Option<Prefetched>,
 ) -> Result<()> {
     let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
     let state = blocking(client, move |c| c.store().sync_state(&m, &f)).await?;
-    let mut url = match state.as_ref().and_then(|s| s.resume_link()) {
+    // `from`: the stored link the next page is fetched from (`None`: a new full round).
+    let (mut url, mut from) = match state.as_ref().and_then(|s| s.resume_link()) {
         Some(link) => {
             report.full = state.as_ref().is_some_and(|s| s.round_full);
-            link.to_owned()
+            (link.to_owned(), Some(link.to_owned()))
         }
         None => {
             let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
             blocking(client, move |c| c.store().begin_full_round(&m, &f)).await?;
             report.full = true;
-            initial_url(&folder.id)
+            (initial_url(&folder.id), None)
         }
     };
+    // A page the idle probe already fetched counts only if it answers the stored link.
+    let mut prefetched = first.filter(|p| from.as_deref() == Some(p.fetched_from.as_str()));
     let prefer = max_page_header(client);
-    let mut pending: Option<(tokio::task::JoinHandle<Result<PageOutcome>>, bool)> = None;
+    let mut pending: VecDeque<(tokio::task::JoinHandle<Result<PageOutcome>>, bool)> =
+        VecDeque::new();
     let mut renewed = Instant::now();
     loop {
         let asked = Instant::now();
-        let fetched = api
-            .call(
-                Request::get(url.as_str())
-                    .priority(opts.priority)
-                    .header("Prefer", prefer.as_str()),
-            )
-            .await;
-        let resp = match fetched {
-            Ok(r) => r,
+        let fetched = match prefetched.take() {
+            Some(p) => Ok(p.body),
+            None => api
+                .call(
+                    Request::get(url.as_str())
+                        .priority(opts.priority)
+                        .header("Prefer", prefer.as_str()),
+                )
+                .await
+                .map(|r| r.body),
+        };
+        let body = match fetched {
+            Ok(b) => b,
             Err(e) if api::is_expired_token(&e) && !report.recovered_expired_token => {
                 // The delta (or skip) token expired: start this folder over. The full round
                 // re-stores every message under the same id and sweeps the rest at its end.
-                if let Some((h, more)) = pending.take() {
-                    finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
-                }
+                finish_all(client, mailbox_id, folder, report, &mut pending).await?;
                 tracing::info!(mailbox = mailbox_id, folder = %folder.display_name, "delta token expired; full resync");
                 let (m, f) = (mailbox_id.to_owned(), folder.id.clone());
                 blocking(client, move |c| c.store().begin_full_round(&m, &f)).await?;
                 report.recovered_expired_token = true;
                 report.full = true;
                 url = initial_url(&folder.id);
+                from = None;
                 continue;
             }
             Err(e) => {
-                if let Some((h, more)) = pending.take() {
-                    finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
-                }
+                finish_all(client, mailbox_id, folder, report, &mut pending).await?;
                 return Err(e);
             }
         };
         tracing::debug!(
             folder = %folder.display_name,
-            bytes = resp.body.len(),
+            bytes = body.len(),
             fetch_ms = asked.elapsed().as_millis() as u64,
             "sync: page fetched"
         );
         // Only the links are read here (a quick scan): the next page is asked for at once,
         // while this one is parsed and stored on a blocking thread.
-        let Some(link) = model::quick_link(&resp.body) else {
+        let Some(link) = model::quick_link(&body) else {
+            finish_all(client, mailbox_id, folder, report, &mut pending).await?;
             return Err(Error::Remote(crate::error::Fault::new(
                 "unexpected_response",
                 "messages/delta answered without a next or delta link",
             )));
         };
-        // Pages are written in order: the previous write finishes before this one starts,
-        // while the next page is already being fetched.
-        if let Some((h, more)) = pending.take() {
-            finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+        report.pages += 1;
+        let next = match &link {
+            DeltaLink::Next(n) => Some(n.clone()),
+            DeltaLink::Delta(_) => None,
+        };
+        pending.push_back((
+            store_page(client, mailbox_id, folder, from.take(), body, link),
+            next.is_some(),
+        ));
+        // Bounded memory: at most PAGES_AHEAD pages of this folder wait to be stored.
+        while pending.len() >= PAGES_AHEAD || pending.front().is_some_and(|p| p.0.is_finished()) {
+            let (h, more) = pending.pop_front().expect("not empty");
+            finish_page(client, mailbox_id, folder, report, h, more).await?;
         }
         if renewed.elapsed() > LEASE_RENEW {
             let (l, o, now) = (
@@ -454,42 +682,74 @@ async fn folder_round_messages<A: MailApi>(
             blocking(client, move |c| c.store().try_lease(&l, &o, now, LEASE_MS)).await?;
             renewed = Instant::now();
         }
-        report.pages += 1;
-        let next = match &link {
-            DeltaLink::Next(n) => Some(n.clone()),
-            DeltaLink::Delta(_) => None,
-        };
-        let c = client.clone();
-        let (m, f, now) = (mailbox_id.to_owned(), folder.id.clone(), client.now_ms());
-        let h = tokio::task::spawn_blocking(move || {
-            let t = Instant::now();
-            let page = model::message_page_bytes(&resp.body, &f)?;
-            let parsed = t.elapsed();
-            drop(resp);
-            // Page writes of this process queue here rather than in SQLite's busy handler,
-            // which sleeps in growing steps (up to 100 ms) while another page is written.
-            let out = {
-                let _gate = PAGE_WRITES.lock().unwrap_or_else(|p| p.into_inner());
-                c.store().apply_message_page(&m, &f, &page, &link, now)
-            };
-            tracing::debug!(
-                items = page.upserts.len() + page.removed.len(),
-                parse_ms = parsed.as_millis() as u64,
-                store_ms = (t.elapsed() - parsed).as_millis() as u64,
-                "sync: page stored"
-            );
-            out
-        });
-        pending = Some((h, next.is_some()));
         match next {
-            Some(n) => url = n,
+            Some(n) => {
+                from = Some(n.clone());
+                url = n;
+            }
             None => break,
         }
     }
-    if let Some((h, more)) = pending.take() {
-        finish_page(client, mailbox_id, folder, report, h, more, opts).await?;
+    finish_all(client, mailbox_id, folder, report, &mut pending).await
+}
+
+/// Parses a fetched page on a blocking thread and hands it to the client's page writer; the
+/// task ends when the page is stored.
+fn store_page(
+    client: &Client,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    fetched_from: Option<String>,
+    body: bytes::Bytes,
+    link: DeltaLink,
+) -> tokio::task::JoinHandle<Result<PageOutcome>> {
+    let (m, f, now) = (mailbox_id.to_owned(), folder.id.clone(), client.now_ms());
+    // The place in the writer's queue is taken now, in fetch order.
+    let (place, stored) = writer::PageWriter::reserve(client);
+    tokio::spawn(async move {
+        let parsed = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let page = model::message_page_bytes(&body, &f);
+            drop(body);
+            if let Ok(p) = &page {
+                tracing::debug!(
+                    items = p.upserts.len() + p.removed.len(),
+                    parse_ms = t.elapsed().as_millis() as u64,
+                    "sync: page parsed"
+                );
+            }
+            place.fill(page.map(|page| writer::PageJob {
+                mailbox_id: m,
+                folder_id: f,
+                fetched_from,
+                page,
+                link,
+                now,
+            }));
+        })
+        .await;
+        if let Err(e) = parsed {
+            return Err(Error::internal(format!("store task failed: {e}")));
+        }
+        writer::outcome(stored).await
+    })
+}
+
+/// Waits for every page still being stored, in order.
+async fn finish_all(
+    client: &Client,
+    mailbox_id: &str,
+    folder: &FolderRow,
+    report: &mut FolderReport,
+    pending: &mut VecDeque<(tokio::task::JoinHandle<Result<PageOutcome>>, bool)>,
+) -> Result<()> {
+    let mut first_err = None;
+    while let Some((h, more)) = pending.pop_front() {
+        if let Err(e) = finish_page(client, mailbox_id, folder, report, h, more).await {
+            first_err.get_or_insert(e);
+        }
     }
-    Ok(())
+    first_err.map_or(Ok(()), Err)
 }
 
 async fn finish_page(
@@ -499,7 +759,6 @@ async fn finish_page(
     report: &mut FolderReport,
     h: tokio::task::JoinHandle<Result<PageOutcome>>,
     more: bool,
-    _opts: &SyncOptions,
 ) -> Result<()> {
     let out = h
         .await

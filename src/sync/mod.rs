@@ -17,6 +17,7 @@ pub mod lease;
 pub mod model;
 pub mod moves;
 pub mod scheduler;
+pub mod writer;
 
 pub use api::MailApi;
 pub use engine::{SyncOptions, SyncReport};

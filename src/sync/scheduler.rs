@@ -7,25 +7,86 @@
 
 use crate::mailbox::Settings;
 use crate::service::Client;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
+use std::sync::Weak;
 use std::time::Duration;
+use tokio::time::Instant;
 
-/// One pass over all mailboxes.
-pub async fn tick(client: &Client) {
-    let mailboxes = match client.store().list_mailboxes(None) {
+/// Mailboxes of one client synced at the same time by the scheduler.
+pub const PARALLEL_MAILBOXES: usize = 32;
+
+/// One scheduler round now, as the background scheduler runs it every `sync.interval_ms`
+/// (the benchmark drives it directly).
+pub async fn round(client: &Client, over: Duration) {
+    tick(&client.downgrade(), over).await
+}
+
+/// One round over all mailboxes, spread evenly over `over` (the interval) rather than in one
+/// burst: mailbox `i` of `n` starts at `i * over / n`. Returns when the last one finished.
+/// Holds the client only while a mailbox is synced: freeing the client ends the round.
+pub(crate) async fn tick(client: &Weak<crate::service::Inner>, over: Duration) {
+    let Some(c) = Client::upgrade(client) else {
+        return;
+    };
+    let mailboxes = match c.store().list_mailboxes(None) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!("scheduler: cannot list mailboxes: {e}");
             return;
         }
     };
-    for m in mailboxes {
-        if m.auth_state != "authenticated" || !Settings::from_record(&m).background_sync {
-            continue;
-        }
-        if let Err(e) = client.background_sync(&m).await {
+    let due: Vec<_> = mailboxes
+        .into_iter()
+        .filter(|m| m.auth_state == "authenticated" && Settings::from_record(m).background_sync)
+        .collect();
+    drop(c);
+    let alive = || client.strong_count() > 0;
+    spread(due, over, PARALLEL_MAILBOXES, alive, |m| async move {
+        let Some(c) = Client::upgrade(client) else {
+            return;
+        };
+        if let Err(e) = c.background_sync(&m).await {
             tracing::info!(mailbox = %m.id, "scheduler: sync failed: {e}");
         }
+    })
+    .await;
+}
+
+/// Runs `work` for each item, item `i` of `n` starting at `i * over / n` (or later, when
+/// `parallel` are already running), and waits for all of them. Starts no more once `alive`
+/// says no.
+pub async fn spread<T, F, Fut>(
+    items: Vec<T>,
+    over: Duration,
+    parallel: usize,
+    alive: impl Fn() -> bool,
+    work: F,
+) where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let n = items.len().max(1) as u32;
+    let step = over / n;
+    let start = Instant::now();
+    let mut running = FuturesUnordered::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let at = start + step * i as u32;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => break,
+                Some(()) = running.next(), if !running.is_empty() => {}
+            }
+        }
+        while running.len() >= parallel.max(1) {
+            running.next().await;
+        }
+        if !alive() {
+            break;
+        }
+        running.push(work(item));
     }
+    while running.next().await.is_some() {}
 }
 
 /// Sleeps `total` in slices, stopping early (false) once the client is gone.
@@ -41,4 +102,74 @@ pub async fn sleep_while_alive(total: Duration, alive: impl Fn() -> bool) -> boo
         left -= step;
     }
     alive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Virtual time (the runtime's clock is paused and jumps ahead): no test waits for real.
+    #[tokio::test(start_paused = true)]
+    async fn a_round_spreads_mailboxes_over_the_interval() {
+        let t0 = Instant::now();
+        let starts = Mutex::new(Vec::new());
+        let interval = Duration::from_secs(300);
+        spread(
+            (0..100).collect(),
+            interval,
+            32,
+            || true,
+            |i: u32| {
+                let starts = &starts;
+                async move {
+                    starts.lock().unwrap().push((i, t0.elapsed()));
+                    // Each sync takes a while (virtual time).
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            },
+        )
+        .await;
+        let starts = starts.into_inner().unwrap();
+        assert_eq!(starts.len(), 100);
+        for (i, at) in &starts {
+            assert_eq!(
+                *at,
+                Duration::from_secs(3) * *i,
+                "mailbox {i} starts at its slot"
+            );
+        }
+        // No burst: never more than one start per slot of the interval.
+        let in_first_tenth = starts.iter().filter(|(_, at)| *at < interval / 10).count();
+        assert_eq!(in_first_tenth, 10);
+        assert!(t0.elapsed() < interval + Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_mailboxes_hold_at_most_parallel_slots() {
+        let t0 = Instant::now();
+        let live = Mutex::new((0usize, 0usize));
+        spread(
+            (0..10).collect(),
+            Duration::from_secs(10),
+            3,
+            || true,
+            |_: u32| {
+                let live = &live;
+                async move {
+                    {
+                        let mut l = live.lock().unwrap();
+                        l.0 += 1;
+                        l.1 = l.1.max(l.0);
+                    }
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    live.lock().unwrap().0 -= 1;
+                }
+            },
+        )
+        .await;
+        assert_eq!(live.into_inner().unwrap().1, 3);
+        // 10 syncs of 60 s, 3 at a time: 4 waves.
+        assert!(t0.elapsed() >= Duration::from_secs(240));
+    }
 }

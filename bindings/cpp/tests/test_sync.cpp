@@ -101,6 +101,18 @@ struct Sim {
         while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
         return out;
     }
+    // A request with a JSON body on the sim's admin API (curl, as in sim_support.hpp).
+    std::string admin(const std::string& method, const std::string& path, const std::string& json) const {
+        std::string cmd = "curl -s -X " + method + " -H 'Content-Type: application/json' --cacert '" + ca +
+                          "' --data '" + json + "' '" + url + path + "'";
+        std::string out;
+        if (FILE* p = popen(cmd.c_str(), "r")) {
+            char buf[4096];
+            while (fgets(buf, sizeof buf, p)) out += buf;
+            pclose(p);
+        }
+        return out;
+    }
 };
 
 }  // namespace
@@ -160,6 +172,25 @@ int main() {
             c.cache_clear("{" + mb + "}");
             folders = c.list_folders("{" + mb + "}");
             CHECK(folder_has(folders, "Gesendete Objekte", "\"total_count\":0"), "fresh after the clear");
+            // Microsoft throttles the mailbox for 5 minutes: nothing waits. The cached tree comes
+            // back stale, a send is queued, with "queue": false it is O365_THROTTLED.
+            sim.admin("POST", "/_sim/faults", "{\"path\":\"/v1.0/*\",\"status\":429,\"retryAfter\":300}");
+            folders = c.list_folders("{" + mb + ",\"max_age_ms\":0}");
+            CHECK(folders.find("\"stale\":true") != std::string::npos, "stale while throttled: " + folders);
+            std::string queued = c.send("{" + mb + ",\"message\":{\"to\":[\"kunde@kunden.example\"],"
+                                        "\"subject\":\"Gedrosselt\",\"body_text\":\"x\"}}");
+            CHECK(member(queued, "state") == "queued", "queued while throttled: " + queued);
+            try {
+                c.send("{" + mb + ",\"queue\":false,\"message\":{\"to\":[\"kunde@kunden.example\"],"
+                       "\"subject\":\"Nie\",\"body_text\":\"x\"}}");
+                CHECK(false, "queue:false sent while throttled");
+            } catch (const o365::Throttled& e) {
+                CHECK(e.details_json().find("retry_after_ms") != std::string::npos, "retry_after_ms");
+            }
+            std::string health = c.get_mailbox("{\"mailbox\":\"" + id + "\"}");
+            CHECK(health.find("\"throttled_until\":\"") != std::string::npos, "throttled_until: " + health);
+            CHECK(health.find("\"background\":{") != std::string::npos, "background health: " + health);
+            sim.admin("DELETE", "/_sim/faults", "{}");
             try {
                 c.sync("{\"mailbox\":\"" + id + "\",\"user\":\"intruder\"}");
                 CHECK(false, "intruder synced");

@@ -204,6 +204,9 @@ final class Client
     /** Test hook (needs config debug.test_hooks): ['type' => ..., 'payload' => [...]] => ['id' => ...] */
     public function debugEmitEvent(array $request): array { return $this->call('debug_emit_event', $request); }
 
+    /** Test hook: {"strings_outstanding", "clients_alive"} (process-wide counters for leak tests). */
+    public function debugCounters(): array { return $this->call('debug_counters', []); }
+
     // ---- events ------------------------------------------------------------------------------
 
     /**

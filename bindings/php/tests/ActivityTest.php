@@ -45,10 +45,14 @@ final class ActivityTest extends SimTestCase
         } catch (\RuntimeException $e) {
             self::assertSame('CRM database down', $e->getMessage());
         }
-        usleep(300_000); // the reservation of the unacked event ends
+        // The reservation of the unacked events (events.lease_ms 200) has ended for a client
+        // whose clock is 10 s later: no sleeping.
+        $laterConfig = $config;
+        $laterConfig['debug'] = ['test_hooks' => false, 'clock_offset_ms' => 10000];
+        $later = new \O365\Client($laterConfig, self::libraryPath());
 
         $booked = [];
-        $worker = new ActivityWorker($c, function (array $a) use (&$booked): void {
+        $worker = new ActivityWorker($later, function (array $a) use (&$booked): void {
             self::assertSame('E-Mail – Ausgang', $a['activity_type']);
             self::assertSame('Externer E-Mail-Versand', $a['marker']);
             self::assertSame('u1', $a['responsible_user']);

@@ -55,16 +55,65 @@ final class SyncTest extends TestCase
         self::$sim = null;
     }
 
-    /** A client on a fresh store with Anna's mailbox signed in, for users u1 and u2. */
-    private function signedIn(): array
+    /** The config of this test's store, pointed at the sim. */
+    private function simStoreConfig(): array
     {
-        $config = $this->config(false) + [
+        return $this->config(false) + [
             'app' => ['client_id' => '11111111-2222-3333-4444-555555555555', 'redirect_uri' => 'http://localhost:8080/o365/callback'],
             'endpoints' => ['login' => self::$url, 'graph' => self::$url . '/v1.0'],
             'ca_file' => self::$ca,
             'sync' => ['scheduler' => false],
         ];
-        $c = new Client($config, self::libraryPath());
+    }
+
+    /**
+     * Warm list answers are kept in memory per client; a change made through another client
+     * on the same store (another PHP-FPM worker, another host) shows at the next call.
+     */
+    public function testWarmListsSeeAnotherClientsChange(): void
+    {
+        [$a, $id] = $this->signedIn();
+        self::assertSame('ok', $a->sync(['mailbox' => $id, 'user' => 'u1'])['status']);
+        $b = new Client($this->simStoreConfig(), self::libraryPath());
+        $fresh = ['mailbox' => $id, 'user' => 'u1', 'max_age_ms' => 3600000];
+        $inbox = static function (Client $c) use ($fresh): array {
+            foreach ($c->listFolders($fresh)['folders'] as $f) {
+                if ($f['well_known'] === 'inbox') {
+                    return $f;
+                }
+            }
+            self::fail('no inbox');
+        };
+        $page = static fn (Client $c): array => $c->listMessages($fresh + ['folder' => 'inbox', 'limit' => 20]);
+        $before = $inbox($a);
+        self::assertSame($before, $inbox($a));
+        $first = $page($a);
+        self::assertSame($first, $page($a));
+        $unread = null;
+        foreach ($first['messages'] as $m) {
+            if (!$m['is_read']) {
+                $unread = $m['id'];
+                break;
+            }
+        }
+        self::assertNotNull($unread, 'an unread message on the first page');
+
+        $b->markRead(['mailbox' => $id, 'user' => 'u1', 'id' => $unread]);
+
+        self::assertSame($before['unread_count'] - 1, $inbox($a)['unread_count']);
+        foreach ($page($a)['messages'] as $m) {
+            if ($m['id'] === $unread) {
+                self::assertTrue($m['is_read']);
+            }
+        }
+        $b->close();
+        $a->close();
+    }
+
+    /** A client on a fresh store with Anna's mailbox signed in, for users u1 and u2. */
+    private function signedIn(): array
+    {
+        $c = new Client($this->simStoreConfig(), self::libraryPath());
         $id = $c->importMailbox(['address' => self::ANNA, 'users' => ['u1', 'u2']])['id'];
         $start = $c->authenticate(['mailbox' => $id, 'user' => 'u1']);
         self::assertSame('authorization_required', $start['status']);

@@ -3,8 +3,8 @@
 use super::SqliteStore;
 use crate::error::Result;
 use crate::store::cache::{
-    CacheStore, CachedMessage, DeltaLink, FolderPage, FolderRow, MessageOrder, MessagePage,
-    MessageQuery, MessageRow, MoveJob, PageOutcome, SyncState,
+    CacheStore, CachedMessage, DeltaLink, FolderPage, FolderRow, IdleRound, MessageOrder,
+    MessagePage, MessageQuery, MessageRow, MoveJob, PageOutcome, PageWrite, SyncState,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashSet;
@@ -141,6 +141,17 @@ fn move_from(r: &Row<'_>) -> rusqlite::Result<MoveJob> {
     })
 }
 
+/// Bumps the mailbox's change counter (see migration 4): call it inside every write
+/// transaction that changes what a cached list answer shows.
+pub(crate) fn bump_version(c: &Connection, mailbox_id: &str) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO cache_versions (mailbox_id, version) VALUES (?1, 1) \
+         ON CONFLICT(mailbox_id) DO UPDATE SET version = version + 1",
+    )?
+    .execute([mailbox_id])?;
+    Ok(())
+}
+
 fn ensure_state(c: &Connection, mailbox_id: &str, scope: &str) -> Result<()> {
     c.prepare_cached("INSERT OR IGNORE INTO sync_state (mailbox_id, scope) VALUES (?1, ?2)")?
         .execute(params![mailbox_id, scope])?;
@@ -198,6 +209,67 @@ fn folder_gen(c: &Connection, mailbox_id: &str, folder_id: &str) -> Result<i64> 
     )
 }
 
+/// One message delta page of `folder_id` with its link, inside the caller's transaction.
+fn apply_page(
+    tx: &Connection,
+    mailbox_id: &str,
+    folder_id: &str,
+    page: &MessagePage,
+    link: &DeltaLink,
+    now: i64,
+) -> Result<PageOutcome> {
+    ensure_state(tx, mailbox_id, folder_id)?;
+    let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
+    let mut out = PageOutcome::default();
+    for m in &page.upserts {
+        upsert_one(tx, mailbox_id, m, state.round_gen, now)?;
+        out.upserted += 1;
+    }
+    for id in &page.removed {
+        // Only if it is still filed under this folder: a message that moved on was
+        // already stored under its new folder and must stay.
+        out.removed += tx
+            .prepare_cached(
+                "DELETE FROM messages WHERE id_key = ?4 AND mailbox_id = ?1 AND id = ?2 \
+                     AND folder_id = ?3",
+            )?
+            .execute(params![
+                mailbox_id,
+                id,
+                folder_id,
+                message_key(mailbox_id, id)
+            ])?;
+    }
+    out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
+    match link {
+        DeltaLink::Next(url) => {
+            tx.prepare_cached(
+                "UPDATE sync_state SET next_link = ?3, round_items = ?4 \
+                     WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, folder_id, url, out.round_items])?;
+        }
+        DeltaLink::Delta(url) => {
+            if state.round_full {
+                out.swept = tx
+                    .prepare_cached(
+                        "DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2 \
+                             AND seen_gen < ?3",
+                    )?
+                    .execute(params![mailbox_id, folder_id, state.round_gen])?;
+            }
+            tx.prepare_cached(
+                "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
+                     round_items = 0, last_success_at = ?4, last_error = NULL, \
+                     last_error_kind = NULL, last_error_at = NULL \
+                     WHERE mailbox_id = ?1 AND scope = ?2",
+            )?
+            .execute(params![mailbox_id, folder_id, url, now])?;
+        }
+    }
+    Ok(out)
+}
+
 impl CacheStore for SqliteStore {
     fn cached_folders(&self, mailbox_id: &str) -> Result<Vec<FolderRow>> {
         self.read(|c| {
@@ -218,6 +290,7 @@ impl CacheStore for SqliteStore {
         now: i64,
     ) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             if replace_all {
                 let keep: HashSet<&str> = page.upserts.iter().map(|f| f.id.as_str()).collect();
                 let existing: Vec<String> = tx
@@ -276,6 +349,7 @@ impl CacheStore for SqliteStore {
 
     fn set_folder_roles(&self, mailbox_id: &str, roles: &[(String, String)]) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             tx.prepare_cached("UPDATE folders SET well_known = NULL WHERE mailbox_id = ?1")?
                 .execute([mailbox_id])?;
             for (id, role) in roles {
@@ -296,6 +370,7 @@ impl CacheStore for SqliteStore {
         total: i64,
     ) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             tx.prepare_cached(
                 "UPDATE folders SET unread_count = MAX(0, unread_count + ?3), \
                  total_count = MAX(0, total_count + ?4) WHERE mailbox_id = ?1 AND id = ?2",
@@ -321,6 +396,7 @@ impl CacheStore for SqliteStore {
 
     fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             ensure_state(tx, mailbox_id, scope)?;
             // Generations grow across the whole mailbox, so every row written before this
             // round (whichever folder it came from) is older than the round.
@@ -345,6 +421,7 @@ impl CacheStore for SqliteStore {
 
     fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             ensure_state(tx, mailbox_id, scope)?;
             tx.prepare_cached(
                 "UPDATE sync_state SET last_success_at = ?3, last_error = NULL, \
@@ -383,61 +460,84 @@ impl CacheStore for SqliteStore {
         now: i64,
     ) -> Result<PageOutcome> {
         self.write(|tx| {
-            ensure_state(tx, mailbox_id, folder_id)?;
-            let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
-            let mut out = PageOutcome::default();
-            for m in &page.upserts {
-                upsert_one(tx, mailbox_id, m, state.round_gen, now)?;
-                out.upserted += 1;
-            }
-            for id in &page.removed {
-                // Only if it is still filed under this folder: a message that moved on was
-                // already stored under its new folder and must stay.
-                out.removed += tx
-                    .prepare_cached(
-                        "DELETE FROM messages WHERE id_key = ?4 AND mailbox_id = ?1 AND id = ?2 \
-                         AND folder_id = ?3",
-                    )?
-                    .execute(params![
-                        mailbox_id,
-                        id,
-                        folder_id,
-                        message_key(mailbox_id, id)
-                    ])?;
-            }
-            out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
-            match link {
-                DeltaLink::Next(url) => {
-                    tx.prepare_cached(
-                        "UPDATE sync_state SET next_link = ?3, round_items = ?4 \
-                         WHERE mailbox_id = ?1 AND scope = ?2",
-                    )?
-                    .execute(params![
-                        mailbox_id,
-                        folder_id,
-                        url,
-                        out.round_items
-                    ])?;
-                }
-                DeltaLink::Delta(url) => {
-                    if state.round_full {
-                        out.swept = tx
-                            .prepare_cached(
-                                "DELETE FROM messages WHERE mailbox_id = ?1 AND folder_id = ?2 \
-                                 AND seen_gen < ?3",
-                            )?
-                            .execute(params![mailbox_id, folder_id, state.round_gen])?;
+            bump_version(tx, mailbox_id)?;
+            apply_page(tx, mailbox_id, folder_id, page, link, now)
+        })
+    }
+
+    fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>> {
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(pages.len());
+            let mut bumped: HashSet<&str> = HashSet::new();
+            for p in pages {
+                // Each page in its own savepoint: a page that cannot be applied (its folder
+                // moved on meanwhile) is undone alone, the others of the batch still commit.
+                tx.execute_batch("SAVEPOINT page")?;
+                let applied = (|| {
+                    let state = read_state(tx, p.mailbox_id, p.folder_id)?.unwrap_or_default();
+                    if state.resume_link() != p.fetched_from {
+                        return Err(crate::error::Error::conflict(
+                            "sync_state_moved",
+                            "the folder's delta state changed while this page was fetched; \
+                             the next round resumes from the stored link",
+                        ));
                     }
-                    tx.prepare_cached(
-                        "UPDATE sync_state SET delta_link = ?3, next_link = NULL, round_full = 0, \
-                         round_items = 0, last_success_at = ?4, last_error = NULL, \
-                         last_error_kind = NULL, last_error_at = NULL \
-                         WHERE mailbox_id = ?1 AND scope = ?2",
-                    )?
-                    .execute(params![mailbox_id, folder_id, url, now])?;
+                    if bumped.insert(p.mailbox_id) {
+                        bump_version(tx, p.mailbox_id)?;
+                    }
+                    apply_page(tx, p.mailbox_id, p.folder_id, p.page, p.link, p.now)
+                })();
+                match &applied {
+                    Ok(_) => tx.execute_batch("RELEASE page")?,
+                    Err(_) => {
+                        bumped.remove(p.mailbox_id);
+                        tx.execute_batch("ROLLBACK TO page; RELEASE page")?
+                    }
                 }
+                out.push(applied);
             }
             Ok(out)
+        })
+    }
+
+    fn record_idle_rounds(
+        &self,
+        mailbox_id: &str,
+        rounds: &[IdleRound],
+        now: i64,
+    ) -> Result<usize> {
+        self.write(|tx| {
+            let mut n = 0;
+            for r in rounds {
+                n += tx
+                    .prepare_cached(
+                        "UPDATE sync_state SET delta_link = ?4, last_success_at = ?5, \
+                         last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
+                         WHERE mailbox_id = ?1 AND scope = ?2 AND delta_link = ?3 \
+                         AND next_link IS NULL",
+                    )?
+                    .execute(params![
+                        mailbox_id,
+                        r.folder_id,
+                        r.probed,
+                        r.delta_link,
+                        now
+                    ])?;
+            }
+            if n > 0 {
+                bump_version(tx, mailbox_id)?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT version FROM cache_versions WHERE mailbox_id = ?1")?
+                    .query_row([mailbox_id], |r| r.get(0))
+                    .optional()?,
+            )
         })
     }
 
@@ -505,6 +605,7 @@ impl CacheStore for SqliteStore {
 
     fn upsert_message(&self, mailbox_id: &str, row: &MessageRow, now: i64) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             let gen = folder_gen(tx, mailbox_id, &row.folder_id)?;
             upsert_one(tx, mailbox_id, row, gen, now)
         })
@@ -542,6 +643,7 @@ impl CacheStore for SqliteStore {
         read: bool,
     ) -> Result<Option<(String, bool)>> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             let before: Option<(String, bool)> = tx
                 .prepare_cached(
                     "SELECT folder_id, is_read FROM messages \
@@ -569,6 +671,7 @@ impl CacheStore for SqliteStore {
 
     fn remove_message(&self, mailbox_id: &str, id: &str) -> Result<Option<(String, bool)>> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             Ok(tx
                 .prepare_cached(
                     "DELETE FROM messages WHERE id_key = ?3 AND mailbox_id = ?1 AND id = ?2 \
@@ -598,6 +701,7 @@ impl CacheStore for SqliteStore {
 
     fn clear_cache(&self, mailbox_id: &str) -> Result<()> {
         self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
             for sql in [
                 "DELETE FROM messages WHERE mailbox_id = ?1",
                 "DELETE FROM folders WHERE mailbox_id = ?1",

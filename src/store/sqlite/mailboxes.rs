@@ -143,6 +143,7 @@ impl MailboxStore for SqliteStore {
             if n == 0 {
                 return Err(Error::not_found("mailbox", &m.id));
             }
+            super::cache::bump_version(tx, &m.id)?;
             write_users(tx, m)
         })
     }
@@ -151,6 +152,7 @@ impl MailboxStore for SqliteStore {
         self.write(|tx| {
             // Cascades to users, tokens, sign-in states, cache, delta state and outbox.
             tx.execute("DELETE FROM sent_log WHERE mailbox_id = ?1", [id])?;
+            tx.execute("DELETE FROM cache_versions WHERE mailbox_id = ?1", [id])?;
             Ok(tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])? > 0)
         })
     }

@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2_ACTIVITIES),
     (3, V3_OWN_MAIL_AND_MESSAGE_KEYS),
+    (4, V4_CACHE_VERSIONS),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -309,4 +310,15 @@ CREATE INDEX messages_by_key ON messages(id_key);
 CREATE INDEX messages_by_folder ON messages(mailbox_id, folder_id, received_at, id);
 UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_full = 0, round_items = 0
     WHERE scope <> 'folders';
+"#;
+
+/// A change counter per mailbox, bumped in the same transaction as any change to that
+/// mailbox's cache (folders, messages, delta state) or its record and users: every process
+/// keeps already-serialized answers in memory and checks this one row to know they still hold.
+/// No foreign key: a counter may be bumped for a mailbox being removed; the removal bumps it too.
+const V4_CACHE_VERSIONS: &str = r#"
+CREATE TABLE cache_versions (
+    mailbox_id TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;

@@ -47,6 +47,13 @@ impl SqliteStore {
                 .with_detail("field", "store"));
             }
         }
+        // 0600 whatever the umask; SQLite gives -wal and -shm the database file's mode.
+        if !path.as_os_str().is_empty() && !path.to_string_lossy().starts_with(':') {
+            crate::files::touch_private(path).map_err(|e| {
+                Error::store(format!("cannot create store '{}': {e}", path.display()))
+                    .with_detail("field", "store")
+            })?;
+        }
         let store = SqliteStore {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
