@@ -9,8 +9,12 @@
 #                valgrind, PHPUnit; ends with each runner's summary and a total line
 #   make demo    the main job end to end (examples/demo.c) against o365-sim on a temporary store
 #   make bench   benchmarks (scripts/bench.sh, else scripts/bench_*.sh, else cargo bench)
+#   make install PREFIX=/usr/local DESTDIR=   stripped release library with soname and symlinks,
+#                headers, o365.pc, the PHP binding, licences; debug info in lib/debug
+#   make deb     build/deb/libo365_<version>_<arch>.deb (+ libo365-dbg) with dpkg-deb
 #
-# Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php
+# Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-install
+#         test-php-deploy
 # Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
 
 SHELL := /bin/bash
@@ -59,10 +63,11 @@ PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNI
               --colors=never -c bindings/php/phpunit.xml
 
 .PHONY: help deps lib header sim binaries test demo bench clean \
-        test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary
+        test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary \
+        dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -70,6 +75,8 @@ deps:
 lib:
 	$(CARGO) build --lib $(CARGO_FEATURES)
 	@test -f $(LIB) || { echo "make lib: $(LIB) was not produced"; exit 1; }
+	@# programs linked here record the soname; let the loader find it beside the build
+	@ln -sf libo365.so $(LIBDIR)/$(SONAME)
 	@echo "LIB=$(LIB)"
 
 # Regenerates include/o365.h and include/o365_php.h from src/ffi (cbindgen, via build.rs).
@@ -92,6 +99,8 @@ test: deps
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit $(PHPUNIT_CMD)
 	@$(STEP) browser python3 tests/browser/test_link_page.py
+	@$(STEP) install scripts/test_install.sh
+	@$(STEP) php-deploy scripts/test_php_deploy.sh
 	@scripts/summary.sh
 
 binaries: lib sim $(C_TESTS) $(CPP_TESTS) $(BUILD)/examples/demo $(CPP_EXAMPLES)
@@ -130,6 +139,16 @@ test-browser: lib sim
 test-summary:
 	@scripts/summary.sh
 
+# make install + make deb into temporary roots, then a C program built with pkg-config
+# (uses the debug build, stripped like a release: see scripts/test_install.sh)
+test-install: lib
+	@$(STEP) install scripts/test_install.sh
+
+# Composer from a temporary project's vendor/, library lookup (argument, O365_LIB, library
+# path, pkg-config), opcache preload under php-cgi with ffi.enable=preload
+test-php-deploy: lib
+	@$(STEP) php-deploy scripts/test_php_deploy.sh
+
 # The binaries depend on `lib` (phony: cargo decides whether anything changed), so they are
 # relinked on every run; that takes a second.
 $(BUILD)/tests/c/%: tests/c/%.c $(wildcard tests/c/*.h) include/o365.h lib
@@ -163,6 +182,76 @@ bench:
 	elif ls scripts/bench_*.sh >/dev/null 2>&1; then \
 	  for b in scripts/bench_*.sh; do echo "==> $$b"; bash "$$b" || exit $$?; done; \
 	else $(CARGO) bench --workspace; fi
+
+# ---- make install / make deb ------------------------------------------------------------
+#
+# The soname is libo365.so.<O365_ABI_VERSION> (build.rs); the file is
+# libo365.so.<ABI>.<crate version>, with libo365.so.<ABI> and libo365.so symlinks.
+# PROFILE=release (default) builds with cargo --release; PROFILE=debug packages target/debug
+# (the install test uses that to avoid a release build; both are stripped the same way).
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+libdir     ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+datadir    ?= $(PREFIX)/share
+docdir     ?= $(datadir)/doc/o365
+# the PHP binding (O365\ classes, autoload.php, its own copy of o365_php.h)
+phpdir     ?= $(datadir)/php/o365
+# separate debug info, where gdb looks for it: <debug-file-directory><libdir>/<file>.debug
+debugdir   ?= $(PREFIX)/lib/debug
+PROFILE    ?= release
+
+ABI      := $(shell sed -n 's/^\#define O365_ABI_VERSION \([0-9][0-9]*\).*/\1/p' include/o365.h)
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+SONAME   := libo365.so.$(ABI)
+REALNAME := libo365.so.$(ABI).$(VERSION)
+DIST     := $(BUILD)/dist/$(PROFILE)
+PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release)
+
+# the stripped library and its debug file (objcopy --only-keep-debug / --add-gnu-debuglink)
+dist:
+	$(CARGO) build --lib $(PROFILE_FLAG) $(CARGO_FEATURES)
+	@mkdir -p $(DIST)
+	objcopy --only-keep-debug --compress-debug-sections target/$(PROFILE)/libo365.so $(DIST)/$(REALNAME).debug
+	cd $(DIST) && objcopy --strip-debug --strip-unneeded --add-gnu-debuglink=$(REALNAME).debug \
+	  $(CURDIR)/target/$(PROFILE)/libo365.so $(REALNAME)
+	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|; s|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' \
+	  o365.pc.in > $(DIST)/o365.pc
+	@ls -l $(DIST)
+
+install: dist
+	install -d $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir) $(DESTDIR)$(docdir) \
+	  $(DESTDIR)$(phpdir)/src $(DESTDIR)$(phpdir)/include $(DESTDIR)$(debugdir)$(libdir)
+	install -m 0644 $(DIST)/$(REALNAME) $(DESTDIR)$(libdir)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libo365.so
+	install -m 0644 $(DIST)/$(REALNAME).debug $(DESTDIR)$(debugdir)$(libdir)/$(REALNAME).debug
+	install -m 0644 $(DIST)/o365.pc $(DESTDIR)$(libdir)/pkgconfig/o365.pc
+	install -m 0644 include/o365.h include/o365_php.h $(DESTDIR)$(includedir)/
+	install -m 0644 bindings/php/src/*.php $(DESTDIR)$(phpdir)/src/
+	install -m 0644 bindings/php/autoload.php $(DESTDIR)$(phpdir)/
+	install -m 0644 include/o365_php.h $(DESTDIR)$(phpdir)/include/
+	install -m 0644 LICENSE-MIT LICENSE-APACHE CHANGELOG.md README.md $(DESTDIR)$(docdir)/
+
+DEB_ARCH       := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_MULTIARCH  := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch 2>/dev/null)
+DEB_MAINTAINER ?= o365 developers <o365@example.invalid>
+DEB_DIR        := $(BUILD)/deb
+DEB            := $(DEB_DIR)/libo365_$(VERSION)_$(DEB_ARCH).deb
+DEB_DBG        := $(DEB_DIR)/libo365-dbg_$(VERSION)_$(DEB_ARCH).deb
+
+# libo365 (library, headers, o365.pc, PHP binding under /usr/share/php/o365, docs) and
+# libo365-dbg (the debug info under /usr/lib/debug), built from a staged DESTDIR with dpkg-deb
+deb:
+	@rm -rf $(DEB_DIR)/root $(DEB_DIR)/dbg
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_DIR)/root PREFIX=/usr \
+	  libdir=/usr/lib/$(DEB_MULTIARCH) docdir=/usr/share/doc/libo365 debugdir=/usr/lib/debug
+	@mkdir -p $(DEB_DIR)/dbg/usr/lib && mv $(DEB_DIR)/root/usr/lib/debug $(DEB_DIR)/dbg/usr/lib/
+	@scripts/deb_control.sh $(DEB_DIR)/root libo365 "$(VERSION)" "$(DEB_ARCH)" "$(DEB_MAINTAINER)" "$(SONAME)"
+	@scripts/deb_control.sh $(DEB_DIR)/dbg libo365-dbg "$(VERSION)" "$(DEB_ARCH)" "$(DEB_MAINTAINER)" "$(SONAME)"
+	dpkg-deb --root-owner-group --build $(DEB_DIR)/root $(DEB)
+	dpkg-deb --root-owner-group --build $(DEB_DIR)/dbg $(DEB_DBG)
 
 clean:
 	rm -rf $(BUILD)

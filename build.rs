@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src");
+    soname();
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=O365_UPDATE_HEADER");
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -35,6 +36,22 @@ fn main() {
         std::fs::write(crate_dir.join("include/o365.h"), &header).unwrap();
         std::fs::write(crate_dir.join("include/o365_php.h"), &php).unwrap();
     }
+}
+
+/// Gives the shared library the versioned soname `libo365.so.<O365_ABI_VERSION>` (Linux), so
+/// programs record a dependency on that ABI and the library installs beside other ABIs.
+/// `make install` names the file `libo365.so.<ABI>.<crate version>` with the usual symlinks.
+fn soname() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let ffi = std::fs::read_to_string("src/ffi/mod.rs").expect("src/ffi/mod.rs is readable");
+    let abi = ffi
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pub const O365_ABI_VERSION: u32 ="))
+        .and_then(|v| v.trim().trim_end_matches(';').trim().parse::<u32>().ok())
+        .expect("src/ffi/mod.rs defines `pub const O365_ABI_VERSION: u32 = N;`");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libo365.so.{abi}");
 }
 
 /// The header without preprocessor lines, `extern "C"` guards and comments, with each

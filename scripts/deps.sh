@@ -41,6 +41,12 @@ probe() {
         grep -qix 'dom' <<<"$mods" || need "php dom/xml extension" php-xml
     fi
     command -v phpunit >/dev/null 2>&1 || need "phpunit" phpunit
+    # packaging and deployment tests (scripts/test_install.sh, scripts/test_php_deploy.sh)
+    command -v composer >/dev/null 2>&1 || need "composer (PHP deployment test)" composer
+    command -v php-cgi >/dev/null 2>&1 || need "php-cgi (opcache preload test under a non-CLI SAPI)" php-cgi
+    command -v pkg-config >/dev/null 2>&1 || need "pkg-config (install test)" pkg-config
+    command -v objcopy >/dev/null 2>&1 || need "objcopy/readelf (make install, install test)" binutils
+    command -v dpkg-deb >/dev/null 2>&1 || need "dpkg-deb (make deb)" dpkg
     # header-only JSON library: the C++ test covers the wrapper's optional nlohmann overloads
     [[ -f /usr/include/nlohmann/json.hpp ]] || need "nlohmann/json.hpp (C++ test only)" nlohmann-json3-dev
     # the link page test drives Debian's headless Chromium over the DevTools protocol

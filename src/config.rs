@@ -28,6 +28,9 @@ pub struct Config {
     /// An extra CA certificate (PEM) to trust, e.g. the emulator's or a corporate proxy's.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Outbound HTTP(S) proxy for sign-in and Graph traffic (see [`ProxyConfig`]).
+    #[serde(default)]
+    pub proxy: Option<ProxyConfig>,
     #[serde(default)]
     pub timeouts: Timeouts,
     #[serde(default)]
@@ -152,6 +155,123 @@ fn default_login() -> String {
 }
 fn default_graph() -> String {
     DEFAULT_GRAPH.into()
+}
+
+/// The outbound proxy: `"proxy": "http://proxy.corp:3128"`, or
+/// `{"url": "http://user:pass@proxy.corp:3128", "no_proxy": "localhost,.corp.example"}`
+/// (`no_proxy` may also be a list), or `"none"` to connect directly even when the process
+/// environment sets `HTTPS_PROXY`. Without `proxy` the library follows the environment
+/// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), like curl. HTTPS requests go
+/// through the proxy as CONNECT tunnels, so TLS stays end to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyConfig {
+    /// `"none"`: never use a proxy.
+    Direct,
+    Url {
+        url: String,
+        /// Hosts reached directly (curl's NO_PROXY syntax: `host`, `.domain`, `10.0.0.0/8`, `*`).
+        no_proxy: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyObject {
+    url: String,
+    #[serde(default)]
+    no_proxy: Option<NoProxyList>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NoProxyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ProxyConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ProxyConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a proxy URL, "none", or {"url": ..., "no_proxy": ...}"#)
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<ProxyConfig, E> {
+                Ok(if v.trim().eq_ignore_ascii_case("none") {
+                    ProxyConfig::Direct
+                } else {
+                    ProxyConfig::Url {
+                        url: v.to_owned(),
+                        no_proxy: None,
+                    }
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<ProxyConfig, A::Error> {
+                let o =
+                    ProxyObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let no_proxy = o.no_proxy.map(|l| match l {
+                    NoProxyList::One(s) => s,
+                    NoProxyList::Many(v) => v.join(","),
+                });
+                Ok(ProxyConfig::Url {
+                    url: o.url,
+                    no_proxy,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl ProxyConfig {
+    /// The proxy URL without user and password, for messages and logs.
+    pub fn display_url(&self) -> Option<String> {
+        match self {
+            ProxyConfig::Direct => None,
+            ProxyConfig::Url { url, .. } => Some(match url::Url::parse(url) {
+                Ok(mut u) => {
+                    let _ = u.set_username("");
+                    let _ = u.set_password(None);
+                    u.to_string().trim_end_matches('/').to_owned()
+                }
+                // never show what may be a password before an '@'
+                Err(_) => url.rsplit('@').next().unwrap_or_default().to_owned(),
+            }),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ProxyConfig::Url { url, .. } = self else {
+            return Ok(());
+        };
+        let parsed = url::Url::parse(url).map_err(|e| {
+            Error::invalid_field(
+                "proxy.url",
+                format!(
+                    "'{}' is not a URL: {e}",
+                    self.display_url().unwrap_or_default()
+                ),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(Error::invalid_field(
+                "proxy.url",
+                format!(
+                    "'{}' is not an http:// or https:// proxy URL with a host (SOCKS is not supported)",
+                    self.display_url().unwrap_or_default()
+                ),
+            )
+            .with_hint(r#"write it like "http://proxy.corp.example:3128""#));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -685,6 +805,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(p) = &self.proxy {
+            p.validate()?;
+        }
         if self.runtime.worker_threads == 0 || self.runtime.worker_threads > 64 {
             return Err(Error::invalid_field(
                 "runtime.worker_threads",
@@ -802,6 +925,53 @@ mod tests {
             assert_eq!(e.status(), 1, "{json}");
             assert_eq!(e.fault().details["field"], field, "{json}");
         }
+    }
+
+    #[test]
+    fn proxy_is_a_url_an_object_or_none() {
+        let c = Config::from_json(r#"{"store": "x.db", "proxy": "http://p.corp:3128"}"#).unwrap();
+        assert_eq!(
+            c.proxy,
+            Some(ProxyConfig::Url {
+                url: "http://p.corp:3128".into(),
+                no_proxy: None
+            })
+        );
+        let c = Config::from_json(
+            r#"{"store": "x.db", "proxy": {"url": "http://u:secret@p:8080", "no_proxy": ["localhost", ".corp"]}}"#,
+        )
+        .unwrap();
+        let p = c.proxy.unwrap();
+        assert_eq!(p.display_url().unwrap(), "http://p:8080");
+        assert!(
+            matches!(p, ProxyConfig::Url { no_proxy: Some(ref n), .. } if n == "localhost,.corp")
+        );
+        let c = Config::from_json(r#"{"store": "x.db", "proxy": "none"}"#).unwrap();
+        assert_eq!(c.proxy, Some(ProxyConfig::Direct));
+        for (json, field) in [
+            (
+                r#"{"store": "x.db", "proxy": "socks5://p:1080"}"#,
+                "proxy.url",
+            ),
+            (r#"{"store": "x.db", "proxy": "not a url"}"#, "proxy.url"),
+            (
+                r#"{"store": "x.db", "proxy": {"url": "ftp://p"}}"#,
+                "proxy.url",
+            ),
+            (
+                r#"{"store": "x.db", "proxy": {"url": "http://p", "noproxy": "x"}}"#,
+                "proxy.noproxy",
+            ),
+            (r#"{"store": "x.db", "proxy": 3128}"#, "proxy"),
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.status(), 1, "{json}");
+            assert_eq!(e.fault().details["field"], field, "{json}: {}", e.message());
+        }
+        // the password never appears in an error message
+        let e = Config::from_json(r#"{"store": "x.db", "proxy": "socks5://u:hunter2@p:1"}"#)
+            .unwrap_err();
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
     }
 
     #[test]

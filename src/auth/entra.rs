@@ -98,9 +98,22 @@ pub struct Entra<'a> {
     pub http: &'a reqwest::Client,
     /// e.g. `https://login.microsoftonline.com`
     pub login: &'a str,
+    /// The configured proxy (without credentials), named in network errors.
+    pub proxy: Option<String>,
 }
 
 impl Entra<'_> {
+    fn net(&self, e: reqwest::Error) -> Error {
+        Error::Network(Fault::new(
+            "network",
+            format!(
+                "the Microsoft sign-in service could not be reached: {}",
+                crate::graph::describe(&e)
+            ),
+        ))
+        .with_hint(crate::graph::network_hint(self.proxy.as_deref()))
+    }
+
     pub fn endpoint(&self, tenant: &str, path: &str) -> String {
         format!("{}/{}/{}", self.login.trim_end_matches('/'), tenant, path)
     }
@@ -109,11 +122,11 @@ impl Entra<'_> {
     /// Personal-account domains resolve to [`CONSUMERS_TENANT_ID`].
     pub async fn discover_tenant(&self, domain: &str) -> Result<Option<String>> {
         let url = self.endpoint(domain, "v2.0/.well-known/openid-configuration");
-        let resp = self.http.get(&url).send().await.map_err(net)?;
+        let resp = self.http.get(&url).send().await.map_err(|e| self.net(e))?;
         if !resp.status().is_success() {
             return Ok(None);
         }
-        let doc: Value = resp.json().await.map_err(net)?;
+        let doc: Value = resp.json().await.map_err(|e| self.net(e))?;
         let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
         // issuer: https://login.microsoftonline.com/<tenant id>/v2.0
         let tid = issuer
@@ -131,9 +144,15 @@ impl Entra<'_> {
     /// POSTs a form to the token endpoint.
     pub async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> Result<TokenOutcome> {
         let url = self.endpoint(tenant, "oauth2/v2.0/token");
-        let resp = self.http.post(&url).form(form).send().await.map_err(net)?;
+        let resp = self
+            .http
+            .post(&url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| self.net(e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(net)?;
+        let body = resp.bytes().await.map_err(|e| self.net(e))?;
         if status.is_success() {
             let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
                 Error::Remote(Fault::new(
@@ -170,9 +189,9 @@ impl Entra<'_> {
             .form(&[("client_id", client_id), ("scope", scope)])
             .send()
             .await
-            .map_err(net)?;
+            .map_err(|e| self.net(e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(net)?;
+        let body = resp.bytes().await.map_err(|e| self.net(e))?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| {
                 Error::Remote(Fault::new(
@@ -184,14 +203,6 @@ impl Entra<'_> {
         let e: TokenError = serde_json::from_slice(&body).unwrap_or_default();
         Err(refusal_error(&e))
     }
-}
-
-fn net(e: reqwest::Error) -> Error {
-    Error::Network(Fault::new(
-        "network",
-        format!("the Microsoft sign-in service could not be reached: {e}"),
-    ))
-    .with_hint("check the network connection to Microsoft, proxies and the CA configuration")
 }
 
 /// Entra refusals that are about the app registration: (AADSTS code, error kind, what to fix).

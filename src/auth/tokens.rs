@@ -11,7 +11,7 @@
 //!   `reauth_required` event, and from then on calls fail fast with `auth_required`
 //!   (no request reaches Microsoft until the mailbox is signed in again).
 
-use super::entra::{refusal_error, Entra, TokenOutcome};
+use super::entra::{refusal_error, TokenOutcome};
 use crate::error::{Error, Fault, Result};
 use crate::service::Client;
 use crate::store::MailboxRecord;
@@ -212,10 +212,7 @@ impl Client {
         };
         let app = self.app_registration()?;
         let client_id = app.client_id.clone().unwrap_or_default();
-        let entra = Entra {
-            http: self.http()?,
-            login: &self.config().endpoints.login,
-        };
+        let entra = self.entra()?;
         let mut form = vec![
             ("client_id", client_id.as_str()),
             ("grant_type", "refresh_token"),

@@ -16,7 +16,7 @@ mod mailbox;
 pub use limits::{MailboxLimiter, MAX_IN_FLIGHT};
 pub use mailbox::{throttled_until, MailboxGraph};
 
-use crate::config::Config;
+use crate::config::{Config, ProxyConfig};
 use crate::error::{Error, Fault, Result};
 use crate::telemetry::{GraphAttempt, Telemetry};
 use bytes::Bytes;
@@ -185,6 +185,8 @@ pub struct Graph {
     request_timeout: Duration,
     limiters: Mutex<HashMap<String, Arc<MailboxLimiter>>>,
     budget_per_10min: u32,
+    /// The configured proxy (without credentials), named in network errors.
+    proxy: Option<String>,
     /// The longest a C call may block (`timeouts.call_ms`): a 429 whose `Retry-After` does
     /// not fit is answered at once instead of waited out.
     call_budget: Duration,
@@ -207,6 +209,27 @@ pub fn http_client(cfg: &Config) -> Result<reqwest::Client> {
         .user_agent(concat!("o365/", env!("CARGO_PKG_VERSION")))
         .gzip(true)
         .redirect(reqwest::redirect::Policy::none());
+    match &cfg.proxy {
+        None => {} // reqwest follows HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY
+        Some(ProxyConfig::Direct) => b = b.no_proxy(),
+        Some(ProxyConfig::Url { url, no_proxy }) => {
+            let p = reqwest::Proxy::all(url.as_str())
+                .map_err(|_| {
+                    Error::invalid_field(
+                        "proxy.url",
+                        format!(
+                            "unusable proxy '{}'",
+                            cfg.proxy
+                                .as_ref()
+                                .and_then(|p| p.display_url())
+                                .unwrap_or_default()
+                        ),
+                    )
+                })?
+                .no_proxy(no_proxy.as_deref().and_then(reqwest::NoProxy::from_string));
+            b = b.proxy(p);
+        }
+    }
     if let Some(ca) = &cfg.ca_file {
         let pem = std::fs::read(ca).map_err(|e| {
             Error::invalid_field(
@@ -247,6 +270,7 @@ impl Graph {
             request_timeout: Duration::from_millis(cfg.timeouts.request_ms),
             limiters: Mutex::new(HashMap::new()),
             budget_per_10min: cfg.graph.budget_per_10min,
+            proxy: cfg.proxy.as_ref().and_then(|p| p.display_url()),
             call_budget: Duration::from_millis(cfg.timeouts.call_ms),
             telemetry: Telemetry::detached(),
         }
@@ -423,7 +447,13 @@ impl Graph {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(network_error(&e, not_sent, req.replay, &request_id));
+                    return Err(network_error(
+                        &e,
+                        not_sent,
+                        req.replay,
+                        &request_id,
+                        self.proxy.as_deref(),
+                    ));
                 }
             }
         }
@@ -461,7 +491,42 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
     }
 }
 
-fn network_error(e: &reqwest::Error, not_sent: bool, replay: Replay, request_id: &str) -> Error {
+/// A reqwest error with its causes ("error sending request ...: tcp connect error: ...").
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The hint of a request that did not reach Microsoft; names the configured proxy.
+pub fn network_hint(proxy: Option<&str>) -> String {
+    match proxy {
+        Some(p) => format!(
+            "the request went through the proxy {p} (config \"proxy\"): check that the proxy runs, \
+             is reachable from this host and allows CONNECT to the Microsoft hosts; \
+             then the network connection and ca_file"
+        ),
+        None => "check the network connection to Microsoft, the proxy (config \"proxy\", or \
+                 HTTPS_PROXY in the environment) and the CA configuration (ca_file)"
+            .into(),
+    }
+}
+
+fn network_error(
+    e: &reqwest::Error,
+    not_sent: bool,
+    replay: Replay,
+    request_id: &str,
+    proxy: Option<&str>,
+) -> Error {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -472,14 +537,17 @@ fn network_error(e: &reqwest::Error, not_sent: bool, replay: Replay, request_id:
     let mut err = if !not_sent && replay == Replay::NotAfterSend {
         Error::Network(Fault::new(
             "outcome_unknown",
-            format!("Graph request {what} after it was sent; it may have been carried out: {e}"),
+            format!(
+                "Graph request {what} after it was sent; it may have been carried out: {}",
+                describe(e)
+            ),
         ))
     } else {
         Error::Network(Fault::new(
             "network",
-            format!("Microsoft Graph {what}: {e}"),
+            format!("Microsoft Graph {what}: {}", describe(e)),
         ))
-        .with_hint("check the network connection to Microsoft, proxies and the CA configuration")
+        .with_hint(network_hint(proxy))
     };
     err = err.with_detail("client_request_id", request_id);
     err

@@ -3,7 +3,7 @@
 
 use super::Client;
 use crate::auth::entra::{
-    jwt_claims, refusal_error, Entra, TokenOutcome, TokenResponse, CONSUMERS_TENANT_ID,
+    jwt_claims, refusal_error, TokenOutcome, TokenResponse, CONSUMERS_TENANT_ID,
 };
 use crate::auth::tokens::TokenSet;
 use crate::error::{Error, Fault, Result};
@@ -137,10 +137,7 @@ impl Client {
         }
         let addr = m.alias_of.as_deref().unwrap_or(&m.address);
         let domain = addr.rsplit_once('@').map(|x| x.1).unwrap_or("");
-        let entra = Entra {
-            http: self.http()?,
-            login: &self.config().endpoints.login,
-        };
+        let entra = self.entra()?;
         match entra.discover_tenant(domain).await {
             Ok(Some(tid)) if tid == CONSUMERS_TENANT_ID => Ok("consumers".into()),
             Ok(Some(tid)) => Ok(tid),
@@ -366,10 +363,7 @@ impl Client {
         let app = self.app_registration()?;
         let tenant = self.tenant_for(m).await?;
         let scope = self.scopes_for(m);
-        let entra = Entra {
-            http: self.http()?,
-            login: &self.config().endpoints.login,
-        };
+        let entra = self.entra()?;
         let dc = entra
             .device_code(
                 &tenant,
@@ -460,10 +454,7 @@ impl Client {
     async fn poll_device_once(&self, row: &AuthStateRow) -> Result<Option<Value>> {
         let p = self.open_pending(row)?;
         let app = self.app_registration()?;
-        let entra = Entra {
-            http: self.http()?,
-            login: &self.config().endpoints.login,
-        };
+        let entra = self.entra()?;
         let device_code = p.device_code.clone().unwrap_or_default();
         let client_id = app.client_id.clone().unwrap_or_default();
         let mut form = vec![
@@ -705,10 +696,7 @@ impl Client {
             )
         })?;
         let app = self.app_registration()?;
-        let entra = Entra {
-            http: self.http()?,
-            login: &self.config().endpoints.login,
-        };
+        let entra = self.entra()?;
         let client_id = app.client_id.clone().unwrap_or_default();
         let redirect = p.redirect_uri.clone().unwrap_or_default();
         let verifier = p.verifier.clone().unwrap_or_default();

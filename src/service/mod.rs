@@ -251,6 +251,15 @@ impl Client {
         Ok(self.inner.graph.get().expect("built above").http())
     }
 
+    /// The Entra ID sign-in endpoints, over the shared HTTP client.
+    pub fn entra(&self) -> Result<crate::auth::entra::Entra<'_>> {
+        Ok(crate::auth::entra::Entra {
+            http: self.http()?,
+            login: &self.config().endpoints.login,
+            proxy: self.config().proxy.as_ref().and_then(|p| p.display_url()),
+        })
+    }
+
     /// The app registration, with a client id.
     pub fn app_registration(&self) -> Result<&AppConfig> {
         let app = &self.config().app;

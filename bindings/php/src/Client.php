@@ -29,10 +29,14 @@ final class Client
     /** linkRead()'s reusable buffer. */
     private ?\FFI\CData $readBuffer = null;
     private int $readBufferSize = 0;
+    /** @var array<string, mixed> what o365_client_new answered: version, abi_version, store, warnings */
+    private array $info = [];
 
     /**
      * @param array<string, mixed> $config see the README: store, encryption_key, app, endpoints, ...
-     * @param string|null $libraryPath path of libo365.so; default: env O365_LIB, then "libo365.so"
+     * @param string|null $libraryPath path of libo365.so; default: the library preloaded by
+     *        Library::preload(), else env O365_LIB, else libo365.so.<ABI> from the system's
+     *        library path, else pkg-config's libdir (see Library)
      * @throws LoadException when the library cannot be loaded
      * @throws Exception when the library refuses the configuration (InvalidArgumentException, ...)
      */
@@ -54,6 +58,28 @@ final class Client
             throw new InternalException('o365_client_new returned OK without a client', 14, 'internal');
         }
         $this->handle = $handle;
+        $this->info = $this->decode($doc ?? '{}');
+    }
+
+    /**
+     * The warnings o365_client_new gave for this configuration (e.g. that no encryption key
+     * was configured and a key file beside the store is used). Log them at startup.
+     *
+     * @return list<string>
+     */
+    public function warnings(): array
+    {
+        return array_values(array_map('strval', (array) ($this->info['warnings'] ?? [])));
+    }
+
+    /**
+     * What o365_client_new answered: ['version', 'abi_version', 'store', 'warnings'].
+     *
+     * @return array<string, mixed>
+     */
+    public function info(): array
+    {
+        return $this->info;
     }
 
     public function __destruct()

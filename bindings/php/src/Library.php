@@ -8,9 +8,19 @@ namespace O365;
  * Loads libo365.so through PHP FFI, lazily, once per library path and process.
  *
  * Which library: the path given to Client / Library::get(), else the environment variable
- * O365_LIB, else "libo365.so" from the system's library search path.
- * Which declarations: the environment variable O365_PHP_HEADER, else include/o365_php.h of
- * the source tree this binding sits in, else /usr/local/include or /usr/include/o365_php.h.
+ * O365_LIB, else "libo365.so.<ABI_VERSION>" from the system's library search path (ldconfig,
+ * LD_LIBRARY_PATH), else <libdir>/libo365.so.<ABI_VERSION> of `pkg-config o365`.
+ * Which declarations: the environment variable O365_PHP_HEADER, else the copy installed with
+ * this binding (include/o365_php.h beside src/), else include/o365_php.h of the package this
+ * binding sits in (the source tree, or vendor/o365/o365 under Composer), else the include/
+ * beside the library's lib/ directory, else /usr/local/include or /usr/include.
+ *
+ * PHP-FPM with ffi.enable=preload: call Library::preload() from the opcache.preload script.
+ * It compiles the O365 classes into the preloaded code (with ffi.enable=preload the only
+ * code outside the CLI allowed to use FFI) and checks the library and its declarations once
+ * at startup. Each request still loads the declarations (FFI::cdef) on its first Client:
+ * PHP resets static state between requests. (FFI::load into a preloaded scope is refused
+ * by PHP when opcache.preload_user is set, which FPM needs when its master runs as root.)
  *
  * Before loading all declarations a two-function probe checks o365_abi_version() against
  * ABI_VERSION, so a mismatched library is refused with a clear message instead of crashing.
@@ -34,12 +44,106 @@ final class Library
      */
     public static function get(?string $libraryPath = null): \FFI
     {
-        $path = self::libraryPath($libraryPath);
-        if (isset(self::$ffi[$path])) {
-            return self::$ffi[$path];
+        $key = $libraryPath ?? '';
+        if (isset(self::$ffi[$key])) {
+            return self::$ffi[$key];
         }
         self::checkExtension();
+        $path = self::resolve($libraryPath);
+        return self::$ffi[$key] = self::load($path);
+    }
 
+    /**
+     * For the opcache.preload script (php.ini: opcache.preload=/path/to/preload.php,
+     * opcache.preload_user, ffi.enable=preload):
+     *
+     *     require '/path/to/vendor/autoload.php';        // or bindings/php/autoload.php
+     *     O365\Library::preload();                       // or preload('/opt/o365/lib/libo365.so.1')
+     *
+     * Compiles every O365 class into the preloaded code, so that with ffi.enable=preload the
+     * binding may use FFI in requests, and loads the library and its declarations once to
+     * fail at startup rather than in a request (missing library, wrong ABI, missing header).
+     * Requests then create their O365\Client as usual, finding the library the same way (or
+     * pass the path returned here). Create no Client in the preload script: it runs in the
+     * FPM master, before the fork.
+     *
+     * @return string the library path that was loaded
+     * @throws LoadException
+     */
+    public static function preload(?string $libraryPath = null): string
+    {
+        self::checkExtension();
+        foreach (glob(__DIR__ . '/*.php') ?: [] as $file) {
+            $class = __NAMESPACE__ . '\\' . basename($file, '.php');
+            if (class_exists($class, false)) {
+                continue; // already compiled by this script's autoloader
+            }
+            if (function_exists('opcache_compile_file') && (bool) ini_get('opcache.enable')) {
+                @opcache_compile_file($file);
+            } else {
+                require_once $file;
+            }
+        }
+        $path = self::resolve($libraryPath);
+        self::load($path);
+        return $path;
+    }
+
+    /**
+     * The library file to load: the argument, else O365_LIB, else the soname from the
+     * system's library path, else pkg-config's libdir.
+     */
+    private static function resolve(?string $libraryPath): string
+    {
+        $path = self::libraryPath($libraryPath);
+        if ($path !== self::soname()) {
+            return $path;
+        }
+        try {
+            \FFI::cdef('uint32_t o365_abi_version(void);', $path);
+            return $path;
+        } catch (\FFI\Exception $e) {
+            $fromPkgConfig = self::pkgConfigLibrary();
+            if ($fromPkgConfig !== null) {
+                return $fromPkgConfig;
+            }
+            return $path; // load() reports the failure with its hint
+        }
+    }
+
+    /** <libdir>/libo365.so.N of `pkg-config o365`, when that file exists. */
+    private static function pkgConfigLibrary(): ?string
+    {
+        if (!function_exists('proc_open')) {
+            return null;
+        }
+        $proc = @proc_open(['pkg-config', '--variable=libdir', 'o365'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        if (!is_resource($proc)) {
+            return null;
+        }
+        $libdir = trim((string) stream_get_contents($pipes[1]));
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        if (proc_close($proc) !== 0 || $libdir === '') {
+            return null;
+        }
+        $file = $libdir . '/' . self::soname();
+        return is_file($file) ? $file : null;
+    }
+
+    /** The soname this binding loads from the system's library path: libo365.so.<ABI_VERSION>. */
+    public static function soname(): string
+    {
+        return 'libo365.so.' . self::ABI_VERSION;
+    }
+
+    /**
+     * Probes the ABI version, then loads every declaration.
+     *
+     * @throws LoadException
+     */
+    private static function load(string $path): \FFI
+    {
         try {
             $probe = \FFI::cdef('const char *o365_version(void); uint32_t o365_abi_version(void);', $path);
         } catch (\FFI\Exception $e) {
@@ -47,14 +151,17 @@ final class Library
                 throw new LoadException(
                     sprintf('o365: PHP FFI is restricted (ffi.enable=%s) and cannot load libo365 here: %s',
                         (string) ini_get('ffi.enable'), $e->getMessage()),
-                    'Set ffi.enable=1, or create the first O365\Client from your opcache.preload script '
-                    . '(ffi.enable=preload allows FFI only while preloading and in the CLI).',
+                    'Set ffi.enable=1, or call O365\Library::preload() from your opcache.preload script '
+                    . '(ffi.enable=preload allows FFI only in preloaded code and in the CLI); '
+                    . 'create the clients in the requests, not in the preload script.',
                     $e
                 );
             }
             throw new LoadException(
                 sprintf('o365: cannot load the library "%s": %s', $path, $e->getMessage()),
-                'Build it with `make lib` and pass its path to O365\Client or set O365_LIB=/path/to/libo365.so.',
+                sprintf('Install it (make install, or the libo365 Debian package) so that %s is on the '
+                    . 'library path or known to pkg-config, or pass its path to O365\Client / '
+                    . 'O365\Library::preload(), or set O365_LIB=/path/to/libo365.so.', self::soname()),
                 $e
             );
         }
@@ -72,7 +179,7 @@ final class Library
             );
         }
 
-        $header = self::headerPath();
+        $header = self::headerPath($path);
         $decls = @file_get_contents($header);
         if ($decls === false) {
             throw new LoadException(
@@ -81,9 +188,9 @@ final class Library
             );
         }
         // FFI::cdef takes no preprocessor lines (#define FFI_SCOPE / FFI_LIB are for FFI::load)
-        $decls = preg_replace('/^[ \t]*#.*$/m', '', $decls);
+        $decls = (string) preg_replace('/^[ \t]*#.*$/m', '', $decls);
         try {
-            $ffi = \FFI::cdef($decls, $path);
+            return \FFI::cdef($decls, $path);
         } catch (\FFI\Exception | \FFI\ParserException $e) {
             throw new LoadException(
                 sprintf('o365: cannot load the declarations "%s" for "%s": %s', $header, $path, $e->getMessage()),
@@ -91,7 +198,6 @@ final class Library
                 $e
             );
         }
-        return self::$ffi[$path] = $ffi;
     }
 
     /** The library's version string, e.g. "0.1.0". */
@@ -115,20 +221,26 @@ final class Library
         if (is_string($env) && $env !== '') {
             return $env;
         }
-        return 'libo365.so';
+        return self::soname();
     }
 
-    public static function headerPath(): string
+    /** The declaration file for the library at $libraryPath (see the class comment). */
+    public static function headerPath(?string $libraryPath = null): string
     {
         $env = getenv('O365_PHP_HEADER');
         if (is_string($env) && $env !== '') {
             return $env;
         }
         $candidates = [
-            dirname(__DIR__, 3) . '/include/o365_php.h', // this source tree
-            '/usr/local/include/o365_php.h',
-            '/usr/include/o365_php.h',
+            dirname(__DIR__) . '/include/o365_php.h',    // installed with this binding (make install)
+            dirname(__DIR__, 3) . '/include/o365_php.h', // the package root: source tree or vendor/o365/o365
         ];
+        if ($libraryPath !== null && str_contains($libraryPath, '/')) {
+            $real = realpath($libraryPath);
+            $candidates[] = dirname($real !== false ? $real : $libraryPath, 2) . '/include/o365_php.h';
+        }
+        $candidates[] = '/usr/local/include/o365_php.h';
+        $candidates[] = '/usr/include/o365_php.h';
         foreach ($candidates as $file) {
             if (is_file($file)) {
                 return $file;

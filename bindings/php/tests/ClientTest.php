@@ -21,6 +21,66 @@ final class ClientTest extends TestCase
         self::assertSame($client->version(), Library::version(self::libraryPath()));
     }
 
+    public function testWarningsOfClientNew(): void
+    {
+        // with a configured key: no warning
+        self::assertSame([], $this->client()->warnings());
+
+        // without one (and without O365_ENCRYPTION_KEY): the key file beside the store is named
+        $config = $this->config();
+        unset($config['encryption_key']);
+        $saved = getenv('O365_ENCRYPTION_KEY');
+        putenv('O365_ENCRYPTION_KEY');
+        try {
+            $client = new Client($config, self::libraryPath());
+        } finally {
+            if (is_string($saved)) {
+                putenv('O365_ENCRYPTION_KEY=' . $saved);
+            }
+        }
+        $warnings = $client->warnings();
+        self::assertCount(1, $warnings);
+        self::assertStringContainsString('no encryption key configured', $warnings[0]);
+        self::assertStringContainsString($config['store'] . '.key', $warnings[0]);
+        self::assertSame($warnings, $client->info()['warnings']);
+        self::assertSame(Library::ABI_VERSION, $client->info()['abi_version']);
+    }
+
+    public function testProxySetting(): void
+    {
+        // a proxy where nothing listens: the sign-in start (tenant discovery) fails with
+        // NetworkException whose hint names the proxy, without its password
+        $server = stream_socket_server('tcp://127.0.0.1:0');
+        self::assertNotFalse($server);
+        $port = (int) substr((string) stream_socket_get_name($server, false), strlen('127.0.0.1:'));
+        fclose($server);
+        $config = $this->config() + [
+            'app' => ['client_id' => '11111111-2222-3333-4444-555555555555',
+                      'redirect_uri' => 'https://crm.example/o365/callback'],
+            'proxy' => ['url' => "http://ops:hunter2@127.0.0.1:$port", 'no_proxy' => ['localhost']],
+            'sync' => ['scheduler' => false],
+        ];
+        $o365 = new Client($config, self::libraryPath());
+        $box = $o365->importMailbox(self::mailbox('anna@contoso.example'));
+        try {
+            $o365->authenticate(['mailbox' => $box['id'], 'user' => 'u1']);
+            self::fail('the sign-in must not get past a dead proxy');
+        } catch (\O365\NetworkException $e) {
+            self::assertSame(9, $e->getStatus());
+            self::assertStringContainsString("proxy http://127.0.0.1:$port", (string) $e->getHint());
+            self::assertStringNotContainsString('hunter2', (string) $e->getDocument());
+        }
+
+        // a proxy that is not an http(s) URL is refused, naming the field
+        $config['proxy'] = 'socks5://127.0.0.1:1080';
+        try {
+            new Client($config, self::libraryPath());
+            self::fail('a SOCKS proxy must be refused');
+        } catch (InvalidArgumentException $e) {
+            self::assertSame('proxy.url', $e->getDetails()['field'] ?? null);
+        }
+    }
+
     public function testHappyPath(): void
     {
         $o365 = $this->client();
