@@ -415,14 +415,16 @@ o365_status o365_take_logs(o365_client *client, const char *request_json, char *
 // (valid links.ttl_days, default 14), which are then not attached.
 // Result: `{"send_id", "state": "sent" | "queued", "internet_message_id", "link"?: {"url",
 // "token", "kind": "download" | "agreement", "expires_at"}}` (link: when the body used a
-// macro; the token opens the page with o365_link_open); a queued send
-// reports its outcome with a `send_completed` or `send_failed` event. `queue`: true answers
-// `queued` at once and sends in the background; absent, the mail is sent now, or queued
-// when it cannot go now (pacing, or Microsoft throttling the mailbox: then it goes out when
-// the window ends); false never queues: while Microsoft throttles the mailbox the answer is
-// O365_THROTTLED with `details.retry_after_ms` and nothing is kept. The same
-// idempotency_key with the same mail returns the first result; if that send failed, the mail
-// is tried again under the same send_id and Message-ID (never sent twice).
+// macro; the token opens the page with o365_link_open); when sent, also `"sent_from"`,
+// `"sent_as_requested"` and, when Exchange sent an alias mail from the primary address,
+// `"requested_from"` and `"hint"` (Set-OrganizationConfig -SendFromAliasEnabled $true); a
+// queued send reports its outcome with a `send_completed` or `send_failed` event.
+// `queue`: true answers `queued` at once and sends in the background; absent, the mail is
+// sent now, or queued when it cannot go now (pacing, or Microsoft throttling the mailbox:
+// then it goes out when the window ends); false never queues: while Microsoft throttles the
+// mailbox the answer is O365_THROTTLED with `details.retry_after_ms` and nothing is kept.
+// The same idempotency_key with the same mail returns the first result; if that send failed,
+// the mail is tried again under the same send_id and Message-ID (never sent twice).
 // Errors: O365_POLICY_VIOLATION `too_many_recipients` (more than 10 in to+cc+bcc;
 // config send.max_recipients) or `serial_mail_not_allowed`: the request says
 // `"serial_mail": true` (the host's mass-mail feature declares its sends), or the same
@@ -441,7 +443,9 @@ o365_status o365_send(o365_client *client, const char *request_json, char **out_
 
 // The state of one send. Request: `{"mailbox", "user", "send_id" | "idempotency_key"}`.
 // Result: `{"send_id", "state": "queued" | "sending" | "sent" | "failed",
-// "internet_message_id", "idempotency_key", "attempts", "created_at", "sent_at"?, "error"?}`.
+// "internet_message_id", "idempotency_key", "attempts", "created_at", "sent_at"?, "error"?,
+// "sent_from"?, "sent_as_requested"?, "requested_from"?, "hint"?}` (the last four as for
+// o365_send).
 //
 // # Safety
 // As for o365_send.

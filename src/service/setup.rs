@@ -5,7 +5,7 @@
 //! own AADSTS code first.
 
 use super::Client;
-use crate::auth::entra::{registration_fault, Entra, TokenError, TokenOutcome};
+use crate::auth::entra::{registration_fault, TokenError, TokenOutcome};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -268,13 +268,9 @@ impl Client {
         let app = self.config().app.clone();
         let client_id = app.client_id.clone().unwrap_or_default();
         let redirect = app.redirect_uri.clone().unwrap_or_default();
-        let http = match self.http() {
-            Ok(h) => h,
+        let entra = match self.entra() {
+            Ok(e) => e,
             Err(e) => return CheckItem::from_error("app_registration", "no HTTP client", &e),
-        };
-        let entra = Entra {
-            http,
-            login: &self.config().endpoints.login,
         };
         let mut form = vec![
             ("client_id", client_id.as_str()),
