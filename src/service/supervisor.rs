@@ -96,6 +96,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
+    // The job keeps its client's log sinks (not the client) open until it has logged its
+    // end, which comes after the client was freed.
+    let _sinks = Client::upgrade(&weak).map(|c| c.telemetry().clone());
     let mut backoff = FIRST_BACKOFF;
     loop {
         let Err(p) = AssertUnwindSafe(make()).catch_unwind().await else {
