@@ -16,7 +16,7 @@ if [[ -f "$logdir/cargo-test.log" ]]; then
     echo "cargo-test: $p passed, $f failed"
     add "$p" "$f"
 fi
-for log in "$logdir"/c-harness.log "$logdir"/c-test_*.log "$logdir"/cpp-*.log "$logdir"/install.log "$logdir"/php-deploy.log; do
+for log in "$logdir"/c-harness.log "$logdir"/c-test_*.log "$logdir"/cpp-*.log "$logdir"/browser.log "$logdir"/install.log "$logdir"/php-deploy.log; do
     [[ -f "$log" ]] || continue
     runner=$(basename "$log" .log)
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
