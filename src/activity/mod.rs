@@ -133,7 +133,7 @@ impl Client {
         let target = graph_mailbox(m);
         Ok(self
             .store()
-            .list_mailboxes(None)?
+            .mailboxes_of_graph_mailbox(target)?
             .into_iter()
             .filter(|o| graph_mailbox(o).eq_ignore_ascii_case(target))
             .collect())

@@ -84,6 +84,10 @@ pub trait MailboxStore {
     fn find_mailbox(&self, id_or_address: &str) -> Result<Option<MailboxRecord>>;
     /// All mailboxes, or those the user is assigned to.
     fn list_mailboxes(&self, user: Option<&str>) -> Result<Vec<MailboxRecord>>;
+    /// The records whose mail lives in the Microsoft mailbox `address`: the record of that
+    /// address (unless it is an alias) and the aliases imported with `alias_of = address`
+    /// (both case-insensitive). One query, whatever the number of mailboxes in the store.
+    fn mailboxes_of_graph_mailbox(&self, address: &str) -> Result<Vec<MailboxRecord>>;
     /// Replaces users, main user, settings, auth state and account of an existing mailbox.
     fn update_mailbox(&self, m: &MailboxRecord) -> Result<()>;
     /// Deletes the mailbox with everything that hangs on it (users, tokens, cache, ...).

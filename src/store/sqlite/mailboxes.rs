@@ -126,6 +126,24 @@ impl MailboxStore for SqliteStore {
         })
     }
 
+    fn mailboxes_of_graph_mailbox(&self, address: &str) -> Result<Vec<MailboxRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM mailboxes WHERE \
+                 (address = ?1 AND (kind <> 'alias' OR alias_of IS NULL)) \
+                 OR (kind = 'alias' AND alias_of = ?1 COLLATE NOCASE) ORDER BY address"
+            ))?;
+            let mut out = Vec::new();
+            for m in st.query_map([address], from_row)? {
+                out.push(m?);
+            }
+            for m in &mut out {
+                load_users(c, m)?;
+            }
+            Ok(out)
+        })
+    }
+
     fn update_mailbox(&self, m: &MailboxRecord) -> Result<()> {
         self.write(|tx| {
             let n = tx.execute(
