@@ -76,12 +76,13 @@ fn exactly_once(async_submission: bool) {
     let sim = sim_with(opts);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&sim, dir.path());
-    cfg["send"] = json!({"pace_max": 1_000_000, "lease_ms": 3000});
+    // A draft seen after a send request whose answer was lost is given up (deleted, sent
+    // anew) after 10 s of library time, not the default 10 minutes: the kill can leave one
+    // whose request never reached the sim. With asynchronous submission the sim clock runs
+    // far faster than that, so most pending submissions complete first, and a cancelled one
+    // can never go out as well.
+    cfg["send"] = json!({"pace_max": 1_000_000, "lease_ms": 3000, "submission_wait_ms": 10_000});
     if async_submission {
-        // A draft seen after a lost answer is given up (deleted, sent anew) after 10 s of
-        // library time; the sim clock runs far faster here, so most pending submissions
-        // complete first, and a cancelled one can never go out as well.
-        cfg["send"]["submission_wait_ms"] = json!(10_000);
         sim.admin(
             "PUT",
             &format!("/mailboxes/{ANNA}/submission-delay"),
