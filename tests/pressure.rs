@@ -12,6 +12,16 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 
 /// Every non-admin request the sim received (Graph and sign-in).
+/// This test binary run again as a child that executes only the `#[test]` `name`, with `env`.
+fn child(name: &str, env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 fn requests(sim: &RunningSim) -> u64 {
     sim.sim().counters.requests.load(Ordering::SeqCst)
 }
@@ -132,17 +142,15 @@ fn long_throttling_answers_at_once_in_every_process_and_nothing_is_lost() {
 
     // Another process on the store learns the window and sends nothing at all.
     let before = requests(&sim);
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "throttled_worker",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("O365_TEST_THROTTLE_CONFIG", cfg.to_string())
-        .env("O365_TEST_THROTTLE_MAILBOX", &id)
-        .output()
-        .unwrap();
+    let out = child(
+        "throttled_worker",
+        &[
+            ("O365_TEST_THROTTLE_CONFIG", &cfg.to_string()),
+            ("O365_TEST_THROTTLE_MAILBOX", &id),
+        ],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -215,17 +223,15 @@ fn a_process_killed_while_refreshing_does_not_stall_the_others() {
         count: Some(1),
         ..Default::default()
     });
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "refresh_holder",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("O365_TEST_REFRESH_CONFIG", cfg.to_string())
-        .env("O365_TEST_REFRESH_MAILBOX", &id)
-        .spawn()
-        .unwrap();
+    let mut child = child(
+        "refresh_holder",
+        &[
+            ("O365_TEST_REFRESH_CONFIG", &cfg.to_string()),
+            ("O365_TEST_REFRESH_MAILBOX", &id),
+        ],
+    )
+    .spawn()
+    .unwrap();
     // Wait for the event "the child's refresh reached the token endpoint".
     while sim
         .sim()
@@ -322,11 +328,12 @@ fn files_are_private_under_umask_000_and_the_store_holds_no_link_token() {
         "send": {"background": false},
         "debug": {"test_hooks": true},
     });
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "umask_worker", "--nocapture", "--test-threads=1"])
-        .env("O365_TEST_UMASK_CONFIG", cfg.to_string())
-        .output()
-        .unwrap();
+    let out = child(
+        "umask_worker",
+        &[("O365_TEST_UMASK_CONFIG", &cfg.to_string())],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
