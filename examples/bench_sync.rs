@@ -493,7 +493,7 @@ fn idle_round(args: &Args) {
         .build()
         .unwrap();
     let t = Instant::now();
-    rt.block_on(o365::sync::scheduler::round(&lib, Duration::ZERO));
+    rt.block_on(lib.scheduler_round(Duration::ZERO));
     let first_s = t.elapsed().as_secs_f64();
     sim.admin.req(
         reqwest::Method::PUT,
@@ -504,7 +504,7 @@ fn idle_round(args: &Args) {
         .req(reqwest::Method::POST, "/counters/reset", None);
     let cpu0 = own_cpu_ms();
     let t = Instant::now();
-    rt.block_on(o365::sync::scheduler::round(&lib, Duration::ZERO));
+    rt.block_on(lib.scheduler_round(Duration::ZERO));
     let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
     let lib_cpu = own_cpu_ms() - cpu0;
     let counters = sim.admin.req(reqwest::Method::GET, "/counters", None);

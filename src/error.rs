@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
-/// Status numbers of the C ABI (defined once, in [`crate::ffi`]; fixed forever).
+/// Status numbers of the C ABI (defined once, in [`crate::status`]; fixed forever).
 pub mod status {
-    pub use crate::ffi::{
+    pub use crate::status::{
         O365_ALREADY_EXISTS as ALREADY_EXISTS, O365_AUTH_REQUIRED as AUTH_REQUIRED,
         O365_CONFLICT as CONFLICT, O365_CONSENT_REQUIRED as CONSENT_REQUIRED,
         O365_FORBIDDEN as FORBIDDEN, O365_FORKED as FORKED, O365_INTERNAL as INTERNAL,

@@ -13,6 +13,8 @@ pub mod clock;
 /// cbindgen:ignore
 pub mod config;
 /// cbindgen:ignore
+pub mod core;
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
@@ -31,6 +33,7 @@ pub mod runtime;
 pub mod send;
 /// cbindgen:ignore
 pub mod service;
+pub mod status;
 /// cbindgen:ignore
 pub mod store;
 /// cbindgen:ignore

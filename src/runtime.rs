@@ -60,6 +60,19 @@ pub fn on_library_thread() -> bool {
     LIBRARY_THREAD.try_with(|f| f.get()).unwrap_or(false)
 }
 
+/// The store's bridge off the async worker threads: every store call goes through here, so
+/// no store call blocks a runtime worker. On a worker thread of a multi-thread runtime the
+/// worker's other tasks are handed to another thread first (`block_in_place`); on the host's
+/// thread inside an FFI call, on the blocking pool, or outside any runtime it just runs.
+pub fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// True when the current thread belongs to a Tokio runtime (ours or the host's).
 pub fn on_runtime_thread() -> bool {
     Handle::try_current().is_ok()

@@ -13,50 +13,16 @@
 //! moves out of and back into Sent Items, and several processes syncing at once all meet the
 //! same id. The pass reads the cache only; it makes no request to Microsoft.
 
+use crate::core::Core;
 use crate::error::Result;
 use crate::mailbox::Settings;
-use crate::service::Client;
+use crate::store::activity::Candidate;
 use crate::store::MailboxRecord;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 pub const ACTIVITY_TYPE: &str = "E-Mail – Ausgang";
 pub const ACTIVITY_MARKER: &str = "Externer E-Mail-Versand";
-
-/// A Sent Items message that may need an activity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub graph_id: String,
-    pub internet_message_id: String,
-    pub subject: Option<String>,
-    pub from_name: Option<String>,
-    pub from_address: Option<String>,
-    pub recipients_json: Option<String>,
-    pub sent_at: Option<i64>,
-    pub body_preview: Option<String>,
-    pub has_attachments: bool,
-}
-
-pub trait ActivityStore {
-    /// Sent Items messages sent at or after `since` that are neither the library's own
-    /// (outbox, sent log of any mailbox in the store: an alias shares its mailbox's Sent
-    /// Items) nor already decided.
-    fn activity_candidates(
-        &self,
-        mailbox_id: &str,
-        since: i64,
-        limit: usize,
-    ) -> Result<Vec<Candidate>>;
-    /// Records the decision; false when it was recorded before.
-    fn record_activity(
-        &self,
-        mailbox_id: &str,
-        internet_message_id: &str,
-        event_id: &str,
-        graph_id: &str,
-        now: i64,
-    ) -> Result<bool>;
-}
 
 /// The stable event id of the activity for one mail.
 pub fn activity_id(mailbox_id: &str, internet_message_id: &str) -> String {
@@ -81,7 +47,7 @@ fn addresses(v: &Value) -> Value {
     }
 }
 
-impl Client {
+impl Core {
     /// Books the external sends of a mailbox that are not booked yet. Returns how many
     /// activity events were published by this call.
     pub fn book_external_sent(&self, mailbox_id: &str) -> Result<usize> {
@@ -139,7 +105,7 @@ impl Client {
             .collect())
     }
 
-    /// [`Client::book_external_sent`] after a sync; failures are logged, never fatal.
+    /// [`Core::book_external_sent`] after a sync; failures are logged, never fatal.
     pub(crate) fn book_external_sent_after_sync(&self, mailbox_id: &str) {
         if let Err(e) = self.book_external_sent(mailbox_id) {
             tracing::warn!(mailbox = %mailbox_id, "booking external sends failed: {e}");

@@ -12,14 +12,12 @@
 //!   (no request reaches Microsoft until the mailbox is signed in again).
 
 use super::entra::{refusal_error, TokenOutcome};
+use crate::core::lease;
+use crate::core::Core;
 use crate::error::{Error, Fault, Result};
-use crate::service::Client;
 use crate::store::MailboxRecord;
-use crate::sync::lease;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Refresh this long before the access token expires.
@@ -52,54 +50,11 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
-/// In-memory state of this client: decrypted access tokens by mailbox (keyed by row
-/// generation, so a change by another process is seen) and per-mailbox refresh locks.
-#[derive(Default)]
-pub struct TokenCache {
-    tokens: Mutex<HashMap<String, (i64, String, i64)>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl TokenCache {
-    fn lock_for(&self, mailbox_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(mailbox_id.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    fn get(&self, mailbox_id: &str, generation: i64) -> Option<(String, i64)> {
-        let map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(mailbox_id)
-            .filter(|(g, _, _)| *g == generation)
-            .map(|(_, t, e)| (t.clone(), *e))
-    }
-
-    fn put(&self, mailbox_id: &str, generation: i64, token: &str, expires_at: i64) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                mailbox_id.to_owned(),
-                (generation, token.to_owned(), expires_at),
-            );
-    }
-
-    pub fn forget(&self, mailbox_id: &str) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(mailbox_id);
-    }
-}
-
 fn aad(mailbox_id: &str) -> String {
     format!("token:{mailbox_id}")
 }
 
-impl Client {
+impl Core {
     /// Seals and stores a token set. `expected`: the generation read before (compare-and-set);
     /// `force` overwrites (a new sign-in).
     pub(crate) fn save_token_set(
@@ -322,14 +277,14 @@ fn reauth_error(m: &MailboxRecord) -> Error {
 
 /// Tokens of one mailbox for the Graph client core.
 pub struct MailboxTokens {
-    pub client: Client,
+    pub core: Core,
     pub mailbox_id: String,
 }
 
 #[async_trait::async_trait]
 impl crate::graph::TokenSource for MailboxTokens {
     async fn access_token(&self, rejected: Option<&str>) -> Result<String> {
-        self.client.access_token(&self.mailbox_id, rejected).await
+        self.core.access_token(&self.mailbox_id, rejected).await
     }
 
     fn mailbox(&self) -> Option<&str> {

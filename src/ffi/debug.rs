@@ -63,12 +63,12 @@ pub unsafe extern "C" fn o365_debug_panic(
         |c, r: PanicRequest| async move {
             hooks_enabled(&c)?;
             if let Some(job) = r.job {
-                if !crate::service::supervisor::JOBS.contains(&job.as_str()) {
+                if !crate::core::supervisor::JOBS.contains(&job.as_str()) {
                     return Err(Error::invalid_field(
                         "job",
                         format!(
                             "unknown job '{job}': use one of {}",
-                            crate::service::supervisor::JOBS.join(", ")
+                            crate::core::supervisor::JOBS.join(", ")
                         ),
                     ));
                 }

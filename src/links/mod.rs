@@ -13,10 +13,10 @@ pub mod page;
 pub mod seal;
 pub mod token;
 
+use crate::core::spool;
+use crate::core::spool::AttachmentInput;
+use crate::core::Core;
 use crate::error::{Error, Fault, Result};
-use crate::send::message::AttachmentInput;
-use crate::send::spool;
-use crate::service::Client;
 use crate::store::links::{LinkFile, LinkRecord};
 use rand::RngCore;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// The folder where link files are kept.
-pub fn directory(c: &Client) -> PathBuf {
+pub fn directory(c: &Core) -> PathBuf {
     if let Some(d) = &c.config().links.directory {
         return d.clone();
     }
@@ -39,7 +39,7 @@ pub fn directory(c: &Client) -> PathBuf {
 
 /// The key that signs link tokens: from the config, else a random key kept in the store,
 /// sealed with the store's encryption key.
-pub fn signing_key(c: &Client) -> Result<Vec<u8>> {
+pub fn signing_key(c: &Core) -> Result<Vec<u8>> {
     if let Some(k) = &c.config().links.signing_key {
         let key = crate::config::decode_key(k)
             .map_err(|m| Error::invalid_field("links.signing_key", m))?;
@@ -53,7 +53,7 @@ pub fn signing_key(c: &Client) -> Result<Vec<u8>> {
 }
 
 /// The URL of the host's link page for a token.
-pub fn url(c: &Client, token: &str) -> Result<String> {
+pub fn url(c: &Core, token: &str) -> Result<String> {
     let base = c.config().links.base_url.as_deref().ok_or_else(|| {
         Error::invalid(
             "links_not_configured",
@@ -76,7 +76,7 @@ fn file_key_aad(link_id: &str) -> String {
 }
 
 /// The key a link's files are sealed with; `link_expired` once it was destroyed.
-pub fn file_key(c: &Client, l: &LinkRecord) -> Result<[u8; 32]> {
+pub fn file_key(c: &Core, l: &LinkRecord) -> Result<[u8; 32]> {
     let sealed = l.file_key.as_deref().ok_or_else(gone)?;
     let plain = c.vault().open(&file_key_aad(&l.id), sealed)?;
     plain
@@ -109,7 +109,7 @@ fn seal_attachment(
 
 /// A new link for the attachments of one mail. Returns the record and its token.
 pub fn create(
-    c: &Client,
+    c: &Core,
     mailbox_id: &str,
     send_id: &str,
     subject: Option<String>,
@@ -180,7 +180,7 @@ pub fn create(
 }
 
 /// Deletes a link that was never handed out, with its files.
-pub fn discard(c: &Client, id: &str) {
+pub fn discard(c: &Core, id: &str) {
     spool::remove_dir(&directory(c).join(id));
     if let Err(e) = c.store().delete_link(id) {
         tracing::warn!("link {id} not deleted: {e}");
@@ -188,7 +188,7 @@ pub fn discard(c: &Client, id: &str) {
 }
 
 /// The link behind a token, if it is genuine, known and not expired.
-pub fn resolve(c: &Client, token_text: &str) -> Result<LinkRecord> {
+pub fn resolve(c: &Core, token_text: &str) -> Result<LinkRecord> {
     let key = signing_key(c)?;
     let id = token::open(&key, token_text)?;
     let link = c.store().get_link(&id)?.ok_or_else(|| {
@@ -213,23 +213,23 @@ pub fn resolve(c: &Client, token_text: &str) -> Result<LinkRecord> {
 }
 
 /// Where the kept copy of a link file is.
-pub fn file_path(c: &Client, f: &LinkFile) -> PathBuf {
+pub fn file_path(c: &Core, f: &LinkFile) -> PathBuf {
     directory(c).join(&f.path)
 }
 
 /// The signed acceptance receipt for acceptance `seq` of a link.
-pub fn receipt(c: &Client, link_id: &str, seq: i64) -> Result<String> {
+pub fn receipt(c: &Core, link_id: &str, seq: i64) -> Result<String> {
     Ok(token::receipt(&signing_key(c)?, link_id, seq))
 }
 
 /// Whether `receipt` proves an acceptance of this link.
-pub fn receipt_ok(c: &Client, link_id: &str, receipt: &str) -> Result<bool> {
+pub fn receipt_ok(c: &Core, link_id: &str, receipt: &str) -> Result<bool> {
     Ok(token::check_receipt(&signing_key(c)?, link_id, receipt).is_some())
 }
 
 /// Reads plaintext bytes of one file of a link from `offset` into `out`; returns how many.
 pub fn read_file(
-    c: &Client,
+    c: &Core,
     l: &LinkRecord,
     f: &LinkFile,
     offset: u64,
@@ -256,7 +256,7 @@ pub fn read_file(
 /// Seals the plaintext files of links kept before files were sealed (migration 6): each file
 /// is encrypted into `<index>.sealed` under a new link key, the store switched over in one
 /// transaction, then the plaintext removed. Returns how many links were converted.
-pub fn seal_legacy(c: &Client) -> Result<usize> {
+pub fn seal_legacy(c: &Core) -> Result<usize> {
     let mut n = 0;
     loop {
         let batch = c.store().unsealed_links(20)?;
@@ -313,7 +313,7 @@ pub fn seal_legacy(c: &Client) -> Result<usize> {
 
 /// Deletes the files of expired links and destroys their keys; returns how many links were
 /// purged. Also seals files kept before files were sealed.
-pub fn purge(c: &Client) -> Result<usize> {
+pub fn purge(c: &Core) -> Result<usize> {
     seal_legacy(c)?;
     let now = c.now_ms();
     let mut n = 0;

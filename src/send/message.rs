@@ -43,21 +43,7 @@ impl Recipient {
     }
 }
 
-/// An attachment: a file by `path` (read during the call) or inline `base64`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttachmentInput {
-    pub name: String,
-    #[serde(default)]
-    pub content_type: Option<String>,
-    #[serde(default)]
-    pub path: Option<PathBuf>,
-    #[serde(default)]
-    pub base64: Option<String>,
-    /// For images referenced as `cid:` from the HTML body.
-    #[serde(default)]
-    pub content_id: Option<String>,
-}
+pub use crate::core::spool::AttachmentInput;
 
 /// `message` of `o365_send`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -401,11 +387,7 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p);
     }
-    hex(&h.finalize())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// Serial-mail fingerprint: the same subject and body (before macro expansion), whatever the
@@ -426,24 +408,7 @@ pub fn recipients_hash(c: &Checked) -> String {
     sha256_hex(&[joined.as_bytes()])
 }
 
-/// Guesses a content type from a file name.
-pub fn content_type_for(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("pdf") => "application/pdf",
-        Some("txt") => "text/plain",
-        Some("htm" | "html") => "text/html",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("zip") => "application/zip",
-        Some("doc") => "application/msword",
-        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        Some("csv") => "text/csv",
-        _ => "application/octet-stream",
-    }
-}
+pub use crate::core::spool::content_type_for;
 
 #[cfg(test)]
 mod tests {

@@ -8,5 +8,4 @@
 pub mod macros;
 pub mod message;
 pub mod outbox;
-pub mod spool;
 pub mod worker;

@@ -22,9 +22,9 @@
 //! primary address (SendFromAliasEnabled off); the result says which address it went out from.
 
 use super::message::{Prepared, Spooled};
+use crate::core::Core;
 use crate::error::{Error, Fault, Result};
 use crate::graph::{Body, MailboxGraph, Priority, Replay, Request};
-use crate::service::Client;
 use crate::store::outbox::{OutboxRecord, OutboxUpdate};
 use crate::store::MailboxRecord;
 use base64::Engine;
@@ -56,7 +56,7 @@ fn lease_name(send_id: &str) -> String {
 /// Processes one entry: sends it, or finds that it was sent, or defers or fails it.
 /// `wait_slot` is how long to wait for a pacing slot before deferring; `inline` marks a
 /// call on behalf of `o365_send` (a deferral then asks for an outcome event).
-pub async fn process(c: &Client, send_id: &str, wait_slot: Duration, inline: bool) -> Result<Step> {
+pub async fn process(c: &Core, send_id: &str, wait_slot: Duration, inline: bool) -> Result<Step> {
     let cfg = &c.config().send;
     let lease = lease_name(send_id);
     // One owner per processing task: the worker and an inline send of the same client
@@ -74,7 +74,7 @@ pub async fn process(c: &Client, send_id: &str, wait_slot: Duration, inline: boo
 }
 
 async fn process_leased(
-    c: &Client,
+    c: &Core,
     send_id: &str,
     wait_slot: Duration,
     inline: bool,
@@ -163,7 +163,7 @@ async fn process_leased(
     }
 }
 
-fn cfg_attempts(c: &Client) -> i64 {
+fn cfg_attempts(c: &Core) -> i64 {
     c.config().send.max_attempts as i64
 }
 
@@ -178,7 +178,7 @@ const SUBMISSION_CHECK_MS: i64 = 1_000;
 
 /// One pass through the state machine.
 async fn attempt(
-    c: &Client,
+    c: &Core,
     g: &MailboxGraph,
     mailbox: &MailboxRecord,
     row: &OutboxRecord,
@@ -374,7 +374,7 @@ async fn attempt(
 /// Takes a pacing slot, waiting up to `wait`. `Ok(Ok(slot time))`, or `Ok(Err(when))` when
 /// the next slot frees later than the wait allows.
 async fn reserve_slot(
-    c: &Client,
+    c: &Core,
     mailbox_id: &str,
     wait: Duration,
 ) -> Result<std::result::Result<i64, i64>> {
@@ -512,7 +512,7 @@ fn inline_request_fits(a: &Spooled) -> bool {
 /// Puts one attachment on the draft: inline below the upload-session size, else through an
 /// upload session in chunks.
 async fn attach(
-    c: &Client,
+    c: &Core,
     g: &MailboxGraph,
     draft: &str,
     a: &Spooled,
@@ -598,7 +598,7 @@ async fn attach(
 
 /// Extends the entry's lease before the next step that reaches Microsoft; refuses to go on
 /// when another worker took the entry over (the lease had expired).
-fn renew(c: &Client, send_id: &str, owner: &str) -> Result<()> {
+fn renew(c: &Core, send_id: &str, owner: &str) -> Result<()> {
     let ttl = c.config().send.lease_ms as i64;
     if c.store()
         .try_lease(&lease_name(send_id), owner, c.now_ms(), ttl)?
@@ -703,7 +703,7 @@ fn backoff(e: &Error, attempts: i64) -> i64 {
     (500i64 << attempts.clamp(0, 10) as u32).min(300_000)
 }
 
-fn fail(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
+fn fail(c: &Core, row: &OutboxRecord, e: &Error) -> Result<()> {
     let doc = e.to_document();
     c.store().update_outbox(
         &row.send_id,
@@ -746,7 +746,7 @@ fn fail(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
 
 /// Ends an entry the host chose not to queue (`queue: false`): failed with `e`, without a
 /// `send_failed` event (the host got the error from `o365_send`).
-pub fn withdraw(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
+pub fn withdraw(c: &Core, row: &OutboxRecord, e: &Error) -> Result<()> {
     c.store().update_outbox(
         &row.send_id,
         &OutboxUpdate {
@@ -759,7 +759,7 @@ pub fn withdraw(c: &Client, row: &OutboxRecord, e: &Error) -> Result<()> {
 }
 
 fn finish_sent(
-    c: &Client,
+    c: &Core,
     row: &OutboxRecord,
     mailbox: &MailboxRecord,
     p: &Prepared,
@@ -837,7 +837,7 @@ pub fn add_sent_from(v: &mut Value, sent_from: &str, requested: &str) {
 }
 
 /// `sent_from` etc. for a sent row (the answer of `o365_send` and `o365_send_status`).
-pub fn describe_sent_from(c: &Client, row: &OutboxRecord, v: &mut Value) -> Result<()> {
+pub fn describe_sent_from(c: &Core, row: &OutboxRecord, v: &mut Value) -> Result<()> {
     let Some(sent_from) = &row.sent_from else {
         return Ok(());
     };
@@ -852,9 +852,9 @@ pub fn describe_sent_from(c: &Client, row: &OutboxRecord, v: &mut Value) -> Resu
     Ok(())
 }
 
-fn cleanup_spool(c: &Client, send_id: &str) {
-    let dir = super::spool::spool_dir(&c.config().store_path()).join(send_id);
-    super::spool::remove_dir(&dir);
+fn cleanup_spool(c: &Core, send_id: &str) {
+    let dir = crate::core::spool::spool_dir(&c.config().store_path()).join(send_id);
+    crate::core::spool::remove_dir(&dir);
 }
 
 /// The error a failed entry ended with, rebuilt from its stored document.
@@ -1002,5 +1002,27 @@ mod tests {
             urlencode("internetMessageId eq '<a@b.c>'"),
             "internetMessageId%20eq%20%27%3Ca%40b.c%3E%27"
         );
+    }
+}
+
+impl Core {
+    /// The outbox entry's message as it goes to Microsoft: link macros expanded with the
+    /// link's URL (the token is derived from the link id and the signing key, never stored).
+    pub(crate) fn rendered(&self, mut p: Prepared) -> Result<Prepared> {
+        if !p.link_macros {
+            return Ok(p);
+        }
+        let id = p
+            .link_id
+            .as_deref()
+            .ok_or_else(|| Error::internal("an outbox entry with link macros has no link"))?;
+        let token = crate::links::token::token(&crate::links::signing_key(self)?, id);
+        p.body = super::macros::expand(
+            &p.body,
+            p.body_type == "html",
+            &crate::links::url(self, &token)?,
+        );
+        p.link_macros = false;
+        Ok(p)
     }
 }

@@ -4,16 +4,15 @@
 //! gone, and starts again with the next queued send.
 
 use super::outbox::{process, Step};
-use crate::service::{Client, Inner};
+use crate::core::{Core, WeakCore};
 use futures_util::stream::{self, StreamExt};
-use once_cell::sync::Lazy;
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::sync::Weak;
 use std::time::Duration;
 
 /// Client instances with a running worker.
-static RUNNING: Lazy<Mutex<HashSet<String>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+static RUNNING: std::sync::LazyLock<Mutex<HashSet<String>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashSet::new()));
 
 /// Entries processed at once per worker (the Graph client allows 4 requests per mailbox).
 const PARALLEL: usize = 4;
@@ -21,7 +20,7 @@ const PARALLEL: usize = 4;
 const IDLE: Duration = Duration::from_millis(500);
 
 /// Starts the worker of this client unless it runs already or background sending is off.
-pub fn ensure(c: &Client) {
+pub fn ensure(c: &Core) {
     if !c.config().send.background {
         return;
     }
@@ -29,33 +28,30 @@ pub fn ensure(c: &Client) {
     if running.contains(c.instance()) {
         return;
     }
-    let rt = match crate::runtime::get(c.worker_threads()) {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::warn!("outbox worker not started: {e}");
-            return;
-        }
-    };
     running.insert(c.instance().to_owned());
     let weak = c.downgrade();
     let instance = c.instance().to_owned();
-    let w = weak.clone();
-    let span = c.span().clone();
-    rt.spawn(tracing::Instrument::instrument(
+    let job_instance = instance.clone();
+    let started = crate::core::supervisor::spawn(c, "send_worker", move || {
+        let (weak, instance) = (weak.clone(), job_instance.clone());
+        // The registry entry goes when the job ends (not after a panic: the supervisor
+        // restarts it).
         async move {
-            crate::service::supervisor::supervise(w, "send_worker", || run(weak.clone())).await;
+            run(weak).await;
             RUNNING
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&instance);
-        },
-        span,
-    ));
+        }
+    });
+    if !started {
+        running.remove(&instance);
+    }
 }
 
-async fn run(weak: Weak<Inner>) {
+async fn run(weak: WeakCore) {
     loop {
-        let Some(c) = Client::upgrade(&weak) else {
+        let Some(c) = Core::upgrade(&weak) else {
             return;
         };
         c.jobs().checkpoint("send_worker");
@@ -105,7 +101,7 @@ async fn run(weak: Weak<Inner>) {
 
 /// Processes every due entry now, in the calling task, until none is due or `budget` is
 /// spent (used by `o365_outbox_process`, e.g. from a cron job). Returns (sent, failed).
-pub async fn drain(c: &Client, budget: Duration) -> (u64, u64) {
+pub async fn drain(c: &Core, budget: Duration) -> (u64, u64) {
     let deadline = tokio::time::Instant::now() + budget;
     let (mut sent, mut failed) = (0, 0);
     loop {

@@ -398,29 +398,18 @@ impl Client {
 
     /// Polls the device flow in the background until it ends; reports through events.
     fn spawn_device_poller(&self, row: AuthStateRow, interval_s: i64) {
-        let weak = self.downgrade();
-        let Ok(rt) = crate::runtime::get(self.worker_threads()) else {
-            return;
-        };
-        let w = weak.clone();
-        let job = move || Client::device_poll_loop(weak.clone(), row.clone(), interval_s);
-        let span = self.span().clone();
-        rt.spawn(tracing::Instrument::instrument(
-            super::supervisor::supervise(w, "device_code", job),
-            span,
-        ));
+        let weak = self.downgrade_client();
+        crate::core::supervisor::spawn(self, "device_code", move || {
+            Client::device_poll_loop(weak.clone(), row.clone(), interval_s)
+        });
     }
 
-    async fn device_poll_loop(
-        weak: std::sync::Weak<super::Inner>,
-        row: AuthStateRow,
-        interval_s: i64,
-    ) {
+    async fn device_poll_loop(weak: super::WeakClient, row: AuthStateRow, interval_s: i64) {
         {
             let mut interval = Duration::from_secs(interval_s.max(1) as u64);
             loop {
                 tokio::time::sleep(interval).await;
-                let Some(client) = Client::upgrade(&weak) else {
+                let Some(client) = weak.upgrade() else {
                     return;
                 };
                 client.jobs().checkpoint("device_code");
@@ -952,36 +941,6 @@ impl Client {
             "personal": tenant_id == CONSUMERS_TENANT_ID,
             "signed_in_at": crate::clock::rfc3339(self.now_ms()),
         }))
-    }
-
-    /// For an alias record without a sign-in of its own: the record of its owner's mailbox
-    /// (`alias_of`) when that is signed in with an account that has the alias among its
-    /// addresses (proxyAddresses). Its token set then serves the alias too.
-    pub(crate) fn signed_in_owner(&self, m: &MailboxRecord) -> Result<Option<MailboxRecord>> {
-        if m.kind != "alias" || m.auth_state == "authenticated" {
-            return Ok(None);
-        }
-        let Some(owner_address) = m.alias_of.as_deref() else {
-            return Ok(None);
-        };
-        let Some(owner) = self.store().find_mailbox(owner_address)? else {
-            return Ok(None);
-        };
-        if owner.id == m.id || owner.kind == "alias" || owner.auth_state != "authenticated" {
-            return Ok(None);
-        }
-        let has_alias = owner
-            .account
-            .as_ref()
-            .and_then(|a| a.get("addresses"))
-            .and_then(Value::as_array)
-            .is_some_and(|list| list.iter().any(|a| a.as_str() == Some(m.address.as_str())));
-        Ok(has_alias.then_some(owner))
-    }
-
-    /// The record whose token set serves `m`: its own, or its signed-in owner's.
-    pub(crate) fn token_record(&self, m: &MailboxRecord) -> Result<MailboxRecord> {
-        Ok(self.signed_in_owner(m)?.unwrap_or_else(|| m.clone()))
     }
 
     /// `o365_sign_out`: forgets the mailbox's tokens.

@@ -42,31 +42,6 @@ pub struct NextEventFilter {
 }
 
 impl Client {
-    /// Stores an event. `id` must be stable per cause (the same cause never yields two
-    /// events); `None` makes a fresh one. Returns the id, and whether it was new.
-    pub fn publish(
-        &self,
-        kind: &str,
-        mailbox_id: Option<&str>,
-        id: Option<String>,
-        payload: Value,
-    ) -> Result<(String, bool)> {
-        let id = id.unwrap_or_else(|| format!("evt_{}", uuid::Uuid::new_v4().simple()));
-        let ev = EventRecord {
-            id: id.clone(),
-            kind: kind.to_owned(),
-            mailbox_id: mailbox_id.map(str::to_owned),
-            payload,
-            created_at: self.now_ms(),
-            deliveries: 0,
-        };
-        let fresh = self.store().push_event(&ev)?;
-        if fresh {
-            self.inner.events_changed.notify_waiters();
-        }
-        Ok((id, fresh))
-    }
-
     /// The next event, waiting up to `timeout`; `timeout` status when none came.
     pub async fn next_event(&self, timeout: Duration) -> Result<Event> {
         self.next_event_matching(timeout, &EventFilter::default())
@@ -105,7 +80,7 @@ impl Client {
         let deadline = tokio::time::Instant::now() + timeout;
         let lease = self.config().events.lease_ms as i64;
         loop {
-            let notified = self.inner.events_changed.notified();
+            let notified = self.events_changed().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(ev) =

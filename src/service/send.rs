@@ -1,11 +1,12 @@
 //! `o365_send`, `o365_send_status`, `o365_outbox_process` (issue 6).
 
 use super::Client;
+use crate::core::spool;
 use crate::error::{Error, Result};
 use crate::links;
 use crate::send::message::{self, MessageInput, Prepared, Spooled};
 use crate::send::outbox::{self, Step};
-use crate::send::{macros, spool, worker};
+use crate::send::{macros, worker};
 use crate::store::outbox::{Insert, OutboxRecord, SerialRule};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -98,22 +99,6 @@ fn check_key(k: &str) -> Result<()> {
 }
 
 impl Client {
-    /// The outbox entry's message as it goes to Microsoft: link macros expanded with the
-    /// link's URL (the token is derived from the link id and the signing key, never stored).
-    pub(crate) fn rendered(&self, mut p: Prepared) -> Result<Prepared> {
-        if !p.link_macros {
-            return Ok(p);
-        }
-        let id = p
-            .link_id
-            .as_deref()
-            .ok_or_else(|| Error::internal("an outbox entry with link macros has no link"))?;
-        let token = links::token::token(&links::signing_key(self)?, id);
-        p.body = macros::expand(&p.body, p.body_type == "html", &links::url(self, &token)?);
-        p.link_macros = false;
-        Ok(p)
-    }
-
     /// Sends one mail exactly once, under the send policy. Returns `{"send_id", "state":
     /// "sent" | "queued", "internet_message_id"}`.
     pub async fn send_mail(&self, req: SendMail) -> Result<Value> {

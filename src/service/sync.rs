@@ -840,64 +840,6 @@ impl Client {
     }
 }
 
-/// How often the scheduler runs `o365_maintenance` work.
-const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Starts the background scheduler of `client` on the library runtime when the config says
-/// so (`sync.scheduler`). It holds the client weakly: freeing the client ends it.
-pub(crate) fn start_scheduler(client: &Client) {
-    let cfg = &client.config().sync;
-    if !cfg.scheduler {
-        return;
-    }
-    let rt = match crate::runtime::get(client.worker_threads()) {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::warn!("sync scheduler not started: {e}");
-            return;
-        }
-    };
-    let weak = client.downgrade();
-    let interval = std::time::Duration::from_millis(cfg.interval_ms);
-    let job = move || scheduler_loop(weak.clone(), interval);
-    let weak = client.downgrade();
-    let span = client.span().clone();
-    rt.spawn(tracing::Instrument::instrument(
-        super::supervisor::supervise(weak, "scheduler", job),
-        span,
-    ));
-}
-
-async fn scheduler_loop(weak: std::sync::Weak<super::Inner>, interval: std::time::Duration) {
-    let mut last_maintenance: Option<tokio::time::Instant> = None;
-    let mut pause = interval;
-    loop {
-        let alive = || weak.strong_count() > 0;
-        if !crate::sync::scheduler::sleep_while_alive(pause, alive).await {
-            break;
-        }
-        match Client::upgrade(&weak) {
-            Some(c) => c.jobs().checkpoint("scheduler"),
-            None => break,
-        }
-        // The round spreads the mailboxes over the interval; the next one starts an
-        // interval after this one started.
-        let started = tokio::time::Instant::now();
-        crate::sync::scheduler::tick(&weak, interval).await;
-        pause = interval.saturating_sub(started.elapsed());
-        let Some(c) = Client::upgrade(&weak) else {
-            break;
-        };
-        // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
-        if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
-            last_maintenance = Some(tokio::time::Instant::now());
-            if let Err(e) = c.maintenance(Default::default()).await {
-                tracing::warn!("scheduler: maintenance failed: {e}");
-            }
-        }
-    }
-}
-
 fn folders_result(
     m: &MailboxRecord,
     rows: &[FolderRow],

@@ -63,7 +63,7 @@ fn messages_key(req: &ListMessages) -> Option<String> {
 
 impl Client {
     fn warm_hit(&self, key: &str, max_age_ms: u64) -> Result<Option<String>> {
-        let Some(e) = self.inner.warm.get(key) else {
+        let Some(e) = self.warm.get(key) else {
             return Ok(None);
         };
         if self.now_ms() - e.synced_at > max_age_ms as i64 {
@@ -96,7 +96,7 @@ impl Client {
             .sync_state(&m.id, "folders")?
             .and_then(|s| s.last_success_at);
         if let (Some(version), Some(synced_at)) = (version, synced_at) {
-            self.inner.warm.put(
+            self.warm.put(
                 key,
                 Entry {
                     mailbox_id: m.id,
@@ -143,7 +143,7 @@ impl Client {
             .filter(|s| s.next_link.is_none())
             .and_then(|s| s.last_success_at);
         if let (Some(a), Some(b)) = (tree_at, folder_at) {
-            self.inner.warm.put(
+            self.warm.put(
                 key,
                 Entry {
                     mailbox_id: mailbox_id.to_owned(),

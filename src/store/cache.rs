@@ -287,21 +287,4 @@ pub trait CacheStore {
         error: Option<&str>,
         now: i64,
     ) -> Result<MoveJob>;
-
-    // ---- leases (the lease table belongs to [`crate::store::LeaseStore`]) ----
-    /// The lease's holder and expiry, if anyone holds it.
-    fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>>;
-    /// Takes the lease from `from` (a holder known to be gone), if `from` still holds it.
-    fn take_over_lease(
-        &self,
-        name: &str,
-        from: &str,
-        to: &str,
-        now: i64,
-        ttl_ms: i64,
-    ) -> Result<bool>;
-
-    // ---- health ----
-    /// When the mailbox's access token expires (ms), if it has one.
-    fn token_expiry(&self, mailbox_id: &str) -> Result<Option<i64>>;
 }

@@ -39,6 +39,8 @@ pub enum TakeState {
 
 pub trait TokenStore {
     fn get_token(&self, mailbox_id: &str) -> Result<Option<TokenRow>>;
+    /// When the mailbox's access token expires (ms), if it has one (health; no secret read).
+    fn token_expiry(&self, mailbox_id: &str) -> Result<Option<i64>>;
     /// Writes a token set if the stored generation still equals `expected` (None: no row
     /// yet, or overwrite unconditionally when `force`). Returns the new generation, or None
     /// when someone else wrote first.

@@ -1,12 +1,11 @@
 //! The delta engine: folder tree rounds, message rounds per folder, progress events.
 
 use super::api::{self, MailApi};
-use super::lease;
 use super::model::{self, MESSAGE_SELECT, PAGE_SIZE, ROLES};
-use super::writer;
+use crate::core::lease;
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::graph::{Priority, Request};
-use crate::service::Client;
 use crate::store::cache::{DeltaLink, FolderPage, FolderRow, IdleRound, PageOutcome};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -29,20 +28,17 @@ const FOLDER_DELTA: &str = "/mailFolders/delta?includeHiddenFolders=true";
 /// How long an explicit sync waits for another process's sync of the same folder.
 const LEASE_WAIT: Duration = Duration::from_secs(60);
 
-fn max_page_header(client: &Client) -> String {
+fn max_page_header(client: &Core) -> String {
     let n = client.config().sync.page_size.clamp(1, PAGE_SIZE);
     format!("odata.maxpagesize={n}")
 }
 
-/// Runs a store operation off the async worker threads.
+/// Runs a store operation off the async worker threads (see [`Core::blocking`]).
 pub(crate) async fn blocking<T: Send + 'static>(
-    client: &Client,
-    f: impl FnOnce(&Client) -> Result<T> + Send + 'static,
+    client: &Core,
+    f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let (c, span) = (client.clone(), tracing::Span::current());
-    tokio::task::spawn_blocking(move || span.in_scope(|| f(&c)))
-        .await
-        .map_err(|e| Error::internal(format!("store task failed: {e}")))?
+    client.blocking(f).await
 }
 
 /// What to sync and how.
@@ -127,12 +123,27 @@ pub struct SyncReport {
     pub duration_ms: u64,
 }
 
+impl crate::telemetry::log::RoundSummary for SyncReport {
+    fn status(&self) -> &str {
+        &self.status
+    }
+    fn messages(&self) -> u64 {
+        (self.upserted + self.removed) as u64
+    }
+    fn folders(&self) -> usize {
+        self.folders.len()
+    }
+    fn sync_id(&self) -> &str {
+        &self.sync_id
+    }
+}
+
 // ---- folders ----------------------------------------------------------------------------
 
 /// Brings the cached folder tree up to date with one `mailFolders/delta` round (a full round
 /// when there is no delta link yet, or it expired), resolving roles on full rounds.
 pub async fn refresh_folders<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     priority: Priority,
@@ -169,7 +180,7 @@ pub async fn refresh_folders<A: MailApi>(
 }
 
 async fn folder_round<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     priority: Priority,
@@ -284,7 +295,7 @@ pub async fn resolve_roles<A: MailApi>(
 
 /// Brings the given folders' messages up to date (see [`SyncOptions`]).
 pub async fn sync_folders<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     folders: Vec<FolderRow>,
@@ -365,7 +376,7 @@ struct BatchAnswer {
 /// applied under the folder's lease), expired tokens, throttled items and folders without a
 /// finished round go on to a round of their own.
 async fn probe_idle<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     folders: &[FolderRow],
@@ -512,7 +523,7 @@ pub struct Prefetched {
 
 /// One folder's delta round, under the folder's lease.
 pub async fn sync_folder<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     folder: &FolderRow,
@@ -524,7 +535,7 @@ pub async fn sync_folder<A: MailApi>(
 
 /// [`sync_folder`] starting with a page fetched already.
 async fn sync_folder_from<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     folder: &FolderRow,
@@ -588,7 +599,7 @@ async fn sync_folder_from<A: MailApi>(
 
 #[allow(clippy::too_many_arguments)]
 async fn folder_round_messages<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     folder: &FolderRow,
@@ -703,7 +714,7 @@ async fn folder_round_messages<A: MailApi>(
 /// Parses a fetched page on a blocking thread and hands it to the client's page writer; the
 /// task ends when the page is stored.
 fn store_page(
-    client: &Client,
+    client: &Core,
     mailbox_id: &str,
     folder: &FolderRow,
     fetched_from: Option<String>,
@@ -712,7 +723,7 @@ fn store_page(
 ) -> tokio::task::JoinHandle<Result<PageOutcome>> {
     let (m, f, now) = (mailbox_id.to_owned(), folder.id.clone(), client.now_ms());
     // The place in the writer's queue is taken now, in fetch order.
-    let (place, stored) = writer::PageWriter::reserve(client);
+    let (place, stored) = crate::core::pages::PageWriter::reserve(client);
     tokio::spawn(async move {
         let parsed = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
@@ -725,7 +736,7 @@ fn store_page(
                     "sync: page parsed"
                 );
             }
-            place.fill(page.map(|page| writer::PageJob {
+            place.fill(page.map(|page| crate::core::pages::PageJob {
                 mailbox_id: m,
                 folder_id: f,
                 fetched_from,
@@ -738,13 +749,13 @@ fn store_page(
         if let Err(e) = parsed {
             return Err(Error::internal(format!("store task failed: {e}")));
         }
-        writer::outcome(stored).await
+        crate::core::pages::outcome(stored).await
     })
 }
 
 /// Waits for every page still being stored, in order.
 async fn finish_all(
-    client: &Client,
+    client: &Core,
     mailbox_id: &str,
     folder: &FolderRow,
     report: &mut FolderReport,
@@ -760,7 +771,7 @@ async fn finish_all(
 }
 
 async fn finish_page(
-    client: &Client,
+    client: &Core,
     mailbox_id: &str,
     folder: &FolderRow,
     report: &mut FolderReport,
@@ -800,7 +811,7 @@ async fn finish_page(
 /// A whole mailbox: folder tree, then messages of the chosen folders, then counts; publishes
 /// `sync_completed` or `sync_failed`.
 pub async fn sync_mailbox<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     opts: SyncOptions,
@@ -898,7 +909,7 @@ pub async fn sync_mailbox<A: MailApi>(
 /// The id of a `sync_failed` event: one per explicit sync; for the scheduler's runs one per
 /// mailbox, error kind and hour, so a mailbox that keeps failing does not flood the queue.
 fn failure_event_id(
-    client: &Client,
+    client: &Core,
     mailbox_id: &str,
     run: &str,
     kind: &str,
@@ -912,7 +923,7 @@ fn failure_event_id(
     }
 }
 
-fn publish_failed(client: &Client, mailbox_id: &str, run: &str, e: &Error, opts: &SyncOptions) {
+fn publish_failed(client: &Core, mailbox_id: &str, run: &str, e: &Error, opts: &SyncOptions) {
     let _ = client.publish(
         "sync_failed",
         Some(mailbox_id),

@@ -13,11 +13,9 @@
 
 pub mod api;
 pub mod engine;
-pub mod lease;
 pub mod model;
 pub mod moves;
 pub mod scheduler;
-pub mod writer;
 
 pub use api::MailApi;
 pub use engine::{SyncOptions, SyncReport};

@@ -9,9 +9,9 @@
 use super::api::{self, BatchItem, MailApi};
 use super::engine::blocking;
 use super::model::path_segment;
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::graph::Priority;
-use crate::service::Client;
 use crate::store::cache::MoveJob;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -25,19 +25,19 @@ const LEASE_MS: i64 = 120_000;
 /// Runs (or resumes) the job until the source folder is empty. Returns the job as stored,
 /// or `None` in the second slot when another process holds the job's lease.
 pub async fn run_job<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     job: MoveJob,
     priority: Priority,
 ) -> Result<(MoveJob, bool)> {
-    let owner = super::lease::owner(client, &uuid::Uuid::new_v4().simple().to_string());
+    let owner = crate::core::lease::owner(client, &uuid::Uuid::new_v4().simple().to_string());
     let lease = format!("move:{mailbox_id}:{}", job.id);
-    if !super::lease::acquire(client, &lease, &owner, LEASE_MS).await? {
+    if !crate::core::lease::acquire(client, &lease, &owner, LEASE_MS).await? {
         return Ok((job, false));
     }
     let result = work(client, api, mailbox_id, &job, priority, &lease, &owner).await;
-    super::lease::release(client, &lease, &owner).await;
+    crate::core::lease::release(client, &lease, &owner).await;
     match result {
         Ok(j) => Ok((j, true)),
         Err(e) => {
@@ -59,7 +59,7 @@ pub async fn run_job<A: MailApi>(
 }
 
 async fn work<A: MailApi>(
-    client: &Client,
+    client: &Core,
     api: &A,
     mailbox_id: &str,
     job: &MoveJob,

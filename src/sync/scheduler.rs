@@ -1,61 +1,19 @@
-//! The background scheduler: one task per client on the library's runtime, started when the
-//! config enables it (`sync.scheduler`), gone when the client is dropped. Every
+//! Pacing for the background scheduler (its job lives in `service::jobs`): rounds spread
+//! over the interval, sleeps that end when the client is freed. The scheduler runs one task
+//! per client on the library's runtime, started when the config enables it
+//! (`sync.scheduler`), gone when the client is dropped. Every
 //! `sync.interval_ms` it syncs each authenticated mailbox whose `background_sync` setting is
 //! on, and resumes unfinished folder-contents moves. Work on a folder is claimed through
 //! leases in the store, so many processes running schedulers never sync one folder twice at
 //! once; a folder another process is syncing is skipped, not waited for.
 
-use crate::mailbox::Settings;
-use crate::service::Client;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
-use std::sync::Weak;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Mailboxes of one client synced at the same time by the scheduler.
 pub const PARALLEL_MAILBOXES: usize = 32;
-
-/// One scheduler round now, as the background scheduler runs it every `sync.interval_ms`
-/// (the benchmark drives it directly).
-pub async fn round(client: &Client, over: Duration) {
-    tick(&client.downgrade(), over).await
-}
-
-/// One round over all mailboxes, spread evenly over `over` (the interval) rather than in one
-/// burst: mailbox `i` of `n` starts at `i * over / n`. Returns when the last one finished.
-/// Holds the client only while a mailbox is synced: freeing the client ends the round.
-pub(crate) async fn tick(client: &Weak<crate::service::Inner>, over: Duration) {
-    let Some(c) = Client::upgrade(client) else {
-        return;
-    };
-    let mailboxes = match c.store().list_mailboxes(None) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!("scheduler: cannot list mailboxes: {e}");
-            return;
-        }
-    };
-    let due: Vec<_> = mailboxes
-        .into_iter()
-        .filter(|m| {
-            let signed_in =
-                m.auth_state == "authenticated" || matches!(c.signed_in_owner(m), Ok(Some(_)));
-            signed_in && Settings::from_record(m).background_sync
-        })
-        .collect();
-    drop(c);
-    let alive = || client.strong_count() > 0;
-    spread(due, over, PARALLEL_MAILBOXES, alive, |m| async move {
-        let Some(c) = Client::upgrade(client) else {
-            return;
-        };
-        if let Err(e) = c.background_sync(&m).await {
-            tracing::info!(mailbox = %m.id, "scheduler: sync failed: {e}");
-        }
-    })
-    .await;
-}
 
 /// Runs `work` for each item, item `i` of `n` starting at `i * over / n` (or later, when
 /// `parallel` are already running), and waits for all of them. Starts no more once `alive`

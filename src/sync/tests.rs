@@ -3,9 +3,9 @@
 
 use super::api::MailApi;
 use super::engine::{self, SyncOptions};
+use crate::core::Core;
 use crate::error::Result;
 use crate::graph::{map_error, Request, Response};
-use crate::service::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -305,26 +305,30 @@ impl MailApi for Fake {
     }
 }
 
-fn client(dir: &tempfile::TempDir) -> (Client, String) {
+/// A core alone (no service layer): the sync engine needs nothing more.
+fn client(dir: &tempfile::TempDir) -> (Core, String) {
     let cfg = json!({
         "store": dir.path().join("s.db").to_str().unwrap(),
         "encryption_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         "sync": {"scheduler": false},
     });
-    let c = Client::from_json(&cfg.to_string()).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let m = rt
-        .block_on(
-            c.import_mailbox(
-                serde_json::from_value(json!({"address": "anna@contoso.example", "users": ["u1"]}))
-                    .unwrap(),
-            ),
-        )
-        .unwrap();
-    (c, m["id"].as_str().unwrap().to_owned())
+    let c = Core::open(crate::config::Config::from_json(&cfg.to_string()).unwrap()).unwrap();
+    let now = c.now_ms();
+    let m = crate::store::MailboxRecord {
+        id: "mbx_test".into(),
+        address: "anna@contoso.example".into(),
+        kind: "user".into(),
+        alias_of: None,
+        users: vec!["u1".into()],
+        main_user: "u1".into(),
+        auth_state: "authenticated".into(),
+        settings: json!({}),
+        account: None,
+        created_at: now,
+        updated_at: now,
+    };
+    c.store().insert_mailbox(&m).unwrap();
+    (c, m.id)
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -336,7 +340,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// The cache as `(id, folder, subject, read)`, sorted.
-fn cache(c: &Client, mbx: &str) -> Vec<(String, String, String, bool)> {
+fn cache(c: &Core, mbx: &str) -> Vec<(String, String, String, bool)> {
     let mut out = Vec::new();
     for f in c.store().cached_folders(mbx).unwrap() {
         let q = crate::store::cache::MessageQuery {

@@ -1,10 +1,25 @@
 //! The `info` records of the main operations (one function per kind, so the field names
 //! stay the same everywhere) and their counters.
 
+use super::Telemetry;
 use crate::error::{Error, Result};
-use crate::service::Client;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Whatever carries a client's telemetry (the core, the client).
+pub trait Observed {
+    fn telemetry(&self) -> &Arc<Telemetry>;
+}
+
+/// What a sync round reports to the log.
+pub trait RoundSummary {
+    fn status(&self) -> &str;
+    /// Messages stored or removed.
+    fn messages(&self) -> u64;
+    fn folders(&self) -> usize;
+    fn sync_id(&self) -> &str;
+}
 
 /// Microsoft's `request-id` of the answer an error came from (empty when none).
 fn request_id(e: &Error) -> &str {
@@ -20,7 +35,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// A token refresh that this process carried out (`Ok(None)`: another process was faster).
-pub fn refresh(c: &Client, mailbox: &str, r: &Result<Option<String>>, took: Duration) {
+pub fn refresh(c: &impl Observed, mailbox: &str, r: &Result<Option<String>>, took: Duration) {
     match r {
         Ok(Some(_)) => {
             c.telemetry().metrics.refresh("ok");
@@ -43,7 +58,7 @@ pub fn refresh(c: &Client, mailbox: &str, r: &Result<Option<String>>, took: Dura
 
 /// A sign-in step: `start` (authorize URL or device code handed out) or `complete`.
 pub fn sign_in(
-    c: &Client,
+    c: &impl Observed,
     complete: bool,
     mailbox: Option<&str>,
     r: &Result<Value>,
@@ -94,7 +109,7 @@ fn sign_in_failed(mailbox: Option<&str>, phase: &str, e: &Error, took: Option<Du
 
 /// An `o365_send` call, or a queued send the outbox finished.
 pub fn send(
-    c: &Client,
+    c: &impl Observed,
     mailbox: &str,
     send_id: &str,
     outcome: &str,
@@ -120,21 +135,16 @@ pub fn send(
 }
 
 /// One mailbox sync round.
-pub fn sync_round(
-    c: &Client,
-    mailbox: &str,
-    r: &Result<crate::sync::engine::SyncReport>,
-    took: Duration,
-) {
+pub fn sync_round(c: &impl Observed, mailbox: &str, r: &Result<impl RoundSummary>, took: Duration) {
     match r {
         Ok(rep) => {
-            let messages = (rep.upserted + rep.removed) as u64;
-            c.telemetry().metrics.sync_round(&rep.status, messages);
+            let messages = rep.messages();
+            c.telemetry().metrics.sync_round(rep.status(), messages);
             tracing::info!(
                 mailbox,
-                sync_id = rep.sync_id.as_str(),
-                status = rep.status.as_str(),
-                folders = rep.folders.len(),
+                sync_id = rep.sync_id(),
+                status = rep.status(),
+                folders = rep.folders(),
                 messages,
                 duration_ms = ms(took),
                 "sync round finished"

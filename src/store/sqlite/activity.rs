@@ -1,6 +1,6 @@
 use super::SqliteStore;
-use crate::activity::{ActivityStore, Candidate};
 use crate::error::Result;
+use crate::store::activity::{ActivityStore, Candidate};
 use rusqlite::params;
 
 impl ActivityStore for SqliteStore {

@@ -784,47 +784,6 @@ impl CacheStore for SqliteStore {
                 )?)
         })
     }
-
-    fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>> {
-        self.read(|c| {
-            Ok(
-                c.prepare_cached("SELECT owner, expires_at FROM leases WHERE name = ?1")?
-                    .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?,
-            )
-        })
-    }
-
-    fn take_over_lease(
-        &self,
-        name: &str,
-        from: &str,
-        to: &str,
-        now: i64,
-        ttl_ms: i64,
-    ) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE leases SET owner = ?3, expires_at = ?4 WHERE name = ?1 AND owner = ?2",
-                )?
-                .execute(params![name, from, to, now + ttl_ms])?;
-            Ok(n == 1)
-        })
-    }
-
-    fn token_expiry(&self, mailbox_id: &str) -> Result<Option<i64>> {
-        self.read(|c| {
-            // The tokens table belongs to the vault; read only its public expiry column.
-            let r = c
-                .prepare_cached("SELECT access_expires_at FROM tokens WHERE mailbox_id = ?1")
-                .and_then(|mut st| {
-                    st.query_row([mailbox_id], |r| r.get::<_, Option<i64>>(0))
-                        .optional()
-                });
-            Ok(r.ok().flatten().flatten())
-        })
-    }
 }
 
 #[cfg(test)]

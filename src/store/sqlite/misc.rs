@@ -4,6 +4,7 @@ use super::SqliteStore;
 use crate::error::Result;
 use crate::store::{AuditEntry, AuditStore, LeaseStore};
 use rusqlite::params;
+use rusqlite::OptionalExtension;
 
 impl LeaseStore for SqliteStore {
     fn try_lease(&self, name: &str, owner: &str, now: i64, ttl_ms: i64) -> Result<bool> {
@@ -34,6 +35,34 @@ impl LeaseStore for SqliteStore {
                 params![name, owner],
             )?;
             Ok(())
+        })
+    }
+
+    fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT owner, expires_at FROM leases WHERE name = ?1")?
+                    .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn take_over_lease(
+        &self,
+        name: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE leases SET owner = ?3, expires_at = ?4 WHERE name = ?1 AND owner = ?2",
+                )?
+                .execute(params![name, from, to, now + ttl_ms])?;
+            Ok(n == 1)
         })
     }
 }

@@ -160,4 +160,17 @@ impl TokenStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn token_expiry(&self, mailbox_id: &str) -> Result<Option<i64>> {
+        self.read(|c| {
+            // The tokens table belongs to the vault; read only its public expiry column.
+            let r = c
+                .prepare_cached("SELECT access_expires_at FROM tokens WHERE mailbox_id = ?1")
+                .and_then(|mut st| {
+                    st.query_row([mailbox_id], |r| r.get::<_, Option<i64>>(0))
+                        .optional()
+                });
+            Ok(r.ok().flatten().flatten())
+        })
+    }
 }

@@ -1,15 +1,16 @@
-//! Supervision of the client's background jobs (the sync scheduler, the outbox worker, the
+//! The one place background jobs start: [`spawn`] runs each on the library's runtime under
+//! supervision. Supervision of the client's background jobs (the sync scheduler, the outbox worker, the
 //! device-code poller): a panic in a job is caught, logged, counted (shown in
 //! `o365_get_mailbox` `health.background`) and the job starts again after a back-off. Jobs
 //! end when their client is freed.
 
-use super::{Client, Inner};
+use super::{Core, WeakCore};
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Mutex, Weak};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The supervised jobs, by the name used in health and in the test hook.
@@ -91,14 +92,14 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs `make()`'s job until it ends; after a panic, records it and starts it again (back-off
 /// 0.1 s doubling to 30 s) while the client lives.
-pub(crate) async fn supervise<F, Fut>(weak: Weak<Inner>, job: &'static str, mut make: F)
+pub(crate) async fn supervise<F, Fut>(weak: WeakCore, job: &'static str, mut make: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
     // The job keeps its client's log sinks (not the client) open until it has logged its
     // end, which comes after the client was freed.
-    let _sinks = Client::upgrade(&weak).map(|c| c.telemetry().clone());
+    let _sinks = Core::upgrade(&weak).map(|c| c.telemetry().clone());
     let mut backoff = FIRST_BACKOFF;
     loop {
         let Err(p) = AssertUnwindSafe(make()).catch_unwind().await else {
@@ -106,7 +107,7 @@ where
             return;
         };
         let text = panic_text(&*p);
-        let Some(c) = Client::upgrade(&weak) else {
+        let Some(c) = Core::upgrade(&weak) else {
             return;
         };
         c.jobs().record(job, c.now_ms(), text.clone());
@@ -121,4 +122,27 @@ where
             return;
         }
     }
+}
+
+/// Starts a background job of `core`'s client on the library's runtime, supervised (see
+/// [`supervise`]), inside the client's span. `make` builds one run of the job; it gets a
+/// weak handle and must let go of the client between steps so freeing the client ends it.
+/// Returns false when the runtime cannot be had (logged).
+pub(crate) fn spawn<F, Fut>(core: &Core, job: &'static str, make: F) -> bool
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let rt = match crate::runtime::get(core.worker_threads()) {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!(job, "background job not started: {e}");
+            return false;
+        }
+    };
+    rt.spawn(tracing::Instrument::instrument(
+        supervise(core.downgrade(), job, make),
+        core.span().clone(),
+    ));
+    true
 }

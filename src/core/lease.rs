@@ -5,9 +5,8 @@
 //! renew or release its lease; waiting for its expiry would stall a folder or a move for
 //! minutes, so its lease is taken over at once (compare-and-set on the owner).
 
-use super::engine::blocking;
+use crate::core::Core;
 use crate::error::Result;
-use crate::service::Client;
 use std::sync::OnceLock;
 
 fn machine() -> &'static str {
@@ -28,7 +27,7 @@ fn machine() -> &'static str {
 }
 
 /// A lease owner name for one task of this client.
-pub fn owner(client: &Client, task: &str) -> String {
+pub fn owner(client: &Core, task: &str) -> String {
     format!(
         "{}|{}|{}:{task}",
         machine(),
@@ -58,27 +57,30 @@ fn holder_is_gone(owner: &str) -> bool {
 }
 
 /// Takes (or renews) the lease; takes it over from a holder whose process is gone.
-pub async fn acquire(client: &Client, name: &str, owner: &str, ttl_ms: i64) -> Result<bool> {
+pub async fn acquire(client: &Core, name: &str, owner: &str, ttl_ms: i64) -> Result<bool> {
     let (n, o, now) = (name.to_owned(), owner.to_owned(), client.now_ms());
-    blocking(client, move |c| {
-        if c.store().try_lease(&n, &o, now, ttl_ms)? {
-            return Ok(true);
-        }
-        match c.store().lease_holder(&n)? {
-            Some((holder, _)) if holder_is_gone(&holder) => {
-                tracing::info!(lease = %n, "taking over the lease of a process that is gone");
-                c.store().take_over_lease(&n, &holder, &o, now, ttl_ms)
+    client
+        .blocking(move |c| {
+            if c.store().try_lease(&n, &o, now, ttl_ms)? {
+                return Ok(true);
             }
-            _ => Ok(false),
-        }
-    })
-    .await
+            match c.store().lease_holder(&n)? {
+                Some((holder, _)) if holder_is_gone(&holder) => {
+                    tracing::info!(lease = %n, "taking over the lease of a process that is gone");
+                    c.store().take_over_lease(&n, &holder, &o, now, ttl_ms)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
 }
 
 /// Gives the lease up.
-pub async fn release(client: &Client, name: &str, owner: &str) {
+pub async fn release(client: &Core, name: &str, owner: &str) {
     let (n, o) = (name.to_owned(), owner.to_owned());
-    let _ = blocking(client, move |c| c.store().release_lease(&n, &o)).await;
+    let _ = client
+        .blocking(move |c| c.store().release_lease(&n, &o))
+        .await;
 }
 
 #[cfg(test)]

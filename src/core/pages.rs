@@ -9,8 +9,8 @@
 //! ([`crate::store::cache::PageWrite::fetched_from`]): a page never lands after a page of its
 //! round that failed.
 
+use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::service::Client;
 use crate::store::cache::{DeltaLink, MessagePage, PageOutcome, PageWrite};
 use crate::store::Store;
 use std::collections::VecDeque;
@@ -54,7 +54,7 @@ pub struct PageWriter {
 /// A place in the queue, taken in fetch order (so a folder's pages are stored in order even
 /// though they are parsed in parallel). Dropped unfilled, it gives its place up with an error.
 pub struct Reserved {
-    client: Client,
+    client: Core,
     id: u64,
     filled: bool,
 }
@@ -86,7 +86,7 @@ impl Drop for Reserved {
 impl PageWriter {
     /// Takes the next place in the queue; the receiver answers once the page is stored (or
     /// refused).
-    pub fn reserve(client: &Client) -> (Reserved, oneshot::Receiver<Result<PageOutcome>>) {
+    pub fn reserve(client: &Core) -> (Reserved, oneshot::Receiver<Result<PageOutcome>>) {
         let (tx, rx) = oneshot::channel();
         let mut q = client
             .page_writer()
@@ -108,7 +108,7 @@ impl PageWriter {
         (r, rx)
     }
 
-    fn fill(&self, client: &Client, id: u64, job: Result<PageJob>) {
+    fn fill(&self, client: &Core, id: u64, job: Result<PageJob>) {
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(s) = q.slots.iter_mut().find(|s| s.id == id) {

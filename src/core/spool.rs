@@ -1,12 +1,28 @@
 //! Copies attachments out of the host's hands: into the outbox spool (to be attached) or the
 //! links directory (to be downloaded), checking sizes and computing SHA-256 on the way.
 
-use super::message::{content_type_for, hex, AttachmentInput};
 use crate::error::{Error, Result};
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// An attachment: a file by `path` (read during the call) or inline `base64`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    pub name: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub base64: Option<String>,
+    /// For images referenced as `cid:` from the HTML body.
+    #[serde(default)]
+    pub content_id: Option<String>,
+}
 
 /// The outbox spool of a store: `<store>.outbox/`.
 pub fn spool_dir(store: &Path) -> PathBuf {
@@ -108,7 +124,7 @@ pub fn read_source(
         .content_type
         .clone()
         .unwrap_or_else(|| content_type_for(&a.name).to_owned());
-    Ok((size, hex(&h.finalize()), ct))
+    Ok((size, hex::encode(h.finalize()), ct))
 }
 
 /// Removes a folder tree, ignoring what is already gone.
@@ -168,5 +184,24 @@ mod tests {
             spool_dir(Path::new("/v/o.db")),
             PathBuf::from("/v/o.db.outbox")
         );
+    }
+}
+
+/// Guesses a content type from a file name.
+pub fn content_type_for(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("txt") => "text/plain",
+        Some("htm" | "html") => "text/html",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("zip") => "application/zip",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("csv") => "text/csv",
+        _ => "application/octet-stream",
     }
 }
