@@ -24,7 +24,7 @@ LAYERS = {
     "graph": 5, "store": 5,
     "telemetry": 4,
     "config": 3,
-    "json": 2, "clock": 2, "files": 2, "runtime": 2,
+    "json": 2, "encoding": 2, "clock": 2, "files": 2, "runtime": 2,
     "error": 1,
     "status": 0,
 }

@@ -15,6 +15,8 @@ pub mod config;
 /// cbindgen:ignore
 pub mod core;
 /// cbindgen:ignore
+pub mod encoding;
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore

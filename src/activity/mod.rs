@@ -31,13 +31,7 @@ pub fn activity_id(mailbox_id: &str, internet_message_id: &str) -> String {
     h.update(b"\n");
     h.update(internet_message_id.trim().to_ascii_lowercase().as_bytes());
     let d = h.finalize();
-    format!(
-        "act_{}",
-        d[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("act_{}", hex::encode(&d[..16]))
 }
 
 fn addresses(v: &Value) -> Value {

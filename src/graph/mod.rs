@@ -470,16 +470,10 @@ impl Graph {
 /// `users/{address}` with the address percent-encoded (everything but letters, digits,
 /// `-._~@`), so `'`, `+`, `#`, `?` or `/` can never change the request's meaning.
 pub fn user_path(address: &str) -> String {
-    let mut out = String::from("users/");
-    for b in address.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    format!(
+        "users/{}",
+        crate::encoding::encode(address, crate::encoding::USER_ADDRESS)
+    )
 }
 
 /// `Retry-After` in seconds (or an HTTP date, treated as 1 s when unparsable).

@@ -454,14 +454,7 @@ pub fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    let mut enc = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            enc.push(b as char);
-        } else {
-            enc.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let enc = crate::encoding::encode(name, crate::encoding::ATTR_CHAR);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{enc}")
 }
 

@@ -466,7 +466,7 @@ async fn find_by_message_id(g: &MailboxGraph, imid: &str) -> Result<Vec<Found>> 
     let filter = format!("internetMessageId eq '{}'", imid.replace('\'', "''"));
     let mut url = format!(
         "/messages?$filter={}&$select=id,isDraft,parentFolderId,from&$top=50",
-        urlencode(&filter)
+        enc(&filter)
     );
     let mut out = Vec::new();
     loop {
@@ -903,20 +903,7 @@ pub fn error_from_document(doc: &Value) -> Error {
 
 /// Percent-encodes a Graph id or query value.
 pub fn enc(s: &str) -> String {
-    urlencode(s)
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    crate::encoding::encode(s, crate::encoding::UNRESERVED)
 }
 
 #[cfg(test)]
@@ -999,7 +986,7 @@ mod tests {
         ));
         assert!(!transient(&Error::forbidden("x", "")));
         assert_eq!(
-            urlencode("internetMessageId eq '<a@b.c>'"),
+            enc("internetMessageId eq '<a@b.c>'"),
             "internetMessageId%20eq%20%27%3Ca%40b.c%3E%27"
         );
     }

@@ -442,15 +442,7 @@ pub fn attachment_json(a: &Value) -> Value {
 
 /// Percent-encodes an id for a URL path segment.
 pub fn path_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'=') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::encoding::encode(id, crate::encoding::GRAPH_ID_SEGMENT)
 }
 
 #[cfg(test)]
