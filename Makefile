@@ -13,7 +13,7 @@
 #                headers, o365.pc, the PHP binding, licences; debug info in lib/debug
 #   make deb     build/deb/libo365_<version>_<arch>.deb (+ libo365-dbg) with dpkg-deb
 #
-# Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-install
+# Pieces: test-fmt test-imports test-clippy test-cargo test-header test-c test-cpp test-php test-install
 #         test-php-deploy
 # Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
 
@@ -89,6 +89,7 @@ header:
 test: deps
 	@rm -rf $(BUILD)/logs
 	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check --color=never
+	@$(STEP) import-check scripts/check_imports.py --self-test
 	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
 	@$(STEP) build $(MAKE) --no-print-directory binaries
@@ -111,6 +112,9 @@ sim:
 
 test-fmt:
 	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check --color=never
+
+test-imports:
+	@$(STEP) import-check scripts/check_imports.py --self-test
 
 test-clippy:
 	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings

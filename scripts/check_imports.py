@@ -51,14 +51,15 @@ def strip_comments(src):
     return "\n".join(re.sub(r"//.*$", "", line) for line in src.splitlines())
 
 
-def edges():
+def edges(root=None):
+    root = root or ROOT
     found = {}
-    for dirpath, _, files in os.walk(ROOT):
+    for dirpath, _, files in os.walk(root):
         for name in files:
             if not name.endswith(".rs"):
                 continue
             path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, ROOT)
+            rel = os.path.relpath(path, root)
             if rel == "lib.rs":
                 continue
             src = strip_comments(open(path, encoding="utf-8").read())
@@ -98,9 +99,38 @@ def find_cycle(graph):
     return None
 
 
+def self_test():
+    """The checker must catch each kind of violation (so `make test` shows it can fail)."""
+    import tempfile
+    cases = {
+        "sync/engine.rs": "use crate::service::Client;\n",
+        "store/mod.rs": "use crate::activity::Candidate;\n",
+        "error.rs": "pub use crate::ffi::O365_OK;\n",
+    }
+    for rel, line in cases.items():
+        with tempfile.TemporaryDirectory() as d:
+            for base in ("service/mod.rs", "ffi/mod.rs", "activity/mod.rs", "sync/engine.rs",
+                         "store/mod.rs", "error.rs"):
+                os.makedirs(os.path.dirname(os.path.join(d, base)) or d, exist_ok=True)
+                open(os.path.join(d, base), "w").write("")
+            open(os.path.join(d, rel), "w").write(line)
+            if check(d, quiet=True) == 0:
+                print(f"check_imports self-test: `{line.strip()}` in {rel} was not caught",
+                      file=sys.stderr)
+                return 1
+    print(f"check_imports self-test: {len(cases)} planted violations caught")
+    return 0
+
+
 def main():
-    dot = "--dot" in sys.argv
-    files = edges()
+    if "--self-test" in sys.argv:
+        if self_test():
+            return 1
+    return check(ROOT, dot="--dot" in sys.argv)
+
+
+def check(root, dot=False, quiet=False):
+    files = edges(root)
     graph, why, problems = {}, {}, []
     for rel, targets in sorted(files.items()):
         src_mod = module_of(rel)
@@ -122,6 +152,8 @@ def main():
     if cycle:
         problems.append("cycle: " + " -> ".join(cycle))
     n_edges = sum(len(v) for v in graph.values())
+    if quiet:
+        return 1 if problems else 0
     if dot:
         print("digraph o365 {")
         for a in sorted(graph):

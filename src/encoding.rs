@@ -47,7 +47,13 @@ mod tests {
     fn sets_keep_what_they_name() {
         assert_eq!(encode("a b=c@d~", UNRESERVED), "a%20b%3Dc%40d~");
         assert_eq!(encode("AAMk=/+", GRAPH_ID_SEGMENT), "AAMk=%2F%2B");
-        assert_eq!(encode("o'brien+x@contoso.com", USER_ADDRESS), "o%27brien%2Bx@contoso.com");
-        assert_eq!(encode("Größe (1).pdf", ATTR_CHAR), "Gr%C3%B6%C3%9Fe%20%281%29.pdf");
+        assert_eq!(
+            encode("o'brien+x@contoso.com", USER_ADDRESS),
+            "o%27brien%2Bx@contoso.com"
+        );
+        assert_eq!(
+            encode("Größe (1).pdf", ATTR_CHAR),
+            "Gr%C3%B6%C3%9Fe%20%281%29.pdf"
+        );
     }
 }

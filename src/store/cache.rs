@@ -177,10 +177,11 @@ pub struct MoveJob {
     pub updated_at: i64,
 }
 
-pub trait CacheStore {
-    // ---- folders ----
+/// The cached folder tree of a mailbox.
+pub trait FolderCache {
     /// The cached folder tree (empty before the first folder sync).
     fn cached_folders(&self, mailbox_id: &str) -> Result<Vec<FolderRow>>;
+
     /// Applies a folder delta round (folder trees are small: one call per round) with its
     /// delta link, in one transaction, and records the scope's success. `replace_all` (a full
     /// round) drops cached folders the round did not list; roles of kept folders stay.
@@ -192,8 +193,10 @@ pub trait CacheStore {
         replace_all: bool,
         now: i64,
     ) -> Result<()>;
+
     /// Sets the well-known role of folders (`(folder id, role)`), clearing it elsewhere.
     fn set_folder_roles(&self, mailbox_id: &str, roles: &[(String, String)]) -> Result<()>;
+
     /// Changes a folder's counts by the given amounts (local operations, until the next sync).
     fn adjust_folder_counts(
         &self,
@@ -202,14 +205,20 @@ pub trait CacheStore {
         unread: i64,
         total: i64,
     ) -> Result<()>;
+}
 
-    // ---- delta state ----
+/// Delta state per sync scope (the folder tree, each folder's messages).
+pub trait SyncStateStore {
     fn sync_state(&self, mailbox_id: &str, scope: &str) -> Result<Option<SyncState>>;
+
     fn sync_states(&self, mailbox_id: &str) -> Result<Vec<SyncState>>;
+
     /// Starts a full round for a scope: forgets its links and opens a new generation.
     fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState>;
+
     /// Records a round's success (clears the last error).
     fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()>;
+
     fn record_sync_error(
         &self,
         mailbox_id: &str,
@@ -218,6 +227,16 @@ pub trait CacheStore {
         message: &str,
         now: i64,
     ) -> Result<()>;
+
+    /// Records delta rounds that found nothing, in one transaction: each folder whose stored
+    /// delta link is still `probed` (and no round is under way) takes the new link and a
+    /// success time. Returns how many folders were updated.
+    fn record_idle_rounds(&self, mailbox_id: &str, rounds: &[IdleRound], now: i64)
+        -> Result<usize>;
+}
+
+/// The cached messages of a mailbox, written page by page with their delta links.
+pub trait MessageCache {
     /// Applies one message delta page of `folder_id` with its link, in one transaction. The
     /// last page of a round (a delta link) also records success, and ends a full round by
     /// sweeping the folder's rows that the round did not see.
@@ -234,20 +253,18 @@ pub trait CacheStore {
     /// applied as by [`apply_message_page`](Self::apply_message_page) only if its folder's
     /// stored resume link is still `fetched_from`; one result per page, in order.
     fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>>;
-    /// Records delta rounds that found nothing, in one transaction: each folder whose stored
-    /// delta link is still `probed` (and no round is under way) takes the new link and a
-    /// success time. Returns how many folders were updated.
-    fn record_idle_rounds(&self, mailbox_id: &str, rounds: &[IdleRound], now: i64)
-        -> Result<usize>;
+
     /// The mailbox's change counter (bumped with every change to its cache, record or users);
     /// `None` before the first change or after the mailbox was removed.
     fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>>;
 
-    // ---- messages ----
     fn list_cached_messages(&self, mailbox_id: &str, q: &MessageQuery) -> Result<Vec<MessageRow>>;
+
     fn cached_message(&self, mailbox_id: &str, id: &str) -> Result<Option<CachedMessage>>;
+
     /// Inserts or updates one message (outside of a delta round; e.g. after a move).
     fn upsert_message(&self, mailbox_id: &str, row: &MessageRow, now: i64) -> Result<()>;
+
     fn store_message_body(
         &self,
         mailbox_id: &str,
@@ -256,6 +273,7 @@ pub trait CacheStore {
         body_type: &str,
         attachments_json: &str,
     ) -> Result<()>;
+
     /// Sets the read flag; returns the folder and the previous flag when the message is cached.
     fn set_message_read(
         &self,
@@ -263,18 +281,25 @@ pub trait CacheStore {
         id: &str,
         read: bool,
     ) -> Result<Option<(String, bool)>>;
+
     /// Removes a message; returns its folder and read flag when it was cached.
     fn remove_message(&self, mailbox_id: &str, id: &str) -> Result<Option<(String, bool)>>;
+
     fn message_count(&self, mailbox_id: &str, folder_id: Option<&str>) -> Result<i64>;
 
     /// Wipes the mailbox's folders, messages and delta state (not its move jobs).
     fn clear_cache(&self, mailbox_id: &str) -> Result<()>;
+}
 
-    // ---- move jobs ----
+/// Folder-contents moves that run in the background and survive restarts.
+pub trait MoveJobStore {
     /// The running job for (from, to), or a new one.
     fn open_move_job(&self, mailbox_id: &str, job: &MoveJob) -> Result<MoveJob>;
+
     fn move_job(&self, mailbox_id: &str, id: &str) -> Result<Option<MoveJob>>;
+
     fn running_move_jobs(&self, mailbox_id: &str) -> Result<Vec<MoveJob>>;
+
     /// Adds `moved` to the job's counter and sets total / state / error.
     #[allow(clippy::too_many_arguments)]
     fn update_move_job(
@@ -288,3 +313,7 @@ pub trait CacheStore {
         now: i64,
     ) -> Result<MoveJob>;
 }
+
+/// The message cache of a backend: every part of it.
+pub trait CacheStore: FolderCache + SyncStateStore + MessageCache + MoveJobStore {}
+impl<T: FolderCache + SyncStateStore + MessageCache + MoveJobStore> CacheStore for T {}

@@ -22,7 +22,7 @@ pub mod tokens;
 
 pub use activity::ActivityStore;
 pub use audit::{AuditEntry, AuditStore};
-pub use cache::CacheStore;
+pub use cache::{CacheStore, FolderCache, MessageCache, MoveJobStore, SyncStateStore};
 pub use events::{EventFilter, EventRecord, EventStore};
 pub use leases::LeaseStore;
 pub use links::LinkStore;
@@ -70,9 +70,12 @@ use std::sync::Arc;
 
 /// The backends, by the scheme of the `store` URL. A plain path (no `scheme://`) is a
 /// SQLite file. A second backend is a folder beside `sqlite/` and one row here.
-const BACKENDS: &[(&str, fn(&Config) -> Result<Arc<dyn Store>>)] = &[("sqlite", |c| {
+const BACKENDS: &[(&str, Opener)] = &[("sqlite", |c| {
     Ok(Arc::new(SqliteStore::open(&c.store_path())?))
 })];
+
+/// Opens one backend from the config.
+type Opener = fn(&Config) -> Result<Arc<dyn Store>>;
 
 /// Opens (creating and migrating as needed) the store the config's `store` URL names.
 pub fn open(config: &Config) -> Result<Arc<dyn Store>> {

@@ -32,6 +32,19 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+mod draft;
+mod errors;
+mod recovery;
+mod upload;
+
+pub use draft::{add_sent_from, describe_sent_from, draft_json, ALIAS_REWRITE_HINT};
+use draft::{checks_from, requested_from};
+use errors::*;
+pub use errors::{error_from_document, explain, stored_error, withdraw, ALIAS_HINT};
+pub use recovery::enc;
+use recovery::*;
+use upload::*;
+
 /// What one processing step of an entry ended with.
 #[derive(Debug)]
 pub enum Step {
@@ -42,12 +55,6 @@ pub enum Step {
     /// Another worker (thread or process) holds the entry.
     Busy,
 }
-
-/// Hint of `alias_send_not_enabled` (seed point 12).
-pub const ALIAS_HINT: &str =
-    "The Exchange / Microsoft 365 administrator must enable \"Send from alias\" \
-     for the organisation (Exchange admin center: Settings > Mail flow > \"Send from alias\"), \
-     or in Exchange Online PowerShell: Set-OrganizationConfig -SendFromAliasEnabled $true";
 
 fn lease_name(send_id: &str) -> String {
     format!("outbox:{send_id}")
@@ -401,201 +408,6 @@ async fn reserve_slot(
     }
 }
 
-/// The draft's JSON: our Message-ID, recipients, body, headers and the sender.
-pub fn draft_json(p: &Prepared, imid: &str, mailbox: &MailboxRecord) -> Value {
-    let list = |v: &[super::message::Addr]| v.iter().map(|a| a.graph()).collect::<Vec<_>>();
-    let mut m = json!({
-        "subject": p.subject,
-        "body": {
-            "contentType": if p.body_type == "html" { "HTML" } else { "Text" },
-            "content": p.body,
-        },
-        "toRecipients": list(&p.to),
-        "ccRecipients": list(&p.cc),
-        "bccRecipients": list(&p.bcc),
-        "replyTo": list(&p.reply_to),
-        "internetMessageId": imid,
-    });
-    if let Some(i) = &p.importance {
-        m["importance"] = json!(i);
-    }
-    if !p.headers.is_empty() {
-        m["internetMessageHeaders"] = Value::Array(
-            p.headers
-                .iter()
-                .map(|(k, v)| json!({"name": k, "value": v}))
-                .collect(),
-        );
-    }
-    // Alias and shared mailboxes send as themselves.
-    let from = p.from.clone().or_else(|| {
-        (mailbox.kind != "user").then(|| super::message::Addr {
-            address: mailbox.address.clone(),
-            name: None,
-        })
-    });
-    if let Some(f) = from {
-        m["from"] = f.graph();
-    }
-    m
-}
-
-struct Found {
-    id: String,
-    is_draft: bool,
-    /// The From address.
-    from: Option<String>,
-}
-
-/// Whether the From of the sent copy is checked after sending: a send from an alias (Exchange
-/// may send it from the primary address when SendFromAliasEnabled is off).
-fn checks_from(mailbox: &MailboxRecord, p: &Prepared) -> bool {
-    mailbox.kind == "alias" || p.from.is_some()
-}
-
-/// The address a mail of this entry asks to be sent from.
-fn requested_from(mailbox: &MailboxRecord, p: &Prepared) -> String {
-    p.from
-        .as_ref()
-        .map(|a| a.address.clone())
-        .unwrap_or_else(|| mailbox.address.clone())
-}
-
-/// Every message in the mailbox carrying our Message-ID (the draft, or the sent copy).
-async fn find_by_message_id(g: &MailboxGraph, imid: &str) -> Result<Vec<Found>> {
-    let filter = format!("internetMessageId eq '{}'", imid.replace('\'', "''"));
-    let mut url = format!(
-        "/messages?$filter={}&$select=id,isDraft,parentFolderId,from&$top=50",
-        enc(&filter)
-    );
-    let mut out = Vec::new();
-    loop {
-        let v: Value = g.get_json(&url, Priority::Interactive).await?;
-        for m in v
-            .get("value")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(id) = m.get("id").and_then(Value::as_str) {
-                out.push(Found {
-                    id: id.to_owned(),
-                    is_draft: m.get("isDraft").and_then(Value::as_bool).unwrap_or(false),
-                    from: m
-                        .pointer("/from/emailAddress/address")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                });
-            }
-        }
-        match v.get("@odata.nextLink").and_then(Value::as_str) {
-            Some(next) => url = next.to_owned(),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Graph refuses request bodies above about 4 MB (413); decimal megabytes, to be safe.
-const MAX_INLINE_REQUEST_BYTES: u64 = 4_000_000;
-
-/// Whether the inline attachment request (base64 content plus the JSON around it) stays under
-/// Graph's request size limit. A file just under 3 MiB grows past 4 MB once base64-encoded, so
-/// the upload-session size alone is not enough.
-fn inline_request_fits(a: &Spooled) -> bool {
-    let encoded = a.size.div_ceil(3) * 4;
-    let names =
-        (a.name.len() + a.content_type.len() + a.content_id.as_ref().map_or(0, String::len)) as u64;
-    // JSON keys and quotes; a \uXXXX escape makes one byte at most six.
-    encoded + 6 * names + 256 <= MAX_INLINE_REQUEST_BYTES
-}
-
-/// Puts one attachment on the draft: inline below the upload-session size, else through an
-/// upload session in chunks.
-async fn attach(
-    c: &Core,
-    g: &MailboxGraph,
-    draft: &str,
-    a: &Spooled,
-    send_id: &str,
-    owner: &str,
-) -> Result<()> {
-    let s = &c.config().send;
-    let path = format!("/messages/{}/attachments", enc(draft));
-    if a.size < s.upload_session_from_bytes && inline_request_fits(a) {
-        let data = tokio::fs::read(&a.path)
-            .await
-            .map_err(|e| spool_gone(&a.path, e))?;
-        let mut body = json!({
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": a.name,
-            "contentType": a.content_type,
-            "contentBytes": base64::engine::general_purpose::STANDARD.encode(&data),
-        });
-        if let Some(cid) = &a.content_id {
-            body["isInline"] = json!(true);
-            body["contentId"] = json!(cid);
-        }
-        g.post_json(&path, body, Priority::Interactive, Replay::NotAfterSend)
-            .await?;
-        return Ok(());
-    }
-    let mut item = json!({
-        "attachmentType": "file",
-        "name": a.name,
-        "size": a.size,
-        "contentType": a.content_type,
-    });
-    if let Some(cid) = &a.content_id {
-        item["isInline"] = json!(true);
-        item["contentId"] = json!(cid);
-    }
-    let session: Value = g
-        .post_json(
-            &format!("{path}/createUploadSession"),
-            json!({ "AttachmentItem": item }),
-            Priority::Interactive,
-            Replay::NotAfterSend,
-        )
-        .await?
-        .json()?;
-    let upload_url = session
-        .get("uploadUrl")
-        .and_then(Value::as_str)
-        .ok_or_else(|| unexpected("the upload session has no uploadUrl"))?
-        .to_owned();
-    use tokio::io::AsyncReadExt;
-    let mut f = tokio::fs::File::open(&a.path)
-        .await
-        .map_err(|e| spool_gone(&a.path, e))?;
-    let mut start = 0u64;
-    let chunk = s.chunk_bytes as u64;
-    while start < a.size {
-        let len = chunk.min(a.size - start);
-        let mut buf = vec![0u8; len as usize];
-        f.read_exact(&mut buf)
-            .await
-            .map_err(|e| spool_gone(&a.path, e))?;
-        let end = start + len - 1;
-        let req = Request::new(Method::PUT, upload_url.clone())
-            .without_auth()
-            .header("Content-Range", format!("bytes {start}-{end}/{}", a.size))
-            .priority(Priority::Interactive)
-            .replay(Replay::NotAfterSend);
-        let req = Request {
-            body: Some(Body::Bytes {
-                content_type: "application/octet-stream".into(),
-                data: buf.into(),
-            }),
-            ..req
-        };
-        g.call(req).await?;
-        start = end + 1;
-        // Long uploads keep the entry ours.
-        renew(c, send_id, owner)?;
-    }
-    Ok(())
-}
-
 /// Extends the entry's lease before the next step that reaches Microsoft; refuses to go on
 /// when another worker took the entry over (the lease had expired).
 fn renew(c: &Core, send_id: &str, owner: &str) -> Result<()> {
@@ -610,152 +422,6 @@ fn renew(c: &Core, send_id: &str, owner: &str) -> Result<()> {
             "another worker took over this outbox entry (its lease had expired)",
         ))
     }
-}
-
-fn spool_gone(p: &std::path::Path, e: std::io::Error) -> Error {
-    Error::store(format!(
-        "the outbox copy of an attachment ('{}') cannot be read: {e}",
-        p.display()
-    ))
-}
-
-fn unexpected(what: &str) -> Error {
-    Error::Remote(Fault::new(
-        "unexpected_response",
-        format!("Microsoft Graph: {what}"),
-    ))
-}
-
-fn ignore_not_found(e: Error) -> Result<crate::graph::Response> {
-    if e.status() == crate::error::status::NOT_FOUND {
-        Ok(crate::graph::Response {
-            status: 404,
-            headers: Default::default(),
-            body: Default::default(),
-        })
-    } else {
-        Err(e)
-    }
-}
-
-/// Turns Graph's refusals into errors that say what to do.
-pub fn explain(e: Error, mailbox: &MailboxRecord) -> Error {
-    if e.graph_code() != Some("ErrorSendAsDenied") {
-        return e;
-    }
-    let details = e.fault().details.clone();
-    let mut out = if mailbox.kind == "alias" {
-        Error::forbidden(
-            "alias_send_not_enabled",
-            format!(
-                "Microsoft 365 refused to send from the alias '{}': the organisation does not allow sending from aliases",
-                mailbox.address
-            ),
-        )
-        .with_hint(ALIAS_HINT)
-    } else {
-        Error::forbidden(
-            "send_as_denied",
-            format!(
-                "the signed-in account may not send as '{}'",
-                mailbox.address
-            ),
-        )
-        .with_hint(
-            "an Exchange administrator must grant the signed-in account the \"Send As\" right on this mailbox \
-             (Exchange admin center: Recipients > Mailboxes > Delegation, or Add-RecipientPermission)",
-        )
-    };
-    for (k, v) in details {
-        out = out.with_detail(&k, v);
-    }
-    out
-}
-
-/// Errors worth another attempt later.
-fn transient(e: &Error) -> bool {
-    match e {
-        Error::Network(_) | Error::Timeout(_) | Error::Throttled(_) => true,
-        Error::Store(f) => f.kind == "store_busy",
-        Error::NotFound(f) => f.kind == "graph_not_found",
-        Error::Remote(f) => f
-            .details
-            .get("http_status")
-            .and_then(Value::as_u64)
-            .map(|s| s >= 500 || s == 408 || s == 409)
-            .unwrap_or(f.kind == "unexpected_response"),
-        _ => false,
-    }
-}
-
-fn backoff(e: &Error, attempts: i64) -> i64 {
-    if let Some(ms) = e
-        .fault()
-        .details
-        .get("retry_after_ms")
-        .and_then(Value::as_i64)
-    {
-        return ms.max(100);
-    }
-    if e.kind() == "outcome_unknown" {
-        return 500;
-    }
-    (500i64 << attempts.clamp(0, 10) as u32).min(300_000)
-}
-
-fn fail(c: &Core, row: &OutboxRecord, e: &Error) -> Result<()> {
-    let doc = e.to_document();
-    c.store().update_outbox(
-        &row.send_id,
-        &OutboxUpdate {
-            state: Some("failed".into()),
-            error: Some(doc.clone()),
-            ..Default::default()
-        },
-        c.now_ms(),
-    )?;
-    cleanup_spool(c, &row.send_id);
-    crate::telemetry::log::send(c, &row.mailbox_id, &row.send_id, "failed", Some(e), None);
-    let notify = c
-        .store()
-        .get_outbox(&row.send_id)?
-        .map(|r| r.notify)
-        .unwrap_or(false);
-    c.audit(
-        Some(&row.mailbox_id),
-        None,
-        "send",
-        "failed",
-        Some(format!("{}: {}", row.send_id, e)),
-    );
-    if notify {
-        c.publish(
-            "send_failed",
-            Some(&row.mailbox_id),
-            Some(format!("send_failed:{}", row.send_id)),
-            json!({
-                "send_id": row.send_id,
-                "idempotency_key": row.idempotency_key,
-                "internet_message_id": row.internet_message_id,
-                "error": doc,
-            }),
-        )?;
-    }
-    Ok(())
-}
-
-/// Ends an entry the host chose not to queue (`queue: false`): failed with `e`, without a
-/// `send_failed` event (the host got the error from `o365_send`).
-pub fn withdraw(c: &Core, row: &OutboxRecord, e: &Error) -> Result<()> {
-    c.store().update_outbox(
-        &row.send_id,
-        &OutboxUpdate {
-            notify: Some(false),
-            ..Default::default()
-        },
-        c.now_ms(),
-    )?;
-    fail(c, row, e)
 }
 
 fn finish_sent(
@@ -817,93 +483,31 @@ fn finish_sent(
     Ok(())
 }
 
-/// Hint when Exchange sent a mail from the primary address instead of the alias.
-pub const ALIAS_REWRITE_HINT: &str =
-    "Microsoft 365 sent this mail from the mailbox's primary address, not from the alias: \
-     the organisation does not allow sending from aliases. The Exchange administrator can \
-     enable it (Exchange admin center: Settings > Mail flow > \"Send from alias\"), or in \
-     Exchange Online PowerShell: Set-OrganizationConfig -SendFromAliasEnabled $true";
-
-/// `sent_from`, `sent_as_requested` (and the hint when they differ) on a send's answer,
-/// status or event.
-pub fn add_sent_from(v: &mut Value, sent_from: &str, requested: &str) {
-    let same = sent_from.eq_ignore_ascii_case(requested);
-    v["sent_from"] = json!(sent_from);
-    v["sent_as_requested"] = json!(same);
-    if !same {
-        v["requested_from"] = json!(requested);
-        v["hint"] = json!(ALIAS_REWRITE_HINT);
-    }
-}
-
-/// `sent_from` etc. for a sent row (the answer of `o365_send` and `o365_send_status`).
-pub fn describe_sent_from(c: &Core, row: &OutboxRecord, v: &mut Value) -> Result<()> {
-    let Some(sent_from) = &row.sent_from else {
-        return Ok(());
-    };
-    let requested = match (
-        c.store().find_mailbox(&row.mailbox_id)?,
-        serde_json::from_value::<Prepared>(row.request.clone()),
-    ) {
-        (Some(m), Ok(p)) => requested_from(&m, &p),
-        _ => sent_from.clone(),
-    };
-    add_sent_from(v, sent_from, &requested);
-    Ok(())
-}
-
 fn cleanup_spool(c: &Core, send_id: &str) {
     let dir = crate::core::spool::spool_dir(&c.config().store_path()).join(send_id);
     crate::core::spool::remove_dir(&dir);
 }
 
-/// The error a failed entry ended with, rebuilt from its stored document.
-pub fn stored_error(row: &OutboxRecord) -> Error {
-    let doc = row.error.clone().unwrap_or(Value::Null);
-    let mut e = error_from_document(&doc);
-    e = e.with_detail("send_id", row.send_id.as_str());
-    e
-}
-
-/// Rebuilds an [`Error`] from an error document.
-pub fn error_from_document(doc: &Value) -> Error {
-    let kind = doc
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("send_failed")
-        .to_owned();
-    let message = doc
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("the send failed")
-        .to_owned();
-    let mut f = Fault::new(kind, message);
-    f.hint = doc.get("hint").and_then(Value::as_str).map(str::to_owned);
-    if let Some(Value::Object(d)) = doc.get("details") {
-        f.details = d.clone();
+impl Core {
+    /// The outbox entry's message as it goes to Microsoft: link macros expanded with the
+    /// link's URL (the token is derived from the link id and the signing key, never stored).
+    pub(crate) fn rendered(&self, mut p: Prepared) -> Result<Prepared> {
+        if !p.link_macros {
+            return Ok(p);
+        }
+        let id = p
+            .link_id
+            .as_deref()
+            .ok_or_else(|| Error::internal("an outbox entry with link macros has no link"))?;
+        let token = crate::links::token::token(&crate::links::signing_key(self)?, id);
+        p.body = super::macros::expand(
+            &p.body,
+            p.body_type == "html",
+            &crate::links::url(self, &token)?,
+        );
+        p.link_macros = false;
+        Ok(p)
     }
-    use crate::error::status as s;
-    match doc.get("status").and_then(Value::as_i64).unwrap_or(0) as i32 {
-        s::INVALID_ARGUMENT => Error::InvalidArgument(f),
-        s::NOT_FOUND => Error::NotFound(f),
-        s::ALREADY_EXISTS => Error::AlreadyExists(f),
-        s::FORBIDDEN => Error::Forbidden(f),
-        s::AUTH_REQUIRED => Error::AuthRequired(f),
-        s::CONSENT_REQUIRED => Error::ConsentRequired(f),
-        s::POLICY_VIOLATION => Error::PolicyViolation(f),
-        s::THROTTLED => Error::Throttled(f),
-        s::NETWORK => Error::Network(f),
-        s::REMOTE => Error::Remote(f),
-        s::STORE => Error::Store(f),
-        s::TIMEOUT => Error::Timeout(f),
-        s::CONFLICT => Error::Conflict(f),
-        _ => Error::Internal(f),
-    }
-}
-
-/// Percent-encodes a Graph id or query value.
-pub fn enc(s: &str) -> String {
-    crate::encoding::encode(s, crate::encoding::UNRESERVED)
 }
 
 #[cfg(test)]
@@ -989,27 +593,5 @@ mod tests {
             enc("internetMessageId eq '<a@b.c>'"),
             "internetMessageId%20eq%20%27%3Ca%40b.c%3E%27"
         );
-    }
-}
-
-impl Core {
-    /// The outbox entry's message as it goes to Microsoft: link macros expanded with the
-    /// link's URL (the token is derived from the link id and the signing key, never stored).
-    pub(crate) fn rendered(&self, mut p: Prepared) -> Result<Prepared> {
-        if !p.link_macros {
-            return Ok(p);
-        }
-        let id = p
-            .link_id
-            .as_deref()
-            .ok_or_else(|| Error::internal("an outbox entry with link macros has no link"))?;
-        let token = crate::links::token::token(&crate::links::signing_key(self)?, id);
-        p.body = super::macros::expand(
-            &p.body,
-            p.body_type == "html",
-            &crate::links::url(self, &token)?,
-        );
-        p.link_macros = false;
-        Ok(p)
     }
 }
