@@ -460,6 +460,53 @@ fn panicking_send_worker_and_scheduler_are_restarted_and_counted() {
     assert_eq!(st, O365_INVALID_ARGUMENT, "{e}");
 }
 
+#[test]
+fn panicking_device_code_poller_is_restarted_and_the_sign_in_completes() {
+    let sim = sim();
+    sim.sim()
+        .world
+        .lock()
+        .unwrap()
+        .lifetimes
+        .device_code_interval = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Lib::open(config(&sim, dir.path()));
+    let id = import(&lib, ANNA, &["u1"], json!({}));
+    // The poller's first look at the sign-in panics.
+    lib.ok(o365_debug_panic, json!({"job": "device_code"}));
+    let start = lib.ok(
+        o365_authenticate,
+        json!({"mailbox": id, "user": "u1", "flow": "device_code"}),
+    );
+    assert_eq!(start["status"], "device_code_pending", "{start}");
+    assert!(o365_sim::browser::device_sign_in_with_ca(
+        Some(sim.ca_pem()),
+        sim.url(),
+        start["user_code"].as_str().unwrap(),
+        ANNA,
+        PASSWORD,
+        o365_sim::Consent::Accept
+    )
+    .unwrap());
+    let ev = loop {
+        let e = lib.next_event(60_000).expect("an event");
+        lib.ack(e["id"].as_str().unwrap());
+        if e["type"] == "auth_completed" || e["type"] == "auth_failed" {
+            break e;
+        }
+    };
+    assert_eq!(ev["type"], "auth_completed", "{ev}");
+    assert_eq!(ev["mailbox"], id.as_str());
+    let m = lib.ok(o365_get_mailbox, json!({"mailbox": id}));
+    assert_eq!(m["auth_state"], "authenticated", "{m}");
+    let jobs = &m["health"]["background"]["jobs"];
+    assert_eq!(jobs["device_code"]["panics"], 1, "{m}");
+    assert!(jobs["device_code"]["last_panic"]
+        .as_str()
+        .unwrap()
+        .contains("device_code"));
+}
+
 /// Signs `address` in as Anna while Graph answers `status` on `path`: the result.
 fn sign_in_under_fault(
     address: &str,
