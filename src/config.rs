@@ -747,8 +747,10 @@ impl Config {
 
     /// The SQLite file this config points to.
     pub fn store_path(&self) -> PathBuf {
-        let s = self.store.strip_prefix("sqlite://").unwrap_or(&self.store);
-        PathBuf::from(s)
+        match self.store.split_once("://") {
+            Some((scheme, path)) if scheme.eq_ignore_ascii_case("sqlite") => PathBuf::from(path),
+            _ => PathBuf::from(&self.store),
+        }
     }
 
     fn validate(&self) -> Result<()> {

@@ -79,8 +79,7 @@ type Opener = fn(&Config) -> Result<Arc<dyn Store>>;
 
 /// Opens (creating and migrating as needed) the store the config's `store` URL names.
 pub fn open(config: &Config) -> Result<Arc<dyn Store>> {
-    let url = config.store.trim();
-    let scheme = match url.split_once("://") {
+    let scheme = match config.store.split_once("://") {
         Some((scheme, _)) => scheme.to_ascii_lowercase(),
         None => "sqlite".to_owned(),
     };

@@ -105,21 +105,27 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` on a pooled connection (reads, or single statements).
+    /// Runs `f` on a pooled connection (reads, or single statements), through the bridge
+    /// off the async worker threads ([`crate::runtime::off_worker`]).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let c = self.take()?;
-        f(c.conn.as_ref().expect("pooled connection"))
+        crate::runtime::off_worker(|| {
+            let c = self.take()?;
+            f(c.conn.as_ref().expect("pooled connection"))
+        })
     }
 
     /// Runs `f` in an IMMEDIATE transaction (takes the write lock up front, so concurrent
     /// writers queue on the busy timeout instead of failing on lock upgrade) and commits.
+    /// Also through the bridge off the async worker threads.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut c = self.take()?;
-        let conn = c.conn.as_mut().expect("pooled connection");
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        crate::runtime::off_worker(|| {
+            let mut c = self.take()?;
+            let conn = c.conn.as_mut().expect("pooled connection");
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 }
 
