@@ -47,11 +47,14 @@ fn write_users(tx: &Connection, m: &MailboxRecord) -> Result<()> {
 
 impl MailboxStore for SqliteStore {
     fn insert_mailbox(&self, m: &MailboxRecord) -> Result<()> {
+        // Addresses are kept in their Unicode lower case: SQLite's NOCASE folds ASCII only.
+        let address = m.address.to_lowercase();
+        let alias_of = m.alias_of.as_deref().map(str::to_lowercase);
         self.write(|tx| {
             let taken: Option<String> = tx
                 .query_row(
                     "SELECT id FROM mailboxes WHERE address = ?1",
-                    [&m.address],
+                    [&address],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -66,9 +69,9 @@ impl MailboxStore for SqliteStore {
                 &format!("INSERT INTO mailboxes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     m.id,
-                    m.address,
+                    address,
                     m.kind,
-                    m.alias_of,
+                    alias_of,
                     m.main_user,
                     m.auth_state,
                     m.settings.to_string(),
@@ -84,9 +87,11 @@ impl MailboxStore for SqliteStore {
     fn find_mailbox(&self, key: &str) -> Result<Option<MailboxRecord>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM mailboxes WHERE id = ?1 OR address = ?1 LIMIT 1"
+                "SELECT {COLUMNS} FROM mailboxes WHERE id = ?1 OR address = ?2 LIMIT 1"
             ))?;
-            let found = st.query_row([key], from_row).optional()?;
+            let found = st
+                .query_row([key, &key.to_lowercase()], from_row)
+                .optional()?;
             match found {
                 Some(mut m) => {
                     load_users(c, &mut m)?;
@@ -134,7 +139,7 @@ impl MailboxStore for SqliteStore {
                  OR (kind = 'alias' AND alias_of = ?1 COLLATE NOCASE) ORDER BY address"
             ))?;
             let mut out = Vec::new();
-            for m in st.query_map([address], from_row)? {
+            for m in st.query_map([address.to_lowercase()], from_row)? {
                 out.push(m?);
             }
             for m in &mut out {
