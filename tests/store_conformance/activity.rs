@@ -9,7 +9,10 @@ fn sent_items(s: &dyn Store, m: &str, sent: Vec<MessageRow>) {
     s.apply_folder_delta(
         m,
         &FolderPage {
-            upserts: vec![folder("inbox", Some("inbox")), folder("sent", Some("sentitems"))],
+            upserts: vec![
+                folder("inbox", Some("inbox")),
+                folder("sent", Some("sentitems")),
+            ],
             removed: vec![],
         },
         "https://graph/folders?d=1",
@@ -20,7 +23,10 @@ fn sent_items(s: &dyn Store, m: &str, sent: Vec<MessageRow>) {
     s.apply_message_page(
         m,
         "sent",
-        &MessagePage { upserts: sent, removed: vec![] },
+        &MessagePage {
+            upserts: sent,
+            removed: vec![],
+        },
         &DeltaLink::Delta("https://graph/sent?d=1".into()),
         1_000,
     )
@@ -59,19 +65,34 @@ pub fn candidates_exclude_own_sends_and_decided(s: &dyn Store) {
     sent_items(
         s,
         "m1",
-        vec![external.clone(), queued_here, sent_by_alias, decided.clone(), old],
+        vec![
+            external.clone(),
+            queued_here,
+            sent_by_alias,
+            decided.clone(),
+            old,
+        ],
     );
     // Inbox mail is never a candidate.
     s.apply_message_page(
         "m1",
         "inbox",
-        &MessagePage { upserts: vec![message("in", "inbox", 5_010)], removed: vec![] },
+        &MessagePage {
+            upserts: vec![message("in", "inbox", 5_010)],
+            removed: vec![],
+        },
         &DeltaLink::Delta("https://graph/inbox?d=1".into()),
         1_000,
     )
     .unwrap();
     assert!(s
-        .record_activity("m1", decided.internet_message_id.as_deref().unwrap(), "act_1", "decided", 2_000)
+        .record_activity(
+            "m1",
+            decided.internet_message_id.as_deref().unwrap(),
+            "act_1",
+            "decided",
+            2_000
+        )
         .unwrap());
     assert_eq!(ids(s, "m1", 5_000, 10), ["ext"]);
     assert_eq!(
@@ -79,9 +100,16 @@ pub fn candidates_exclude_own_sends_and_decided(s: &dyn Store) {
         vec![candidate_of(&external)],
         "whole candidates"
     );
-    assert_eq!(ids(s, "m1", 1_000, 10), ["ext", "old"], "since bounds by sent time");
+    assert_eq!(
+        ids(s, "m1", 1_000, 10),
+        ["ext", "old"],
+        "since bounds by sent time"
+    );
     assert_eq!(ids(s, "m1", 1_000, 1).len(), 1, "limit");
-    assert!(ids(s, "m2", 0, 10).is_empty(), "m2 has no Sent Items cached");
+    assert!(
+        ids(s, "m2", 0, 10).is_empty(),
+        "m2 has no Sent Items cached"
+    );
 }
 
 pub fn record_activity_once(s: &dyn Store) {
@@ -91,8 +119,14 @@ pub fn record_activity_once(s: &dyn Store) {
     sent_items(s, "m1", vec![a.clone()]);
     sent_items(s, "m2", vec![a.clone()]);
     let imid = a.internet_message_id.as_deref().unwrap();
-    assert!(s.record_activity("m1", imid, "act_1", "a", 6_000).unwrap(), "first decision");
-    assert!(!s.record_activity("m1", imid, "act_2", "a", 6_100).unwrap(), "decided before");
+    assert!(
+        s.record_activity("m1", imid, "act_1", "a", 6_000).unwrap(),
+        "first decision"
+    );
+    assert!(
+        !s.record_activity("m1", imid, "act_2", "a", 6_100).unwrap(),
+        "decided before"
+    );
     assert!(ids(s, "m1", 0, 10).is_empty());
     // Decisions are per mailbox.
     assert_eq!(ids(s, "m2", 0, 10), ["a"]);

@@ -70,11 +70,15 @@ pub fn a_reserved_event_waits_for_its_lease(s: &dyn Store) {
 }
 
 pub fn claim_respects_the_filter(s: &dyn Store) {
-    s.push_event(&event("e1", "mail_received", Some("m1"), 1)).unwrap();
-    s.push_event(&event("e2", "send_completed", Some("m1"), 2)).unwrap();
-    s.push_event(&event("e3", "mail_received", Some("m2"), 3)).unwrap();
+    s.push_event(&event("e1", "mail_received", Some("m1"), 1))
+        .unwrap();
+    s.push_event(&event("e2", "send_completed", Some("m1"), 2))
+        .unwrap();
+    s.push_event(&event("e3", "mail_received", Some("m2"), 3))
+        .unwrap();
     s.push_event(&event("e4", "auth_changed", None, 4)).unwrap();
-    s.push_event(&event("e5", "send_failed", Some("m2"), 5)).unwrap();
+    s.push_event(&event("e5", "send_failed", Some("m2"), 5))
+        .unwrap();
     let types = |t: &[&str]| EventFilter {
         types: t.iter().map(|x| x.to_string()).collect(),
         mailbox_id: None,
@@ -88,7 +92,10 @@ pub fn claim_respects_the_filter(s: &dyn Store) {
         Some("e2"),
         "oldest of the asked types; e1 stays for others"
     );
-    assert_eq!(claim_id(s, "a", 10, &mailbox("m2", &[])).as_deref(), Some("e3"));
+    assert_eq!(
+        claim_id(s, "a", 10, &mailbox("m2", &[])).as_deref(),
+        Some("e3")
+    );
     assert_eq!(
         claim_id(s, "a", 10, &mailbox("m2", &["auth_changed"])),
         None,
@@ -110,8 +117,10 @@ pub fn claim_respects_the_filter(s: &dyn Store) {
 }
 
 pub fn ack_is_idempotent_and_unknown_is_false(s: &dyn Store) {
-    s.push_event(&event("e1", "mail_received", None, 1)).unwrap();
-    s.push_event(&event("e2", "mail_received", None, 2)).unwrap();
+    s.push_event(&event("e1", "mail_received", None, 1))
+        .unwrap();
+    s.push_event(&event("e2", "mail_received", None, 2))
+        .unwrap();
     assert!(!s.ack_event("nope", 10).unwrap(), "unknown id");
     assert_eq!(s.pending_events().unwrap(), 2);
     // An event may be acked without having been claimed (the host saw it another way).
@@ -127,7 +136,8 @@ pub fn ack_is_idempotent_and_unknown_is_false(s: &dyn Store) {
 
 pub fn release_frees_only_the_owners_reservations(s: &dyn Store) {
     for (i, id) in ["e1", "e2", "e3"].iter().enumerate() {
-        s.push_event(&event(id, "mail_received", None, i as i64)).unwrap();
+        s.push_event(&event(id, "mail_received", None, i as i64))
+            .unwrap();
     }
     assert_eq!(claim_id(s, "a", 10, &all()).as_deref(), Some("e1"));
     assert_eq!(claim_id(s, "b", 10, &all()).as_deref(), Some("e2"));
@@ -145,7 +155,8 @@ pub fn release_frees_only_the_owners_reservations(s: &dyn Store) {
 
 pub fn purge_forgets_only_acked_before(s: &dyn Store) {
     for (i, id) in ["e1", "e2", "e3"].iter().enumerate() {
-        s.push_event(&event(id, "mail_received", None, i as i64)).unwrap();
+        s.push_event(&event(id, "mail_received", None, i as i64))
+            .unwrap();
     }
     assert!(s.ack_event("e1", 100).unwrap());
     assert!(s.ack_event("e2", 200).unwrap());

@@ -32,12 +32,18 @@ pub fn held_lease_is_refused_until_it_expires(s: &dyn Store) {
         Some(("a".to_owned(), 1_100)),
         "a refused attempt changes nothing"
     );
-    assert!(s.try_lease("sync:m1:inbox", "b", 1_101, 100).unwrap(), "expired");
+    assert!(
+        s.try_lease("sync:m1:inbox", "b", 1_101, 100).unwrap(),
+        "expired"
+    );
     assert_eq!(
         s.lease_holder("sync:m1:inbox").unwrap(),
         Some(("b".to_owned(), 1_201))
     );
-    assert!(!s.try_lease("sync:m1:inbox", "a", 1_150, 100).unwrap(), "a lost it");
+    assert!(
+        !s.try_lease("sync:m1:inbox", "a", 1_150, 100).unwrap(),
+        "a lost it"
+    );
 }
 
 pub fn only_the_holder_releases(s: &dyn Store) {
@@ -51,21 +57,30 @@ pub fn only_the_holder_releases(s: &dyn Store) {
     assert!(!s.try_lease("outbox:s1", "b", 1_001, 100).unwrap());
     s.release_lease("outbox:s1", "a").unwrap();
     assert_eq!(s.lease_holder("outbox:s1").unwrap(), None);
-    assert!(s.try_lease("outbox:s1", "b", 1_002, 100).unwrap(), "free again");
+    assert!(
+        s.try_lease("outbox:s1", "b", 1_002, 100).unwrap(),
+        "free again"
+    );
     s.release_lease("never-held", "a").unwrap();
 }
 
 pub fn take_over_is_compare_and_set(s: &dyn Store) {
     assert!(s.try_lease("scheduler", "dead", 1_000, 60_000).unwrap());
     // Only from the holder named.
-    assert!(!s.take_over_lease("scheduler", "someone", "b", 1_001, 500).unwrap());
+    assert!(!s
+        .take_over_lease("scheduler", "someone", "b", 1_001, 500)
+        .unwrap());
     assert_eq!(
         s.lease_holder("scheduler").unwrap(),
         Some(("dead".to_owned(), 61_000))
     );
     // Two takers that both saw `dead` holding it: exactly one wins.
-    assert!(s.take_over_lease("scheduler", "dead", "b", 1_002, 500).unwrap());
-    assert!(!s.take_over_lease("scheduler", "dead", "c", 1_002, 500).unwrap());
+    assert!(s
+        .take_over_lease("scheduler", "dead", "b", 1_002, 500)
+        .unwrap());
+    assert!(!s
+        .take_over_lease("scheduler", "dead", "c", 1_002, 500)
+        .unwrap());
     assert_eq!(
         s.lease_holder("scheduler").unwrap(),
         Some(("b".to_owned(), 1_502))

@@ -18,7 +18,11 @@ fn access(link: &str, action: &str, at: i64, file: Option<i64>) -> LinkAccess {
 pub fn insert_get_delete(s: &dyn Store) {
     let l = link("L1", "m1", 10_000, true);
     s.insert_link(&l).unwrap();
-    assert_eq!(s.get_link("L1").unwrap().as_ref(), Some(&l), "stored whole, files in order");
+    assert_eq!(
+        s.get_link("L1").unwrap().as_ref(),
+        Some(&l),
+        "stored whole, files in order"
+    );
     let mut plain = link("L2", "m1", 10_000, false);
     plain.kind = "download".into();
     plain.agreement_text = None;
@@ -27,7 +31,11 @@ pub fn insert_get_delete(s: &dyn Store) {
     s.insert_link(&plain).unwrap();
     assert_eq!(s.get_link("L2").unwrap().as_ref(), Some(&plain));
     assert!(s.insert_link(&l).is_err(), "an id is never stored twice");
-    assert_eq!(s.get_link("L1").unwrap().as_ref(), Some(&l), "the first stays");
+    assert_eq!(
+        s.get_link("L1").unwrap().as_ref(),
+        Some(&l),
+        "the first stays"
+    );
     s.delete_link("L1").unwrap();
     assert_eq!(s.get_link("L1").unwrap(), None);
     s.delete_link("L1").unwrap();
@@ -68,7 +76,10 @@ pub fn expired_links_and_purge_shreds_the_key(s: &dyn Store) {
     assert_eq!(ids(6_000, 10), ["soon", "later"], "oldest expiry first");
     assert_eq!(ids(6_000, 1), ["soon"]);
     // Whole records (the purger needs the file paths).
-    assert_eq!(s.expired_links(6_000, 1).unwrap()[0], link("soon", "m1", 1_000, true));
+    assert_eq!(
+        s.expired_links(6_000, 1).unwrap()[0],
+        link("soon", "m1", 1_000, true)
+    );
     s.mark_link_purged("soon", 6_100).unwrap();
     let purged = s.get_link("soon").unwrap().unwrap();
     assert_eq!(purged.purged_at, Some(6_100));
@@ -93,8 +104,13 @@ pub fn sealing_is_once(s: &dyn Store) {
         .map(|l| l.id)
         .collect();
     assert_eq!(unsealed, ["old"], "sealed and purged links are not listed");
-    let paths = vec![(0, "old/0.sealed".to_owned()), (1, "old/1.sealed".to_owned())];
-    assert!(s.set_link_sealed("old", b"sealed-file-key", &paths).unwrap());
+    let paths = vec![
+        (0, "old/0.sealed".to_owned()),
+        (1, "old/1.sealed".to_owned()),
+    ];
+    assert!(s
+        .set_link_sealed("old", b"sealed-file-key", &paths)
+        .unwrap());
     let sealed = s.get_link("old").unwrap().unwrap();
     assert_eq!(sealed.file_key.as_deref(), Some(&b"sealed-file-key"[..]));
     for (f, (i, p)) in sealed.files.iter().zip(&paths) {
@@ -105,7 +121,10 @@ pub fn sealing_is_once(s: &dyn Store) {
     let theirs = vec![(0, "old/0.other".to_owned()), (1, "old/1.other".to_owned())];
     assert!(!s.set_link_sealed("old", b"other-key", &theirs).unwrap());
     assert_eq!(s.get_link("old").unwrap(), Some(sealed));
-    assert!(!s.set_link_sealed("nope", b"k", &paths).unwrap(), "unknown link");
+    assert!(
+        !s.set_link_sealed("nope", b"k", &paths).unwrap(),
+        "unknown link"
+    );
 }
 
 pub fn signing_key_first_candidate_wins(s: &dyn Store) {

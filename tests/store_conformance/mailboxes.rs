@@ -9,8 +9,16 @@ pub fn insert_and_find_by_id_or_address_case_insensitively(s: &dyn Store) {
     let m = mailbox("m1", "Vertrieb@Contoso.example", &["u1", "u2"]);
     s.insert_mailbox(&m).unwrap();
     assert_eq!(s.find_mailbox("m1").unwrap().as_ref(), Some(&m), "by id");
-    for key in ["Vertrieb@Contoso.example", "vertrieb@contoso.example", "VERTRIEB@CONTOSO.EXAMPLE"] {
-        assert_eq!(s.find_mailbox(key).unwrap().as_ref(), Some(&m), "by address {key}");
+    for key in [
+        "Vertrieb@Contoso.example",
+        "vertrieb@contoso.example",
+        "VERTRIEB@CONTOSO.EXAMPLE",
+    ] {
+        assert_eq!(
+            s.find_mailbox(key).unwrap().as_ref(),
+            Some(&m),
+            "by address {key}"
+        );
     }
     assert_eq!(s.find_mailbox("m2").unwrap(), None);
     assert_eq!(s.find_mailbox("other@contoso.example").unwrap(), None);
@@ -81,7 +89,8 @@ pub fn graph_mailbox_lists_the_record_and_its_aliases(s: &dyn Store) {
     let lone = alias("a4", "lone@contoso.example", "absent@contoso.example");
     s.insert_mailbox(&lone).unwrap();
     assert_eq!(
-        s.mailboxes_of_graph_mailbox("absent@contoso.example").unwrap(),
+        s.mailboxes_of_graph_mailbox("absent@contoso.example")
+            .unwrap(),
         vec![lone]
     );
     assert!(s
@@ -130,7 +139,8 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
     let keep = add_mailbox(s, "m2");
     // Things hanging on both mailboxes.
     for id in ["m1", "m2"] {
-        s.put_token(id, b"sealed", 5_000, 1_000, None, false).unwrap();
+        s.put_token(id, b"sealed", 5_000, 1_000, None, false)
+            .unwrap();
         s.insert_auth_state(&auth_state(&format!("dev-{id}"), id, "device", 1_000))
             .unwrap();
         s.apply_folder_delta(
@@ -164,7 +174,11 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
     assert!(s.delete_mailbox("m1").unwrap());
     assert_eq!(s.find_mailbox("m1").unwrap(), None);
     assert_eq!(s.find_mailbox(&m.address).unwrap(), None);
-    assert!(s.list_mailboxes(Some("u1")).unwrap().iter().all(|x| x.id != "m1"));
+    assert!(s
+        .list_mailboxes(Some("u1"))
+        .unwrap()
+        .iter()
+        .all(|x| x.id != "m1"));
     assert!(!s.delete_mailbox("m1").unwrap(), "deleting twice: false");
 
     // Its state is gone, so a mailbox imported again under the same id starts clean.

@@ -29,8 +29,7 @@ pub fn outbox_by_state_and_last_sync_success(s: &dyn Store) {
     by_state.sort();
     assert_eq!(
         by_state,
-        [("failed", 1), ("queued", 1), ("sending", 1), ("sent", 1)]
-            .map(|(k, n)| (k.to_owned(), n))
+        [("failed", 1), ("queued", 1), ("sending", 1), ("sent", 1)].map(|(k, n)| (k.to_owned(), n))
     );
 
     // Freshness: the newest success of any scope, per mailbox; None before any.
@@ -49,7 +48,11 @@ pub fn outbox_by_state_and_last_sync_success(s: &dyn Store) {
     assert_eq!(
         fresh,
         vec![
-            ("m1".to_owned(), "m1@contoso.example".to_owned(), Some(3_000)),
+            (
+                "m1".to_owned(),
+                "m1@contoso.example".to_owned(),
+                Some(3_000)
+            ),
             ("m2".to_owned(), "m2@contoso.example".to_owned(), None),
         ]
     );

@@ -11,8 +11,15 @@ pub fn one_row_per_idempotency_key(s: &dyn Store) {
     add_mailbox(s, "m2");
     let first = outbox("s1", "m1", "crm-42", 1_000);
     assert_eq!(s.insert_outbox(&first, None).unwrap(), Insert::Inserted);
-    assert_eq!(s.get_outbox("s1").unwrap().as_ref(), Some(&first), "stored whole");
-    assert_eq!(s.find_outbox("m1", "crm-42").unwrap().as_ref(), Some(&first));
+    assert_eq!(
+        s.get_outbox("s1").unwrap().as_ref(),
+        Some(&first),
+        "stored whole"
+    );
+    assert_eq!(
+        s.find_outbox("m1", "crm-42").unwrap().as_ref(),
+        Some(&first)
+    );
     // The same key again (a retried call, another process): the first row wins, whole.
     let mut second = outbox("s2", "m1", "crm-42", 2_000);
     second.request = json!({"subject": "anders"});
@@ -54,26 +61,53 @@ pub fn serial_rule_refuses_mass_mailing(s: &dyn Store) {
     // An old copy (before the window) does not count.
     let old = row("s0", "k0", "rcpt-old", 100);
     assert_eq!(s.insert_outbox(&old, None).unwrap(), Insert::Inserted);
-    assert_eq!(s.insert_outbox(&row("s1", "k1", "rcpt-a", 1_000), Some(rule)).unwrap(), Insert::Inserted);
-    assert_eq!(s.insert_outbox(&row("s2", "k2", "rcpt-b", 1_100), Some(rule)).unwrap(), Insert::Inserted);
+    assert_eq!(
+        s.insert_outbox(&row("s1", "k1", "rcpt-a", 1_000), Some(rule))
+            .unwrap(),
+        Insert::Inserted
+    );
+    assert_eq!(
+        s.insert_outbox(&row("s2", "k2", "rcpt-b", 1_100), Some(rule))
+            .unwrap(),
+        Insert::Inserted
+    );
     // A third recipient set with the same content: two others in the window, one allowed.
     assert_eq!(
-        s.insert_outbox(&row("s3", "k3", "rcpt-c", 1_200), Some(rule)).unwrap(),
+        s.insert_outbox(&row("s3", "k3", "rcpt-c", 1_200), Some(rule))
+            .unwrap(),
         Insert::Serial { copies: 2 }
     );
-    assert_eq!(s.get_outbox("s3").unwrap(), None, "refused rows are not stored");
+    assert_eq!(
+        s.get_outbox("s3").unwrap(),
+        None,
+        "refused rows are not stored"
+    );
     assert_eq!(s.find_outbox("m1", "k3").unwrap(), None);
     // The same recipients again are not another copy (a follow-up to the same people).
-    assert_eq!(s.insert_outbox(&row("s4", "k4", "rcpt-a", 1_300), Some(rule)).unwrap(), Insert::Inserted);
+    assert_eq!(
+        s.insert_outbox(&row("s4", "k4", "rcpt-a", 1_300), Some(rule))
+            .unwrap(),
+        Insert::Inserted
+    );
     // Other content, or another mailbox, is not counted.
     let mut other_content = row("s5", "k5", "rcpt-d", 1_400);
     other_content.fingerprint = "fp-other".into();
-    assert_eq!(s.insert_outbox(&other_content, Some(rule)).unwrap(), Insert::Inserted);
+    assert_eq!(
+        s.insert_outbox(&other_content, Some(rule)).unwrap(),
+        Insert::Inserted
+    );
     let mut other_mailbox = outbox("s6", "m2", "k6", 1_400);
     other_mailbox.recipients_hash = "rcpt-e".into();
-    assert_eq!(s.insert_outbox(&other_mailbox, Some(rule)).unwrap(), Insert::Inserted);
+    assert_eq!(
+        s.insert_outbox(&other_mailbox, Some(rule)).unwrap(),
+        Insert::Inserted
+    );
     // Without a rule, nothing is refused.
-    assert_eq!(s.insert_outbox(&row("s7", "k7", "rcpt-f", 1_500), None).unwrap(), Insert::Inserted);
+    assert_eq!(
+        s.insert_outbox(&row("s7", "k7", "rcpt-f", 1_500), None)
+            .unwrap(),
+        Insert::Inserted
+    );
 }
 
 pub fn update_changes_only_named_fields(s: &dyn Store) {
@@ -104,7 +138,8 @@ pub fn update_changes_only_named_fields(s: &dyn Store) {
     want.updated_at = 2_000;
     assert_eq!(s.get_outbox("s1").unwrap().as_ref(), Some(&want));
     // An empty update only touches updated_at.
-    s.update_outbox("s1", &OutboxUpdate::default(), 2_500).unwrap();
+    s.update_outbox("s1", &OutboxUpdate::default(), 2_500)
+        .unwrap();
     want.updated_at = 2_500;
     assert_eq!(s.get_outbox("s1").unwrap().as_ref(), Some(&want));
     // Clearing optional fields, and the rest.
@@ -156,8 +191,13 @@ pub fn mark_sent_records_the_sent_log_once(s: &dyn Store) {
     assert_eq!(sent.sent_at, Some(2_000));
     assert_eq!(sent.error, None, "a sent row carries no error");
     assert!(s.sent_by_library("m1", &r.internet_message_id).unwrap());
-    assert!(!s.sent_by_library("m2", &r.internet_message_id).unwrap(), "per mailbox");
-    assert!(!s.sent_by_library("m1", "<other@o365.contoso.example>").unwrap());
+    assert!(
+        !s.sent_by_library("m2", &r.internet_message_id).unwrap(),
+        "per mailbox"
+    );
+    assert!(!s
+        .sent_by_library("m1", "<other@o365.contoso.example>")
+        .unwrap());
     // Marking it again (a crash between the two steps of a caller) does no harm.
     s.mark_sent("s1", 3_000).unwrap();
     assert_eq!(s.get_outbox("s1").unwrap().unwrap().state, "sent");
@@ -227,7 +267,10 @@ pub fn retry_puts_back_only_failed_rows(s: &dyn Store) {
     again.request = json!({"subject": "Angebot", "prepared": 2});
     again.next_attempt_at = 9_000;
     again.updated_at = 9_000;
-    assert!(!s.retry_outbox(&again).unwrap(), "a queued row is not retried");
+    assert!(
+        !s.retry_outbox(&again).unwrap(),
+        "a queued row is not retried"
+    );
     s.update_outbox(
         "s1",
         &OutboxUpdate {
@@ -256,7 +299,10 @@ pub fn retry_puts_back_only_failed_rows(s: &dyn Store) {
     assert_eq!(got.sent_from, None);
     assert_eq!(got.next_attempt_at, 9_000);
     assert!(got.notify);
-    assert_eq!((got.send_id.as_str(), got.idempotency_key.as_str()), ("s1", "k1"));
+    assert_eq!(
+        (got.send_id.as_str(), got.idempotency_key.as_str()),
+        ("s1", "k1")
+    );
     assert_eq!(got.internet_message_id, r.internet_message_id);
     // Two callers retrying the same failed row: only the first one wins.
     assert!(!s.retry_outbox(&again).unwrap());
@@ -268,7 +314,11 @@ pub fn send_slots_pace_per_mailbox(s: &dyn Store) {
     let reserve = |m: &str, now: i64| s.reserve_send_slot(m, now, now - WINDOW, 2).unwrap();
     assert_eq!(reserve("m1", 1_000), None);
     assert_eq!(reserve("m1", 1_100), None);
-    assert_eq!(reserve("m1", 1_200), Some(1_000), "full: wait for the oldest");
+    assert_eq!(
+        reserve("m1", 1_200),
+        Some(1_000),
+        "full: wait for the oldest"
+    );
     assert_eq!(reserve("m1", 1_300), Some(1_000), "a refusal takes no slot");
     assert_eq!(reserve("m2", 1_200), None, "per mailbox");
     // A send that was not carried out gives its slot back.

@@ -21,13 +21,17 @@ fn plain_path_and_sqlite_url_open_the_same_durable_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     let plain = o365::store::open(&config(&path.display().to_string())).unwrap();
-    assert!(plain.push_event(&event("e1", "mail_received", None, 1)).unwrap());
+    assert!(plain
+        .push_event(&event("e1", "mail_received", None, 1))
+        .unwrap());
     add_mailbox(&*plain, "m1");
     drop(plain);
     let url = o365::store::open(&config(&format!("sqlite://{}", path.display()))).unwrap();
     assert_eq!(url.pending_events().unwrap(), 1);
     assert!(url.find_mailbox("m1").unwrap().is_some());
-    assert!(!url.push_event(&event("e1", "mail_received", None, 2)).unwrap());
+    assert!(!url
+        .push_event(&event("e1", "mail_received", None, 2))
+        .unwrap());
 }
 
 /// URL schemes are case-insensitive (RFC 3986 3.1), and the factory lowercases the scheme
@@ -54,7 +58,10 @@ fn unknown_scheme_is_a_clear_invalid_argument() {
     };
     assert_eq!(e.status(), o365::status::O365_INVALID_ARGUMENT, "{e}");
     assert!(e.message().contains("mysql://"), "{e}");
-    assert!(e.message().contains("sqlite://"), "names what is supported: {e}");
+    assert!(
+        e.message().contains("sqlite://"),
+        "names what is supported: {e}"
+    );
 }
 
 /// On a multi-thread runtime with ONE worker, a task whose store write waits for the SQLite
@@ -103,6 +110,9 @@ fn a_store_write_waiting_for_the_lock_does_not_stall_the_runtime() {
         "the second task ran only after the blocked store write finished: \
          the write blocked the runtime's only worker"
     );
-    assert!(pushed.unwrap(), "the write went through once the lock was free");
+    assert!(
+        pushed.unwrap(),
+        "the write went through once the lock was free"
+    );
     assert_eq!(backend.store.pending_events().unwrap(), 1);
 }

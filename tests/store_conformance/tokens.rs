@@ -19,35 +19,66 @@ pub fn put_and_get_with_generation_compare_and_set(s: &dyn Store) {
         })
     );
     // A second "first write" (someone else signed in meanwhile) is refused.
-    assert_eq!(s.put_token("m1", b"other", 9_000, 1_100, None, false).unwrap(), None);
+    assert_eq!(
+        s.put_token("m1", b"other", 9_000, 1_100, None, false)
+            .unwrap(),
+        None
+    );
     // Refresh from generation 1: ok, and the generation grows by one.
     let g2 = s.put_token("m1", b"v2", 6_000, 2_000, g1, false).unwrap();
     assert_eq!(g2, Some(2));
     // Two refreshers that both read generation 1: the slower one loses, nothing is lost.
-    assert_eq!(s.put_token("m1", b"stale", 7_000, 2_100, g1, false).unwrap(), None);
-    assert_eq!(s.put_token("m1", b"future", 7_000, 2_100, Some(3), false).unwrap(), None);
+    assert_eq!(
+        s.put_token("m1", b"stale", 7_000, 2_100, g1, false)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.put_token("m1", b"future", 7_000, 2_100, Some(3), false)
+            .unwrap(),
+        None
+    );
     let now = s.get_token("m1").unwrap().unwrap();
     assert_eq!((now.sealed.as_slice(), now.generation), (&b"v2"[..], 2));
     assert_eq!((now.access_expires_at, now.refreshed_at), (6_000, 2_000));
     // Mailboxes are independent.
     add_mailbox(s, "m2");
-    assert_eq!(s.put_token("m2", b"w1", 5_000, 1_000, None, false).unwrap(), Some(1));
+    assert_eq!(
+        s.put_token("m2", b"w1", 5_000, 1_000, None, false).unwrap(),
+        Some(1)
+    );
     assert_eq!(s.get_token("m1").unwrap().unwrap().generation, 2);
 }
 
 pub fn force_overwrites_whatever_generation(s: &dyn Store) {
     add_mailbox(s, "m1");
-    assert_eq!(s.put_token("m1", b"v1", 5_000, 1_000, None, false).unwrap(), Some(1));
-    assert_eq!(s.put_token("m1", b"v2", 5_000, 1_000, Some(1), false).unwrap(), Some(2));
+    assert_eq!(
+        s.put_token("m1", b"v1", 5_000, 1_000, None, false).unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        s.put_token("m1", b"v2", 5_000, 1_000, Some(1), false)
+            .unwrap(),
+        Some(2)
+    );
     // A new sign-in overwrites whatever is stored, and still moves the generation on, so a
     // refresher holding generation 2 cannot overwrite the new sign-in.
-    let g = s.put_token("m1", b"signin", 8_000, 3_000, None, true).unwrap();
+    let g = s
+        .put_token("m1", b"signin", 8_000, 3_000, None, true)
+        .unwrap();
     assert_eq!(g, Some(3));
-    assert_eq!(s.put_token("m1", b"late refresh", 8_000, 3_000, Some(2), false).unwrap(), None);
+    assert_eq!(
+        s.put_token("m1", b"late refresh", 8_000, 3_000, Some(2), false)
+            .unwrap(),
+        None
+    );
     assert_eq!(s.get_token("m1").unwrap().unwrap().sealed, b"signin");
     // force on a mailbox without a row writes the first one.
     add_mailbox(s, "m2");
-    assert_eq!(s.put_token("m2", b"x", 1, 1, Some(41), true).unwrap(), Some(1));
+    assert_eq!(
+        s.put_token("m2", b"x", 1, 1, Some(41), true).unwrap(),
+        Some(1)
+    );
 }
 
 pub fn delete_and_expiry(s: &dyn Store) {
@@ -63,7 +94,10 @@ pub fn delete_and_expiry(s: &dyn Store) {
     assert_eq!(s.get_token("m1").unwrap(), None);
     assert_eq!(s.token_expiry("m1").unwrap(), None);
     // After sign-out the next sign-in is a first write again.
-    assert!(s.put_token("m1", b"v3", 9_000, 3_000, None, false).unwrap().is_some());
+    assert!(s
+        .put_token("m1", b"v3", 9_000, 3_000, None, false)
+        .unwrap()
+        .is_some());
 }
 
 pub fn idle_tokens_are_those_refreshed_before(s: &dyn Store) {
@@ -102,7 +136,10 @@ pub fn auth_state_is_taken_once(s: &dyn Store) {
 
 pub fn expired_and_unknown_auth_states(s: &dyn Store) {
     add_mailbox(s, "m1");
-    assert_eq!(s.take_auth_state("nope", 1_000).unwrap(), TakeState::Unknown);
+    assert_eq!(
+        s.take_auth_state("nope", 1_000).unwrap(),
+        TakeState::Unknown
+    );
     let row = auth_state("hash-old", "m1", "code", 1_000);
     s.insert_auth_state(&row).unwrap();
     match s.take_auth_state("hash-old", row.expires_at + 1).unwrap() {
@@ -127,13 +164,19 @@ pub fn pending_device_flow_is_the_newest_open_one(s: &dyn Store) {
     for r in [&older, &newer, &code, &other] {
         s.insert_auth_state(r).unwrap();
     }
-    assert_eq!(s.pending_device_flow("m1", 2_500).unwrap().as_ref(), Some(&newer));
+    assert_eq!(
+        s.pending_device_flow("m1", 2_500).unwrap().as_ref(),
+        Some(&newer)
+    );
     // Used ones do not count.
     assert!(matches!(
         s.take_auth_state("dev-2", 2_600).unwrap(),
         TakeState::Taken(_)
     ));
-    assert_eq!(s.pending_device_flow("m1", 2_700).unwrap().as_ref(), Some(&older));
+    assert_eq!(
+        s.pending_device_flow("m1", 2_700).unwrap().as_ref(),
+        Some(&older)
+    );
     // Expired ones neither.
     assert_eq!(s.pending_device_flow("m1", older.expires_at).unwrap(), None);
     assert_eq!(s.pending_device_flow("m2", 4_000).unwrap(), Some(other));
