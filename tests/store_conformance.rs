@@ -30,6 +30,8 @@ mod mailboxes;
 mod metrics;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
+#[path = "store_conformance/races.rs"]
+mod races;
 #[path = "store_conformance/sqlite_only.rs"]
 mod sqlite_only;
 #[path = "store_conformance/tokens.rs"]
@@ -148,6 +150,14 @@ macro_rules! conformance_suite {
                 record_activity_once,
             ],
             metrics: [outbox_by_state_and_last_sync_success],
+            races: [
+                racing_consumers_never_get_one_event_twice,
+                racing_inserts_of_one_key_store_one_row,
+                racing_token_refreshes_have_one_winner,
+                racing_takes_of_one_state_have_one_winner,
+                racing_lease_takers_have_one_holder,
+                racing_senders_share_the_slots,
+            ],
         );
     };
     (@areas $backend:ident, $open:expr; $($area:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
