@@ -170,6 +170,16 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
         s.mark_sent(&o.send_id, 1_100).unwrap();
         s.open_move_job(id, &move_job("job1", "inbox", "archive", 1_000))
             .unwrap();
+        assert!(s
+            .record_activity(id, "<ext@contoso.example>", "act", "g1", 1_000)
+            .unwrap());
+        s.push_event(&event(
+            &format!("ev-{id}"),
+            "send_completed",
+            Some(id),
+            1_000,
+        ))
+        .unwrap();
     }
     assert!(s.delete_mailbox("m1").unwrap());
     assert_eq!(s.find_mailbox("m1").unwrap(), None);
@@ -197,9 +207,16 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
         assert_eq!(s.move_job(id, "job1").unwrap(), None);
         assert_eq!(s.cache_version(id).unwrap(), None);
     };
+    // Events are delivered until acked (design.md), also those of a removed mailbox.
+    assert_eq!(s.pending_events().unwrap(), 2);
     gone("m1");
     s.insert_mailbox(&m).unwrap();
     gone("m1");
+    assert!(
+        s.record_activity("m1", "<ext@contoso.example>", "act", "g1", 2_000)
+            .unwrap(),
+        "its activity decisions went with it"
+    );
 
     // The other mailbox kept everything.
     assert_eq!(s.find_mailbox("m2").unwrap(), Some(keep));
@@ -213,4 +230,7 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
         .unwrap());
     assert!(s.move_job("m2", "job1").unwrap().is_some());
     assert!(s.cache_version("m2").unwrap().is_some());
+    assert!(!s
+        .record_activity("m2", "<ext@contoso.example>", "act", "g1", 2_000)
+        .unwrap());
 }

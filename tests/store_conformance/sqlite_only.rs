@@ -116,3 +116,36 @@ fn a_store_write_waiting_for_the_lock_does_not_stall_the_runtime() {
     );
     assert_eq!(backend.store.pending_events().unwrap(), 1);
 }
+
+/// Crypto-shredding: once a link is purged its file key is gone from the bytes on disk (the
+/// database file and its write-ahead log), not only from query answers.
+#[test]
+fn a_purged_link_key_is_gone_from_the_files() {
+    let backend = open_sqlite();
+    let s = &*backend.store;
+    let path = backend.config.store_path();
+    let key: Vec<u8> = (0..48u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    let mut l = link("L1", "m1", 1_000, true);
+    l.file_key = Some(key.clone());
+    s.insert_link(&l).unwrap();
+    s.insert_link(&link("L2", "m1", 100_000, true)).unwrap();
+    let on_disk = || -> bool {
+        ["", "-wal"].iter().any(|suffix| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            std::fs::read(&p)
+                .map(|bytes| bytes.windows(key.len()).any(|w| w == key.as_slice()))
+                .unwrap_or(false)
+        })
+    };
+    assert!(
+        on_disk(),
+        "the key is stored (else this test shows nothing)"
+    );
+    s.mark_link_purged("L1", 2_000).unwrap();
+    assert_eq!(s.get_link("L1").unwrap().unwrap().file_key, None);
+    assert!(!on_disk(), "the purged key is still in the store's files");
+    assert!(s.get_link("L2").unwrap().unwrap().file_key.is_some());
+}
