@@ -47,6 +47,17 @@ fn folders_sorted(s: &dyn Store, m: &str) -> Vec<o365::store::cache::FolderRow> 
     v
 }
 
+/// The scope's round is complete: `delta` stored, no next link, success recorded `at`.
+fn assert_round_done(s: &dyn Store, m: &str, scope: &str, delta: &str, at: i64) {
+    let st = s.sync_state(m, scope).unwrap().unwrap();
+    assert_eq!(
+        (st.delta_link.as_deref(), st.next_link.as_deref()),
+        (Some(delta), None),
+        "{scope}"
+    );
+    assert_eq!(st.last_success_at, Some(at), "{scope}: success recorded");
+}
+
 pub fn folder_delta_applies_and_replaces(s: &dyn Store) {
     add_mailbox(s, "m1");
     assert!(s.cached_folders("m1").unwrap().is_empty());
@@ -68,14 +79,7 @@ pub fn folder_delta_applies_and_replaces(s: &dyn Store) {
         folders_sorted(s, "m1"),
         vec![inbox.clone(), sent.clone(), x.clone()]
     );
-    let st = s.sync_state("m1", "folders").unwrap().unwrap();
-    assert_eq!(st.delta_link.as_deref(), Some("https://graph/folders?d=1"));
-    assert_eq!(st.next_link, None);
-    assert_eq!(
-        st.last_success_at,
-        Some(1_000),
-        "the round's success is recorded"
-    );
+    assert_round_done(s, "m1", "folders", "https://graph/folders?d=1", 1_000);
     // Messages of a folder that goes away must not linger under it.
     s.apply_message_page(
         "m1",
@@ -227,14 +231,8 @@ pub fn message_pages_are_idempotent_and_removals_name_the_folder(s: &dyn Store) 
     assert_eq!(out.removed, 1);
     assert_eq!(ids_in(s, "m1", "inbox"), Vec::<String>::new());
     assert_eq!(ids_in(s, "m1", "archive"), ["b"]);
-    let st = s.sync_state("m1", "inbox").unwrap().unwrap();
-    assert_eq!(st.delta_link.as_deref(), Some("https://graph/inbox?d=1"));
-    assert_eq!(st.next_link, None);
-    assert_eq!(
-        st.last_success_at,
-        Some(1_200),
-        "the last page of a round records success"
-    );
+    // The last page of a round records success.
+    assert_round_done(s, "m1", "inbox", "https://graph/inbox?d=1", 1_200);
     // The same message id in another mailbox is another message.
     add_mailbox(s, "m2");
     s.apply_message_page(

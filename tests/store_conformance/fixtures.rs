@@ -3,7 +3,7 @@
 use o365::store::activity::Candidate;
 use o365::store::cache::{FolderRow, MessageRow, MoveJob};
 use o365::store::links::{LinkFile, LinkRecord};
-use o365::store::outbox::OutboxRecord;
+use o365::store::outbox::{OutboxRecord, OutboxUpdate};
 use o365::store::{AuthStateRow, EventRecord, MailboxRecord, Store};
 use serde_json::json;
 
@@ -179,4 +179,13 @@ pub fn move_job(id: &str, from: &str, to: &str, now: i64) -> MoveJob {
         created_at: now,
         updated_at: now,
     }
+}
+
+/// Moves an outbox row to `state` (the state machine's step, nothing else changed).
+pub fn set_outbox_state(s: &dyn Store, send_id: &str, state: &str, now: i64) {
+    let u = OutboxUpdate {
+        state: Some(state.to_owned()),
+        ..Default::default()
+    };
+    s.update_outbox(send_id, &u, now).unwrap();
 }

@@ -2,7 +2,6 @@
 
 use crate::fixtures::*;
 use o365::store::cache::{DeltaLink, MessagePage};
-use o365::store::outbox::OutboxUpdate;
 use o365::store::Store;
 
 pub fn outbox_by_state_and_last_sync_success(s: &dyn Store) {
@@ -15,16 +14,8 @@ pub fn outbox_by_state_and_last_sync_success(s: &dyn Store) {
             .unwrap();
     }
     s.mark_sent("s0", 200).unwrap();
-    let failed = OutboxUpdate {
-        state: Some("failed".into()),
-        ..Default::default()
-    };
-    s.update_outbox("s1", &failed, 200).unwrap();
-    let sending = OutboxUpdate {
-        state: Some("sending".into()),
-        ..Default::default()
-    };
-    s.update_outbox("s2", &sending, 200).unwrap();
+    set_outbox_state(s, "s1", "failed", 200);
+    set_outbox_state(s, "s2", "sending", 200);
     let mut by_state = s.outbox_by_state().unwrap();
     by_state.sort();
     assert_eq!(

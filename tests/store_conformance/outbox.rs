@@ -209,7 +209,6 @@ pub fn mark_sent_records_the_sent_log_once(s: &dyn Store) {
 pub fn due_outbox_orders_by_due_time_and_skips_finished(s: &dyn Store) {
     add_mailbox(s, "m1");
     add_mailbox(s, "m2");
-    let mut rows = Vec::new();
     // (send id, mailbox, created, due)
     for (id, m, created, due) in [
         ("late", "m1", 100, 3_000),
@@ -222,27 +221,10 @@ pub fn due_outbox_orders_by_due_time_and_skips_finished(s: &dyn Store) {
         let mut r = outbox(id, m, &format!("key-{id}"), created);
         r.next_attempt_at = due;
         s.insert_outbox(&r, None).unwrap();
-        rows.push(r);
     }
     s.mark_sent("done", 150).unwrap();
-    s.update_outbox(
-        "dead",
-        &OutboxUpdate {
-            state: Some("failed".into()),
-            ..Default::default()
-        },
-        150,
-    )
-    .unwrap();
-    s.update_outbox(
-        "a",
-        &OutboxUpdate {
-            state: Some("sending".into()),
-            ..Default::default()
-        },
-        150,
-    )
-    .unwrap();
+    set_outbox_state(s, "dead", "failed", 150);
+    set_outbox_state(s, "a", "sending", 150);
     let ids = |now, limit| -> Vec<String> {
         s.due_outbox(now, limit)
             .unwrap()
