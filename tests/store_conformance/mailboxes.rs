@@ -111,8 +111,17 @@ pub fn update_replaces_users_settings_and_state(s: &dyn Store) {
         updated_at: 2_000,
         ..m.clone()
     };
-    s.update_mailbox(&changed).unwrap();
+    // Address, kind, alias and creation time are not what an update replaces.
+    let attempt = o365::store::MailboxRecord {
+        address: "b@contoso.example".into(),
+        kind: "shared".into(),
+        alias_of: Some("c@contoso.example".into()),
+        created_at: 9_999,
+        ..changed.clone()
+    };
+    s.update_mailbox(&attempt).unwrap();
     assert_eq!(s.find_mailbox("m1").unwrap(), Some(changed.clone()));
+    assert_eq!(s.find_mailbox("b@contoso.example").unwrap(), None);
     assert!(s.list_mailboxes(Some("u2")).unwrap().is_empty(), "u2 left");
     assert_eq!(s.list_mailboxes(Some("u3")).unwrap(), vec![changed.clone()]);
     // Signing out again: account and state go back.
@@ -233,4 +242,19 @@ pub fn delete_removes_everything_that_hangs_on_it(s: &dyn Store) {
     assert!(!s
         .record_activity("m2", "<ext@contoso.example>", "act", "g1", 2_000)
         .unwrap());
+}
+
+pub fn non_ascii_addresses_are_case_insensitive_too(s: &dyn Store) {
+    // Exchange Online accepts internationalized (EAI) addresses; the address rule is the
+    // same for them: one mailbox per address, whatever the case.
+    let m = mailbox("m1", "Jürgen.Öztürk@contoso.example", &["u1"]);
+    s.insert_mailbox(&m).unwrap();
+    assert_eq!(
+        s.find_mailbox("JÜRGEN.ÖZTÜRK@contoso.example").unwrap(),
+        Some(m.clone())
+    );
+    let e = s
+        .insert_mailbox(&mailbox("m2", "jürgen.öztürk@contoso.example", &["u1"]))
+        .unwrap_err();
+    assert_eq!(e.status(), o365::status::O365_ALREADY_EXISTS, "{e}");
 }

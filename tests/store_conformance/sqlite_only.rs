@@ -14,6 +14,13 @@ fn config(store: &str) -> o365::Config {
     .expect("config")
 }
 
+/// A conformance behaviour SQLite fails today; it moves into `conformance_suite!` once fixed.
+#[test]
+#[ignore = "bug: SQLite's NOCASE folds ASCII only: 'Jürgen.Öztürk@…' and 'JÜRGEN.ÖZTÜRK@…' are two mailboxes (find_mailbox misses, insert_mailbox accepts the second), although MailboxStore promises case-insensitive addresses (a PostgreSQL backend with lower() would fold them)"]
+fn non_ascii_addresses_are_case_insensitive_too() {
+    crate::mailboxes::non_ascii_addresses_are_case_insensitive_too(&*open_sqlite().store);
+}
+
 /// A plain path and a `sqlite://` URL name the same file, and what was stored survives
 /// closing and opening the store again.
 #[test]
