@@ -1,0 +1,186 @@
+//! The store conformance suite: the same behaviour tests against every store backend.
+//!
+//! Each test takes `&dyn Store` and checks one part of the contract the trait doc comments
+//! in `src/store/*.rs` spell out, with the edge cases that keep data from being lost or
+//! doubled (design.md). A backend is one line at the bottom of this file
+//! (`conformance_suite!(name, opener)`): it expands to one `#[test]` per behaviour under
+//! `name::<area>::<behaviour>`, each on a fresh, empty store opened through the one
+//! factory, `o365::store::open(&Config)`.
+//!
+//! No test sleeps or reads the clock: every trait method takes `now`, so time is a number
+//! the test passes.
+
+#[path = "store_conformance/activity.rs"]
+mod activity;
+#[path = "store_conformance/audit.rs"]
+mod audit;
+#[path = "store_conformance/cache.rs"]
+mod cache;
+#[path = "store_conformance/events.rs"]
+mod events;
+#[path = "store_conformance/fixtures.rs"]
+mod fixtures;
+#[path = "store_conformance/leases.rs"]
+mod leases;
+#[path = "store_conformance/links.rs"]
+mod links;
+#[path = "store_conformance/mailboxes.rs"]
+mod mailboxes;
+#[path = "store_conformance/metrics.rs"]
+mod metrics;
+#[path = "store_conformance/outbox.rs"]
+mod outbox;
+#[path = "store_conformance/races.rs"]
+mod races;
+#[path = "store_conformance/sqlite_only.rs"]
+mod sqlite_only;
+#[path = "store_conformance/tokens.rs"]
+mod tokens;
+
+use o365::store::Store;
+use std::sync::Arc;
+
+/// An open, empty store of one backend, and whatever keeps it alive (a temp dir, a
+/// database schema to drop ...).
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    /// The config it was opened with (SQLite-only tests open a raw connection to its file).
+    pub config: o365::Config,
+    _keep: Box<dyn std::any::Any>,
+}
+
+/// A 32-byte key (base64): the config carries it, so nothing writes a key file.
+pub const TEST_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A fresh SQLite store in a temp dir, opened through the factory from a config.
+pub fn open_sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let config = o365::Config::from_json(
+        &serde_json::json!({
+            "store": format!("sqlite://{}", path.display()),
+            "encryption_key": TEST_KEY,
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let store = o365::store::open(&config).expect("open store");
+    Backend {
+        store,
+        config,
+        _keep: Box::new(dir),
+    }
+}
+
+/// Expands to one module per backend with one `#[test]` per behaviour, grouped by area.
+/// Every behaviour function is listed here once; one left out is dead code (a warning
+/// clippy turns into an error), so none is silently skipped.
+macro_rules! conformance_suite {
+    ($backend:ident, $open:expr) => {
+        conformance_suite!(@areas $backend, $open;
+            mailboxes: [
+                insert_and_find_by_id_or_address_case_insensitively,
+                duplicate_address_is_already_exists,
+                list_by_user,
+                graph_mailbox_lists_the_record_and_its_aliases,
+                update_replaces_users_settings_and_state,
+                update_of_unknown_mailbox_is_not_found,
+                delete_removes_everything_that_hangs_on_it,
+            ],
+            // mailboxes::non_ascii_addresses_are_case_insensitive_too runs (ignored: a SQLite
+            // bug) in sqlite_only.rs; list it here once SQLite passes it.
+            events: [
+                push_is_idempotent_per_id_even_after_ack,
+                claim_hands_out_oldest_first_and_counts_deliveries,
+                a_reserved_event_waits_for_its_lease,
+                claim_respects_the_filter,
+                ack_is_idempotent_and_unknown_is_false,
+                release_frees_only_the_owners_reservations,
+                purge_forgets_only_acked_before,
+            ],
+            leases: [
+                free_lease_is_taken_and_renewed_by_its_holder,
+                held_lease_is_refused_until_it_expires,
+                only_the_holder_releases,
+                take_over_is_compare_and_set,
+                schema_is_current,
+            ],
+            audit: [newest_first_with_limit_per_mailbox],
+            tokens: [
+                put_and_get_with_generation_compare_and_set,
+                force_overwrites_whatever_generation,
+                delete_and_expiry,
+                idle_tokens_are_those_refreshed_before,
+                auth_state_is_taken_once,
+                expired_and_unknown_auth_states,
+                pending_device_flow_is_the_newest_open_one,
+                close_auth_states_ends_one_flow,
+            ],
+            outbox: [
+                one_row_per_idempotency_key,
+                serial_rule_refuses_mass_mailing,
+                update_changes_only_named_fields,
+                mark_sent_records_the_sent_log_once,
+                due_outbox_orders_by_due_time_and_skips_finished,
+                retry_puts_back_only_failed_rows,
+                send_slots_pace_per_mailbox,
+            ],
+            links: [
+                insert_get_delete,
+                access_log_in_order,
+                expired_links_and_purge_shreds_the_key,
+                sealing_is_once,
+                signing_key_first_candidate_wins,
+            ],
+            cache: [
+                folder_delta_applies_and_replaces,
+                folder_roles_and_counts,
+                message_pages_are_idempotent_and_removals_name_the_folder,
+                partial_updates_keep_stored_values,
+                full_round_sweeps_what_it_did_not_see,
+                pages_apply_only_from_the_stored_resume_link,
+                list_cached_messages_pages_filters_and_orders,
+                message_read_remove_and_body,
+                clear_cache_keeps_move_jobs,
+                cache_version_bumps_on_changes,
+                sync_success_and_error,
+                idle_rounds_only_move_unchanged_links,
+                move_jobs_resume_and_count,
+            ],
+            activity: [
+                candidates_exclude_own_sends_and_decided,
+                record_activity_once,
+            ],
+            metrics: [outbox_by_state_and_last_sync_success],
+            races: [
+                racing_consumers_never_get_one_event_twice,
+                racing_inserts_of_one_key_store_one_row,
+                racing_token_refreshes_have_one_winner,
+                racing_takes_of_one_state_have_one_winner,
+                racing_lease_takers_have_one_holder,
+                racing_senders_share_the_slots,
+            ],
+        );
+    };
+    (@areas $backend:ident, $open:expr; $($area:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        mod $backend {
+            $(
+                mod $area {
+                    $(
+                        #[test]
+                        fn $name() {
+                            let backend: $crate::Backend = ($open)();
+                            $crate::$area::$name(&*backend.store);
+                        }
+                    )*
+                }
+            )*
+        }
+    };
+}
+
+conformance_suite!(sqlite, crate::open_sqlite);
+// PostgreSQL (next issue) is one more line here, with an opener that takes the server URL
+// from the environment, opens a fresh schema per test through `o365::store::open` and drops
+// it when the `Backend` goes (its `_keep`):
+// conformance_suite!(postgres, crate::open_postgres);
