@@ -86,9 +86,8 @@ macro_rules! conformance_suite {
                 update_replaces_users_settings_and_state,
                 update_of_unknown_mailbox_is_not_found,
                 delete_removes_everything_that_hangs_on_it,
+                non_ascii_addresses_are_case_insensitive_too,
             ],
-            // mailboxes::non_ascii_addresses_are_case_insensitive_too runs (ignored: a SQLite
-            // bug) in sqlite_only.rs; list it here once SQLite passes it.
             events: [
                 push_is_idempotent_per_id_even_after_ack,
                 claim_hands_out_oldest_first_and_counts_deliveries,

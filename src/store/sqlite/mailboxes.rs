@@ -45,16 +45,28 @@ fn write_users(tx: &Connection, m: &MailboxRecord) -> Result<()> {
     Ok(())
 }
 
+/// `address` equals the parameter in any case. SQLite's NOCASE folds ASCII only, so a key
+/// with other letters compares Unicode lower cases (`o365_lower`, registered on every
+/// connection); ASCII keys keep using the column's NOCASE index.
+fn address_is(param: &str, key: &str) -> String {
+    text_is("address", param, key)
+}
+
+fn text_is(column: &str, param: &str, key: &str) -> String {
+    if key.is_ascii() {
+        format!("{column} = {param} COLLATE NOCASE")
+    } else {
+        format!("o365_lower({column}) = o365_lower({param})")
+    }
+}
+
 impl MailboxStore for SqliteStore {
     fn insert_mailbox(&self, m: &MailboxRecord) -> Result<()> {
-        // Addresses are kept in their Unicode lower case: SQLite's NOCASE folds ASCII only.
-        let address = m.address.to_lowercase();
-        let alias_of = m.alias_of.as_deref().map(str::to_lowercase);
         self.write(|tx| {
             let taken: Option<String> = tx
                 .query_row(
-                    "SELECT id FROM mailboxes WHERE address = ?1",
-                    [&address],
+                    &format!("SELECT id FROM mailboxes WHERE {}", address_is("?1", &m.address)),
+                    [&m.address],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -69,9 +81,9 @@ impl MailboxStore for SqliteStore {
                 &format!("INSERT INTO mailboxes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     m.id,
-                    address,
+                    m.address,
                     m.kind,
-                    alias_of,
+                    m.alias_of,
                     m.main_user,
                     m.auth_state,
                     m.settings.to_string(),
@@ -87,11 +99,10 @@ impl MailboxStore for SqliteStore {
     fn find_mailbox(&self, key: &str) -> Result<Option<MailboxRecord>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM mailboxes WHERE id = ?1 OR address = ?2 LIMIT 1"
+                "SELECT {COLUMNS} FROM mailboxes WHERE id = ?1 OR {} LIMIT 1",
+                address_is("?1", key)
             ))?;
-            let found = st
-                .query_row([key, &key.to_lowercase()], from_row)
-                .optional()?;
+            let found = st.query_row([key], from_row).optional()?;
             match found {
                 Some(mut m) => {
                     load_users(c, &mut m)?;
@@ -135,11 +146,13 @@ impl MailboxStore for SqliteStore {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM mailboxes WHERE \
-                 (address = ?1 AND (kind <> 'alias' OR alias_of IS NULL)) \
-                 OR (kind = 'alias' AND alias_of = ?1 COLLATE NOCASE) ORDER BY address"
+                 ({} AND (kind <> 'alias' OR alias_of IS NULL)) \
+                 OR (kind = 'alias' AND {}) ORDER BY address",
+                address_is("?1", address),
+                text_is("alias_of", "?1", address)
             ))?;
             let mut out = Vec::new();
-            for m in st.query_map([address.to_lowercase()], from_row)? {
+            for m in st.query_map([address], from_row)? {
                 out.push(m?);
             }
             for m in &mut out {

@@ -90,6 +90,14 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Deleted or overwritten content (e.g. a shredded link key) is zeroed in its page.
         conn.pragma_update(None, "secure_delete", "FAST")?;
+        // Unicode lower case, for comparisons NOCASE cannot make (non-ASCII addresses).
+        conn.create_scalar_function(
+            "o365_lower",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8
+                | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase())),
+        )?;
         Ok(conn)
     }
 
