@@ -72,6 +72,73 @@ pub fn open_sqlite() -> Backend {
     }
 }
 
+/// The PostgreSQL server the `postgres` tests use (`scripts/pg_cluster.sh start DIR` prints
+/// one; `make test` starts one and sets this).
+pub const PG_URL_VAR: &str = "O365_TEST_PG_URL";
+/// Set to `1` to skip the PostgreSQL tests on purpose (each says so on stderr).
+pub const PG_SKIP_VAR: &str = "O365_TEST_PG_SKIP";
+
+/// A fresh schema on the test server, dropped with the `Backend`: tests run in parallel on
+/// one database without seeing each other. `None` only when skipped on purpose.
+pub fn open_postgres() -> Option<Backend> {
+    let Ok(url) = std::env::var(PG_URL_VAR) else {
+        if std::env::var(PG_SKIP_VAR).as_deref() == Ok("1") {
+            eprintln!("skipped: {PG_SKIP_VAR}=1 (the PostgreSQL store is not tested)");
+            return None;
+        }
+        panic!(
+            "{PG_URL_VAR} is not set: start a throwaway server with \
+             `scripts/pg_cluster.sh start /tmp/o365-pg` and export {PG_URL_VAR}=<the URL it prints> \
+             (`make test` does both), or set {PG_SKIP_VAR}=1 to skip the PostgreSQL tests"
+        );
+    };
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let schema = format!(
+        "conf_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let config = o365::Config::from_json(
+        &serde_json::json!({
+            "store": format!("{url}{sep}schema={schema}"),
+            "encryption_key": TEST_KEY,
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let drop_schema = DropSchema { url, schema };
+    let store = o365::store::open(&config).expect("open store");
+    Some(Backend {
+        store,
+        config,
+        _keep: Box::new(drop_schema),
+    })
+}
+
+/// Drops a test's schema when its `Backend` goes (also when the test failed).
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let url = self.url.replacen("postgres://", "postgresql://", 1);
+        match ::postgres::Client::connect(&url, ::postgres::NoTls) {
+            Ok(mut c) => {
+                if let Err(e) =
+                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+                {
+                    eprintln!("cannot drop test schema {}: {e}", self.schema);
+                }
+            }
+            Err(e) => eprintln!("cannot drop test schema {}: {e}", self.schema),
+        }
+    }
+}
+
 /// Expands to one module per backend with one `#[test]` per behaviour, grouped by area.
 /// Every behaviour function is listed here once; one left out is dead code (a warning
 /// clippy turns into an error), so none is silently skipped.
@@ -168,7 +235,8 @@ macro_rules! conformance_suite {
                     $(
                         #[test]
                         fn $name() {
-                            let backend: $crate::Backend = ($open)();
+                            let backend: Option<$crate::Backend> = ($open)();
+                            let Some(backend) = backend else { return };
                             $crate::$area::$name(&*backend.store);
                         }
                     )*
@@ -178,8 +246,6 @@ macro_rules! conformance_suite {
     };
 }
 
-conformance_suite!(sqlite, crate::open_sqlite);
-// PostgreSQL (next issue) is one more line here, with an opener that takes the server URL
-// from the environment, opens a fresh schema per test through `o365::store::open` and drops
-// it when the `Backend` goes (its `_keep`):
-// conformance_suite!(postgres, crate::open_postgres);
+conformance_suite!(sqlite, || Some(crate::open_sqlite()));
+// Against the server named by O365_TEST_PG_URL, a fresh schema per test.
+conformance_suite!(postgres, crate::open_postgres);

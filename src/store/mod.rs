@@ -17,6 +17,7 @@ pub mod links;
 pub mod mailboxes;
 pub mod metrics;
 pub mod outbox;
+pub mod postgres;
 pub mod sqlite;
 pub mod tokens;
 
@@ -70,9 +71,17 @@ use std::sync::Arc;
 
 /// The backends, by the scheme of the `store` URL. A plain path (no `scheme://`) is a
 /// SQLite file. A second backend is a folder beside `sqlite/` and one row here.
-const BACKENDS: &[(&str, Opener)] = &[("sqlite", |c| {
-    Ok(Arc::new(SqliteStore::open(&c.store_path())?))
-})];
+const BACKENDS: &[(&str, Opener)] = &[
+    ("sqlite", |c| {
+        Ok(Arc::new(SqliteStore::open(&c.store_path())?))
+    }),
+    ("postgres", |c| {
+        Ok(Arc::new(postgres::PgStore::open(&c.store)?))
+    }),
+    ("postgresql", |c| {
+        Ok(Arc::new(postgres::PgStore::open(&c.store)?))
+    }),
+];
 
 /// Opens one backend from the config.
 type Opener = fn(&Config) -> Result<Arc<dyn Store>>;

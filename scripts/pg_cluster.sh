@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for tests: scripts/pg_cluster.sh start|stop|url DIR
+#
+#   start DIR  initdb in DIR (created if missing), start the server listening on a Unix
+#              socket in DIR and on 127.0.0.1 at a free port, print its URL on stdout
+#              (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable).
+#   url DIR    print the URL of the cluster running in DIR.
+#   stop DIR   stop the server and delete DIR.
+#
+# Runs as the invoking user; as root (initdb refuses root) the cluster runs as the
+# `postgres` system user, which owns DIR. Trust authentication, loopback only: tests only.
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+if [[ -z $cmd || -z $dir ]]; then
+    echo "usage: $0 start|stop|url DIR" >&2
+    exit 2
+fi
+
+bindir=""
+for d in /usr/lib/postgresql/*/bin; do
+    [[ -x $d/initdb ]] && bindir=$d
+done
+if [[ -z $bindir ]] && command -v initdb >/dev/null; then
+    bindir=$(dirname "$(command -v initdb)")
+fi
+if [[ -z $bindir ]]; then
+    echo "pg_cluster: no PostgreSQL server found (initdb); install it with 'make deps'" \
+        "(Debian: apt-get install postgresql)" >&2
+    exit 1
+fi
+
+as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+url_of() {
+    local port
+    port=$(cat "$dir/port")
+    echo "postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable"
+}
+
+case $cmd in
+start)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    if [[ $(id -u) -eq 0 ]]; then
+        if ! id postgres >/dev/null 2>&1; then
+            echo "pg_cluster: running as root needs the 'postgres' system user" \
+                "(created by Debian's postgresql package)" >&2
+            exit 1
+        fi
+        chown postgres: "$dir"
+        # The server must be able to reach DIR: its parents need search permission.
+        p=$dir
+        while [[ $p != / ]]; do
+            p=$(dirname "$p")
+            if ! runuser -u postgres -- test -x "$p"; then
+                echo "pg_cluster: the postgres user cannot enter '$p'; use a DIR under /tmp" >&2
+                exit 1
+            fi
+        done
+    fi
+    if [[ ! -f $dir/data/PG_VERSION ]]; then
+        as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
+            --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+            cat "$dir/initdb.log" >&2
+            exit 1
+        }
+    fi
+    # A free port: try random ones until the server binds one (another cluster may hold it).
+    started=""
+    for _ in 1 2 3 4 5 6 7 8; do
+        port=$((20000 + RANDOM % 40000))
+        echo "$port" >"$dir/port"
+        if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 \
+                -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null; then
+            started=1
+            break
+        fi
+    done
+    if [[ -z $started ]]; then
+        cat "$dir/server.log" >&2
+        exit 1
+    fi
+    url_of
+    ;;
+url)
+    url_of
+    ;;
+stop)
+    if [[ -f $dir/data/postmaster.pid ]]; then
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: $0 start|stop|url DIR" >&2
+    exit 2
+    ;;
+esac

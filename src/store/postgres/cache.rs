@@ -1,0 +1,797 @@
+//! Folder and message cache, delta state, move jobs (see [`crate::store::cache`]).
+
+use super::PgStore;
+use crate::error::Result;
+use crate::store::cache::{
+    CachedMessage, DeltaLink, FolderCache, FolderPage, FolderRow, IdleRound, MessageCache,
+    MessageOrder, MessagePage, MessageQuery, MessageRow, MoveJob, MoveJobStore, PageOutcome,
+    PageWrite, SyncState, SyncStateStore,
+};
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row};
+use std::collections::HashSet;
+
+const FOLDER_COLS: &str =
+    "id, parent_id, display_name, well_known, unread_count, total_count, child_count, hidden";
+
+const MESSAGE_COLS: &str = "id, folder_id, internet_message_id, conversation_id, subject, \
+     from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
+     has_attachments, importance, flag, categories_json, body_preview, change_key";
+
+const STATE_COLS: &str = "scope, delta_link, next_link, round_gen, round_full, round_items, \
+     last_success_at, last_error, last_error_kind, last_error_at";
+
+const MOVE_COLS: &str = "id, from_id, from_name, to_id, to_name, state, moved, total, \
+     last_error, created_at, updated_at";
+
+/// New message row; `$20` is the generation, `$21` the time.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (mailbox_id, id, folder_id, \
+     internet_message_id, conversation_id, subject, from_name, from_address, recipients_json, \
+     received_at, sent_at, is_read, is_draft, has_attachments, importance, flag, categories_json, \
+     body_preview, change_key, seen_gen, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::bigint, 0), $11::bigint, \
+             COALESCE($12::boolean, false), COALESCE($13::boolean, false), \
+             COALESCE($14::boolean, false), $15, $16, $17, $18, $19::text, $20, $21)";
+
+/// Update of a stored message, same parameters as [`INSERT_MESSAGE`]. Absent (NULL) values
+/// keep what is stored; a new change key drops a cached body (it may be stale). (SET
+/// expressions see the row as it was, so `change_key` below is the stored one.)
+const UPDATE_MESSAGE: &str = "UPDATE messages SET \
+       folder_id = $3, \
+       internet_message_id = COALESCE($4, internet_message_id), \
+       conversation_id = COALESCE($5, conversation_id), \
+       subject = COALESCE($6, subject), \
+       from_name = COALESCE($7, from_name), \
+       from_address = COALESCE($8, from_address), \
+       recipients_json = COALESCE($9, recipients_json), \
+       received_at = COALESCE($10::bigint, received_at), \
+       sent_at = COALESCE($11::bigint, sent_at), \
+       is_read = COALESCE($12::boolean, is_read), \
+       is_draft = COALESCE($13::boolean, is_draft), \
+       has_attachments = COALESCE($14::boolean, has_attachments), \
+       importance = COALESCE($15, importance), \
+       flag = COALESCE($16, flag), \
+       categories_json = COALESCE($17, categories_json), \
+       body_preview = COALESCE($18, body_preview), \
+       body = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key THEN NULL ELSE body END, \
+       body_type = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key THEN NULL ELSE body_type END, \
+       attachments_json = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key \
+                   THEN NULL ELSE attachments_json END, \
+       change_key = COALESCE($19::text, change_key), \
+       seen_gen = $20, \
+       updated_at = $21 \
+     WHERE mailbox_id = $1 AND id = $2";
+
+fn folder_from(r: &Row) -> FolderRow {
+    FolderRow {
+        id: r.get(0),
+        parent_id: r.get(1),
+        display_name: r.get(2),
+        well_known: r.get(3),
+        unread_count: r.get(4),
+        total_count: r.get(5),
+        child_count: r.get(6),
+        hidden: r.get(7),
+    }
+}
+
+fn message_from(r: &Row) -> MessageRow {
+    MessageRow {
+        id: r.get(0),
+        folder_id: r.get(1),
+        internet_message_id: r.get(2),
+        conversation_id: r.get(3),
+        subject: r.get(4),
+        from_name: r.get(5),
+        from_address: r.get(6),
+        recipients_json: r.get(7),
+        received_at: r.get(8),
+        sent_at: r.get(9),
+        is_read: Some(r.get(10)),
+        is_draft: Some(r.get(11)),
+        has_attachments: Some(r.get(12)),
+        importance: r.get(13),
+        flag: r.get(14),
+        categories_json: r.get(15),
+        body_preview: r.get(16),
+        change_key: r.get(17),
+    }
+}
+
+fn state_from(r: &Row) -> SyncState {
+    SyncState {
+        scope: r.get(0),
+        delta_link: r.get(1),
+        next_link: r.get(2),
+        round_gen: r.get(3),
+        round_full: r.get(4),
+        round_items: r.get(5),
+        last_success_at: r.get(6),
+        last_error: r.get(7),
+        last_error_kind: r.get(8),
+        last_error_at: r.get(9),
+    }
+}
+
+fn move_from(r: &Row) -> MoveJob {
+    MoveJob {
+        id: r.get(0),
+        from_id: r.get(1),
+        from_name: r.get(2),
+        to_id: r.get(3),
+        to_name: r.get(4),
+        state: r.get(5),
+        moved: r.get(6),
+        total: r.get(7),
+        last_error: r.get(8),
+        created_at: r.get(9),
+        updated_at: r.get(10),
+    }
+}
+
+/// Bumps the mailbox's change counter (see migration 4, `cache_versions`): call it inside
+/// every write transaction that changes what a cached list answer shows.
+pub(crate) fn bump_version(c: &mut impl GenericClient, mailbox_id: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO cache_versions (mailbox_id, version) VALUES ($1, 1) \
+         ON CONFLICT (mailbox_id) DO UPDATE SET version = cache_versions.version + 1",
+        &[&mailbox_id],
+    )?;
+    Ok(())
+}
+
+fn ensure_state(c: &mut impl GenericClient, mailbox_id: &str, scope: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO sync_state (mailbox_id, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&mailbox_id, &scope],
+    )?;
+    Ok(())
+}
+
+fn read_state(
+    c: &mut impl GenericClient,
+    mailbox_id: &str,
+    scope: &str,
+) -> Result<Option<SyncState>> {
+    Ok(c.query_opt(
+        &format!("SELECT {STATE_COLS} FROM sync_state WHERE mailbox_id = $1 AND scope = $2"),
+        &[&mailbox_id, &scope],
+    )?
+    .as_ref()
+    .map(state_from))
+}
+
+/// The prepared statements one page of messages is written with.
+struct MessageWriter {
+    update: postgres::Statement,
+    insert: postgres::Statement,
+}
+
+impl MessageWriter {
+    fn new(c: &mut impl GenericClient) -> Result<MessageWriter> {
+        Ok(MessageWriter {
+            update: c.prepare(UPDATE_MESSAGE)?,
+            insert: c.prepare(INSERT_MESSAGE)?,
+        })
+    }
+
+    /// Stores one message: an update of the stored row, else a new row (inside a
+    /// serializable transaction, so two writers of one new message cannot both insert).
+    fn upsert(
+        &self,
+        c: &mut impl GenericClient,
+        mailbox_id: &str,
+        m: &MessageRow,
+        gen: i64,
+        now: i64,
+    ) -> Result<()> {
+        let values: [&(dyn ToSql + Sync); 21] = [
+            &mailbox_id,
+            &m.id,
+            &m.folder_id,
+            &m.internet_message_id,
+            &m.conversation_id,
+            &m.subject,
+            &m.from_name,
+            &m.from_address,
+            &m.recipients_json,
+            &m.received_at,
+            &m.sent_at,
+            &m.is_read,
+            &m.is_draft,
+            &m.has_attachments,
+            &m.importance,
+            &m.flag,
+            &m.categories_json,
+            &m.body_preview,
+            &m.change_key,
+            &gen,
+            &now,
+        ];
+        if c.execute(&self.update, &values)? == 0 {
+            c.execute(&self.insert, &values)?;
+        }
+        Ok(())
+    }
+}
+
+/// The generation a folder's rows are written with outside of a full round.
+fn folder_gen(c: &mut impl GenericClient, mailbox_id: &str, folder_id: &str) -> Result<i64> {
+    Ok(c.query_opt(
+        "SELECT round_gen FROM sync_state WHERE mailbox_id = $1 AND scope = $2",
+        &[&mailbox_id, &folder_id],
+    )?
+    .map(|r| r.get(0))
+    .unwrap_or(0))
+}
+
+/// One message delta page of `folder_id` with its link, inside the caller's transaction.
+fn apply_page(
+    tx: &mut impl GenericClient,
+    mailbox_id: &str,
+    folder_id: &str,
+    page: &MessagePage,
+    link: &DeltaLink,
+    now: i64,
+) -> Result<PageOutcome> {
+    ensure_state(tx, mailbox_id, folder_id)?;
+    let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
+    let mut out = PageOutcome::default();
+    if !page.upserts.is_empty() {
+        let writer = MessageWriter::new(tx)?;
+        for m in &page.upserts {
+            writer.upsert(tx, mailbox_id, m, state.round_gen, now)?;
+            out.upserted += 1;
+        }
+    }
+    for id in &page.removed {
+        // Only if it is still filed under this folder: a message that moved on was
+        // already stored under its new folder and must stay.
+        out.removed += tx.execute(
+            "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2 AND folder_id = $3",
+            &[&mailbox_id, id, &folder_id],
+        )? as usize;
+    }
+    out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
+    match link {
+        DeltaLink::Next(url) => {
+            tx.execute(
+                "UPDATE sync_state SET next_link = $3, round_items = $4 \
+                 WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &folder_id, url, &out.round_items],
+            )?;
+        }
+        DeltaLink::Delta(url) => {
+            if state.round_full {
+                out.swept = tx.execute(
+                    "DELETE FROM messages WHERE mailbox_id = $1 AND folder_id = $2 \
+                     AND seen_gen < $3",
+                    &[&mailbox_id, &folder_id, &state.round_gen],
+                )? as usize;
+            }
+            tx.execute(
+                "UPDATE sync_state SET delta_link = $3, next_link = NULL, round_full = false, \
+                 round_items = 0, last_success_at = $4, last_error = NULL, \
+                 last_error_kind = NULL, last_error_at = NULL \
+                 WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &folder_id, url, &now],
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+impl FolderCache for PgStore {
+    fn cached_folders(&self, mailbox_id: &str) -> Result<Vec<FolderRow>> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {FOLDER_COLS} FROM folders WHERE mailbox_id = $1 ORDER BY seq"),
+                &[&mailbox_id],
+            )?
+            .iter()
+            .map(folder_from)
+            .collect())
+        })
+    }
+
+    fn apply_folder_delta(
+        &self,
+        mailbox_id: &str,
+        page: &FolderPage,
+        delta_link: &str,
+        replace_all: bool,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            if replace_all {
+                let keep: Vec<&str> = page.upserts.iter().map(|f| f.id.as_str()).collect();
+                tx.execute(
+                    "DELETE FROM folders WHERE mailbox_id = $1 AND NOT (id = ANY($2))",
+                    &[&mailbox_id, &keep],
+                )?;
+            }
+            if !page.upserts.is_empty() {
+                let st = tx.prepare(
+                    "INSERT INTO folders (mailbox_id, id, parent_id, display_name, well_known, \
+                     unread_count, total_count, child_count, hidden, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (mailbox_id, id) DO UPDATE SET parent_id = excluded.parent_id, \
+                     display_name = excluded.display_name, \
+                     well_known = COALESCE(excluded.well_known, folders.well_known), \
+                     unread_count = excluded.unread_count, total_count = excluded.total_count, \
+                     child_count = excluded.child_count, hidden = excluded.hidden, \
+                     updated_at = excluded.updated_at",
+                )?;
+                for f in &page.upserts {
+                    tx.execute(
+                        &st,
+                        &[
+                            &mailbox_id,
+                            &f.id,
+                            &f.parent_id,
+                            &f.display_name,
+                            &f.well_known,
+                            &f.unread_count,
+                            &f.total_count,
+                            &f.child_count,
+                            &f.hidden,
+                            &now,
+                        ],
+                    )?;
+                }
+            }
+            for id in &page.removed {
+                // Its messages and delta state go with it.
+                for sql in [
+                    "DELETE FROM folders WHERE mailbox_id = $1 AND id = $2",
+                    "DELETE FROM messages WHERE mailbox_id = $1 AND folder_id = $2",
+                    "DELETE FROM sync_state WHERE mailbox_id = $1 AND scope = $2",
+                ] {
+                    tx.execute(sql, &[&mailbox_id, id])?;
+                }
+            }
+            ensure_state(tx, mailbox_id, "folders")?;
+            tx.execute(
+                "UPDATE sync_state SET delta_link = $3, next_link = NULL, round_full = false, \
+                 last_success_at = $4, last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
+                 WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &"folders", &delta_link, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_folder_roles(&self, mailbox_id: &str, roles: &[(String, String)]) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            tx.execute(
+                "UPDATE folders SET well_known = NULL WHERE mailbox_id = $1",
+                &[&mailbox_id],
+            )?;
+            for (id, role) in roles {
+                tx.execute(
+                    "UPDATE folders SET well_known = $3 WHERE mailbox_id = $1 AND id = $2",
+                    &[&mailbox_id, id, role],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn adjust_folder_counts(
+        &self,
+        mailbox_id: &str,
+        folder_id: &str,
+        unread: i64,
+        total: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            tx.execute(
+                "UPDATE folders SET unread_count = GREATEST(0, unread_count + $3), \
+                 total_count = GREATEST(0, total_count + $4) WHERE mailbox_id = $1 AND id = $2",
+                &[&mailbox_id, &folder_id, &unread, &total],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl SyncStateStore for PgStore {
+    fn sync_state(&self, mailbox_id: &str, scope: &str) -> Result<Option<SyncState>> {
+        self.read(|c| read_state(c, mailbox_id, scope))
+    }
+
+    fn sync_states(&self, mailbox_id: &str) -> Result<Vec<SyncState>> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {STATE_COLS} FROM sync_state WHERE mailbox_id = $1 \
+                     ORDER BY scope COLLATE \"C\""
+                ),
+                &[&mailbox_id],
+            )?
+            .iter()
+            .map(state_from)
+            .collect())
+        })
+    }
+
+    fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            ensure_state(tx, mailbox_id, scope)?;
+            // Generations grow across the whole mailbox, so every row written before this
+            // round (whichever folder it came from) is older than the round.
+            let next: i64 = tx
+                .query_one(
+                    "SELECT GREATEST( \
+                       (SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state WHERE mailbox_id = $1), \
+                       (SELECT COALESCE(MAX(seen_gen), 0) + 1 FROM messages WHERE mailbox_id = $1))",
+                    &[&mailbox_id],
+                )?
+                .get(0);
+            tx.execute(
+                "UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_gen = $3, \
+                 round_full = true, round_items = 0 WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &scope, &next],
+            )?;
+            Ok(read_state(tx, mailbox_id, scope)?.unwrap_or_default())
+        })
+    }
+
+    fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            ensure_state(tx, mailbox_id, scope)?;
+            tx.execute(
+                "UPDATE sync_state SET last_success_at = $3, last_error = NULL, \
+                 last_error_kind = NULL, last_error_at = NULL WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &scope, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn record_sync_error(
+        &self,
+        mailbox_id: &str,
+        scope: &str,
+        kind: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            ensure_state(tx, mailbox_id, scope)?;
+            tx.execute(
+                "UPDATE sync_state SET last_error = $3, last_error_kind = $4, last_error_at = $5 \
+                 WHERE mailbox_id = $1 AND scope = $2",
+                &[&mailbox_id, &scope, &message, &kind, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn record_idle_rounds(
+        &self,
+        mailbox_id: &str,
+        rounds: &[IdleRound],
+        now: i64,
+    ) -> Result<usize> {
+        self.write(|tx| {
+            let mut n = 0;
+            for r in rounds {
+                n += tx.execute(
+                    "UPDATE sync_state SET delta_link = $4, last_success_at = $5, \
+                     last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
+                     WHERE mailbox_id = $1 AND scope = $2 AND delta_link = $3 \
+                     AND next_link IS NULL",
+                    &[&mailbox_id, &r.folder_id, &r.probed, &r.delta_link, &now],
+                )? as usize;
+            }
+            if n > 0 {
+                bump_version(tx, mailbox_id)?;
+            }
+            Ok(n)
+        })
+    }
+}
+
+impl MessageCache for PgStore {
+    fn apply_message_page(
+        &self,
+        mailbox_id: &str,
+        folder_id: &str,
+        page: &MessagePage,
+        link: &DeltaLink,
+        now: i64,
+    ) -> Result<PageOutcome> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            apply_page(tx, mailbox_id, folder_id, page, link, now)
+        })
+    }
+
+    fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>> {
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(pages.len());
+            let mut bumped: HashSet<&str> = HashSet::new();
+            for p in pages {
+                // Each page in its own savepoint: a page that cannot be applied (its folder
+                // moved on meanwhile) is undone alone, the others of the batch still commit.
+                let mut sp = tx.savepoint("page")?;
+                let fresh_bump = !bumped.contains(p.mailbox_id);
+                let applied = (|| {
+                    let state = read_state(&mut sp, p.mailbox_id, p.folder_id)?.unwrap_or_default();
+                    if state.resume_link() != p.fetched_from {
+                        return Err(crate::error::Error::conflict(
+                            "sync_state_moved",
+                            "the folder's delta state changed while this page was fetched; \
+                             the next round resumes from the stored link",
+                        ));
+                    }
+                    if fresh_bump {
+                        bump_version(&mut sp, p.mailbox_id)?;
+                    }
+                    apply_page(&mut sp, p.mailbox_id, p.folder_id, p.page, p.link, p.now)
+                })();
+                match &applied {
+                    Ok(_) => {
+                        sp.commit()?;
+                        bumped.insert(p.mailbox_id);
+                    }
+                    // A database failure (not a refused page) ends the whole transaction,
+                    // so a serialization failure is retried by `write`.
+                    Err(e)
+                        if e.kind() == super::RETRY_KIND || e.kind() == super::DUPLICATE_KIND =>
+                    {
+                        return Err(e.clone())
+                    }
+                    Err(_) => sp.rollback()?,
+                }
+                out.push(applied);
+            }
+            Ok(out)
+        })
+    }
+
+    fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                "SELECT version FROM cache_versions WHERE mailbox_id = $1",
+                &[&mailbox_id],
+            )?
+            .map(|r| r.get(0)))
+        })
+    }
+
+    fn list_cached_messages(&self, mailbox_id: &str, q: &MessageQuery) -> Result<Vec<MessageRow>> {
+        let (cmp, dir) = match q.order {
+            MessageOrder::NewestFirst => ("<", "DESC NULLS LAST"),
+            MessageOrder::OldestFirst => (">", "ASC NULLS FIRST"),
+        };
+        let search = q.search.as_ref().map(|s| s.to_lowercase());
+        let limit = q.limit as i64;
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&mailbox_id, &q.folder_id];
+        let mut sql =
+            format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = $1 AND folder_id = $2");
+        if q.unread_only {
+            sql.push_str(" AND NOT is_read");
+        }
+        if let Some(s) = &search {
+            args.push(s);
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (strpos(lower(COALESCE(subject, '')), ${n}) > 0 \
+                 OR strpos(lower(COALESCE(from_name, '')), ${n}) > 0 \
+                 OR strpos(lower(COALESCE(from_address, '')), ${n}) > 0)"
+            ));
+        }
+        if let Some((at, id)) = &q.after {
+            args.push(at);
+            args.push(id);
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (received_at, id COLLATE \"C\") {cmp} (${}, ${n} COLLATE \"C\")",
+                n - 1
+            ));
+        }
+        args.push(&limit);
+        sql.push_str(&format!(
+            " ORDER BY received_at {dir}, id COLLATE \"C\" {} LIMIT ${}",
+            &dir[..dir.find(' ').unwrap_or(dir.len())],
+            args.len()
+        ));
+        self.read(|c| Ok(c.query(&sql, &args)?.iter().map(message_from).collect()))
+    }
+
+    fn cached_message(&self, mailbox_id: &str, id: &str) -> Result<Option<CachedMessage>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                &format!(
+                    "SELECT {MESSAGE_COLS}, body, body_type, attachments_json FROM messages \
+                         WHERE mailbox_id = $1 AND id = $2"
+                ),
+                &[&mailbox_id, &id],
+            )?
+            .map(|r| CachedMessage {
+                meta: message_from(&r),
+                body: r.get(18),
+                body_type: r.get(19),
+                attachments_json: r.get(20),
+            }))
+        })
+    }
+
+    fn upsert_message(&self, mailbox_id: &str, row: &MessageRow, now: i64) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            let gen = folder_gen(tx, mailbox_id, &row.folder_id)?;
+            MessageWriter::new(tx)?.upsert(tx, mailbox_id, row, gen, now)
+        })
+    }
+
+    fn store_message_body(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        body: &str,
+        body_type: &str,
+        attachments_json: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE messages SET body = $3, body_type = $4, attachments_json = $5 \
+                 WHERE mailbox_id = $1 AND id = $2",
+                &[&mailbox_id, &id, &body, &body_type, &attachments_json],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_message_read(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        read: bool,
+    ) -> Result<Option<(String, bool)>> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            let before: Option<(String, bool)> = tx
+                .query_opt(
+                    "SELECT folder_id, is_read FROM messages WHERE mailbox_id = $1 AND id = $2",
+                    &[&mailbox_id, &id],
+                )?
+                .map(|r| (r.get(0), r.get(1)));
+            if before.is_some() {
+                tx.execute(
+                    "UPDATE messages SET is_read = $3 WHERE mailbox_id = $1 AND id = $2",
+                    &[&mailbox_id, &id, &read],
+                )?;
+            }
+            Ok(before)
+        })
+    }
+
+    fn remove_message(&self, mailbox_id: &str, id: &str) -> Result<Option<(String, bool)>> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            Ok(tx
+                .query_opt(
+                    "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2 \
+                     RETURNING folder_id, is_read",
+                    &[&mailbox_id, &id],
+                )?
+                .map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn message_count(&self, mailbox_id: &str, folder_id: Option<&str>) -> Result<i64> {
+        self.read(|c| {
+            Ok(match folder_id {
+                Some(f) => c.query_one(
+                    "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND folder_id = $2",
+                    &[&mailbox_id, &f],
+                )?,
+                None => c.query_one(
+                    "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1",
+                    &[&mailbox_id],
+                )?,
+            }
+            .get(0))
+        })
+    }
+
+    fn clear_cache(&self, mailbox_id: &str) -> Result<()> {
+        self.write(|tx| {
+            bump_version(tx, mailbox_id)?;
+            for sql in [
+                "DELETE FROM messages WHERE mailbox_id = $1",
+                "DELETE FROM folders WHERE mailbox_id = $1",
+                "DELETE FROM sync_state WHERE mailbox_id = $1",
+            ] {
+                tx.execute(sql, &[&mailbox_id])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl MoveJobStore for PgStore {
+    fn open_move_job(&self, mailbox_id: &str, job: &MoveJob) -> Result<MoveJob> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO move_jobs (mailbox_id, id, from_id, from_name, to_id, to_name, \
+                 state, moved, total, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'running', 0, $7, $8, $8) ON CONFLICT DO NOTHING",
+                &[
+                    &mailbox_id,
+                    &job.id,
+                    &job.from_id,
+                    &job.from_name,
+                    &job.to_id,
+                    &job.to_name,
+                    &job.total,
+                    &job.created_at,
+                ],
+            )?;
+            Ok(move_from(&tx.query_one(
+                &format!(
+                    "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = $1 AND from_id = $2 \
+                     AND to_id = $3 AND state = 'running'"
+                ),
+                &[&mailbox_id, &job.from_id, &job.to_id],
+            )?))
+        })
+    }
+
+    fn move_job(&self, mailbox_id: &str, id: &str) -> Result<Option<MoveJob>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                &format!("SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = $1 AND id = $2"),
+                &[&mailbox_id, &id],
+            )?
+            .as_ref()
+            .map(move_from))
+        })
+    }
+
+    fn running_move_jobs(&self, mailbox_id: &str) -> Result<Vec<MoveJob>> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = $1 AND state = 'running' \
+                     ORDER BY created_at"
+                ),
+                &[&mailbox_id],
+            )?
+            .iter()
+            .map(move_from)
+            .collect())
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_move_job(
+        &self,
+        mailbox_id: &str,
+        id: &str,
+        moved: i64,
+        total: Option<i64>,
+        state: Option<&str>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<MoveJob> {
+        self.write(|tx| {
+            Ok(move_from(&tx.query_one(
+                &format!(
+                    "UPDATE move_jobs SET moved = moved + $3, total = COALESCE($4::bigint, total), \
+                     state = COALESCE($5::text, state), last_error = $6, updated_at = $7 \
+                     WHERE mailbox_id = $1 AND id = $2 RETURNING {MOVE_COLS}"
+                ),
+                &[&mailbox_id, &id, &moved, &total, &state, &error, &now],
+            )?))
+        })
+    }
+}

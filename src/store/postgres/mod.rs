@@ -1,0 +1,451 @@
+//! PostgreSQL backend (preview): the same store traits and behaviour as SQLite, for CRMs
+//! that run on several hosts and share one database.
+//!
+//! - `store`: a libpq-style URL, `postgres://user:pass@host:port/db?sslmode=disable&schema=crm1`.
+//!   `schema` (default `public`) names the PostgreSQL schema the tables live in, so one
+//!   database can host several installations; it is created on first open. `pool_size`
+//!   (default 8) is how many idle connections each store keeps. TLS (`sslmode=require`,
+//!   `verify-full`, a CA file) is not supported yet and refused with a clear error.
+//! - Writes run in SERIALIZABLE transactions, retried on serialization failures, so every
+//!   read-check-write a SQLite write transaction does is just as atomic here; the event claim
+//!   is a READ COMMITTED `FOR UPDATE SKIP LOCKED` (consumers do not queue behind each other).
+//! - Every call goes through [`crate::runtime::off_worker`] like SQLite's: the synchronous
+//!   client never blocks an async worker.
+
+mod activity;
+mod cache;
+mod events;
+mod links;
+mod mailboxes;
+pub mod migrations;
+mod misc;
+mod outbox;
+mod tokens;
+
+use crate::error::{Error, Fault, Result};
+use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Idle connections kept per store unless the URL says `pool_size=N`.
+const DEFAULT_POOL: usize = 8;
+/// How long opening a connection may take unless the URL says `connect_timeout=S`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a write transaction is tried again after a serialization failure or deadlock.
+const MAX_TRIES: u32 = 100;
+/// The kind of the error a serialization failure or deadlock becomes (retried by `write`).
+const RETRY_KIND: &str = "store_serialization";
+/// The kind of a unique violation. Inside a transaction that looked for the row first, it
+/// means another writer inserted it meanwhile (PostgreSQL does not always report that as a
+/// serialization failure): `write` tries again a few times, and the check then sees the row.
+const DUPLICATE_KIND: &str = "store_duplicate";
+/// How often a unique violation is tried again before it is reported.
+const MAX_DUPLICATE_TRIES: u32 = 3;
+
+pub struct PgStore {
+    config: postgres::Config,
+    schema: String,
+    pool_size: usize,
+    /// The URL with any password masked, for messages.
+    shown: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shown)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// The driver's message with its cause (its Display alone says only "db error").
+fn describe(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(s) => format!("{e}: {s}"),
+        None => e.to_string(),
+    }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let text = describe(&e);
+        match e.code() {
+            Some(c)
+                if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                Error::Store(Fault::new(RETRY_KIND, format!("store conflict: {text}")))
+                    .with_hint("concurrent writers kept colliding; retry")
+            }
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                Error::Store(Fault::new(DUPLICATE_KIND, format!("store error: {text}")))
+            }
+            _ if e.is_closed()
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+            {
+                Error::Store(Fault::new(
+                    "store_unreachable",
+                    format!("store error: {text}"),
+                ))
+                .with_hint(
+                    "check that the PostgreSQL server named by 'store' is running and reachable",
+                )
+            }
+            _ => Error::store(format!("store error: {text}")),
+        }
+    }
+}
+
+/// The parts of a `postgres://` store URL: what the driver reads, and ours.
+struct Url {
+    driver: String,
+    schema: String,
+    pool_size: usize,
+    shown: String,
+}
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::store(message)
+        .with_detail("field", "store")
+        .with_hint(
+            "use postgres://user:password@host:port/database?sslmode=disable&schema=NAME \
+             (sslmode disable, allow or prefer; TLS is not supported yet)",
+        )
+}
+
+/// Splits our own query parameters (`schema`, `pool_size`) off the URL and checks the TLS
+/// mode: the driver refuses parameters it does not know.
+fn parse_url(url: &str) -> Result<Url> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let shown = mask_password(base);
+    let mut schema = "public".to_owned();
+    let mut pool_size = DEFAULT_POOL;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "schema" => schema = v.to_owned(),
+            "pool_size" => {
+                pool_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        config_error(format!("store URL: pool_size must be 1 to 1000, not '{v}'"))
+                    })?
+            }
+            "sslmode" if !matches!(v, "disable" | "allow" | "prefer") => {
+                return Err(config_error(format!(
+                    "store URL: sslmode={v} is not supported yet by the PostgreSQL store \
+                     (supported: disable, allow, prefer; connections are not encrypted)"
+                )))
+            }
+            "sslrootcert" | "sslcert" | "sslkey" | "sslcrl" => {
+                return Err(config_error(format!(
+                    "store URL: {k} is not supported yet by the PostgreSQL store (no TLS)"
+                )))
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let valid = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(config_error(format!(
+            "store URL: schema '{schema}' must be 1 to 63 of a-z, 0-9 and _, starting with a letter or _"
+        )));
+    }
+    let driver = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(Url {
+        driver,
+        schema,
+        pool_size,
+        shown,
+    })
+}
+
+fn mask_password(base: &str) -> String {
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return base.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => base.to_owned(),
+    }
+}
+
+impl PgStore {
+    /// Connects, creates the schema if needed and brings it up to date.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let parsed = parse_url(url)?;
+        // The driver knows `postgresql://` and `postgres://` in lower case only.
+        let driver = match parsed.driver.split_once("://") {
+            Some((_, rest)) => format!("postgresql://{rest}"),
+            None => parsed.driver.clone(),
+        };
+        let mut config = postgres::Config::from_str(&driver)
+            .map_err(|e| config_error(format!("store URL '{}': {e}", parsed.shown)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("o365");
+        }
+        config.options(&format!("-c search_path={}", parsed.schema));
+        let store = PgStore {
+            config,
+            schema: parsed.schema,
+            pool_size: parsed.pool_size,
+            shown: parsed.shown,
+            idle: Mutex::new(Vec::new()),
+        };
+        run(|| {
+            let mut c = store.connect()?;
+            migrate(&mut c, &store.schema)?;
+            store.give_back(c);
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// The schema the tables live in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn connect(&self) -> Result<Client> {
+        self.config.connect(NoTls).map_err(|e| {
+            let base: Error = e.into();
+            Error::Store(Fault::new(
+                "store_unreachable",
+                format!(
+                    "cannot connect to the store '{}': {}",
+                    self.shown,
+                    base.message()
+                ),
+            ))
+            .with_detail("field", "store")
+            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
+        })
+    }
+
+    fn take(&self) -> Result<Client> {
+        loop {
+            let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match pooled {
+                Some(c) if c.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => return self.connect(),
+            }
+        }
+    }
+
+    fn give_back(&self, c: Client) {
+        if c.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.pool_size {
+            idle.push(c);
+        }
+    }
+
+    /// Runs `f` on a pooled connection (reads, or single statements), off the async
+    /// worker threads.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        run(|| {
+            let mut c = self.take()?;
+            let out = f(&mut c);
+            self.give_back(c);
+            out
+        })
+    }
+
+    /// Runs `f` in a SERIALIZABLE transaction and commits; a serialization failure or
+    /// deadlock (another writer touched the same rows) runs `f` again on fresh data.
+    pub fn write<T>(&self, f: impl FnMut(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.transact(IsolationLevel::Serializable, f)
+    }
+
+    /// Like [`write`](Self::write), READ COMMITTED: for statements that lock their rows
+    /// themselves (`FOR UPDATE SKIP LOCKED`).
+    pub fn write_committed<T>(
+        &self,
+        f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.transact(IsolationLevel::ReadCommitted, f)
+    }
+
+    fn transact<T>(
+        &self,
+        level: IsolationLevel,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        run(|| {
+            let mut c = self.take()?;
+            let (mut tries, mut duplicates) = (0, 0);
+            let out = loop {
+                tries += 1;
+                let attempt = (|| -> Result<T> {
+                    let mut tx = c.build_transaction().isolation_level(level).start()?;
+                    let out = f(&mut tx)?;
+                    tx.commit()?;
+                    Ok(out)
+                })();
+                match attempt {
+                    Err(e)
+                        if e.kind() == DUPLICATE_KIND
+                            && duplicates < MAX_DUPLICATE_TRIES
+                            && !c.is_closed() =>
+                    {
+                        duplicates += 1;
+                    }
+                    Err(e) if e.kind() == RETRY_KIND && tries < MAX_TRIES && !c.is_closed() => {
+                        // A little jitter so colliding writers do not collide again.
+                        let ms = rand::random::<u64>() % (1 + u64::from(tries.min(20)));
+                        std::thread::sleep(Duration::from_millis(ms));
+                    }
+                    other => break other,
+                }
+            };
+            self.give_back(c);
+            out
+        })
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a client blocks on its own small runtime, which Tokio forbids inside a
+        // runtime: close them on a thread of their own.
+        let clients = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        if !clients.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("o365-pg-close".into())
+                .spawn(move || drop(clients));
+        }
+    }
+}
+
+/// Runs a database call through [`crate::runtime::off_worker`]. The synchronous client
+/// blocks on a small runtime of its own, which Tokio forbids on a current-thread runtime's
+/// thread (a multi-thread worker leaves its runtime in `block_in_place` first): such a
+/// caller gets an error instead of a panic.
+fn run<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() != RuntimeFlavor::MultiThread => {
+            Err(Error::WrongThread(Fault::new(
+                "wrong_thread",
+                "the PostgreSQL store cannot be called on a current-thread Tokio runtime",
+            ))
+            .with_hint("call it from a multi-thread runtime, or outside any runtime"))
+        }
+        _ => crate::runtime::off_worker(f),
+    }
+}
+
+/// Creates the schema if needed and applies the missing migrations, in one transaction
+/// under an advisory lock (one per schema), so hosts starting together migrate once.
+fn migrate(c: &mut Client, schema: &str) -> Result<()> {
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('o365.migrate.' || $1::text))",
+        &[&schema],
+    )?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; \
+         CREATE TABLE IF NOT EXISTS {schema}.o365_schema (version BIGINT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+    ))?;
+    let current: i64 = tx
+        .query_one(
+            &format!("SELECT COALESCE(MAX(version), 0) FROM {schema}.o365_schema"),
+            &[],
+        )?
+        .get(0);
+    let newest = migrations::newest();
+    if current > newest {
+        return Err(Error::store(format!(
+            "the store was written by a newer library (schema {current}, this library knows {newest})"
+        ))
+        .with_hint("upgrade the library, or point it at another store"));
+    }
+    for (version, sql) in migrations::MIGRATIONS {
+        if *version > current {
+            tx.batch_execute(&format!("SET LOCAL search_path TO {schema}; {sql}"))
+                .map_err(|e| Error::store(format!("migration {version} failed: {e}")))?;
+            tx.execute(
+                &format!("INSERT INTO {schema}.o365_schema (version) VALUES ($1)"),
+                &[version],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The version the schema is at.
+fn schema_version(c: &mut Client) -> Result<i64> {
+    Ok(
+        c.query_one("SELECT COALESCE(MAX(version), 0) FROM o365_schema", &[])?
+            .get(0),
+    )
+}
+
+/// Unicode lower case of an address: the key addresses are unique and looked up by (the
+/// same folding as SQLite's `o365_lower`, independent of the database's locale).
+pub(crate) fn address_key(address: &str) -> String {
+    address.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_options_are_split_off_and_checked() {
+        let u = parse_url("postgres://u:secret@h:5432/db?sslmode=disable&schema=crm_1&pool_size=3")
+            .unwrap();
+        assert_eq!(u.driver, "postgres://u:secret@h:5432/db?sslmode=disable");
+        assert_eq!((u.schema.as_str(), u.pool_size), ("crm_1", 3));
+        assert_eq!(u.shown, "postgres://u:***@h:5432/db");
+        assert_eq!(parse_url("postgres://h/db").unwrap().schema, "public");
+        for bad in [
+            "postgres://h/db?sslmode=require",
+            "postgres://h/db?sslmode=verify-full",
+            "postgres://h/db?sslrootcert=/ca.pem",
+            "postgres://h/db?schema=Crm",
+            "postgres://h/db?schema=a;drop",
+            "postgres://h/db?schema=",
+            "postgres://h/db?pool_size=0",
+        ] {
+            let e = parse_url(bad).unwrap_err();
+            assert_eq!(e.status(), crate::error::status::STORE, "{bad}");
+            assert!(e.hint().unwrap().contains("sslmode"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unreachable_server_is_a_store_error_with_a_hint() {
+        // Port 1 on loopback: nothing listens there.
+        let e = PgStore::open("postgres://u@127.0.0.1:1/db?connect_timeout=5").unwrap_err();
+        assert_eq!(e.status(), crate::error::status::STORE);
+        assert!(e.message().contains("cannot connect"), "{e}");
+        assert!(e.hint().unwrap().contains("running"), "{e}");
+    }
+}
