@@ -434,7 +434,9 @@ mod tests {
             "postgres://h/db?schema=",
             "postgres://h/db?pool_size=0",
         ] {
-            let e = parse_url(bad).unwrap_err();
+            let Err(e) = parse_url(bad) else {
+                panic!("{bad} was accepted")
+            };
             assert_eq!(e.status(), crate::error::status::STORE, "{bad}");
             assert!(e.hint().unwrap().contains("sslmode"), "{bad}");
         }
@@ -447,5 +449,78 @@ mod tests {
         assert_eq!(e.status(), crate::error::status::STORE);
         assert!(e.message().contains("cannot connect"), "{e}");
         assert!(e.hint().unwrap().contains("running"), "{e}");
+    }
+
+    /// The test server (`scripts/pg_cluster.sh`, `make test`): see tests/store_conformance.rs.
+    fn server() -> Option<String> {
+        match std::env::var("O365_TEST_PG_URL") {
+            Ok(u) => Some(u),
+            Err(_) if std::env::var("O365_TEST_PG_SKIP").as_deref() == Ok("1") => None,
+            Err(_) => panic!(
+                "O365_TEST_PG_URL is not set: run `scripts/pg_cluster.sh start /tmp/o365-pg` and \
+                 export the URL it prints (`make test` does both), or set O365_TEST_PG_SKIP=1"
+            ),
+        }
+    }
+
+    fn with_schema(url: &str, schema: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}schema={schema}")
+    }
+
+    fn drop_schema(url: &str, schema: &str) {
+        let mut c =
+            postgres::Client::connect(&url.replacen("postgres://", "postgresql://", 1), NoTls)
+                .unwrap();
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .unwrap();
+    }
+
+    #[test]
+    fn hosts_opening_together_migrate_once_and_schemas_stay_apart() {
+        use crate::store::{LeaseStore, MailboxRecord, MailboxStore};
+        let Some(url) = server() else { return };
+        let tag = rand::random::<u32>();
+        let (a, b) = (format!("unit_a_{tag:08x}"), format!("unit_b_{tag:08x}"));
+        // Eight "hosts" open one new schema at once: one migrates, all see version 6.
+        let stores: Vec<PgStore> = std::thread::scope(|s| {
+            let opening: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| PgStore::open(&with_schema(&url, &a))))
+                .collect();
+            opening
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        for s in &stores {
+            assert_eq!(s.schema_version().unwrap(), (6, 6));
+        }
+        let applied: i64 = stores[0]
+            .read(|c| Ok(c.query_one("SELECT count(*) FROM o365_schema", &[])?.get(0)))
+            .unwrap();
+        assert_eq!(applied, 6, "each migration applied once");
+        // Another schema in the same database is another installation.
+        let other = PgStore::open(&with_schema(&url, &b)).unwrap();
+        stores[0]
+            .insert_mailbox(&MailboxRecord {
+                id: "m1".into(),
+                address: "a@x.example".into(),
+                kind: "user".into(),
+                alias_of: None,
+                users: vec!["u1".into()],
+                main_user: "u1".into(),
+                auth_state: "not_authenticated".into(),
+                settings: serde_json::json!({}),
+                account: None,
+                created_at: 1,
+                updated_at: 1,
+            })
+            .unwrap();
+        assert!(stores[7].find_mailbox("A@X.example").unwrap().is_some());
+        assert!(other.find_mailbox("a@x.example").unwrap().is_none());
+        drop(stores);
+        drop(other);
+        drop_schema(&url, &a);
+        drop_schema(&url, &b);
     }
 }
