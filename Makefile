@@ -1,12 +1,15 @@
 # o365 — top-level commands.
 #
-#   make deps    check (and, as root on Debian, install) cc, c++, valgrind, php+FFI, phpunit, python3+venv
+#   make deps    check (and, as root on Debian, install) cc, c++, valgrind, php+FFI, phpunit, python3+venv,
+#                postgresql
 #   make lib     build target/debug/libo365.so (dev profile)
 #   make header  regenerate include/o365.h and include/o365_php.h (commit them)
 #   make test    everything, stopping at the first failure:
 #                cargo fmt --check, cargo clippy -D warnings, cargo test --workspace (incl. the
 #                simulator), header staleness check, C harness under valgrind, C++ test under
-#                valgrind, PHPUnit; ends with each runner's summary and a total line
+#                valgrind, PHPUnit; ends with each runner's summary and a total line. Runs
+#                with a throwaway PostgreSQL (scripts/pg_cluster.sh run) for the PostgreSQL
+#                store tests, or the server in O365_TEST_PG_URL
 #   make demo    the main job end to end (examples/demo.c) against o365-sim on a temporary store
 #   make bench   benchmarks (scripts/bench.sh, else scripts/bench_*.sh, else cargo bench)
 #   make install PREFIX=/usr/local DESTDIR=   stripped release library with soname and symlinks,
@@ -62,12 +65,12 @@ VALGRIND_SIM ?= $(VALGRIND)
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
 
-.PHONY: help deps lib header sim binaries test demo bench clean \
+.PHONY: help deps lib header sim binaries test test-steps demo bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary \
         dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -86,7 +89,13 @@ header:
 
 # ---- make test ---------------------------------------------------------------------------
 
+# The whole run has a throwaway PostgreSQL (scripts/pg_cluster.sh: initdb in a temporary
+# directory, loopback only) for the PostgreSQL store tests, stopped at the end, also when a
+# step fails. With O365_TEST_PG_URL set, that server is used instead.
 test: deps
+	@scripts/pg_cluster.sh run $(MAKE) --no-print-directory test-steps
+
+test-steps:
 	@rm -rf $(BUILD)/logs
 	@$(STEP) cargo-fmt $(CARGO) fmt --all -- --check --color=never
 	@$(STEP) import-check scripts/check_imports.py --self-test
@@ -120,7 +129,7 @@ test-clippy:
 	@$(STEP) cargo-clippy $(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 
 test-cargo:
-	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
+	@$(STEP) cargo-test scripts/pg_cluster.sh run $(CARGO) test --workspace $(CARGO_FEATURES)
 
 test-header: lib
 	@$(STEP) header-check scripts/check-header.sh $(LIB)

@@ -51,6 +51,9 @@ probe() {
     [[ -f /usr/include/nlohmann/json.hpp ]] || need "nlohmann/json.hpp (C++ test only)" nlohmann-json3-dev
     # the link page test drives Debian's headless Chromium over the DevTools protocol
     command -v chromium >/dev/null 2>&1 || need "chromium (headless browser test of the link page)" chromium
+    # the PostgreSQL store tests start a throwaway server (scripts/pg_cluster.sh)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
+        need "PostgreSQL server (initdb, pg_ctl: PostgreSQL store tests)" postgresql
     if ! command -v python3 >/dev/null 2>&1; then
         need "python3" python3
         need "python3 venv" python3-venv
@@ -66,7 +69,7 @@ if ((${#missing_pkgs[@]} == 0)); then
         echo "deps: cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
         exit 1
     fi
-    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, chromium, cargo)"
+    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, chromium, postgresql, cargo)"
     exit 0
 fi
 

@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for tests: scripts/pg_cluster.sh start|stop|url DIR
+# A throwaway PostgreSQL cluster for tests: scripts/pg_cluster.sh start|stop|url DIR | run CMD...
 #
 #   start DIR  initdb in DIR (created if missing), start the server listening on a Unix
 #              socket in DIR and on 127.0.0.1 at a free port, print its URL on stdout
 #              (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable).
 #   url DIR    print the URL of the cluster running in DIR.
 #   stop DIR   stop the server and delete DIR.
+#   run CMD... start a cluster in a new temporary directory, run CMD with O365_TEST_PG_URL
+#              set to its URL, stop it and delete the directory (also when CMD fails or is
+#              interrupted); exits with CMD's status. With O365_TEST_PG_URL already set, CMD
+#              just runs against that server.
 #
 # Runs as the invoking user; as root (initdb refuses root) the cluster runs as the
 # `postgres` system user, which owns DIR. Trust authentication, loopback only: tests only.
 set -euo pipefail
 
 cmd=${1:-}
+if [[ $cmd == run ]]; then
+    shift
+    if [[ $# -eq 0 ]]; then
+        echo "usage: $0 run CMD [ARGS...]" >&2
+        exit 2
+    fi
+    if [[ -n ${O365_TEST_PG_URL:-} ]]; then
+        exec "$@"
+    fi
+    tmp=$(mktemp -d /tmp/o365-pg.XXXXXX)
+    trap '"$0" stop "$tmp"' EXIT
+    trap 'exit 130' INT TERM
+    O365_TEST_PG_URL=$("$0" start "$tmp")
+    export O365_TEST_PG_URL
+    echo "pg_cluster: PostgreSQL for the tests at $O365_TEST_PG_URL" >&2
+    rc=0
+    "$@" || rc=$?
+    exit "$rc"
+fi
 dir=${2:-}
 if [[ -z $cmd || -z $dir ]]; then
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|url DIR, or $0 run CMD [ARGS...]" >&2
     exit 2
 fi
 
@@ -101,7 +124,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|url DIR, or $0 run CMD [ARGS...]" >&2
     exit 2
     ;;
 esac
