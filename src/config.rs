@@ -766,6 +766,20 @@ impl Config {
         if let Some(k) = &self.encryption_key {
             decode_key(k).map_err(|m| Error::invalid_field("encryption_key", m))?;
         }
+        // A database store has no folder beside it for a key file, and every host needs the
+        // same key: it comes from the config (or O365_ENCRYPTION_KEY).
+        let remote = self.store.split_once("://").is_some_and(|(s, _)| {
+            s.eq_ignore_ascii_case("postgres") || s.eq_ignore_ascii_case("postgresql")
+        });
+        if remote
+            && self.encryption_key.is_none()
+            && std::env::var_os("O365_ENCRYPTION_KEY").is_none()
+        {
+            return Err(Error::invalid_field(
+                "encryption_key",
+                "a PostgreSQL store needs encryption_key (or O365_ENCRYPTION_KEY), the same on every host",
+            ));
+        }
         for (field, url) in [
             ("endpoints.login", &self.endpoints.login),
             ("endpoints.graph", &self.endpoints.graph),

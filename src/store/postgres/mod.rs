@@ -443,6 +443,16 @@ mod tests {
     }
 
     #[test]
+    fn the_key_must_come_from_the_config() {
+        if std::env::var_os("O365_ENCRYPTION_KEY").is_some() {
+            return;
+        }
+        let e = crate::config::Config::from_json(r#"{"store": "postgres://u@h/db"}"#).unwrap_err();
+        assert_eq!(e.status(), crate::error::status::INVALID_ARGUMENT);
+        assert_eq!(e.fault().details["field"], "encryption_key", "{e}");
+    }
+
+    #[test]
     fn unreachable_server_is_a_store_error_with_a_hint() {
         // Port 1 on loopback: nothing listens there.
         let e = PgStore::open("postgres://u@127.0.0.1:1/db?connect_timeout=5").unwrap_err();
