@@ -533,4 +533,42 @@ mod tests {
         drop_schema(&url, &a);
         drop_schema(&url, &b);
     }
+
+    #[test]
+    fn calls_from_async_workers_leave_the_runtime_first() {
+        use crate::store::{MailboxStore, TokenStore};
+        use std::sync::Arc;
+        let Some(url) = server() else { return };
+        let schema = format!("unit_rt_{:08x}", rand::random::<u32>());
+        let store = Arc::new(PgStore::open(&with_schema(&url, &schema)).unwrap());
+        // On a multi-thread runtime's workers, many at once: block_in_place, then the
+        // client's own block_on.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let found = rt.block_on(async {
+            let tasks: Vec<_> = (0..16)
+                .map(|_| {
+                    let s = store.clone();
+                    tokio::spawn(async move { s.list_mailboxes(None).map(|m| m.len()) })
+                })
+                .collect();
+            let mut n = 0;
+            for t in tasks {
+                n += t.await.unwrap().unwrap();
+            }
+            n
+        });
+        assert_eq!(found, 0);
+        drop(rt);
+        // On a current-thread runtime the synchronous client cannot run: an error, no panic.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let e = rt.block_on(async { store.get_token("m1") }).unwrap_err();
+        assert_eq!(e.status(), crate::error::status::WRONG_THREAD, "{e}");
+        drop(store);
+        drop_schema(&url, &schema);
+    }
 }
