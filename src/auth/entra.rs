@@ -1,41 +1,128 @@
-//! The Microsoft identity platform (Entra ID v2.0) on the wire: tenant discovery, the token
-//! endpoint (authorization code, refresh, device code), device authorization, and the
-//! mapping of its error bodies (`error`, `error_codes`, `AADSTSnnnn`) to library errors.
+//! The Microsoft identity platform (Entra ID v2.0) on the wire: tenant discovery, and every
+//! grant through the `oauth2` crate (authorization code + PKCE, refresh token, device
+//! authorization and device-code polling) over the shared HTTP client, with Microsoft's error
+//! bodies (`error`, `error_codes`, `AADSTSnnnn`, trace and correlation ids) kept in
+//! [`TokenError`], oauth2's custom error response type, and mapped to library errors.
 
+use crate::config::AppConfig;
 use crate::error::{Error, Fault, Result};
-use serde::Deserialize;
+use oauth2::basic::{
+    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AccessToken, AsyncHttpClient, AuthType, AuthorizationCode, ClientId, ClientSecret,
+    DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, HttpClientError, HttpRequest,
+    HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardRevocableToken, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// Tenant id every personal Microsoft account carries (`tid`).
 pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
-/// A token endpoint success body.
-#[derive(Debug, Clone, Deserialize)]
+/// A token endpoint success body, as the library uses it.
+#[derive(Debug, Clone, Default)]
 pub struct TokenResponse {
     pub access_token: String,
-    #[serde(default)]
     pub refresh_token: Option<String>,
-    #[serde(default)]
     pub id_token: Option<String>,
-    #[serde(default)]
-    pub expires_in: Option<Value>,
-    #[serde(default)]
+    /// Lifetime of the access token in seconds.
+    pub expires_in: Option<i64>,
+    /// Extended lifetime (Entra's resilience window) in seconds.
+    pub ext_expires_in: Option<i64>,
     pub scope: Option<String>,
 }
 
 impl TokenResponse {
-    /// Lifetime in seconds (Microsoft sends a number; older endpoints a string).
+    /// Lifetime in seconds (3599 when Microsoft does not say).
     pub fn expires_in_secs(&self) -> i64 {
-        match &self.expires_in {
-            Some(Value::Number(n)) => n.as_i64().unwrap_or(3599),
-            Some(Value::String(s)) => s.parse().unwrap_or(3599),
-            _ => 3599,
+        self.expires_in.unwrap_or(3599)
+    }
+}
+
+/// The token endpoint's success body on the wire: oauth2's [`oauth2::TokenResponse`] with
+/// Entra's extra fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntraTokens {
+    access_token: AccessToken,
+    #[serde(default = "bearer")]
+    token_type: BasicTokenType,
+    /// Microsoft sends a number; older endpoints a string.
+    #[serde(default, deserialize_with = "seconds")]
+    expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "seconds")]
+    ext_expires_in: Option<i64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    id_token: Option<String>,
+    #[serde(
+        default,
+        rename = "scope",
+        deserialize_with = "oauth2::helpers::deserialize_space_delimited_vec",
+        serialize_with = "oauth2::helpers::serialize_space_delimited_vec"
+    )]
+    scopes: Option<Vec<Scope>>,
+}
+
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
+
+/// A lifetime in seconds, as a number or a numeric string (anything else: absent).
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+impl oauth2::TokenResponse for EntraTokens {
+    type TokenType = BasicTokenType;
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs)
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+}
+
+impl From<EntraTokens> for TokenResponse {
+    fn from(t: EntraTokens) -> Self {
+        TokenResponse {
+            access_token: t.access_token.secret().clone(),
+            refresh_token: t.refresh_token.map(|r| r.secret().clone()),
+            id_token: t.id_token,
+            expires_in: t.expires_in,
+            ext_expires_in: t.ext_expires_in,
+            scope: t
+                .scopes
+                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
         }
     }
 }
 
-/// A token endpoint error body.
-#[derive(Debug, Clone, Deserialize, Default)]
+/// A token endpoint error body: oauth2's custom error response type for every grant, so
+/// Microsoft's details (`error_codes` = the AADSTS numbers, trace and correlation ids,
+/// `suberror`, `claims`) survive into our errors.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct TokenError {
     #[serde(default)]
     pub error: String,
@@ -43,13 +130,26 @@ pub struct TokenError {
     pub error_description: String,
     #[serde(default)]
     pub error_codes: Vec<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suberror: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// A claims challenge (conditional access), to be passed to a new authorization request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_uri: Option<String>,
 }
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.short_description())
+    }
+}
+
+impl oauth2::ErrorResponse for TokenError {}
 
 impl TokenError {
     pub fn has_code(&self, code: i64) -> bool {
@@ -73,25 +173,122 @@ pub enum TokenOutcome {
     Refused(TokenError),
 }
 
-/// Device authorization response.
-#[derive(Debug, Clone, Deserialize)]
+/// Device authorization response (also what a device-code poll is built from).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceCode {
     pub device_code: String,
     pub user_code: String,
     pub verification_uri: String,
-    #[serde(default = "default_device_expiry")]
     pub expires_in: i64,
-    #[serde(default = "default_interval")]
     pub interval: i64,
     #[serde(default)]
     pub message: Option<String>,
 }
 
-fn default_device_expiry() -> i64 {
-    900
+/// Entra's extra field of the device authorization response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceFields {
+    #[serde(default)]
+    message: Option<String>,
 }
-fn default_interval() -> i64 {
-    5
+
+impl oauth2::ExtraDeviceAuthorizationFields for DeviceFields {}
+
+type DeviceAuthorization = oauth2::DeviceAuthorizationResponse<DeviceFields>;
+
+/// oauth2's client typed with Entra's token response and error body; the token endpoint set.
+type EntraClient<HasDeviceAuthUrl = EndpointNotSet> = oauth2::Client<
+    TokenError,
+    EntraTokens,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    HasDeviceAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// What one request through [`Wire`] saw.
+#[derive(Default)]
+enum Seen {
+    #[default]
+    Nothing,
+    Failed(HttpClientError<reqwest::Error>),
+    Answered {
+        status: u16,
+        body: Vec<u8>,
+    },
+}
+
+/// oauth2's HTTP client for one grant request: the shared reqwest client (through oauth2's
+/// reqwest adapter), remembering the last answer so that a failure is reported with the HTTP
+/// status and, for device polling (whose oauth2 error type is fixed to the RFC 8628 fields),
+/// Microsoft's whole error body.
+struct Wire<'h> {
+    http: &'h reqwest::Client,
+    seen: Mutex<Seen>,
+}
+
+/// The HTTP failure itself is kept in [`Wire::seen`].
+#[derive(Debug)]
+struct WireError;
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the HTTP request failed")
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl<'h> Wire<'h> {
+    fn new(http: &'h reqwest::Client) -> Self {
+        Wire {
+            http,
+            seen: Mutex::new(Seen::Nothing),
+        }
+    }
+
+    fn sent(&self) -> bool {
+        !matches!(
+            *self.seen.lock().unwrap_or_else(|e| e.into_inner()),
+            Seen::Nothing
+        )
+    }
+
+    fn take(&self) -> Seen {
+        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn remember(&self, seen: Seen) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for Wire<'_> {
+    type Error = WireError;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, WireError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            match self.http.call(request).await {
+                Ok(resp) => {
+                    self.remember(Seen::Answered {
+                        status: resp.status().as_u16(),
+                        body: resp.body().clone(),
+                    });
+                    Ok(resp)
+                }
+                Err(e) => {
+                    self.remember(Seen::Failed(e));
+                    Err(WireError)
+                }
+            }
+        })
+    }
 }
 
 pub struct Entra<'a> {
@@ -104,12 +301,13 @@ pub struct Entra<'a> {
 
 impl Entra<'_> {
     fn net(&self, e: reqwest::Error) -> Error {
+        self.unreachable(crate::graph::describe(&e))
+    }
+
+    fn unreachable(&self, why: String) -> Error {
         Error::Network(Fault::new(
             "network",
-            format!(
-                "the Microsoft sign-in service could not be reached: {}",
-                crate::graph::describe(&e)
-            ),
+            format!("the Microsoft sign-in service could not be reached: {why}"),
         ))
         .with_hint(crate::graph::network_hint(self.proxy.as_deref()))
     }
@@ -119,17 +317,18 @@ impl Entra<'_> {
     }
 
     /// The tenant id behind a domain (or `None` when Entra does not know the domain).
-    /// Personal-account domains resolve to [`CONSUMERS_TENANT_ID`].
+    /// Personal-account domains resolve to [`CONSUMERS_TENANT_ID`]. Not a grant: a plain GET
+    /// of the OpenID configuration (oauth2 has no discovery).
     pub async fn discover_tenant(&self, domain: &str) -> Result<Option<String>> {
         let url = self.endpoint(domain, "v2.0/.well-known/openid-configuration");
         let resp = self.http.get(&url).send().await.map_err(|e| self.net(e))?;
         if !resp.status().is_success() {
             return Ok(None);
         }
-        let doc: Value = resp.json().await.map_err(|e| self.net(e))?;
-        let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
+        let doc: OpenIdConfiguration = resp.json().await.map_err(|e| self.net(e))?;
         // issuer: https://login.microsoftonline.com/<tenant id>/v2.0
-        let tid = issuer
+        let tid = doc
+            .issuer
             .trim_end_matches('/')
             .trim_end_matches("/v2.0")
             .rsplit('/')
@@ -141,68 +340,214 @@ impl Entra<'_> {
         Ok(Some(tid.to_owned()))
     }
 
-    /// POSTs a form to the token endpoint.
-    pub async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> Result<TokenOutcome> {
-        let url = self.endpoint(tenant, "oauth2/v2.0/token");
-        let resp = self
-            .http
-            .post(&url)
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| self.net(e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.net(e))?;
-        if status.is_success() {
-            let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-                Error::Remote(Fault::new(
-                    "unexpected_response",
-                    format!("the token endpoint answered with unreadable JSON: {e}"),
-                ))
-            })?;
-            return Ok(TokenOutcome::Ok(t));
+    /// oauth2's client for the tenant's token endpoint, the secret (if any) in the body as
+    /// Entra expects it (`client_secret_post`).
+    fn client(&self, tenant: &str, app: &AppConfig, with_secret: bool) -> Result<EntraClient> {
+        let token_url = TokenUrl::new(self.endpoint(tenant, "oauth2/v2.0/token"))
+            .map_err(|e| Error::invalid_field("endpoints.login", e.to_string()))?;
+        let mut client =
+            oauth2::Client::new(ClientId::new(app.client_id.clone().unwrap_or_default()))
+                .set_auth_type(AuthType::RequestBody)
+                .set_token_uri(token_url);
+        if let (true, Some(s)) = (with_secret, app.client_secret.as_deref()) {
+            client = client.set_client_secret(ClientSecret::new(s.to_owned()));
         }
-        match serde_json::from_slice::<TokenError>(&body) {
-            Ok(e) if !e.error.is_empty() => Ok(TokenOutcome::Refused(e)),
-            _ => Err(Error::Remote(Fault::new(
-                "sign_in_service_error",
-                format!(
-                    "the Microsoft sign-in service answered {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                ),
-            ))
-            .with_detail("http_status", status.as_u16())),
-        }
+        Ok(client)
     }
 
-    /// Starts a device-code flow.
+    /// Redeems an authorization code (PKCE verifier, the redirect URI of the authorization
+    /// request, and the scopes asked for).
+    pub async fn exchange_code(
+        &self,
+        tenant: &str,
+        app: &AppConfig,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+        scope: &str,
+    ) -> Result<TokenOutcome> {
+        let client = self.client(tenant, app, true)?;
+        let mut request = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+            .add_extra_param("scope", scope);
+        // Without a redirect URI (only the setup check's test code) the parameter is left out.
+        if !redirect_uri.is_empty() {
+            let redirect = RedirectUrl::new(redirect_uri.to_owned())
+                .map_err(|e| Error::invalid_field("redirect_uri", e.to_string()))?;
+            request = request.set_redirect_uri(std::borrow::Cow::Owned(redirect));
+        }
+        let wire = Wire::new(self.http);
+        let res = request.request_async(&wire).await;
+        self.token_outcome(&wire, res, Some)
+    }
+
+    /// Redeems a refresh token (Entra rotates it: the answer may carry a new one).
+    pub async fn refresh(
+        &self,
+        tenant: &str,
+        app: &AppConfig,
+        refresh_token: &str,
+        scope: &str,
+    ) -> Result<TokenOutcome> {
+        let client = self.client(tenant, app, true)?;
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let wire = Wire::new(self.http);
+        let res = client
+            .exchange_refresh_token(&token)
+            .add_scopes(scopes(scope))
+            .request_async(&wire)
+            .await;
+        self.token_outcome(&wire, res, Some)
+    }
+
+    /// Starts a device-code flow (device authorization request; no secret, as before).
     pub async fn device_code(
         &self,
         tenant: &str,
-        client_id: &str,
+        app: &AppConfig,
         scope: &str,
     ) -> Result<DeviceCode> {
-        let url = self.endpoint(tenant, "oauth2/v2.0/devicecode");
-        let resp = self
-            .http
-            .post(&url)
-            .form(&[("client_id", client_id), ("scope", scope)])
-            .send()
-            .await
-            .map_err(|e| self.net(e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.net(e))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| {
-                Error::Remote(Fault::new(
-                    "unexpected_response",
-                    format!("the device-code endpoint answered with unreadable JSON: {e}"),
-                ))
-            });
+        let client = self
+            .client(tenant, app, false)?
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(self.endpoint(tenant, "oauth2/v2.0/devicecode"))
+                    .map_err(|e| Error::invalid_field("endpoints.login", e.to_string()))?,
+            );
+        let wire = Wire::new(self.http);
+        let res: std::result::Result<DeviceAuthorization, _> = client
+            .exchange_device_code()
+            .add_scopes(scopes(scope))
+            .request_async(&wire)
+            .await;
+        match self.settle(&wire, res, Some, "device-code")? {
+            Ok(d) => Ok(DeviceCode {
+                device_code: d.device_code().secret().clone(),
+                user_code: d.user_code().secret().clone(),
+                verification_uri: String::clone(d.verification_uri()),
+                expires_in: d.expires_in().as_secs() as i64,
+                interval: d.interval().as_secs() as i64,
+                message: d.extra_fields().message.clone(),
+            }),
+            Err(e) => Err(refusal_error(&e)),
         }
-        let e: TokenError = serde_json::from_slice(&body).unwrap_or_default();
-        Err(refusal_error(&e))
     }
+
+    /// One poll of a device-code flow: exactly one token request, built and its success
+    /// parsed by oauth2. Our poller owns the timing (library clock, supervision), so oauth2's
+    /// own polling loop is cut to one request: its deadline is zero on a clock that moves on
+    /// once the request went out. Its error type for this grant is fixed to the RFC 8628
+    /// fields, so a refusal is read from Microsoft's body as a [`TokenError`] (codes kept).
+    pub async fn poll_device(
+        &self,
+        tenant: &str,
+        app: &AppConfig,
+        device: &DeviceCode,
+    ) -> Result<TokenOutcome> {
+        let client = self.client(tenant, app, true)?;
+        let auth: DeviceAuthorization = serde_json::from_value(serde_json::to_value(device)?)
+            .map_err(|e| Error::internal(format!("device code unusable: {e}")))?;
+        let wire = Wire::new(self.http);
+        let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let clock = || {
+            if wire.sent() {
+                start + chrono::Duration::seconds(1)
+            } else {
+                start
+            }
+        };
+        let res = client
+            .exchange_device_access_token(&auth)
+            .set_time_fn(clock)
+            .request_async(&wire, |_| std::future::ready(()), Some(Duration::ZERO))
+            .await;
+        self.token_outcome(&wire, res, |_| None)
+    }
+
+    fn token_outcome<TE: oauth2::ErrorResponse + 'static>(
+        &self,
+        wire: &Wire<'_>,
+        res: std::result::Result<EntraTokens, RequestTokenError<WireError, TE>>,
+        refusal: impl FnOnce(TE) -> Option<TokenError>,
+    ) -> Result<TokenOutcome> {
+        Ok(match self.settle(wire, res, refusal, "token")? {
+            Ok(t) => TokenOutcome::Ok(t.into()),
+            Err(e) => TokenOutcome::Refused(e),
+        })
+    }
+
+    /// One request's result: the parsed answer, Entra's refusal (its error body), or a
+    /// library error (network, an unreadable answer, a non-OAuth error page).
+    /// `refusal` takes oauth2's parsed error body; `None`: read it from the raw answer.
+    fn settle<T, TE: oauth2::ErrorResponse + 'static>(
+        &self,
+        wire: &Wire<'_>,
+        res: std::result::Result<T, RequestTokenError<WireError, TE>>,
+        refusal: impl FnOnce(TE) -> Option<TokenError>,
+        endpoint: &str,
+    ) -> Result<std::result::Result<T, TokenError>> {
+        let err = match res {
+            Ok(t) => return Ok(Ok(t)),
+            Err(RequestTokenError::ServerResponse(e)) => match refusal(e) {
+                Some(e) if !e.error.is_empty() => return Ok(Err(e)),
+                _ => None,
+            },
+            Err(e) => Some(e.to_string() + &source_chain(&e)),
+        };
+        match wire.take() {
+            Seen::Nothing => Err(Error::internal(format!(
+                "the {endpoint} request was not sent: {}",
+                err.unwrap_or_default()
+            ))),
+            Seen::Failed(HttpClientError::Reqwest(e)) => Err(self.net(*e)),
+            Seen::Failed(e) => Err(self.unreachable(e.to_string())),
+            Seen::Answered { status: 200, .. } => Err(Error::Remote(Fault::new(
+                "unexpected_response",
+                format!(
+                    "the {endpoint} endpoint answered with unreadable JSON: {}",
+                    err.unwrap_or_default()
+                ),
+            ))),
+            Seen::Answered { status, body } => match serde_json::from_slice::<TokenError>(&body) {
+                Ok(e) if !e.error.is_empty() => Ok(Err(e)),
+                _ => Err(Error::Remote(Fault::new(
+                    "sign_in_service_error",
+                    format!(
+                        "the Microsoft sign-in service answered {}: {}",
+                        reqwest::StatusCode::from_u16(status)
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|_| status.to_string()),
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
+                    ),
+                ))
+                .with_detail("http_status", status)),
+            },
+        }
+    }
+}
+
+/// The causes below an error, as `: cause: cause`.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+/// A space-separated scope list as oauth2 scopes.
+fn scopes(scope: &str) -> impl Iterator<Item = Scope> + '_ {
+    scope.split_whitespace().map(|s| Scope::new(s.to_owned()))
+}
+
+/// The part of the OpenID configuration that tenant discovery reads.
+#[derive(Deserialize)]
+struct OpenIdConfiguration {
+    #[serde(default)]
+    issuer: String,
 }
 
 /// Entra refusals that are about the app registration: (AADSTS code, error kind, what to fix).
@@ -293,13 +638,21 @@ pub fn refusal_error(e: &TokenError) -> Error {
 
 /// Claims of a JWT (id token) without checking the signature: it came straight from the
 /// token endpoint over TLS, which OpenID Connect allows for the code flow.
-pub fn jwt_claims(jwt: &str) -> Option<Value> {
+pub fn jwt_claims<T: serde::de::DeserializeOwned>(jwt: &str) -> Option<T> {
     use base64::Engine;
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// The id token claims the sign-in reads.
+#[derive(Debug, Deserialize)]
+pub struct IdTokenClaims {
+    /// The account's tenant ([`CONSUMERS_TENANT_ID`] for personal accounts).
+    #[serde(default)]
+    pub tid: Option<String>,
 }
 
 #[cfg(test)]
@@ -361,7 +714,8 @@ mod tests {
     fn reads_jwt_claims() {
         use base64::Engine;
         let p = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"tid":"t1"}"#);
-        assert_eq!(jwt_claims(&format!("h.{p}.s")).unwrap()["tid"], "t1");
-        assert!(jwt_claims("garbage").is_none());
+        let claims: IdTokenClaims = jwt_claims(&format!("h.{p}.s")).unwrap();
+        assert_eq!(claims.tid.as_deref(), Some("t1"));
+        assert!(jwt_claims::<IdTokenClaims>("garbage").is_none());
     }
 }
