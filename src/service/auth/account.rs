@@ -156,8 +156,8 @@ impl Client {
         if owner.id == m.id || owner.kind == "alias" || owner.auth_state != "authenticated" {
             return Ok(None);
         }
-        let has_alias = Account::of(owner.account.as_ref())
-            .is_some_and(|a| a.addresses.contains(&m.address));
+        let has_alias =
+            Account::of(owner.account.as_ref()).is_some_and(|a| a.addresses.contains(&m.address));
         Ok(has_alias.then_some(owner))
     }
 

@@ -5,7 +5,7 @@ use super::{
     hash, Account, AuthenticateResponse, DeviceCodePending, DeviceSignInCompleted,
     DeviceSignInFailed, Pending,
 };
-use crate::auth::entra::{refusal_error, DeviceCode, TokenOutcome};
+use crate::auth::entra::{device_refusal, DeviceCode, DevicePoll, TokenOutcome};
 use crate::error::{Error, Fault, Result};
 use crate::service::Client;
 use crate::store::{AuthStateRow, MailboxRecord, TakeState};
@@ -134,22 +134,11 @@ impl Client {
                 self.report_device(row, result.clone())?;
                 result.map(Some)
             }
-            TokenOutcome::Refused(e) if e.error == "authorization_pending" => Ok(None),
-            TokenOutcome::Refused(e) if e.error == "slow_down" => Err(Error::Remote(Fault::new(
-                "slow_down",
-                "Microsoft asked to poll more slowly",
-            ))),
             TokenOutcome::Refused(e) => {
-                let err = match e.error.as_str() {
-                    "authorization_declined" | "access_denied" => Error::AuthRequired(Fault::new(
-                        "access_denied",
-                        "the user declined the sign-in on the device-code page",
-                    )),
-                    "expired_token" => Error::AuthRequired(Fault::new(
-                        "expired_token",
-                        "the device code expired before the sign-in was completed",
-                    )),
-                    _ => refusal_error(&e),
+                let err = match device_refusal(&e) {
+                    DevicePoll::Pending => return Ok(None),
+                    DevicePoll::SlowDown(err) => return Err(err),
+                    DevicePoll::Ended(err) => err,
                 };
                 self.finish_device(row, Err(err.clone()))?;
                 Err(err)
