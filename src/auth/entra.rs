@@ -769,6 +769,7 @@ mod tests {
     /// last one repeats) and records what it was sent.
     struct Canned {
         url: String,
+        http: reqwest::Client,
         seen: std::sync::Arc<std::sync::Mutex<Vec<Sent>>>,
     }
 
@@ -835,12 +836,24 @@ mod tests {
                 let _ = sock.shutdown().await;
             }
         });
-        Canned { url, seen }
+        Canned {
+            url,
+            http: http(),
+            seen,
+        }
     }
 
     impl Canned {
         fn sent(&self) -> Vec<Sent> {
             self.seen.lock().unwrap().clone()
+        }
+
+        fn entra(&self) -> Entra<'_> {
+            Entra {
+                http: &self.http,
+                login: &self.url,
+                proxy: None,
+            }
         }
     }
 
@@ -921,12 +934,7 @@ mod tests {
             ),
         ])
         .await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         let web = app(Some("s3cret"));
         let scope = "openid offline_access Mail.Read";
         let e = refused(
@@ -1026,12 +1034,7 @@ mod tests {
             ("access_denied", 65004, "The user denied the request."),
         ];
         let srv = canned(cases.iter().map(|(e, c, t)| aad(e, *c, t)).collect()).await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         let public = app(None);
         for (i, (error, code, _)) in cases.iter().enumerate() {
             let e = refused(
@@ -1087,12 +1090,7 @@ mod tests {
             "id_token": "h.p.s",
         });
         let srv = canned(vec![(200, "application/json", body.to_string())]).await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         let TokenOutcome::Ok(t) = entra
             .poll_device("common", &app(Some("s")), &device())
             .await
@@ -1127,12 +1125,7 @@ mod tests {
             r#"{"token_type":"Bearer","expires_in":3599,"access_token":"at-2","refresh_token":"rt-2"}"#.into(),
         ));
         let srv = canned(answers).await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         for (code, _) in cases {
             let e = refused(
                 entra
@@ -1192,12 +1185,7 @@ mod tests {
             ),
         ])
         .await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         let dc = entra
             .device_code("contoso", &app(Some("s")), "User.Read Mail.Read")
             .await
@@ -1237,12 +1225,7 @@ mod tests {
             (400, "application/json", r#"{"unexpected":"shape"}"#.into()),
         ])
         .await;
-        let http = http();
-        let entra = Entra {
-            http: &http,
-            login: &srv.url,
-            proxy: None,
-        };
+        let entra = srv.entra();
         let err = entra.refresh("t", &app(None), "rt", "s").await.unwrap_err();
         assert_eq!(err.kind(), "sign_in_service_error");
         assert_eq!(err.status(), crate::error::status::REMOTE);
@@ -1266,7 +1249,7 @@ mod tests {
             format!("http://{}", l.local_addr().unwrap())
         };
         let entra = Entra {
-            http: &http,
+            http: &srv.http,
             login: &closed,
             proxy: None,
         };
