@@ -35,16 +35,6 @@ pub enum AliasSendMode {
     Rewrite,
 }
 
-impl AliasSendMode {
-    pub fn parse(s: &str) -> Option<AliasSendMode> {
-        match s {
-            "error" => Some(AliasSendMode::Error),
-            "rewrite" => Some(AliasSendMode::Rewrite),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum UserKind {

@@ -88,7 +88,7 @@ pub enum FlowKind {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Lifetimes {
     pub access_token_secs: i64,
     pub refresh_inactivity_secs: i64,
