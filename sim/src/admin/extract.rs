@@ -5,16 +5,18 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::reply::AdminErr;
 
-/// A JSON request body (`Content-Type: application/json`) read into `T`. Malformed JSON, a
-/// missing, unknown or mistyped field: 400 `invalid_request` with serde's account of it
-/// (`unknown field `delya_ms`, expected one of `ms`, `minMs`, `maxMs``); another content
-/// type: 415; too large: 413.
+/// A JSON object request body (`Content-Type: application/json`) read into `T`. Malformed
+/// JSON, a body that is not an object, a missing, unknown or mistyped field: 400
+/// `invalid_request` with serde's account of it (``unknown field `delya_ms`, expected one of
+/// `ms`, `minMs`, `maxMs` ``, with the path for nested fields); another content type: 415; too
+/// large: 413.
 pub struct Body<T>(pub T);
 
 impl<T, S> FromRequest<S> for Body<T>
@@ -25,21 +27,45 @@ where
     type Rejection = AdminErr;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AdminErr> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(body_rejected(e)),
+        if !json_content_type(req.headers()) {
+            return Err(AdminErr::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a request with Content-Type: application/json",
+            ));
         }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AdminErr::new(e.status(), e.body_text()))?;
+        // Serde would also read a JSON array into a struct (field by position): the admin API
+        // takes objects only.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => return Err(AdminErr::bad("a JSON object body is required")),
+            Some(b'{') => {}
+            Some(_) => return Err(AdminErr::bad("the body must be a JSON object")),
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| Body(v))
+            .map_err(|e: JsonRejection| AdminErr::bad(e.body_text()))
     }
 }
 
-fn body_rejected(e: JsonRejection) -> AdminErr {
-    let status = match &e {
-        JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
-            StatusCode::BAD_REQUEST
-        }
-        other => other.status(),
+/// `application/json`, or `application/<anything>+json`, parameters (`; charset=...`)
+/// ignored.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
     };
-    AdminErr::new(status, e.body_text())
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// A query string read into `T` (400 `invalid_request` for an unknown or malformed
