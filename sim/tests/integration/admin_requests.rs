@@ -254,16 +254,7 @@ async fn raw(t: &T, method: Method, path: &str, content_type: Option<&str>, body
     if let Some(ct) = content_type {
         rb = rb.header("content-type", ct);
     }
-    let r = rb.send().await.expect("request");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().await.unwrap();
-    Resp {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    }
+    Resp::read(rb.send().await.expect("request")).await
 }
 
 #[tokio::test]
