@@ -165,44 +165,35 @@ pub async fn dispatch(State(sim): State<AppState>, req: Request) -> Response<Bod
         Ok(x) => x,
         Err(e) => return finish(&sim, Err(e), crid.as_deref(), lbl),
     };
-    let immutable = parts
-        .headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.to_ascii_lowercase()
-                .replace(' ', "")
-                .contains("idtype=\"immutableid\"")
-        });
-    let max_page = parts
+    // `Prefer` preferences, one per item of every `Prefer` header.
+    let prefer: Vec<&str> = parts
         .headers
         .get_all("prefer")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .find_map(|p| {
-            p.trim()
-                .strip_prefix("odata.maxpagesize=")
-                .and_then(|n| n.trim().parse().ok())
-        });
-    let body_as_text = parts
-        .headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| {
-            let p = p.trim().to_ascii_lowercase().replace(' ', "");
-            match p
-                .strip_prefix("outlook.body-content-type=")?
-                .trim_matches('"')
-            {
-                "text" => Some(true),
-                "html" => Some(false),
-                _ => None,
-            }
-        });
+        .map(str::trim)
+        .collect();
+    let immutable = prefer.iter().any(|p| {
+        p.to_ascii_lowercase()
+            .replace(' ', "")
+            .contains("idtype=\"immutableid\"")
+    });
+    let max_page = prefer.iter().find_map(|p| {
+        p.strip_prefix("odata.maxpagesize=")
+            .and_then(|n| n.trim().parse().ok())
+    });
+    let body_as_text = prefer.iter().find_map(|p| {
+        let p = p.to_ascii_lowercase().replace(' ', "");
+        match p
+            .strip_prefix("outlook.body-content-type=")?
+            .trim_matches('"')
+        {
+            "text" => Some(true),
+            "html" => Some(false),
+            _ => None,
+        }
+    });
     let query = parse_query(&raw_query);
     if let Some(bad) = query.keys().find(|k| {
         k.starts_with('$')

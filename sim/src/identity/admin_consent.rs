@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::Response;
 
-use super::authorize::{app_and_redirect_error, Params};
+use super::authorize::{app_and_redirect, Params};
 use super::forms::login_page;
 use super::pages::error_page;
 use super::{parse_scopes, TenantPath};
@@ -25,16 +25,10 @@ pub async fn adminconsent(
     if matches!(tp, TenantPath::Common | TenantPath::Consumers) {
         return error_page(90130, "Admin consent is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.");
     }
-    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let (client_id, redirect_uri) = match app_and_redirect(&w, &tp, &q) {
+        Ok(v) => v,
+        Err(page) => return *page,
     };
-    let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
-        return page;
-    }
     let scopes = match q.get("scope") {
         Some(s) if s.to_ascii_lowercase().ends_with("/.default") && !s.contains(' ') => vec![],
         Some(s) => match parse_scopes(s) {
@@ -64,5 +58,5 @@ pub async fn adminconsent(
     let ctx = random_token(24);
     let hint = flow.login_hint.clone().unwrap_or_default();
     w.flows.insert(ctx.clone(), flow);
-    login_page(&w, &tenant, &ctx, client_id, &hint, None)
+    login_page(&w, &tenant, &ctx, &client_id, &hint, None)
 }

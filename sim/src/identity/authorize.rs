@@ -25,26 +25,30 @@ fn valid_redirect(uri: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The error Entra shows on its own page (never redirected: the redirect URI is not trusted
-/// yet) when `client_id` is not a registered app (AADSTS700016) or `redirect_uri` is not one
-/// of its registered redirect URIs (AADSTS50011); None when both are fine.
-pub(super) fn app_and_redirect_error(
+/// The `client_id` and `redirect_uri` of a browser request, checked; else the error Entra
+/// shows on its own page (never redirected: the redirect URI is not trusted yet): no
+/// `client_id` (AADSTS900144), not a registered app (AADSTS700016), or `redirect_uri` not one
+/// of its registered redirect URIs (AADSTS50011).
+pub(super) fn app_and_redirect(
     w: &World,
     tp: &TenantPath,
-    client_id: &str,
-    redirect_uri: &str,
-) -> Option<Response<Body>> {
-    let app = match registered_app(w, tp, client_id) {
-        Ok(a) => a,
-        Err(m) => return Some(error_page(700016, &m)),
+    q: &Params,
+) -> Result<(String, String), Box<Response<Body>>> {
+    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+        return Err(Box::new(error_page(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )));
     };
-    if !valid_redirect(redirect_uri) || !app.redirect_registered(redirect_uri) {
-        return Some(error_page(
+    let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
+    let app = registered_app(w, tp, client_id).map_err(|m| Box::new(error_page(700016, &m)))?;
+    if !valid_redirect(&redirect_uri) || !app.redirect_registered(&redirect_uri) {
+        return Err(Box::new(error_page(
             50011,
-            &redirect_mismatch(redirect_uri, client_id),
-        ));
+            &redirect_mismatch(&redirect_uri, client_id),
+        )));
     }
-    None
+    Ok((client_id.clone(), redirect_uri))
 }
 
 pub(super) fn sso_cookie(headers: &HeaderMap) -> Option<String> {
@@ -68,16 +72,10 @@ pub async fn authorize(
     let Some(tp) = TenantPath::resolve(&w, &tenant) else {
         return error_page(90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
     };
-    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let (client_id, redirect_uri) = match app_and_redirect(&w, &tp, &q) {
+        Ok(v) => v,
+        Err(page) => return *page,
     };
-    let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    if let Some(page) = app_and_redirect_error(&w, &tp, client_id, &redirect_uri) {
-        return page;
-    }
     let mut flow = Flow {
         kind: FlowKind::Authorize,
         tenant: tenant.clone(),

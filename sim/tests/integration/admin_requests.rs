@@ -295,10 +295,10 @@ async fn malformed_bodies_get_a_clear_400() {
     // Wrong values inside an otherwise well-formed body.
     let r = t
         .req(
-            Method::PATCH,
-            "/_sim/tenants/contoso.example",
+            Method::POST,
+            "/_sim/tenants",
             None,
-            Some(json!({"aliasSendMode": "silently"})),
+            Some(json!({"domain": "neu.example", "aliasSendMode": "silently"})),
             &[],
         )
         .await;
