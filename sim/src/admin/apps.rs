@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::extract::Body;
+use super::extract::{Body, NoFields};
 use super::reply::{created, ok, AdminErr, Created, Reply};
 use crate::server::AppState;
 use crate::state::{new_guid, App, Platform};
@@ -143,7 +143,11 @@ pub async fn get(State(sim): State<AppState>, Path(id): Path<String>) -> Reply<A
     ok(AppView::from(a))
 }
 
-pub async fn remove(State(sim): State<AppState>, Path(id): Path<String>) -> Reply<Deleted> {
+pub async fn remove(
+    State(sim): State<AppState>,
+    Path(id): Path<String>,
+    _: NoFields,
+) -> Reply<Deleted> {
     sim.w()
         .apps
         .remove(&id)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use serde::Serialize;
 
+use super::extract::NoFields;
 use super::reply::{ok, Reply};
 use crate::counters::CountersView;
 use crate::server::AppState;
@@ -19,7 +20,7 @@ pub struct Reset {
 }
 
 /// Zeroes the counters and clears the throttling windows.
-pub async fn reset(State(sim): State<AppState>) -> Reply<Reset> {
+pub async fn reset(State(sim): State<AppState>, _: NoFields) -> Reply<Reset> {
     sim.counters.reset();
     sim.throttle.reset();
     ok(Reset { reset: true })

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::reply::AdminErr;
 
@@ -27,26 +28,60 @@ where
     type Rejection = AdminErr;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AdminErr> {
-        if !json_content_type(req.headers()) {
-            return Err(AdminErr::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "expected a request with Content-Type: application/json",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AdminErr::new(e.status(), e.body_text()))?;
-        // Serde would also read a JSON array into a struct (field by position): the admin API
-        // takes objects only.
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            None => return Err(AdminErr::bad("a JSON object body is required")),
-            Some(b'{') => {}
-            Some(_) => return Err(AdminErr::bad("the body must be a JSON object")),
-        }
-        Json::<T>::from_bytes(&bytes)
-            .map(|Json(v)| Body(v))
-            .map_err(|e: JsonRejection| AdminErr::bad(e.body_text()))
+        let headers = req.headers().clone();
+        let bytes = body_bytes(req, state).await?;
+        read_object(&headers, &bytes).map(Body)
     }
+}
+
+/// The body of a request that takes no fields (`POST .../reset`, `DELETE ...`): none, or an
+/// empty JSON object (`{}`); a field is refused like any unknown field, not ignored.
+pub struct NoFields;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+impl<S> FromRequest<S> for NoFields
+where
+    S: Send + Sync,
+{
+    type Rejection = AdminErr;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AdminErr> {
+        let headers = req.headers().clone();
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(NoFields);
+        }
+        read_object::<Empty>(&headers, &bytes).map(|_| NoFields)
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AdminErr> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e| AdminErr::new(e.status(), e.body_text()))
+}
+
+/// A JSON object body read into `T` (see [`Body`]).
+fn read_object<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, AdminErr> {
+    if !json_content_type(headers) {
+        return Err(AdminErr::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected a request with Content-Type: application/json",
+        ));
+    }
+    // Serde would also read a JSON array into a struct (field by position): the admin API
+    // takes objects only.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(AdminErr::bad("a JSON object body is required")),
+        Some(b'{') => {}
+        Some(_) => return Err(AdminErr::bad("the body must be a JSON object")),
+    }
+    Json::<T>::from_bytes(bytes)
+        .map(|Json(v)| v)
+        .map_err(|e: JsonRejection| AdminErr::bad(e.body_text()))
 }
 
 /// `application/json`, or `application/<anything>+json`, parameters (`; charset=...`)

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 
-use super::extract::Body;
+use super::extract::{Body, NoFields};
 use super::reply::{created, ok, AdminErr, Cleared, Created, Reply};
 use crate::faults::{FaultRule, FaultSpec};
 use crate::server::AppState;
@@ -31,7 +31,7 @@ pub async fn add(State(sim): State<AppState>, Body(spec): Body<FaultSpec>) -> Cr
     created(sim.faults.add(spec))
 }
 
-pub async fn clear(State(sim): State<AppState>) -> Reply<Cleared> {
+pub async fn clear(State(sim): State<AppState>, _: NoFields) -> Reply<Cleared> {
     sim.faults.clear();
     ok(Cleared { cleared: true })
 }
@@ -41,7 +41,11 @@ pub struct Removed {
     pub removed: u64,
 }
 
-pub async fn remove(State(sim): State<AppState>, Path(id): Path<u64>) -> Reply<Removed> {
+pub async fn remove(
+    State(sim): State<AppState>,
+    Path(id): Path<u64>,
+    _: NoFields,
+) -> Reply<Removed> {
     if sim.faults.remove(id) {
         ok(Removed { removed: id })
     } else {

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 
+use super::extract::NoFields;
 use super::reply::{ok, AdminErr, Reply};
 use crate::server::AppState;
 
@@ -26,7 +27,7 @@ pub struct Saved {
     pub saved: bool,
 }
 
-pub async fn save(State(sim): State<AppState>) -> Reply<Saved> {
+pub async fn save(State(sim): State<AppState>, _: NoFields) -> Reply<Saved> {
     sim.save()
         .map_err(|e| AdminErr::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     ok(Saved {

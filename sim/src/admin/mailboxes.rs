@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Body, Params};
+use super::extract::{Body, NoFields, Params};
 use super::owner_id;
 use super::reply::{created, ok, AdminErr, Created, Reply};
 use crate::graph::json::parent_folder_id;
@@ -321,6 +321,7 @@ pub struct SyncEpoch {
 pub async fn invalidate_sync(
     State(sim): State<AppState>,
     Path(u): Path<String>,
+    _: NoFields,
 ) -> Reply<SyncEpoch> {
     let mut w = sim.w();
     let id = owner_id(&w, &u)?;

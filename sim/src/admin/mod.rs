@@ -2,8 +2,9 @@
 //! sim/README.md for the route list.
 //!
 //! One module per area. Every request body or query string is a typed struct with
-//! `deny_unknown_fields`, read through [`extract::Body`] / [`extract::Params`], so a misspelt
-//! field is a 400 naming it; every answer is a typed struct; every error is
+//! `deny_unknown_fields`, read through [`extract::Body`] / [`extract::Params`] (a `POST` or
+//! `DELETE` without fields through [`extract::NoFields`]: no body or `{}`), so a misspelt field
+//! is a 400 naming it; every answer is a typed struct; every error is
 //! `{"error": {"code", "message"}}` ([`reply::AdminErr`]).
 
 mod apps;
@@ -27,7 +28,7 @@ use axum::Router;
 
 use crate::server::AppState;
 
-pub use extract::{Body, Params};
+pub use extract::{Body, NoFields, Params};
 pub use reply::{AdminErr, ErrorBody, ErrorCode, ErrorDetail};
 
 pub fn router() -> Router<AppState> {

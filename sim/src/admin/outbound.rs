@@ -3,7 +3,7 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::extract::Params;
+use super::extract::{NoFields, Params};
 use super::reply::{ok, Cleared, Reply};
 use crate::server::AppState;
 use crate::state::OutboundMail;
@@ -46,7 +46,7 @@ pub async fn list(
     ok(OutboundList { messages })
 }
 
-pub async fn clear(State(sim): State<AppState>) -> Reply<Cleared> {
+pub async fn clear(State(sim): State<AppState>, _: NoFields) -> Reply<Cleared> {
     sim.w().outbound.clear();
     ok(Cleared { cleared: true })
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::extract::Body;
+use super::extract::{Body, NoFields};
 use super::reply::{created, ok, AdminErr, Created, Reply};
 use crate::server::AppState;
 use crate::state::{new_guid, AliasSendMode, Tenant};
@@ -135,6 +135,7 @@ pub async fn add_consent(
 pub async fn remove_consent(
     State(sim): State<AppState>,
     Path((t, client)): Path<(String, String)>,
+    _: NoFields,
 ) -> Reply<Tenant> {
     let mut w = sim.w();
     let t = w.tenant_mut(&t).ok_or_else(no_tenant)?;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::extract::Body;
+use super::extract::{Body, NoFields};
 use super::reply::{created, ok, AdminErr, Created, Reply};
 use crate::server::AppState;
 use crate::state::{new_guid, Grant, User, UserKind};
@@ -234,6 +234,7 @@ pub async fn add_grant(
 pub async fn remove_grant(
     State(sim): State<AppState>,
     Path((u, g)): Path<(String, String)>,
+    _: NoFields,
 ) -> Reply<UserView> {
     let mut w = sim.w();
     let gid = w

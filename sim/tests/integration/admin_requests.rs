@@ -248,6 +248,55 @@ async fn unknown_fields_are_refused_naming_the_field() {
     assert_eq!(l["maxRecipients"], 5);
 }
 
+#[tokio::test]
+async fn requests_without_fields_take_no_body_or_an_empty_object() {
+    let t = T::new().await;
+    let fault = t
+        .admin(
+            Method::POST,
+            "/faults",
+            Some(json!({"path": "/v1.0/nothing", "status": 503})),
+        )
+        .await;
+    let id = fault["id"].as_u64().unwrap();
+    for (method, path) in [
+        (Method::DELETE, "/_sim/faults".to_string()),
+        (Method::DELETE, format!("/_sim/faults/{id}")),
+        (Method::POST, "/_sim/counters/reset".to_string()),
+        (
+            Method::POST,
+            format!("/_sim/mailboxes/{ANNA}/invalidate-sync"),
+        ),
+        (Method::DELETE, "/_sim/outbound".to_string()),
+        (Method::POST, "/_sim/save".to_string()),
+    ] {
+        let r = t
+            .req(method.clone(), &path, None, Some(json!({"all": true})), &[])
+            .await;
+        assert_refused(&r, "unknown field `all`", &format!("{method} {path}"));
+    }
+    let faults = t.admin(Method::GET, "/faults", None).await;
+    assert_eq!(faults["faults"].as_array().unwrap().len(), 1, "{faults}");
+    let epoch = t
+        .admin(Method::GET, &format!("/mailboxes/{ANNA}"), None)
+        .await["syncEpoch"]
+        .clone();
+    assert_eq!(epoch, 1, "the refused invalidate-sync changed nothing");
+    // `{}` and no body at all are both fine.
+    let r = t
+        .admin(
+            Method::POST,
+            &format!("/mailboxes/{ANNA}/invalidate-sync"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r["syncEpoch"], 2);
+    let r = t
+        .admin(Method::DELETE, &format!("/faults/{id}"), None)
+        .await;
+    assert_eq!(r["removed"], id);
+}
+
 /// Sends `body` as it is, with `content_type` (none when absent).
 async fn raw(t: &T, method: Method, path: &str, content_type: Option<&str>, body: &str) -> Resp {
     let mut rb = t.http.request(method, t.url(path)).body(body.to_string());
