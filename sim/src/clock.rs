@@ -34,6 +34,17 @@ impl Clock {
     }
 }
 
+/// `90.00:00:00` style (days.hours:minutes:seconds), as Entra prints durations.
+pub fn duration_text(secs: i64) -> String {
+    format!(
+        "{}.{:02}:{:02}:{:02}",
+        secs / 86400,
+        (secs % 86400) / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
 /// `2024-05-01T10:00:00Z` (whole seconds, UTC), as Graph prints DateTimeOffset values.
 pub fn iso(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 #[derive(Default)]
 pub struct Counters {
@@ -24,6 +24,28 @@ pub struct Counters {
     pub http_requests: AtomicU64,
 }
 
+/// The counters at one moment (`GET /_sim/counters`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountersView<M> {
+    pub requests: u64,
+    pub http_requests: u64,
+    /// `"GET /v1.0/me/mailFolders/{id}/messages"` -> count.
+    pub requests_per_route: BTreeMap<String, u64>,
+    /// The most requests in flight at once per mailbox (user id -> n).
+    pub max_concurrency_per_mailbox: M,
+    #[serde(rename = "throttled429")]
+    pub throttled_429: u64,
+    pub refreshes: u64,
+    pub codes_redeemed: u64,
+    pub device_codes_redeemed: u64,
+    pub client_credentials: u64,
+    pub tokens_issued: u64,
+    pub messages_sent: u64,
+    pub faults_injected: u64,
+    pub connections_dropped: u64,
+}
+
 pub fn inc(a: &AtomicU64) {
     a.fetch_add(1, Ordering::Relaxed);
 }
@@ -39,23 +61,30 @@ impl Counters {
         }
     }
 
-    pub fn snapshot(&self, max_concurrency: impl serde::Serialize) -> Value {
+    /// The counters now, with `max_concurrency` (from the throttle) as
+    /// `maxConcurrencyPerMailbox`.
+    pub fn view<M>(&self, max_concurrency: M) -> CountersView<M> {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        json!({
-            "requests": l(&self.requests),
-            "httpRequests": l(&self.http_requests),
-            "requestsPerRoute": *self.routes.lock().unwrap(),
-            "maxConcurrencyPerMailbox": max_concurrency,
-            "throttled429": l(&self.throttled),
-            "refreshes": l(&self.refreshes),
-            "codesRedeemed": l(&self.codes_redeemed),
-            "deviceCodesRedeemed": l(&self.device_codes_redeemed),
-            "clientCredentials": l(&self.client_credentials),
-            "tokensIssued": l(&self.tokens_issued),
-            "messagesSent": l(&self.messages_sent),
-            "faultsInjected": l(&self.faults_injected),
-            "connectionsDropped": l(&self.connections_dropped),
-        })
+        CountersView {
+            requests: l(&self.requests),
+            http_requests: l(&self.http_requests),
+            requests_per_route: self.routes.lock().unwrap().clone(),
+            max_concurrency_per_mailbox: max_concurrency,
+            throttled_429: l(&self.throttled),
+            refreshes: l(&self.refreshes),
+            codes_redeemed: l(&self.codes_redeemed),
+            device_codes_redeemed: l(&self.device_codes_redeemed),
+            client_credentials: l(&self.client_credentials),
+            tokens_issued: l(&self.tokens_issued),
+            messages_sent: l(&self.messages_sent),
+            faults_injected: l(&self.faults_injected),
+            connections_dropped: l(&self.connections_dropped),
+        }
+    }
+
+    /// [`Counters::view`] as JSON (for in-process tests that index it by name).
+    pub fn snapshot(&self, max_concurrency: impl Serialize) -> serde_json::Value {
+        serde_json::to_value(self.view(max_concurrency)).expect("counters serialize")
     }
 
     pub fn reset(&self) {

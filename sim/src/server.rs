@@ -112,18 +112,18 @@ pub fn router(sim: AppState) -> Router {
         .route("/{tenant}/oauth2/v2.0/logout", get(identity::logout))
         .route(
             "/{tenant}/v2.0/adminconsent",
-            get(identity::authorize::adminconsent),
+            get(identity::admin_consent::adminconsent),
         )
         .route(
             "/{tenant}/adminconsent",
-            get(identity::authorize::adminconsent),
+            get(identity::admin_consent::adminconsent),
         )
-        .route("/{tenant}/login", post(identity::authorize::login_post))
-        .route("/{tenant}/consent", post(identity::authorize::consent_post))
-        .route("/{tenant}/pick", post(identity::authorize::pick_post))
+        .route("/{tenant}/login", post(identity::forms::login_post))
+        .route("/{tenant}/consent", post(identity::forms::consent_post))
+        .route("/{tenant}/pick", post(identity::forms::pick_post))
         .route(
             "/devicelogin",
-            get(identity::authorize::device_page).post(identity::authorize::device_post),
+            get(identity::device::device_page).post(identity::device::device_post),
         )
         .route("/v1.0/{*rest}", any(crate::graph::dispatch))
         .route(

@@ -166,18 +166,8 @@ impl Core {
             return Err(self.mark_reauth(m, generation, "no refresh token was issued")?);
         };
         let app = self.app_registration()?;
-        let client_id = app.client_id.clone().unwrap_or_default();
         let entra = self.entra()?;
-        let mut form = vec![
-            ("client_id", client_id.as_str()),
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt.as_str()),
-            ("scope", set.scope.as_str()),
-        ];
-        if let Some(s) = app.client_secret.as_deref() {
-            form.push(("client_secret", s));
-        }
-        match entra.token(&set.tenant, &form).await? {
+        match entra.refresh(&set.tenant, app, &rt, &set.scope).await? {
             TokenOutcome::Ok(t) => {
                 let new = TokenSet {
                     expires_at: self.now_ms() + t.expires_in_secs() * 1000,

@@ -272,23 +272,16 @@ impl Client {
             Ok(e) => e,
             Err(e) => return CheckItem::from_error("app_registration", "no HTTP client", &e),
         };
-        let mut form = vec![
-            ("client_id", client_id.as_str()),
-            ("grant_type", "authorization_code"),
-            ("code", INVALID_CODE),
-            ("redirect_uri", redirect.as_str()),
-            ("code_verifier", DUMMY_VERIFIER),
-            ("scope", "openid offline_access"),
-        ];
-        if let Some(s) = app.client_secret.as_deref() {
-            form.push(("client_secret", s));
-        }
         let kind = if app.client_secret.is_some() {
             "its client secret"
         } else {
             "a request without a secret (public client)"
         };
-        match entra.token(tenant, &form).await {
+        let scope = "openid offline_access";
+        match entra
+            .exchange_code(tenant, &app, INVALID_CODE, &redirect, DUMMY_VERIFIER, scope)
+            .await
+        {
             Ok(TokenOutcome::Refused(e)) => {
                 if let Some((code, _, hint)) = registration_fault(&e) {
                     return CheckItem::new(

@@ -372,13 +372,18 @@ pub fn collection_bytes<T: Serialize>(
     out
 }
 
+/// A folder's `parentFolderId` (the root's parent is an id Graph makes up from the root's).
+pub fn parent_folder_id(mb: &Mailbox, f: &Folder) -> String {
+    match f.parent {
+        Some(p) => mb.folders[p as usize].id.clone(),
+        None => format!("{}AAE=", mb.folders[ROOT as usize].id.trim_end_matches('=')),
+    }
+}
+
 pub fn folder_json(mb: &Mailbox, f: &Folder, sel: Option<&[String]>) -> Value {
     let mut o = Map::new();
     o.insert("id".into(), json!(f.id));
-    let parent = match f.parent {
-        Some(p) => mb.folders[p as usize].id.clone(),
-        None => format!("{}AAE=", mb.folders[ROOT as usize].id.trim_end_matches('=')),
-    };
+    let parent = parent_folder_id(mb, f);
     for n in FOLDER_PROPS {
         if let Some(s) = sel {
             if !s.iter().any(|x| x == n) {

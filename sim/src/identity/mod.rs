@@ -1,8 +1,12 @@
 //! Microsoft identity platform v2.0: tenant discovery, JWKS, authorize (HTML sign-in), token,
 //! device code and admin consent.
 
+pub mod admin_consent;
 pub mod authorize;
+pub mod complete;
+pub mod device;
 pub mod errors;
+pub mod forms;
 pub mod pages;
 pub mod token;
 

@@ -372,7 +372,7 @@ pub async fn token(
             let inactivity = w.lifetimes.refresh_inactivity_secs;
             if g.expired || g.last_used + inactivity <= now {
                 let issued = crate::clock::iso(g.issued / 1000);
-                return token_error(&sim, "invalid_grant", 700082, &format!("The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive for {}.", crate::admin::duration_text(inactivity)));
+                return token_error(&sim, "invalid_grant", 700082, &format!("The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive for {}.", crate::clock::duration_text(inactivity)));
             }
             if g.rotated && w.lifetimes.strict_refresh_rotation {
                 return token_error(

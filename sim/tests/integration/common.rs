@@ -40,6 +40,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Status, headers and body (as JSON when it is JSON, else `Null`) of a response.
+    pub async fn read(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
@@ -120,17 +133,7 @@ impl T {
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = rb.send().await.expect("request");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Resp::read(rb.send().await.expect("request")).await
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -167,15 +170,7 @@ impl T {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        Resp {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
+        Resp::read(r).await
     }
 
     pub fn authorize_url(

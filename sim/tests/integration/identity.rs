@@ -1114,7 +1114,7 @@ async fn app_registry_is_strict() {
         .await;
     assert_eq!(r.status, 400);
     assert!(
-        r.body["error"]
+        r.body["error"]["message"]
             .as_str()
             .unwrap()
             .contains("unknown field `redirectUri`"),

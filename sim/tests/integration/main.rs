@@ -1,6 +1,7 @@
 //! Integration tests of o365-sim: every endpoint, error case and limit.
 
 mod admin;
+mod admin_requests;
 mod common;
 mod coverage;
 mod csdl;

@@ -1,0 +1,130 @@
+//! A message as Exchange stores it, with its addresses and attachments.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{b64_bytes, b64url};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Addr {
+    pub name: String,
+    pub address: String,
+}
+
+impl Addr {
+    pub fn new(name: &str, address: &str) -> Self {
+        Addr {
+            name: name.to_string(),
+            address: address.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub is_inline: bool,
+    pub content_id: Option<String>,
+    #[serde(with = "b64_bytes")]
+    pub data: Vec<u8>,
+    pub last_modified: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub key: u64,
+    pub rest_id: String,
+    pub immutable_id: String,
+    pub folder: u32,
+    pub version: u32,
+    pub changed_seq: u64,
+    /// Change sequence at which the message arrived in its current folder.
+    #[serde(default)]
+    pub arrived_seq: u64,
+    pub created: i64,
+    pub last_modified: i64,
+    pub received: i64,
+    pub sent: Option<i64>,
+    pub internet_message_id: String,
+    pub subject: String,
+    pub body_html: bool,
+    pub body: String,
+    pub from: Option<Addr>,
+    pub sender: Option<Addr>,
+    pub to: Vec<Addr>,
+    pub cc: Vec<Addr>,
+    pub bcc: Vec<Addr>,
+    pub reply_to: Vec<Addr>,
+    pub is_read: bool,
+    pub is_draft: bool,
+    pub importance: String,
+    pub inference: String,
+    pub categories: Vec<String>,
+    pub flag: String,
+    pub conversation_id: String,
+    pub headers: Vec<(String, String)>,
+    pub attachments: Vec<Attachment>,
+    pub delivery_receipt: bool,
+    pub read_receipt: bool,
+}
+
+impl Message {
+    /// A blank message with fresh ids (the mailbox assigns key, folder and seq on insert).
+    pub fn blank(now: i64) -> Message {
+        Message {
+            key: 0,
+            rest_id: String::new(),
+            immutable_id: String::new(),
+            folder: 0,
+            version: 0,
+            changed_seq: 0,
+            arrived_seq: 0,
+            created: now,
+            last_modified: now,
+            received: now,
+            sent: None,
+            internet_message_id: String::new(),
+            subject: String::new(),
+            body_html: false,
+            body: String::new(),
+            from: None,
+            sender: None,
+            to: vec![],
+            cc: vec![],
+            bcc: vec![],
+            reply_to: vec![],
+            is_read: false,
+            is_draft: false,
+            importance: "normal".into(),
+            inference: "focused".into(),
+            categories: vec![],
+            flag: "notFlagged".into(),
+            conversation_id: String::new(),
+            headers: vec![],
+            attachments: vec![],
+            delivery_receipt: false,
+            read_receipt: false,
+        }
+    }
+
+    pub fn change_key(&self) -> String {
+        let mut b = self.key.to_le_bytes().to_vec();
+        b.extend_from_slice(&self.version.to_le_bytes());
+        format!("CQAAABYAAA{}", b64url(&b))
+    }
+
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.change_key())
+    }
+
+    pub fn has_attachments(&self) -> bool {
+        self.attachments.iter().any(|a| !a.is_inline)
+    }
+
+    pub fn recipient_count(&self) -> usize {
+        self.to.len() + self.cc.len() + self.bcc.len()
+    }
+}
