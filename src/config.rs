@@ -745,6 +745,25 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The store as it may be shown or logged: a SQLite store's path, or the URL with its
+    /// password masked.
+    pub fn store_display(&self) -> String {
+        match self.store.split_once("://") {
+            Some((scheme, _)) if !scheme.eq_ignore_ascii_case("sqlite") => {
+                match url::Url::parse(&self.store) {
+                    Ok(mut u) => {
+                        if u.password().is_some() {
+                            let _ = u.set_password(Some("***"));
+                        }
+                        u.to_string()
+                    }
+                    Err(_) => format!("{scheme}://…"),
+                }
+            }
+            _ => self.store_path().display().to_string(),
+        }
+    }
+
     /// The SQLite file this config points to.
     pub fn store_path(&self) -> PathBuf {
         match self.store.split_once("://") {
@@ -1003,6 +1022,26 @@ mod tests {
             );
             assert!(e.message().contains(field), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn store_display_masks_a_url_password() {
+        let show = |store: &str| {
+            Config::from_json(
+                &serde_json::json!({"store": store, "encryption_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+                    .to_string(),
+            )
+            .unwrap()
+            .store_display()
+        };
+        assert_eq!(show("/var/lib/crm/o365.db"), "/var/lib/crm/o365.db");
+        assert_eq!(
+            show("sqlite:///var/lib/crm/o365.db"),
+            "/var/lib/crm/o365.db"
+        );
+        let pg = show("postgres://crm:hunter2@db.internal:5432/crm?schema=crm1");
+        assert!(!pg.contains("hunter2"), "{pg}");
+        assert!(pg.contains("crm:***@db.internal"), "{pg}");
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Drop for Shared {
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
-            .field("store", &self.inner.config.store)
+            .field("store", &self.inner.config.store_display())
             .field("instance", &self.inner.instance)
             .finish()
     }

@@ -54,7 +54,7 @@ pub unsafe extern "C" fn o365_client_new(
         let info = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "abi_version": O365_ABI_VERSION,
-            "store": client.config().store_path(),
+            "store": client.config().store_display(),
             "warnings": client.warnings(),
         })
         .to_string();
