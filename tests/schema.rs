@@ -330,3 +330,124 @@ fn readme_lists_every_error_kind() {
         assert!(readme.contains(&row), "README.md has no row {row}");
     }
 }
+
+mod common;
+use common::*;
+use o365::ffi::*;
+use serde_json::json;
+
+/// The events of real flows (sync, activity, queued sends that go out and fail, links, a
+/// folder move) each fit their typed contract, so the typed `Event` never falls back.
+#[test]
+fn real_events_fit_their_types() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim, dir.path());
+    cfg["links"] = json!({"base_url": "https://crm.example/o365/link?t={token}"});
+    cfg["sync"] = json!({"scheduler": false});
+    let lib = Lib::open(cfg);
+    let id = import(&lib, ANNA, &["u1", "u2"], json!({"main_user": "u1"}));
+    let (st, v) = sign_in_as(&sim, &lib, &id, "u1", ANNA);
+    assert_eq!(st, O365_OK, "{v}");
+    let mut seen = BTreeSet::new();
+    let mut check = |lib: &Lib| {
+        for e in lib.drain_events(300) {
+            match contract::check_event(&e) {
+                Ok(true) => {
+                    seen.insert(e["type"].as_str().unwrap().to_owned());
+                }
+                Ok(false) => panic!("an event of a type not in EVENT_TYPES: {e}"),
+                Err(why) => panic!("{why}"),
+            }
+        }
+    };
+    lib.ok(o365_sync, json!({"mailbox": id, "user": "u1"}));
+    check(&lib);
+    // Mail from Outlook: an activity at the next sync of Sent Items.
+    sim_admin(
+        &sim,
+        &format!("/mailboxes/{ANNA}/outlook-send"),
+        json!({"subject": "Aus Outlook", "body": "Text", "to": ["kunde@kunden.example"]}),
+    );
+    lib.ok(o365_sync, json!({"mailbox": id, "user": "u1"}));
+    check(&lib);
+    // A queued send that goes out.
+    let q = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1", "queue": true,
+               "message": {"to": ["kunde@kunden.example"], "subject": "Im Hintergrund"}}),
+    );
+    assert_eq!(q["state"], "queued", "{q}");
+    lib.ok(o365_outbox_process, json!({"wait_ms": 10000}));
+    check(&lib);
+    // An agreement link: accepted, then downloaded.
+    let r = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1", "agreement_text": "Vertraulich.", "message": {
+            "to": ["kunde@kunden.example"], "subject": "Unterlagen",
+            "body_text": "Bitte: _agreementLink(Unterlagen)",
+            "attachments": [{"name": "vertrag.pdf", "base64": "VmVydHJhZw=="}]}}),
+    );
+    let token = r["link"]["token"]
+        .as_str()
+        .expect("the link of the send")
+        .to_owned();
+    let acc = lib.ok(
+        o365_link_accept,
+        json!({"token": token, "client_address": "198.51.100.7"}),
+    );
+    lib.ok(
+        o365_link_download,
+        json!({"token": token, "file": 0, "path": dir.path().join("v.pdf"),
+               "acceptance": acc["acceptance"]}),
+    );
+    check(&lib);
+    // A folder move.
+    let job = lib.ok(
+        o365_move_folder_contents,
+        json!({"mailbox": id, "user": "u1", "from": "Gesendete Objekte", "to": "sentitems"}),
+    );
+    assert_eq!(job["state"], "done", "{job}");
+    check(&lib);
+    // A queued send that fails for good: an alias whose tenant does not allow sending from it.
+    let alias = signed_in_alias(&sim, &lib);
+    set_send_from_alias(&sim, "contoso.example", false);
+    lib.ok(
+        o365_send,
+        json!({"mailbox": alias, "user": "u1", "queue": true,
+               "message": {"to": ["kunde@kunden.example"], "subject": "Von info@"}}),
+    );
+    lib.ok(o365_outbox_process, json!({"wait_ms": 10000}));
+    check(&lib);
+    // A sync with one failing folder, then one whose folder tree cannot be read.
+    sim.sim().faults.add(o365_sim::faults::FaultSpec {
+        path: "/v1.0/me/mailFolders/*/messages/delta".into(),
+        status: Some(400),
+        count: Some(1),
+        ..Default::default()
+    });
+    let r = lib.ok(o365_sync, json!({"mailbox": id, "user": "u1"}));
+    assert_eq!(r["status"], "partial", "{r}");
+    sim.sim().faults.clear();
+    sim.sim().faults.add(o365_sim::faults::FaultSpec {
+        path: "/v1.0/me/mailFolders/delta".into(),
+        status: Some(400),
+        ..Default::default()
+    });
+    let (st, e) = lib.call(o365_sync, json!({"mailbox": id, "user": "u1"}));
+    assert_ne!(st, O365_OK, "{e}");
+    sim.sim().faults.clear();
+    check(&lib);
+    for t in [
+        "sync_failed",
+        "sync_completed",
+        "activity",
+        "send_completed",
+        "link_accepted",
+        "link_downloaded",
+        "move_completed",
+        "send_failed",
+    ] {
+        assert!(seen.contains(t), "no {t} event seen: {seen:?}");
+    }
+}

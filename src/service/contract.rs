@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
+pub use super::events::check_event;
 use super::events::{AckedEvent, Event, NextEventFilter};
 use super::link_page::{LinkPage, PageAnswer};
 use super::links::{
@@ -242,14 +243,24 @@ impl From<&Error> for ErrorBody {
 }
 
 impl ErrorBody {
-    /// An error document kept as JSON (outbox entries, sync states) read back as a type.
+    /// An error document kept as JSON (outbox entries) read back as a type.
     pub fn from_document(doc: &Value) -> crate::error::Result<ErrorBody> {
-        serde_json::from_value(doc.clone()).map_err(|e| {
-            Error::internal(format!(
-                "a stored error document does not fit the contract: {e}"
-            ))
-        })
+        stored(doc)
     }
+}
+
+/// A document the domain keeps as JSON (error documents of outbox entries and sync rounds),
+/// read back as its contract type.
+pub fn stored<T: serde::de::DeserializeOwned>(doc: &Value) -> crate::error::Result<T> {
+    serde_json::from_value(doc.clone()).map_err(|e| {
+        Error::internal(format!(
+            "a stored {} does not fit the contract: {e}",
+            std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("document")
+        ))
+    })
 }
 
 /// One error kind: the `error` string of an error document and the status it comes with.

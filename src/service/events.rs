@@ -3,7 +3,7 @@
 //! kept until acked: a crash or restart before the ack delivers them again.
 
 use super::contract::ErrorBody;
-use super::mail_view::{EmailAddress, FolderMove};
+use super::mail_view::{EmailAddress, FolderMove, SyncError};
 use super::Client;
 use crate::error::{Error, Result};
 use crate::store::{EventFilter, EventRecord};
@@ -117,7 +117,7 @@ events! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         folders: Option<Vec<FailedFolder>>,
         /// The (first) error.
-        reason: Option<ErrorBody>,
+        reason: Option<SyncError>,
         run: String,
         sync_id: String,
     }
@@ -195,7 +195,7 @@ events! {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedFolder {
-    pub error: Option<ErrorBody>,
+    pub error: Option<SyncError>,
     pub folder: String,
     pub folder_name: String,
 }
@@ -353,6 +353,18 @@ impl Client {
         } else {
             Err(Error::not_found("event", id))
         }
+    }
+}
+
+/// Whether an event as the host got it fits its type: `Ok(true)` when it is one of
+/// [`EVENT_TYPES`] and fits, `Ok(false)` for other types (the test hook), `Err` for a
+/// published type whose fields do not fit (a break of the contract).
+pub fn check_event(v: &Value) -> std::result::Result<bool, String> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+    match typed(kind, v.clone()) {
+        Some(Ok(_)) => Ok(true),
+        Some(Err(e)) => Err(format!("a '{kind}' event does not fit its type: {e}: {v}")),
+        None => Ok(false),
     }
 }
 

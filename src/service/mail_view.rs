@@ -2,11 +2,11 @@
 //! types of `o365_list_folders`, `o365_list_messages`, `o365_get_message`, `o365_sync`, ...
 //! and of `o365_get_mailbox`'s `health`, built from the cache rows and the sync reports.
 
-use super::contract::ErrorBody;
+use super::contract::{stored, ErrorBody};
 use crate::store::cache::{FolderRow, MessageRow, MoveJob};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 fn rfc3339(ms: Option<i64>) -> Option<String> {
@@ -302,6 +302,25 @@ pub struct CacheCleared {
     pub mailbox: String,
 }
 
+/// The error document of a sync (`o365_sync` folders, `sync_failed`): an [`ErrorBody`] with
+/// `transient` for folder rounds.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Map<String, Value>>,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub message: String,
+    #[schemars(range(min = 1, max = 16))]
+    pub status: i32,
+    /// True when the next round may well succeed by itself (network, throttling, a busy
+    /// service); absent when the folder tree could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transient: Option<bool>,
+}
+
 /// One folder's round of an `o365_sync`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -309,7 +328,7 @@ pub struct FolderSyncReport {
     pub display_name: String,
     /// Why the folder failed (`status` `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    pub error: Option<SyncError>,
     pub folder_id: String,
     /// True when the round started from scratch (first sync, cache clear, expired token).
     pub full: bool,
@@ -347,7 +366,7 @@ impl SyncReport {
         for f in &r.folders {
             folders.push(FolderSyncReport {
                 display_name: f.display_name.clone(),
-                error: f.error.as_ref().map(ErrorBody::from_document).transpose()?,
+                error: f.error.as_ref().map(stored).transpose()?,
                 folder_id: f.folder_id.clone(),
                 full: f.full,
                 pages: f.pages,
@@ -479,4 +498,52 @@ pub struct MailboxHealth {
     /// The end of Microsoft's throttling window for the mailbox, while it lasts.
     pub throttled_until: Option<String>,
     pub token_expires_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_hides_root_and_hidden_folders() {
+        let mk = |id: &str, parent: Option<&str>, wk: Option<&str>, hidden: bool| FolderRow {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            display_name: id.into(),
+            well_known: wk.map(Into::into),
+            unread_count: 0,
+            total_count: 0,
+            child_count: 0,
+            hidden,
+        };
+        let rows = vec![
+            mk("root", None, Some("msgfolderroot"), false),
+            mk("in", Some("root"), Some("inbox"), false),
+            mk("sub", Some("in"), None, false),
+            mk("clutter", Some("root"), Some("clutter"), true),
+        ];
+        let v = Folder::tree(&rows, false);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].parent_id, None);
+        assert_eq!(v[1].parent_id.as_deref(), Some("in"));
+        assert_eq!(Folder::tree(&rows, true).len(), 3);
+    }
+
+    #[test]
+    fn a_message_row_shows_its_recipients_and_defaults() {
+        let page = serde_json::json!({"value": [{"id": "B", "subject": "Hallo",
+            "from": {"emailAddress": {"name": "Dana", "address": "dana@x.example"}},
+            "toRecipients": [{"emailAddress": {"address": "a@x.example"}}],
+            "receivedDateTime": "2024-01-02T03:04:05Z"}]});
+        let (p, _) = crate::sync::model::message_page(&page, "F1");
+        let j = serde_json::to_value(MessageSummary::from(&p.upserts[0])).unwrap();
+        assert_eq!(j["to"][0]["address"], "a@x.example");
+        assert_eq!(j["to"][0]["name"], "");
+        assert_eq!(j["cc"], serde_json::json!([]));
+        assert_eq!(j["from"]["name"], "Dana");
+        assert_eq!(j["received_at"], "2024-01-02T03:04:05.000Z");
+        assert_eq!(j["is_read"], false);
+        assert_eq!(j["categories"], serde_json::json!([]));
+        assert_eq!(j["flag"], Value::Null);
+    }
 }
