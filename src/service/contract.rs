@@ -10,8 +10,10 @@
 //! contract does not name fails a host's validation, so the code, this file, the README and
 //! the wrappers cannot drift apart unnoticed.
 //!
-//! Response fields are declared in alphabetical order: serde_json writes object keys sorted,
-//! so the typed answers are byte for byte the JSON the earlier `json!()` answers were.
+//! Response fields are declared in alphabetical order: the `json!()` answers these types
+//! replace had their keys sorted (serde_json's map), so most typed answers are the same bytes
+//! as before. Key order is no part of the contract: types that extend another (`flatten`) and
+//! events put their own fields in another order.
 
 use crate::error::{status, Error};
 use schemars::generate::SchemaSettings;
@@ -93,7 +95,7 @@ macro_rules! calls {
 }
 
 calls! {
-    "o365_client_new": none -> ClientInfo;
+    "o365_client_new": ClientConfig -> ClientInfo;
     "o365_import_mailbox": ImportMailbox -> Mailbox;
     "o365_list_mailboxes": ListMailboxes -> MailboxList;
     "o365_get_mailbox": GetMailbox -> MailboxDetail;
@@ -136,6 +138,9 @@ calls! {
 pub const PENDING_AUTH_CALLS: &[&str] = &["o365_authenticate", "o365_sign_out", "o365_audit_log"];
 
 // ---- o365_client_new and the test hooks (answered in src/ffi) -----------------------------
+
+/// `o365_client_new` request: the client configuration (README "Configuration").
+pub type ClientConfig = crate::config::Config;
 
 /// `o365_client_new`: what the new client runs with.
 #[derive(Debug, Serialize, JsonSchema)]
