@@ -22,28 +22,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
-pub use super::events::check_event;
-use super::events::{AckedEvent, Event, NextEventFilter};
-use super::link_page::{LinkPage, PageAnswer};
-use super::links::{
+// Every type of the contract is named here: `o365::service::contract::FolderList`, ...
+
+pub use super::events::{check_event, AckedEvent, Event, NextEventFilter};
+pub use super::link_page::{LinkPage, PageAnswer};
+pub use super::links::{
     LinkAccept, LinkAccepted, LinkDownload, LinkDownloaded, LinkOpen, LinkOpened, LinksPurge,
     LinksPurged,
 };
-use super::mailboxes::{
+pub use super::mail_view::{
+    AttachmentContent, CacheCleared, FolderList, FolderMoveResult, MarkReadResult, MessageDeleted,
+    MessageDetail, MessagePage, MovedMessage, SyncReport,
+};
+pub use super::mailboxes::{
     GetMailbox, ImportMailbox, ListMailboxes, Mailbox, MailboxDetail, MailboxList, MailboxRemoved,
     RemoveMailbox, UpdateMailbox,
 };
-use super::maintenance::{Maintenance, MaintenanceResult};
-use super::observe::{MetricsResult, TakeLogs, TakenLogs};
-use super::send::{OutboxProcess, OutboxProcessed, SendMail, SendResult, SendState, SendStatus};
-use super::setup::{CheckSetup, SetupReport};
-use super::sync::{
-    AttachmentContent, CacheClear, CacheCleared, DeleteMessage, FolderList, FolderMoveResult,
-    GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead, MarkReadResult, MessageDeleted,
-    MessageDetail, MessagePage, MoveFolderContents, MoveMessage, MovedMessage, SyncMailbox,
-    SyncReport,
+pub use super::maintenance::{Maintenance, MaintenanceResult};
+pub use super::observe::{MetricsResult, TakeLogs, TakenLogs};
+pub use super::send::{
+    OutboxProcess, OutboxProcessed, SendMail, SendResult, SendState, SendStatus,
 };
-use crate::telemetry::metrics::MetricsRequest;
+pub use super::setup::{CheckSetup, SetupReport};
+pub use super::sync::{
+    CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
+    MoveFolderContents, MoveMessage, SyncMailbox,
+};
+pub use crate::telemetry::metrics::MetricsRequest;
 
 /// A type of the contract: its schema name and how to add its schema to a generator.
 #[derive(Clone, Copy)]
