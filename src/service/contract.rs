@@ -24,7 +24,12 @@ use std::borrow::Cow;
 
 // Every type of the contract is named here: `o365::service::contract::FolderList`, ...
 
-pub use super::events::{check_event, AckedEvent, Event, NextEventFilter};
+pub use super::events::{
+    check_event, AckedEvent, ActivityPayload, AuthCompletedPayload, AuthFailedPayload, Event,
+    EventPayload, LinkAcceptedPayload, LinkDownloadedPayload, MoveCompletedPayload,
+    NextEventFilter, ReauthRequiredPayload, SendCompletedPayload, SendFailedPayload,
+    SyncCompletedPayload, SyncFailedPayload, SyncProgressPayload,
+};
 pub use super::link_page::{LinkPage, PageAnswer};
 pub use super::links::{
     LinkAccept, LinkAccepted, LinkDownload, LinkDownloaded, LinkOpen, LinkOpened, LinksPurge,
