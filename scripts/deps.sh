@@ -60,6 +60,9 @@ probe() {
     elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         need "python3 venv (python3 -m venv)" python3-venv
     fi
+    # scripts/check-schema.sh checks include/o365.schema.json as a draft 2020-12 schema
+    python3 -c 'import jsonschema; jsonschema.Draft202012Validator' >/dev/null 2>&1 ||
+        need "python3 jsonschema (schema check)" python3-jsonschema
 }
 
 probe
@@ -69,7 +72,7 @@ if ((${#missing_pkgs[@]} == 0)); then
         echo "deps: cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
         exit 1
     fi
-    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, chromium, postgresql, cargo)"
+    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv+jsonschema, chromium, postgresql, cargo)"
     exit 0
 fi
 

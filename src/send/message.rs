@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
 pub const MAX_HEADERS: usize = 5;
 
 /// A recipient: `"a@b.c"` or `{"address": "a@b.c", "name": "A B"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Recipient {
     Address(String),
@@ -46,7 +46,7 @@ impl Recipient {
 pub use crate::core::spool::AttachmentInput;
 
 /// `message` of `o365_send`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     #[serde(default)]

@@ -6,20 +6,22 @@
 //! `a` (acceptance receipt of an agreement link). Form fields of the accept step: `csrf`,
 //! `agree`. Cookie: `o365_link_csrf`.
 
+use super::events::{LinkAcceptedPayload, LinkDownloadedPayload};
 use super::Client;
 use crate::error::{Error, Fault, Result};
 use crate::links::page::{self, esc, field, Lang, Look, RangeAsk, Texts};
 use crate::links::{self, token};
 use crate::store::links::{LinkAccess, LinkFile, LinkRecord};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// How long the accept form stays valid after the page was shown.
 const FORM_MAX_AGE_MS: i64 = 2 * 3600 * 1000;
 const CSRF_COOKIE: &str = "o365_link_csrf";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkPage {
     /// `GET`, `HEAD` or `POST`.
@@ -48,8 +50,9 @@ pub struct LinkPage {
     pub user_agent: Option<String>,
 }
 
-/// What to answer.
-#[derive(Debug, Serialize)]
+/// `o365_link_page`: what to answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PageAnswer {
     pub status: u16,
     pub headers: BTreeMap<String, String>,
@@ -62,7 +65,9 @@ pub struct PageAnswer {
     pub stream: Option<StreamAnswer>,
 }
 
-#[derive(Debug, Serialize)]
+/// A file range of a link page answer, read with `o365_link_read`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StreamAnswer {
     pub id: String,
     /// First byte of the range within the file.
@@ -439,18 +444,17 @@ impl Client {
             user_agent: user_agent.clone(),
             file_index: None,
         })?;
-        self.publish(
-            "link_accepted",
+        self.publish_event(
             Some(&link.mailbox_id),
             Some(format!("link_accepted:{}:{seq}", link.id)),
-            json!({
-                "send_id": link.send_id,
-                "link": link.id,
-                "accepted_at": crate::clock::rfc3339(at),
-                "client_address": client_address,
-                "user_agent": user_agent,
-                "agreement_text": link.agreement_text,
-            }),
+            &LinkAcceptedPayload {
+                accepted_at: crate::clock::rfc3339(at),
+                agreement_text: link.agreement_text.clone(),
+                client_address,
+                link: link.id.clone(),
+                send_id: link.send_id.clone(),
+                user_agent,
+            },
         )?;
         Ok((at, links::receipt(self, &link.id, seq)?))
     }
@@ -594,21 +598,20 @@ impl Client {
     ) -> Result<()> {
         let at = self.now_ms();
         let answer = answer.map(str::to_owned).unwrap_or_else(token::nonce);
-        let (_, fresh) = self.publish(
-            "link_downloaded",
+        let (_, fresh) = self.publish_event(
             Some(&link.mailbox_id),
             Some(format!("link_downloaded:{}:{answer}", link.id)),
-            json!({
-                "send_id": link.send_id,
-                "link": link.id,
-                "file": f.name,
-                "file_index": f.index,
-                "size": f.size,
-                "downloaded_at": crate::clock::rfc3339(at),
-                "client_address": client_address,
-                "user_agent": user_agent,
-                "resumed": partial,
-            }),
+            &LinkDownloadedPayload {
+                client_address: client_address.clone(),
+                downloaded_at: crate::clock::rfc3339(at),
+                file: f.name.clone(),
+                file_index: f.index,
+                link: link.id.clone(),
+                resumed: partial,
+                send_id: link.send_id.clone(),
+                size: f.size,
+                user_agent: user_agent.clone(),
+            },
         )?;
         if fresh {
             self.store().record_link_access(&LinkAccess {

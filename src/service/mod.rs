@@ -3,10 +3,12 @@
 //! (which share a [`Core`]). The FFI layer is a thin shell around this.
 
 mod auth;
+pub mod contract;
 mod events;
 pub(crate) mod jobs;
 mod link_page;
 mod links;
+mod mail_view;
 mod mailboxes;
 mod maintenance;
 mod observe;
@@ -15,7 +17,11 @@ mod setup;
 mod sync;
 mod warm;
 
-pub use auth::{AuditLog, Authenticate, SignOut};
+pub use auth::{
+    Account, AuditLog, AuditLogEntry, AuditLogResponse, Authenticate, AuthenticateResponse,
+    Authenticated, AuthorizationRequired, DeviceCodePending, DeviceSignInCompleted,
+    DeviceSignInFailed, SignOut, SignOutResponse,
+};
 pub use events::{Event, NextEventFilter, EVENT_TYPES};
 pub use link_page::{LinkPage, PageAnswer, StreamAnswer};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
