@@ -147,7 +147,6 @@ calls! {
     "o365_debug_counters": DebugCounters -> DebugCountersResult;
 }
 
-
 // ---- o365_client_new and the test hooks (answered in src/ffi) -----------------------------
 
 /// `o365_client_new` request: the client configuration (README "Configuration").
