@@ -407,6 +407,7 @@ kinds! {
     // 11 O365_STORE
     "store_error" STORE "the local store failed";
     "store_busy" STORE "another process holds the store's write lock for too long";
+    "store_unreachable" STORE "the store's database server cannot be reached (PostgreSQL)";
     "wrong_encryption_key" STORE "the store's tokens were sealed with another encryption key";
     "sealed_data_damaged" STORE "sealed data in the store cannot be opened";
     "link_file_damaged" STORE "a link file on disk is damaged";

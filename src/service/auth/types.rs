@@ -68,6 +68,7 @@ pub enum AuthenticateResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Authenticated {
     /// The mailbox id (on completion of a sign-in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +81,7 @@ pub struct Authenticated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AuthorizationRequired {
     /// `code`.
     pub flow: String,
@@ -94,6 +96,7 @@ pub struct AuthorizationRequired {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DeviceCodePending {
     /// `device_code`.
     pub flow: String,
@@ -108,6 +111,7 @@ pub struct DeviceCodePending {
 
 /// The Microsoft account behind a sign-in (no secrets); kept with the mailbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Account {
     /// The account's object id in its tenant.
     pub id: Option<String>,
@@ -130,6 +134,7 @@ pub struct Account {
 
 /// `o365_sign_out`'s result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SignOutResponse {
     /// `not_authenticated`.
     pub status: String,
@@ -139,11 +144,13 @@ pub struct SignOutResponse {
 
 /// `o365_audit_log`'s result: newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AuditLogResponse {
     pub entries: Vec<AuditLogEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AuditLogEntry {
     /// RFC 3339.
     pub at: String,
@@ -158,6 +165,7 @@ pub struct AuditLogEntry {
 
 /// Payload of the `auth_completed` event of a device-code sign-in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DeviceSignInCompleted {
     /// `device_code`.
     pub flow: String,
@@ -167,6 +175,7 @@ pub struct DeviceSignInCompleted {
 
 /// Payload of the `auth_failed` event of a device-code sign-in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DeviceSignInFailed {
     /// `device_code`.
     pub flow: String,
