@@ -57,6 +57,10 @@ probe() {
     elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         need "python3 venv (python3 -m venv)" python3-venv
     fi
+    # the third opinion in the PHP and C++ JSON Schema validator tests (tests/fixtures/schema_cases.py)
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+        need "python3 jsonschema (schema validator cross-check)" python3-jsonschema
+    fi
 }
 
 probe
@@ -66,7 +70,7 @@ if ((${#missing_pkgs[@]} == 0)); then
         echo "deps: cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
         exit 1
     fi
-    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv, chromium, cargo)"
+    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv+jsonschema, chromium, cargo)"
     exit 0
 fi
 
