@@ -29,6 +29,8 @@ final class ContractTest extends SimTestCase
     private array $errorKinds = [];
     /** @var list<string> */
     private array $findings = [];
+    /** @var list<array{0: string, 1: string, 2: bool}> [schema pointer, raw JSON, valid] for Python's opinion */
+    private array $samples = [];
 
     public static function schemaFile(): string
     {
@@ -73,7 +75,7 @@ final class ContractTest extends SimTestCase
         if ($entry->request === null) {
             return; // takes no JSON request (or only positional arguments)
         }
-        foreach ($this->schema->errors(SchemaValidator::decode($json ?? 'null'), $entry->request) as $e) {
+        foreach ($this->validateAt("#/x-o365-calls/$call/request", $json ?? 'null') as $e) {
             $this->findings[] = "$call request $json: $e";
         }
     }
@@ -93,7 +95,7 @@ final class ContractTest extends SimTestCase
             if ($json === null) {
                 $this->findings[] = "$call: the schema describes a result, the library returned none";
             } else {
-                foreach ($this->schema->errors(SchemaValidator::decode($json), $entry->response) as $e) {
+                foreach ($this->validateAt("#/x-o365-calls/$call/response", $json) as $e) {
                     $this->findings[] = "$call response: $e";
                 }
             }
@@ -105,9 +107,7 @@ final class ContractTest extends SimTestCase
     private function checkError(string $call, int $status, ?string $doc): string
     {
         self::assertNotNull($doc, "$call: an error document");
-        $errors = $this->schema->errors(SchemaValidator::decode($doc),
-            $this->schema->resolve('#')->{'x-o365-error'});
-        foreach ($errors as $e) {
+        foreach ($this->validateAt('#/x-o365-error', $doc) as $e) {
             $this->findings[] = "$call error document $doc: $e";
         }
         $d = json_decode($doc, true, 64, JSON_THROW_ON_ERROR);
@@ -120,6 +120,47 @@ final class ContractTest extends SimTestCase
         }
         $this->errorKinds[] = $kind;
         return $kind;
+    }
+
+    /** @return list<string> what is wrong with $json against the schema at $pointer */
+    private function validateAt(string $pointer, string $json): array
+    {
+        $errors = $this->schema->errors(SchemaValidator::decode($json), $this->schema->resolve($pointer));
+        $this->samples[] = [$pointer, $json, $errors === []];
+        return $errors;
+    }
+
+    /**
+     * Python's jsonschema on every instance this test validated: it must reach the same
+     * verdict as the PHP validator on the real schema and the real answers.
+     */
+    private function assertPythonAgrees(): void
+    {
+        $items = [];
+        foreach ($this->samples as [$pointer, $json]) {
+            $items[] = '{"pointer":' . json_encode($pointer) . ',"instance":' . $json . '}';
+        }
+        $file = $this->dir . '/instances.json';
+        file_put_contents($file, '{"schema":' . json_encode(self::schemaFile(), JSON_UNESCAPED_SLASHES)
+            . ',"items":[' . implode(",\n", $items) . ']}');
+        $script = dirname(__DIR__, 3) . '/tests/fixtures/schema_cases.py';
+        $p = proc_open(['python3', $script, '--instances', $file], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        self::assertIsResource($p);
+        $out = (string) stream_get_contents($pipes[1]);
+        $err = (string) stream_get_contents($pipes[2]);
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        self::assertSame(0, proc_close($p), "python3 schema_cases.py --instances: $err");
+        $python = json_decode($out, true, 8, JSON_THROW_ON_ERROR)['results'];
+        self::assertCount(count($this->samples), $python);
+        $disagree = [];
+        foreach ($this->samples as $i => [$pointer, $json, $valid]) {
+            if ($python[$i] !== $valid) {
+                $disagree[] = sprintf('%s: PHP says %s, python jsonschema %s: %s', $pointer,
+                    $valid ? 'valid' : 'invalid', $python[$i] ? 'valid' : 'invalid', substr($json, 0, 300));
+            }
+        }
+        self::assertSame([], $disagree, 'the PHP validator and Python\'s jsonschema disagree');
     }
 
     /**
@@ -409,6 +450,7 @@ final class ContractTest extends SimTestCase
         $this->fails($c, 'remove_mailbox', ['mailbox' => $id], 2);
         $c->close();
 
+        $this->assertPythonAgrees();
         self::assertSame([], $this->findings, count($this->findings) . ' answers differ from the schema');
         $missing = array_values(array_diff(array_keys(get_object_vars($this->calls)), array_keys($this->validated)));
         sort($missing);
