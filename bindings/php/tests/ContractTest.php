@@ -444,7 +444,8 @@ final class ContractTest extends SimTestCase
         $c->close();
 
         $this->assertPythonAgrees();
-        self::assertSame([], $this->findings, count($this->findings) . ' answers differ from the schema');
+        $findings = array_values(array_unique($this->findings));
+        self::assertSame([], $findings, count($findings) . ' answers differ from the schema');
         $missing = array_values(array_diff(array_keys(get_object_vars($this->calls)), array_keys($this->validated)));
         sort($missing);
         self::assertSame([], $missing, 'calls of x-o365-calls that no response was validated for');
