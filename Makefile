@@ -3,6 +3,7 @@
 #   make deps    check (and, as root on Debian, install) cc, c++, valgrind, php+FFI, phpunit, python3+venv
 #   make lib     build target/debug/libo365.so (dev profile)
 #   make header  regenerate include/o365.h and include/o365_php.h (commit them)
+#   make schema  regenerate include/o365.schema.json from src/service/contract.rs (commit it)
 #   make test    everything, stopping at the first failure:
 #                cargo fmt --check, cargo clippy -D warnings, cargo test --workspace (incl. the
 #                simulator), header staleness check, C harness under valgrind, C++ test under
@@ -13,7 +14,7 @@
 #                headers, o365.pc, the PHP binding, licences; debug info in lib/debug
 #   make deb     build/deb/libo365_<version>_<arch>.deb (+ libo365-dbg) with dpkg-deb
 #
-# Pieces: test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-install
+# Pieces: test-fmt test-clippy test-cargo test-header test-schema test-c test-cpp test-php test-install
 #         test-php-deploy
 # Variables: CARGO, CC, CXX, VALGRIND (set VALGRIND= to run the C/C++ tests without it), PHP.
 
@@ -62,12 +63,12 @@ VALGRIND_SIM ?= $(VALGRIND)
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
 
-.PHONY: help deps lib header sim binaries test demo bench clean \
+.PHONY: help deps lib header schema test-schema sim binaries test demo bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary \
         dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -78,6 +79,11 @@ lib:
 	@# programs linked here record the soname; let the loader find it beside the build
 	@ln -sf libo365.so $(LIBDIR)/$(SONAME)
 	@echo "LIB=$(LIB)"
+
+# Regenerates include/o365.schema.json from the contract registry (src/service/contract.rs).
+schema:
+	O365_BLESS=1 $(CARGO) test --test schema committed_schema_is_current
+	@git --no-pager diff --stat -- include/ || true
 
 # Regenerates include/o365.h and include/o365_php.h from src/ffi (cbindgen, via build.rs).
 header:
@@ -93,6 +99,7 @@ test: deps
 	@$(STEP) cargo-test $(CARGO) test --workspace $(CARGO_FEATURES)
 	@$(STEP) build $(MAKE) --no-print-directory binaries
 	@$(STEP) header-check scripts/check-header.sh $(LIB)
+	@$(STEP) schema-check scripts/check-schema.sh
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
 	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
@@ -120,6 +127,9 @@ test-cargo:
 
 test-header: lib
 	@$(STEP) header-check scripts/check-header.sh $(LIB)
+
+test-schema:
+	@$(STEP) schema-check scripts/check-schema.sh
 
 test-c: $(C_TESTS) sim
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi

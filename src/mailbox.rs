@@ -3,10 +3,9 @@
 use crate::error::{Error, Result};
 use crate::store::MailboxRecord;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// Per-mailbox settings. Unknown names are rejected.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Book mail sent from Outlook (outside the CRM) as activities (seed point 10).
@@ -51,7 +50,7 @@ pub fn booking_restart(now_ms: i64) -> String {
 }
 
 /// A partial settings object for `o365_update_mailbox`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub book_external_sent: Option<bool>,
@@ -96,7 +95,7 @@ impl Settings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     User,
@@ -220,23 +219,6 @@ pub fn check_users(users: &[String], main_user: Option<&str>) -> Result<String> 
         )
         .with_hint("add the main user to 'users', or pick one of them")),
     }
-}
-
-/// The mailbox as the host sees it.
-pub fn to_json(m: &MailboxRecord) -> Value {
-    json!({
-        "id": m.id,
-        "address": m.address,
-        "kind": m.kind,
-        "alias_of": m.alias_of,
-        "users": m.users,
-        "main_user": m.main_user,
-        "auth_state": m.auth_state,
-        "settings": Settings::from_record(m),
-        "account": m.account,
-        "created_at": crate::clock::rfc3339(m.created_at),
-        "updated_at": crate::clock::rfc3339(m.updated_at),
-    })
 }
 
 #[cfg(test)]

@@ -9,23 +9,9 @@ use o365::ffi::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-fn admin(sim: &o365_sim::RunningSim, path: &str, body: Value) -> Value {
-    let http = reqwest::blocking::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}/_sim{path}", sim.url()))
-        .json(&body)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().unwrap()
-}
-
 /// A person sends a mail from Outlook; returns its internet message id.
 fn outlook_send(sim: &o365_sim::RunningSim, subject: &str) -> String {
-    let v = admin(
+    let v = sim_admin(
         sim,
         &format!("/mailboxes/{ANNA}/outlook-send"),
         json!({"subject": subject, "body": format!("Body of {subject}"),
@@ -158,7 +144,7 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     );
 
     // Expired delta tokens (410): full resync, nothing new.
-    admin(
+    sim_admin(
         &sim,
         &format!("/mailboxes/{ANNA}/invalidate-sync"),
         json!({}),
@@ -205,7 +191,7 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     assert_eq!(got, last);
 
     // A message moved out of Sent Items and back (in Outlook): still no second activity.
-    let sent = admin(
+    let sent = sim_admin(
         &sim,
         &format!("/mailboxes/{ANNA}/outlook-send"),
         json!({"subject": "Moved", "body": "x", "to": ["kunde@kunden.example"]}),
@@ -213,7 +199,7 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     sync(&lib, &id);
     let acts = activities(&lib);
     assert_eq!(acts.len(), 1, "booked once in Sent Items: {acts:?}");
-    let moved = admin(
+    let moved = sim_admin(
         &sim,
         &format!(
             "/mailboxes/{ANNA}/messages/{}/outlook",
@@ -223,7 +209,7 @@ fn one_activity_per_outlook_mail_and_none_for_crm_mail_exactly_once() {
     );
     sync(&lib, &id);
     assert!(activities(&lib).is_empty(), "moved out: nothing");
-    admin(
+    sim_admin(
         &sim,
         &format!(
             "/mailboxes/{ANNA}/messages/{}/outlook",
@@ -317,7 +303,7 @@ fn an_alias_and_its_mailbox_share_sent_items_but_book_each_mail_once() {
     let crm_anna = crm_send(&lib, &anna, "CRM von Anna");
     let crm_info = crm_send(&lib, &info, "CRM von info@");
     let from_anna = outlook_send(&sim, "Outlook von Anna");
-    let from_info = admin(
+    let from_info = sim_admin(
         &sim,
         &format!("/mailboxes/{ANNA}/outlook-send"),
         json!({"subject": "Outlook von info@", "body": "x", "to": ["kunde@kunden.example"],

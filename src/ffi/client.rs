@@ -4,6 +4,7 @@ use super::{
     client_of, guard, o365_client, o365_status, read_str, FORKED_LEFTOVERS, O365_ABI_VERSION,
 };
 use crate::error::Error;
+use crate::service::contract::ClientInfo;
 use crate::service::Client;
 use std::ffi::{c_char, CString};
 
@@ -51,13 +52,12 @@ pub unsafe extern "C" fn o365_client_new(
             crate::config::DEFAULT_MAX_REQUEST_BYTES,
         )?;
         let client = Client::from_json(text)?;
-        let info = serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "abi_version": O365_ABI_VERSION,
-            "store": client.config().store_path(),
-            "warnings": client.warnings(),
-        })
-        .to_string();
+        let info = serde_json::to_string(&ClientInfo {
+            abi_version: O365_ABI_VERSION,
+            store: client.config().store_path().display().to_string(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            warnings: client.warnings().to_vec(),
+        })?;
         let handle = Box::new(o365_client {
             pid: std::process::id(),
             client,

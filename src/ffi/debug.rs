@@ -2,33 +2,11 @@
 
 use super::{call, o365_client, o365_status};
 use crate::error::{Error, Result};
+use crate::service::contract::{
+    DebugCounters, DebugCountersResult, DebugEmitEvent, DebugEmitted, DebugPanic, DebugPanicked,
+};
 use crate::service::Client;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use std::ffi::c_char;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PanicRequest {
-    #[serde(default)]
-    message: Option<String>,
-    /// Instead of panicking here: make the next iteration of this background job panic.
-    #[serde(default)]
-    job: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EmitRequest {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    mailbox: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    payload: Value,
-}
 
 fn hooks_enabled(c: &Client) -> Result<()> {
     if c.config().debug.test_hooks {
@@ -60,7 +38,7 @@ pub unsafe extern "C" fn o365_debug_panic(
         client,
         request_json,
         out_json,
-        |c, r: PanicRequest| async move {
+        |c, r: DebugPanic| async move {
             hooks_enabled(&c)?;
             if let Some(job) = r.job {
                 if !crate::service::supervisor::JOBS.contains(&job.as_str()) {
@@ -73,7 +51,7 @@ pub unsafe extern "C" fn o365_debug_panic(
                     ));
                 }
                 c.jobs().arm(&job);
-                return Ok(json!({ "armed": job }));
+                return Ok(DebugPanicked { armed: Some(job) });
             }
             let msg = r
                 .message
@@ -81,7 +59,7 @@ pub unsafe extern "C" fn o365_debug_panic(
             if !msg.is_empty() {
                 panic!("{msg}");
             }
-            Ok(json!({}))
+            Ok(DebugPanicked { armed: None })
         },
     )
 }
@@ -101,13 +79,13 @@ pub unsafe extern "C" fn o365_debug_emit_event(
         client,
         request_json,
         out_json,
-        |c, r: EmitRequest| async move {
+        |c, r: DebugEmitEvent| async move {
             hooks_enabled(&c)?;
             if r.kind.is_empty() {
                 return Err(Error::invalid_field("type", "event type must not be empty"));
             }
             let (id, new) = c.publish(&r.kind, r.mailbox.as_deref(), r.id, r.payload)?;
-            Ok(json!({ "id": id, "new": new }))
+            Ok(DebugEmitted { id, new })
         },
     )
 }
@@ -130,17 +108,13 @@ pub unsafe extern "C" fn o365_debug_counters(
         client,
         request_json,
         out_json,
-        |c, _r: CountersRequest| async move {
+        |c, _r: DebugCounters| async move {
             hooks_enabled(&c)?;
             use std::sync::atomic::Ordering;
-            Ok(json!({
-                "strings_outstanding": super::STRINGS_OUTSTANDING.load(Ordering::SeqCst),
-                "clients_alive": crate::service::LIVE_CLIENTS.load(Ordering::SeqCst),
-            }))
+            Ok(DebugCountersResult {
+                clients_alive: crate::service::LIVE_CLIENTS.load(Ordering::SeqCst),
+                strings_outstanding: super::STRINGS_OUTSTANDING.load(Ordering::SeqCst),
+            })
         },
     )
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CountersRequest {}

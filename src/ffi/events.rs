@@ -48,7 +48,7 @@ unsafe fn take_event(
             wait + Duration::from_secs(30),
             c.next_event_filtered(wait, filter),
         )?;
-        Ok(ev.to_string())
+        Ok(serde_json::to_string(&ev)?)
     })
 }
 
@@ -90,6 +90,6 @@ pub unsafe extern "C" fn o365_ack_event(
         let c = client_of(client)?;
         let _in_client = c.span().enter();
         let id = read_str(event_id, "event_id", 1024)?;
-        Ok(c.ack_event(id)?.to_string())
+        Ok(serde_json::to_string(&c.ack_event(id)?)?)
     })
 }

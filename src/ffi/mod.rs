@@ -169,13 +169,16 @@ pub(crate) fn guard(out_json: *mut *mut c_char, f: impl FnOnce() -> Result<Strin
             status::OK
         }
         Err(e) => {
-            let doc = catch_unwind(AssertUnwindSafe(|| e.to_document().to_string()))
-                .unwrap_or_else(|_| {
-                    format!(
-                        "{{\"status\":{},\"error\":\"internal\",\"message\":\"error\"}}",
-                        e.status()
-                    )
-                });
+            let doc = catch_unwind(AssertUnwindSafe(|| {
+                serde_json::to_string(&crate::service::contract::ErrorBody::from(&e))
+                    .expect("an error document always encodes")
+            }))
+            .unwrap_or_else(|_| {
+                format!(
+                    "{{\"status\":{},\"error\":\"internal\",\"message\":\"error\"}}",
+                    e.status()
+                )
+            });
             give(out_json, doc);
             e.status()
         }

@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
 pub const MAX_HEADERS: usize = 5;
 
 /// A recipient: `"a@b.c"` or `{"address": "a@b.c", "name": "A B"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Recipient {
     Address(String),
@@ -44,7 +44,7 @@ impl Recipient {
 }
 
 /// An attachment: a file by `path` (read during the call) or inline `base64`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentInput {
     pub name: String,
@@ -60,7 +60,7 @@ pub struct AttachmentInput {
 }
 
 /// `message` of `o365_send`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     #[serde(default)]

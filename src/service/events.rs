@@ -2,37 +2,249 @@
 //! needs). Events are stored with the change that causes them, handed out with a lease, and
 //! kept until acked: a crash or restart before the ack delivers them again.
 
+use super::contract::ErrorBody;
+use super::mail_view::{EmailAddress, FolderMove, SyncError};
 use super::Client;
 use crate::error::{Error, Result};
 use crate::store::{EventFilter, EventRecord};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// How often a waiting `next_event` looks at the store for events other processes wrote.
 const POLL: Duration = Duration::from_millis(200);
 
-/// An event ready for the host.
-pub type Event = Value;
+macro_rules! events {
+    ($($(#[$m:meta])* $name:ident = $tag:literal {
+        $($(#[$fm:meta])* $field:ident: $ty:ty,)*
+    })*) => {
+        $(
+            $(#[$m])*
+            #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+            #[serde(deny_unknown_fields)]
+            pub struct $name {
+                /// When the event was published (RFC 3339).
+                pub created_at: String,
+                /// The id to pass to `o365_ack_event`.
+                pub id: String,
+                /// The mailbox the event is about.
+                pub mailbox: Option<String>,
+                /// True when the event was handed out before and not acked in time.
+                pub redelivered: bool,
+                #[serde(rename = "type")]
+                #[schemars(extend("const" = $tag))]
+                pub kind: String,
+                $($(#[$fm])* pub $field: $ty,)*
+            }
+        )*
 
-/// Every event type the library publishes (README "Events").
-pub const EVENT_TYPES: &[&str] = &[
-    "auth_completed",
-    "auth_failed",
-    "reauth_required",
-    "sync_progress",
-    "sync_completed",
-    "sync_failed",
-    "send_completed",
-    "send_failed",
-    "link_downloaded",
-    "link_accepted",
-    "activity",
-    "move_completed",
-];
+        /// An event of `o365_next_event`, by its `type`.
+        #[derive(Debug, Serialize, JsonSchema)]
+        #[serde(untagged)]
+        pub enum Event {
+            $($name($name),)*
+            /// An event of a type the library does not publish itself (the test hook
+            /// `o365_debug_emit_event`).
+            Other(OtherEvent),
+        }
+
+        /// Every event type the library publishes (README "Events").
+        pub const EVENT_TYPES: &[&str] = &[$($tag),*];
+
+        /// The typed event for a known type.
+        fn typed(kind: &str, v: Value) -> Option<serde_json::Result<Event>> {
+            match kind {
+                $($tag => Some(serde_json::from_value(v).map(Event::$name)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+events! {
+    /// A device-code sign-in ended well.
+    AuthCompletedEvent = "auth_completed" {
+        #[schemars(with = "Option<super::mailboxes::MailboxAccount>")]
+        account: Option<Value>,
+        /// `device_code`.
+        flow: String,
+        user: String,
+    }
+    /// A device-code sign-in failed.
+    AuthFailedEvent = "auth_failed" {
+        /// The error kind.
+        error: String,
+        flow: String,
+        message: String,
+        user: String,
+    }
+    /// Microsoft no longer accepts the mailbox's refresh token (once per token).
+    ReauthRequiredEvent = "reauth_required" {
+        address: String,
+        main_user: String,
+        reason: String,
+    }
+    /// A long sync stored another page of a folder.
+    SyncProgressEvent = "sync_progress" {
+        /// Messages of the folder stored in this round so far.
+        done: i64,
+        /// The folder id.
+        folder: String,
+        folder_name: String,
+        /// The `sync_id` `o365_sync` returned.
+        sync_id: String,
+        /// The folder's total count.
+        total: i64,
+        well_known: Option<String>,
+    }
+    /// A sync ended with changes (or was asked for explicitly).
+    SyncCompletedEvent = "sync_completed" {
+        duration_ms: u64,
+        /// How many folders were synced.
+        folders: usize,
+        removed: usize,
+        run: String,
+        sync_id: String,
+        upserted: usize,
+    }
+    /// A sync failed (all or some folders).
+    SyncFailedEvent = "sync_failed" {
+        /// `folders` when the folder tree could not be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        folder: Option<String>,
+        /// The folders that failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        folders: Option<Vec<FailedFolder>>,
+        /// The (first) error.
+        reason: Option<SyncError>,
+        run: String,
+        sync_id: String,
+    }
+    /// A queued send went out.
+    SendCompletedEvent = "send_completed" {
+        /// The mailbox's address.
+        address: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
+        idempotency_key: String,
+        internet_message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested_from: Option<String>,
+        send_id: String,
+        sent_as_requested: bool,
+        sent_from: String,
+    }
+    /// A queued send failed for good.
+    SendFailedEvent = "send_failed" {
+        error: ErrorBody,
+        idempotency_key: String,
+        internet_message_id: String,
+        send_id: String,
+    }
+    /// A recipient downloaded a whole file of a link.
+    LinkDownloadedEvent = "link_downloaded" {
+        client_address: Option<String>,
+        downloaded_at: String,
+        /// The file's name.
+        file: String,
+        file_index: i64,
+        link: String,
+        /// True when the download was resumed (ranges).
+        resumed: bool,
+        send_id: String,
+        size: i64,
+        user_agent: Option<String>,
+    }
+    /// A recipient accepted a link's agreement.
+    LinkAcceptedEvent = "link_accepted" {
+        accepted_at: String,
+        agreement_text: Option<String>,
+        client_address: Option<String>,
+        link: String,
+        send_id: String,
+        user_agent: Option<String>,
+    }
+    /// Mail sent from Outlook, outside the CRM, booked as an activity.
+    ActivityEvent = "activity" {
+        /// "E-Mail – Ausgang".
+        activity_type: String,
+        bcc: Vec<EmailAddress>,
+        body_preview: Option<String>,
+        cc: Vec<EmailAddress>,
+        from: ActivitySender,
+        graph_id: String,
+        has_attachments: bool,
+        internet_message_id: String,
+        mailbox_address: String,
+        /// "Externer E-Mail-Versand".
+        marker: String,
+        /// The mailbox's main user at booking time.
+        responsible_user: String,
+        sent_at: Option<String>,
+        subject: Option<String>,
+        to: Vec<EmailAddress>,
+    }
+    /// A folder-contents move finished.
+    MoveCompletedEvent = "move_completed" {
+        job: FolderMove,
+    }
+}
+
+/// A folder of a `sync_failed` event.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailedFolder {
+    pub error: Option<SyncError>,
+    pub folder: String,
+    pub folder_name: String,
+}
+
+/// The sender of an `activity`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivitySender {
+    pub address: Option<String>,
+    pub name: Option<String>,
+}
+
+/// An event of another type: `{"id", "type", "mailbox", "created_at", "redelivered", ...}`
+/// with the payload it was published with.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct OtherEvent(pub Map<String, Value>);
+
+impl JsonSchema for OtherEvent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OtherEvent".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An event of a type the library does not publish itself (test hook o365_debug_emit_event): the envelope plus the payload it was emitted with.",
+            "type": "object",
+            "properties": {
+                "created_at": {"type": "string"},
+                "id": {"type": "string"},
+                "mailbox": {"type": ["string", "null"]},
+                "redelivered": {"type": "boolean"},
+                "type": {"type": "string", "not": {"enum": EVENT_TYPES}},
+            },
+            "required": ["created_at", "id", "mailbox", "redelivered", "type"],
+        })
+    }
+}
+
+/// `o365_ack_event`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AckedEvent {
+    /// The event id acked.
+    pub acked: String,
+}
 
 /// `o365_next_event_filtered` filter: `{"types"?: [...], "mailbox"?: "<id or address>"}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NextEventFilter {
     #[serde(default)]
@@ -127,7 +339,7 @@ impl Client {
     }
 
     /// Confirms an event; it is never handed out again.
-    pub fn ack_event(&self, id: &str) -> Result<Value> {
+    pub fn ack_event(&self, id: &str) -> Result<AckedEvent> {
         if id.is_empty() {
             return Err(Error::invalid_field(
                 "event_id",
@@ -135,14 +347,28 @@ impl Client {
             ));
         }
         if self.store().ack_event(id, self.now_ms())? {
-            Ok(serde_json::json!({ "acked": id }))
+            Ok(AckedEvent {
+                acked: id.to_owned(),
+            })
         } else {
             Err(Error::not_found("event", id))
         }
     }
 }
 
-fn render(ev: EventRecord) -> Value {
+/// Whether an event as the host got it fits its type: `Ok(true)` when it is one of
+/// [`EVENT_TYPES`] and fits, `Ok(false)` for other types (the test hook), `Err` for a
+/// published type whose fields do not fit (a break of the contract).
+pub fn check_event(v: &Value) -> std::result::Result<bool, String> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+    match typed(kind, v.clone()) {
+        Some(Ok(_)) => Ok(true),
+        Some(Err(e)) => Err(format!("a '{kind}' event does not fit its type: {e}: {v}")),
+        None => Ok(false),
+    }
+}
+
+fn render(ev: EventRecord) -> Event {
     let mut out = Map::new();
     if let Value::Object(p) = ev.payload {
         out.extend(p);
@@ -150,7 +376,7 @@ fn render(ev: EventRecord) -> Value {
         out.insert("payload".into(), ev.payload);
     }
     out.insert("id".into(), Value::String(ev.id));
-    out.insert("type".into(), Value::String(ev.kind));
+    out.insert("type".into(), Value::String(ev.kind.clone()));
     out.insert(
         "mailbox".into(),
         ev.mailbox_id.map(Value::String).unwrap_or(Value::Null),
@@ -160,5 +386,17 @@ fn render(ev: EventRecord) -> Value {
         crate::clock::rfc3339(ev.created_at).into(),
     );
     out.insert("redelivered".into(), Value::Bool(ev.deliveries > 0));
-    Value::Object(out)
+    match typed(&ev.kind, Value::Object(out.clone())) {
+        Some(Ok(typed)) => typed,
+        Some(Err(e)) => {
+            // Delivered all the same (an event is never lost), but it breaks the contract.
+            tracing::warn!(
+                event = out["id"].as_str().unwrap_or_default(),
+                "a '{}' event does not fit its type: {e}",
+                ev.kind
+            );
+            Event::Other(OtherEvent(out))
+        }
+        None => Event::Other(OtherEvent(out)),
+    }
 }

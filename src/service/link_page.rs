@@ -11,6 +11,7 @@ use crate::error::{Error, Fault, Result};
 use crate::links::page::{self, esc, field, Lang, Look, RangeAsk, Texts};
 use crate::links::{self, token};
 use crate::store::links::{LinkAccess, LinkFile, LinkRecord};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 const FORM_MAX_AGE_MS: i64 = 2 * 3600 * 1000;
 const CSRF_COOKIE: &str = "o365_link_csrf";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkPage {
     /// `GET`, `HEAD` or `POST`.
@@ -48,8 +49,9 @@ pub struct LinkPage {
     pub user_agent: Option<String>,
 }
 
-/// What to answer.
-#[derive(Debug, Serialize)]
+/// `o365_link_page`: what to answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PageAnswer {
     pub status: u16,
     pub headers: BTreeMap<String, String>,
@@ -62,7 +64,9 @@ pub struct PageAnswer {
     pub stream: Option<StreamAnswer>,
 }
 
-#[derive(Debug, Serialize)]
+/// A file range of a link page answer, read with `o365_link_read`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StreamAnswer {
     pub id: String,
     /// First byte of the range within the file.

@@ -6,17 +6,17 @@ use super::Client;
 use crate::error::{Error, Fault, Result};
 use crate::links;
 use crate::store::links::{LinkFile, LinkRecord};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkOpen {
     pub token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkAccept {
     pub token: String,
@@ -26,7 +26,7 @@ pub struct LinkAccept {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkDownload {
     pub token: String,
@@ -43,25 +43,81 @@ pub struct LinkDownload {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinksPurge {}
 
-fn files_json(l: &LinkRecord) -> Value {
-    Value::Array(
-        l.files
-            .iter()
-            .map(|f| {
-                json!({
-                    "index": f.index,
-                    "name": f.name,
-                    "content_type": f.content_type,
-                    "size": f.size,
-                    "sha256": f.sha256,
-                })
-            })
-            .collect(),
-    )
+/// A file behind a link.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinkFileInfo {
+    pub content_type: String,
+    /// The `file` to pass to `o365_link_download`.
+    pub index: i64,
+    pub name: String,
+    pub sha256: String,
+    pub size: i64,
+}
+
+/// `o365_link_open`: what the link page shows.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinkOpened {
+    /// The text to accept (agreement links), else `null`.
+    pub agreement_text: Option<String>,
+    pub expires_at: String,
+    pub files: Vec<LinkFileInfo>,
+    /// `download` or `agreement`.
+    pub kind: String,
+    /// The sending mailbox's address.
+    pub sender: String,
+    pub sender_name: Option<String>,
+    /// `ready` or `agreement_required`.
+    pub state: String,
+    pub subject: Option<String>,
+}
+
+/// `o365_link_accept`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinkAccepted {
+    /// The receipt that unlocks `o365_link_download`.
+    pub acceptance: String,
+    pub accepted: bool,
+    pub accepted_at: String,
+    pub files: Vec<LinkFileInfo>,
+}
+
+/// `o365_link_download`: the file written to `path`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinkDownloaded {
+    pub content_type: String,
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `o365_links_purge`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinksPurged {
+    /// Expired links whose files were deleted now.
+    pub purged: usize,
+}
+
+fn files_json(l: &LinkRecord) -> Vec<LinkFileInfo> {
+    l.files
+        .iter()
+        .map(|f| LinkFileInfo {
+            content_type: f.content_type.clone(),
+            index: f.index,
+            name: f.name.clone(),
+            sha256: f.sha256.clone(),
+            size: f.size,
+        })
+        .collect()
 }
 
 /// Decrypts one file of a link into `dest` (created 0600); returns its size.
@@ -105,7 +161,7 @@ impl Client {
     /// What the link page shows: `{"kind": "download" | "agreement", "state": "ready" |
     /// "agreement_required", "agreement_text"?, "files": [...], "expires_at", "sender",
     /// "sender_name", "subject"}`.
-    pub async fn link_open(&self, req: LinkOpen) -> Result<Value> {
+    pub async fn link_open(&self, req: LinkOpen) -> Result<LinkOpened> {
         let _ = links::purge(self);
         let l = links::resolve(self, &req.token)?;
         let mailbox = self.store().find_mailbox(&l.mailbox_id)?;
@@ -123,22 +179,27 @@ impl Client {
             .as_ref()
             .and_then(|m| m.account.as_ref())
             .and_then(|a| a["display_name"].as_str().map(str::to_owned));
-        Ok(json!({
-            "kind": l.kind,
-            "state": if l.kind == "agreement" { "agreement_required" } else { "ready" },
-            "agreement_text": l.agreement_text,
-            "files": files_json(&l),
-            "expires_at": crate::clock::rfc3339(l.expires_at),
-            "sender": sender,
-            "sender_name": sender_name,
-            "subject": l.subject,
-        }))
+        Ok(LinkOpened {
+            agreement_text: l.agreement_text.clone(),
+            expires_at: crate::clock::rfc3339(l.expires_at),
+            files: files_json(&l),
+            state: if l.kind == "agreement" {
+                "agreement_required"
+            } else {
+                "ready"
+            }
+            .to_owned(),
+            kind: l.kind,
+            sender,
+            sender_name,
+            subject: l.subject,
+        })
     }
 
     /// Records that the recipient accepted the agreement (time and client address), publishes
     /// `link_accepted`, and returns `{"accepted": true, "acceptance": "<receipt>", "files"}`;
     /// the receipt unlocks `o365_link_download`.
-    pub async fn link_accept(&self, req: LinkAccept) -> Result<Value> {
+    pub async fn link_accept(&self, req: LinkAccept) -> Result<LinkAccepted> {
         check_text("client_address", &req.client_address, 100)?;
         if req.client_address.trim().is_empty() {
             return Err(Error::invalid_field(
@@ -158,17 +219,17 @@ impl Client {
         }
         let (at, receipt) =
             self.record_acceptance(&l, Some(req.client_address.clone()), req.user_agent.clone())?;
-        Ok(json!({
-            "accepted": true,
-            "accepted_at": crate::clock::rfc3339(at),
-            "acceptance": receipt,
-            "files": files_json(&l),
-        }))
+        Ok(LinkAccepted {
+            acceptance: receipt,
+            accepted: true,
+            accepted_at: crate::clock::rfc3339(at),
+            files: files_json(&l),
+        })
     }
 
     /// Writes one file of the link to `path`, publishes `link_downloaded`, and returns
     /// `{"name", "content_type", "size", "sha256", "path"}`.
-    pub async fn link_download(&self, req: LinkDownload) -> Result<Value> {
+    pub async fn link_download(&self, req: LinkDownload) -> Result<LinkDownloaded> {
         if let Some(a) = &req.client_address {
             check_text("client_address", a, 100)?;
         }
@@ -210,17 +271,19 @@ impl Client {
             None,
             false,
         )?;
-        Ok(json!({
-            "name": f.name,
-            "content_type": f.content_type,
-            "size": size,
-            "sha256": f.sha256,
-            "path": dest,
-        }))
+        Ok(LinkDownloaded {
+            content_type: f.content_type.clone(),
+            name: f.name.clone(),
+            path: dest,
+            sha256: f.sha256.clone(),
+            size,
+        })
     }
 
     /// Deletes the files of expired links now. Returns `{"purged": n}`.
-    pub async fn links_purge(&self, _req: LinksPurge) -> Result<Value> {
-        Ok(json!({"purged": links::purge(self)?}))
+    pub async fn links_purge(&self, _req: LinksPurge) -> Result<LinksPurged> {
+        Ok(LinksPurged {
+            purged: links::purge(self)?,
+        })
     }
 }

@@ -7,10 +7,11 @@ use super::Client;
 use crate::error::{Error, Result};
 use crate::mailbox::{self, Kind, Settings, SettingsPatch};
 use crate::store::MailboxRecord;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportMailbox {
     pub address: String,
@@ -25,7 +26,7 @@ pub struct ImportMailbox {
     pub settings: Option<SettingsPatch>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMailboxes {
     /// Only the mailboxes this CRM user is assigned to.
@@ -33,7 +34,7 @@ pub struct ListMailboxes {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetMailbox {
     pub mailbox: String,
@@ -41,7 +42,7 @@ pub struct GetMailbox {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMailbox {
     pub mailbox: String,
@@ -55,12 +56,97 @@ pub struct UpdateMailbox {
     pub settings: Option<SettingsPatch>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveMailbox {
     pub mailbox: String,
     #[serde(default)]
     pub user: Option<String>,
+}
+
+/// A mailbox record as the host sees it (`o365_import_mailbox`, `o365_update_mailbox`,
+/// `o365_list_mailboxes`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Mailbox {
+    /// The Microsoft account signed in for the mailbox; `null` before the first sign-in.
+    #[schemars(with = "Option<MailboxAccount>")]
+    pub account: Option<Value>,
+    pub address: String,
+    /// The owner's address of an alias mailbox.
+    pub alias_of: Option<String>,
+    /// `not_authenticated`, `pending`, `authenticated` or `reauth_required`.
+    pub auth_state: String,
+    pub created_at: String,
+    pub id: String,
+    /// `user`, `alias` or `shared`.
+    pub kind: String,
+    pub main_user: String,
+    pub settings: Settings,
+    pub updated_at: String,
+    pub users: Vec<String>,
+}
+
+/// The account a mailbox is signed in with (as recorded at the sign-in).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MailboxAccount {
+    /// Every address of the account (mail, UPN, proxyAddresses); absent for sign-ins
+    /// recorded by older versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
+    pub address: String,
+    pub display_name: Option<String>,
+    pub id: Option<String>,
+    pub personal: bool,
+    pub signed_in_at: String,
+    pub tenant_id: Option<String>,
+}
+
+impl From<&MailboxRecord> for Mailbox {
+    fn from(m: &MailboxRecord) -> Mailbox {
+        Mailbox {
+            account: m.account.clone(),
+            address: m.address.clone(),
+            alias_of: m.alias_of.clone(),
+            auth_state: m.auth_state.clone(),
+            created_at: crate::clock::rfc3339(m.created_at),
+            id: m.id.clone(),
+            kind: m.kind.clone(),
+            main_user: m.main_user.clone(),
+            settings: Settings::from_record(m),
+            updated_at: crate::clock::rfc3339(m.updated_at),
+            users: m.users.clone(),
+        }
+    }
+}
+
+/// `o365_list_mailboxes`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MailboxList {
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// `o365_get_mailbox`: the record with its health.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, transform = super::contract::strict)]
+pub struct MailboxDetail {
+    #[serde(flatten)]
+    pub mailbox: Mailbox,
+    pub health: super::sync::MailboxHealth,
+    /// An alias using its owner's sign-in: the owner's mailbox id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_in_via: Option<String>,
+}
+
+/// `o365_remove_mailbox`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MailboxRemoved {
+    pub address: String,
+    pub id: String,
+    pub removed: bool,
 }
 
 impl Client {
@@ -77,7 +163,7 @@ impl Client {
     }
 
     /// Registers a mailbox by its full address and assigns CRM users (seed point 3).
-    pub async fn import_mailbox(&self, req: ImportMailbox) -> Result<Value> {
+    pub async fn import_mailbox(&self, req: ImportMailbox) -> Result<Mailbox> {
         let address = mailbox::normalize_address("address", &req.address)?;
         let main_user = mailbox::check_users(&req.users, req.main_user.as_deref())?;
         let kind = req.kind.unwrap_or(Kind::User);
@@ -132,29 +218,30 @@ impl Client {
             "ok",
             Some(m.address.clone()),
         );
-        Ok(mailbox::to_json(&m))
+        Ok(Mailbox::from(&m))
     }
 
-    pub async fn list_mailboxes(&self, req: ListMailboxes) -> Result<Value> {
+    pub async fn list_mailboxes(&self, req: ListMailboxes) -> Result<MailboxList> {
         if let Some(u) = &req.user {
             mailbox::check_user("user", u)?;
         }
         let list = self.store().list_mailboxes(req.user.as_deref())?;
-        Ok(json!({ "mailboxes": list.iter().map(mailbox::to_json).collect::<Vec<_>>() }))
+        Ok(MailboxList {
+            mailboxes: list.iter().map(Mailbox::from).collect(),
+        })
     }
 
-    pub async fn get_mailbox(&self, req: GetMailbox) -> Result<Value> {
+    pub async fn get_mailbox(&self, req: GetMailbox) -> Result<MailboxDetail> {
         let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "get_mailbox")?;
-        let mut v = mailbox::to_json(&m);
-        if let Some(owner) = self.signed_in_owner(&m)? {
+        Ok(MailboxDetail {
+            mailbox: Mailbox::from(&m),
             // An alias using its owner's sign-in (no sign-in of its own needed).
-            v["signed_in_via"] = json!(owner.id);
-        }
-        v["health"] = self.mailbox_health(&m.id)?;
-        Ok(v)
+            signed_in_via: self.signed_in_owner(&m)?.map(|owner| owner.id),
+            health: self.mailbox_health(&m.id)?,
+        })
     }
 
-    pub async fn update_mailbox(&self, req: UpdateMailbox) -> Result<Value> {
+    pub async fn update_mailbox(&self, req: UpdateMailbox) -> Result<Mailbox> {
         let mut m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "update_mailbox")?;
         if req.users.is_none() && req.main_user.is_none() && req.settings.is_none() {
             return Err(Error::invalid(
@@ -192,11 +279,11 @@ impl Client {
             "ok",
             None,
         );
-        Ok(mailbox::to_json(&m))
+        Ok(Mailbox::from(&m))
     }
 
     /// Removes the mailbox with its tokens, cache and pending sign-ins.
-    pub async fn remove_mailbox(&self, req: RemoveMailbox) -> Result<Value> {
+    pub async fn remove_mailbox(&self, req: RemoveMailbox) -> Result<MailboxRemoved> {
         let m = self.managed_mailbox(&req.mailbox, req.user.as_deref(), "remove_mailbox")?;
         self.store().delete_mailbox(&m.id)?;
         self.audit(
@@ -206,6 +293,10 @@ impl Client {
             "ok",
             Some(m.address.clone()),
         );
-        Ok(json!({ "removed": true, "id": m.id, "address": m.address }))
+        Ok(MailboxRemoved {
+            address: m.address,
+            id: m.id,
+            removed: true,
+        })
     }
 }

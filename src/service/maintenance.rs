@@ -2,12 +2,12 @@
 
 use super::Client;
 use crate::error::{Error, Result};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Maintenance {
     /// Refresh tokens not refreshed for this many days (default 30; Microsoft drops refresh
@@ -19,9 +19,21 @@ pub struct Maintenance {
     pub keep_acked_events_days: Option<u32>,
 }
 
+/// `o365_maintenance`: what was done.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MaintenanceResult {
+    /// Acked events older than `keep_acked_events_days` forgotten.
+    pub events_purged: usize,
+    /// Expired links whose files were deleted.
+    pub links_purged: usize,
+    /// Mailboxes whose idle tokens were refreshed.
+    pub tokens_refreshed: usize,
+}
+
 impl Client {
     /// `o365_maintenance`: keeps idle mailboxes signed in and trims the event log.
-    pub async fn maintenance(&self, req: Maintenance) -> Result<Value> {
+    pub async fn maintenance(&self, req: Maintenance) -> Result<MaintenanceResult> {
         let idle_days = req.idle_refresh_days.unwrap_or(30);
         if idle_days == 0 || idle_days > 80 {
             return Err(Error::invalid_field(
@@ -35,10 +47,10 @@ impl Client {
             .store()
             .purge_acked_events(self.now_ms() - keep * DAY_MS)?;
         let links_purged = crate::links::purge(self)?;
-        Ok(json!({
-            "tokens_refreshed": refreshed,
-            "events_purged": purged,
-            "links_purged": links_purged,
-        }))
+        Ok(MaintenanceResult {
+            events_purged: purged,
+            links_purged,
+            tokens_refreshed: refreshed,
+        })
     }
 }

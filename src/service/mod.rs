@@ -3,9 +3,11 @@
 //! The FFI layer is a thin shell around this.
 
 mod auth;
+pub mod contract;
 mod events;
 mod link_page;
 mod links;
+mod mail_view;
 mod mailboxes;
 mod maintenance;
 mod observe;

@@ -3,36 +3,92 @@
 use super::Client;
 use crate::error::{Error, Result};
 use crate::telemetry::metrics::{self, Gauges, MetricsRequest, ResultFormat};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// `o365_take_logs` request: `{"max"?: 100}` (1..=10000).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeLogs {
     #[serde(default)]
     pub max: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+/// `o365_take_logs`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TakenLogs {
     /// Oldest first: `{"ts", "level", "target", "message", "client", ...fields}`.
+    #[schemars(with = "Vec<LogRecord>")]
     pub records: Vec<Value>,
     /// Records dropped because the buffer was full since the previous take.
     pub dropped: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// One log record: these fields, plus the structured fields of the record (`mailbox`,
+/// `send_id`, `duration_ms`, ...), which vary by message.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LogRecord {
+    /// RFC 3339 time.
+    pub ts: String,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: String,
+    pub target: String,
+    pub message: String,
+    /// The client instance that logged it.
+    pub client: String,
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+/// `o365_metrics`: JSON families, or Prometheus text.
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(deny_unknown_fields)]
 pub enum MetricsResult {
     Json {
         client: String,
+        #[schemars(with = "Vec<MetricFamily>")]
         metrics: Vec<metrics::Family>,
     },
     Prometheus {
         format: &'static str,
         content_type: &'static str,
         text: String,
+    },
+}
+
+/// One metric of `o365_metrics` (`format` `json`): the schema of
+/// [`crate::telemetry::metrics::Family`].
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct MetricFamily {
+    pub help: String,
+    pub name: String,
+    pub samples: Vec<MetricSample>,
+    /// `counter`, `gauge` or `histogram`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// One sample of a metric: a value, or a histogram's cumulative buckets.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+pub enum MetricSample {
+    Value {
+        labels: std::collections::BTreeMap<String, String>,
+        value: f64,
+    },
+    Histogram {
+        /// `[upper bound, cumulative count]` per bucket, without +Inf (that is `count`).
+        buckets: Vec<(f64, u64)>,
+        count: u64,
+        labels: std::collections::BTreeMap<String, String>,
+        sum: f64,
     },
 }
 

@@ -1,5 +1,6 @@
 //! `o365_send`, `o365_send_status`, `o365_outbox_process` (issue 6).
 
+use super::contract::ErrorBody;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::links;
@@ -7,11 +8,12 @@ use crate::send::message::{self, MessageInput, Prepared, Spooled};
 use crate::send::outbox::{self, Step};
 use crate::send::{macros, spool, worker};
 use crate::store::outbox::{Insert, OutboxRecord, SerialRule};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMail {
     pub mailbox: String,
@@ -35,7 +37,7 @@ pub struct SendMail {
     pub queue: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendStatus {
     pub mailbox: String,
@@ -46,7 +48,7 @@ pub struct SendStatus {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxProcess {
     /// How long to keep sending due entries (default 10 s).
@@ -54,37 +56,116 @@ pub struct OutboxProcess {
     pub wait_ms: Option<u64>,
 }
 
-fn answer(c: &Client, row: &OutboxRecord) -> Result<Value> {
-    let mut v = match row.state.as_str() {
-        "sent" => {
-            let mut v = json!({
-                "send_id": row.send_id,
-                "state": "sent",
-                "internet_message_id": row.internet_message_id,
-            });
-            outbox::describe_sent_from(c, row, &mut v)?;
-            v
+/// Which address a sent mail went out from (`sent` answers and `send_completed`).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentFrom {
+    /// When `sent_as_requested` is false: what the Exchange administrator can do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// When `sent_as_requested` is false: the address the mail was meant to go out from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_from: Option<String>,
+    pub sent_as_requested: bool,
+    /// The From of the sent copy.
+    pub sent_from: String,
+}
+
+impl SentFrom {
+    /// For a sent row that recorded its sender.
+    fn of(c: &Client, row: &OutboxRecord) -> Result<Option<SentFrom>> {
+        let mut v = Value::Object(Map::new());
+        outbox::describe_sent_from(c, row, &mut v)?;
+        if v.as_object().is_some_and(Map::is_empty) {
+            return Ok(None);
         }
+        Ok(Some(serde_json::from_value(v)?))
+    }
+}
+
+/// The link a mail with `_downloadLink` / `_agreementLink` carries.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SendLink {
+    pub expires_at: String,
+    /// `download` or `agreement`.
+    pub kind: String,
+    pub token: String,
+    pub url: String,
+}
+
+/// `o365_send`: the mail is `sent`, or `queued` (sent by the outbox worker; see
+/// `o365_send_status` and the `send_completed` / `send_failed` events).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, transform = super::contract::strict)]
+pub struct SendResult {
+    /// The Message-ID the mail carries.
+    pub internet_message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<SendLink>,
+    pub send_id: String,
+    #[serde(flatten)]
+    pub sent_from: Option<SentFrom>,
+    /// `sent` or `queued`.
+    pub state: String,
+}
+
+/// `o365_send_status`: the state of one send.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, transform = super::contract::strict)]
+pub struct SendState {
+    pub attempts: i64,
+    pub created_at: String,
+    /// Why the send failed (`state` `failed`), or the last transient error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    pub idempotency_key: String,
+    pub internet_message_id: String,
+    pub send_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(flatten)]
+    pub sent_from: Option<SentFrom>,
+    /// `queued`, `sending`, `sent` or `failed`.
+    pub state: String,
+}
+
+/// `o365_outbox_process`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct OutboxProcessed {
+    pub failed: u64,
+    /// Entries still unfinished in the store.
+    pub pending: i64,
+    pub sent: u64,
+}
+
+fn answer(c: &Client, row: &OutboxRecord) -> Result<SendResult> {
+    let (state, sent_from) = match row.state.as_str() {
+        "sent" => ("sent", SentFrom::of(c, row)?),
         "failed" => return Err(outbox::stored_error(row)),
-        _ => json!({
-            "send_id": row.send_id,
-            "state": "queued",
-            "internet_message_id": row.internet_message_id,
-        }),
+        _ => ("queued", None),
     };
     // A mail with _downloadLink / _agreementLink: the link it carries (for the CRM's records).
+    let mut link = None;
     if let Some(id) = row.request.get("link_id").and_then(Value::as_str) {
         if let Some(l) = c.store().get_link(id)? {
             let token = links::token::token(&links::signing_key(c)?, &l.id);
-            v["link"] = json!({
-                "url": links::url(c, &token)?,
-                "token": token,
-                "kind": l.kind,
-                "expires_at": crate::clock::rfc3339(l.expires_at),
+            link = Some(SendLink {
+                expires_at: crate::clock::rfc3339(l.expires_at),
+                kind: l.kind.clone(),
+                url: links::url(c, &token)?,
+                token,
             });
         }
     }
-    Ok(v)
+    Ok(SendResult {
+        internet_message_id: row.internet_message_id.clone(),
+        link,
+        send_id: row.send_id.clone(),
+        sent_from,
+        state: state.to_owned(),
+    })
 }
 
 fn check_key(k: &str) -> Result<()> {
@@ -116,19 +197,18 @@ impl Client {
 
     /// Sends one mail exactly once, under the send policy. Returns `{"send_id", "state":
     /// "sent" | "queued", "internet_message_id"}`.
-    pub async fn send_mail(&self, req: SendMail) -> Result<Value> {
+    pub async fn send_mail(&self, req: SendMail) -> Result<SendResult> {
         let mailbox = req.mailbox.clone();
         let t = std::time::Instant::now();
         let r = self.send_mail_step(req).await;
-        let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match &r {
             // `sent` is logged (and counted) where the outbox marks it sent.
-            Ok(v) if v.get("state").and_then(Value::as_str) == Some("queued") => {
+            Ok(v) if v.state == "queued" => {
                 let mailbox = self.find_mailbox(&mailbox).map(|m| m.id).unwrap_or(mailbox);
                 crate::telemetry::log::send(
                     self,
                     &mailbox,
-                    &str_of(v, "send_id"),
+                    &v.send_id,
                     "queued",
                     None,
                     Some(t.elapsed()),
@@ -150,7 +230,7 @@ impl Client {
         r
     }
 
-    async fn send_mail_step(&self, req: SendMail) -> Result<Value> {
+    async fn send_mail_step(&self, req: SendMail) -> Result<SendResult> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "send")?;
         let cfg = &self.config().send;
         if let Some(k) = &req.idempotency_key {
@@ -466,7 +546,7 @@ impl Client {
     }
 
     /// The first result for a key used again (if the content is the same).
-    fn repeat(&self, row: &OutboxRecord, request_hash: &str) -> Result<Value> {
+    fn repeat(&self, row: &OutboxRecord, request_hash: &str) -> Result<SendResult> {
         if row.request_hash != request_hash {
             return Err(Error::conflict(
                 "idempotency_key_reused",
@@ -487,7 +567,7 @@ impl Client {
 
     /// The state of one send: `{"send_id", "state", "internet_message_id", "attempts",
     /// "sent_at"?, "error"?}`.
-    pub async fn send_status(&self, req: SendStatus) -> Result<Value> {
+    pub async fn send_status(&self, req: SendStatus) -> Result<SendState> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "send_status")?;
         let row = match (&req.send_id, &req.idempotency_key) {
             (Some(id), None) => self
@@ -507,36 +587,41 @@ impl Client {
         if row.state != "sent" && row.state != "failed" {
             worker::ensure(self);
         }
-        let mut v = json!({
-            "send_id": row.send_id,
-            "state": row.state,
-            "internet_message_id": row.internet_message_id,
-            "idempotency_key": row.idempotency_key,
-            "attempts": row.attempts,
-            "created_at": crate::clock::rfc3339(row.created_at),
-        });
-        if let Some(t) = row.sent_at {
-            v["sent_at"] = json!(crate::clock::rfc3339(t));
-        }
-        if row.state == "sent" {
-            outbox::describe_sent_from(self, &row, &mut v)?;
-        }
-        if let Some(e) = &row.error {
-            v["error"] = e.clone();
-        }
-        Ok(v)
+        Ok(SendState {
+            attempts: row.attempts,
+            created_at: crate::clock::rfc3339(row.created_at),
+            error: row
+                .error
+                .as_ref()
+                .map(ErrorBody::from_document)
+                .transpose()?,
+            idempotency_key: row.idempotency_key.clone(),
+            internet_message_id: row.internet_message_id.clone(),
+            send_id: row.send_id.clone(),
+            sent_at: row.sent_at.map(crate::clock::rfc3339),
+            sent_from: if row.state == "sent" {
+                SentFrom::of(self, &row)?
+            } else {
+                None
+            },
+            state: row.state.clone(),
+        })
     }
 
     /// Sends what is due in the outbox now (entries queued by pacing, retries, and entries
     /// a crashed process left behind once their lease expired). Returns `{"sent", "failed",
     /// "pending"}`.
-    pub async fn outbox_process(&self, req: OutboxProcess) -> Result<Value> {
+    pub async fn outbox_process(&self, req: OutboxProcess) -> Result<OutboxProcessed> {
         let budget = Duration::from_millis(req.wait_ms.unwrap_or(10_000));
         let (sent, failed) = worker::drain(self, budget).await;
         let pending = self.store().unfinished_outbox()?;
         if pending > 0 {
             worker::ensure(self);
         }
-        Ok(json!({"sent": sent, "failed": failed, "pending": pending}))
+        Ok(OutboxProcessed {
+            failed,
+            pending,
+            sent,
+        })
     }
 }

@@ -7,15 +7,15 @@
 use super::Client;
 use crate::auth::entra::{registration_fault, TokenError, TokenOutcome};
 use crate::error::{Error, Result};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A code no Entra ever issued (they start with `0.` / `1.`).
 const INVALID_CODE: &str = "o365-check-setup.not-a-code";
 /// A PKCE verifier of valid length for the invalid code.
 const DUMMY_VERIFIER: &str = "o365-check-setup-verifier-0123456789abcdefghijklmnop";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSetup {
     /// The tenant to ask about the app (id or domain, e.g. the domain of a mailbox to
@@ -24,7 +24,7 @@ pub struct CheckSetup {
     pub tenant: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Ok,
@@ -32,7 +32,9 @@ pub enum Verdict {
     Failed,
 }
 
-#[derive(Debug, Serialize)]
+/// One check of `o365_check_setup`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CheckItem {
     pub name: &'static str,
     pub verdict: Verdict,
@@ -74,7 +76,9 @@ impl CheckItem {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// `o365_check_setup`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SetupReport {
     /// No item failed (warnings allowed).
     pub ok: bool,
@@ -83,7 +87,7 @@ pub struct SetupReport {
 
 impl Client {
     /// `o365_check_setup`: config, store, endpoints and the app registration.
-    pub async fn check_setup(&self, req: CheckSetup) -> Result<Value> {
+    pub async fn check_setup(&self, req: CheckSetup) -> Result<SetupReport> {
         let mut items = vec![self.check_config()];
         items.push(self.check_store());
         let tenant = req
@@ -107,11 +111,10 @@ impl Client {
                 .hint("fix the items above first"),
             );
         }
-        let report = SetupReport {
+        Ok(SetupReport {
             ok: items.iter().all(|i| i.verdict != Verdict::Failed),
             items,
-        };
-        Ok(serde_json::to_value(report)?)
+        })
     }
 
     fn check_config(&self) -> CheckItem {

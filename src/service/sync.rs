@@ -4,6 +4,8 @@
 //! `max_age_ms`; writes go to Graph first and then to the cache (and folder counts), so the
 //! CRM sees its own changes at once and the next delta round confirms them.
 
+use super::contract::ErrorBody;
+pub use super::mail_view::*;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::graph::Priority;
@@ -13,10 +15,11 @@ use crate::sync::api::{self, BatchItem, MailApi};
 use crate::sync::engine::{self, SyncOptions};
 use crate::sync::model::{self, path_segment, MESSAGE_SELECT};
 use base64::Engine;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListFolders {
     pub mailbox: String,
@@ -28,7 +31,7 @@ pub struct ListFolders {
     pub include_hidden: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMessages {
     pub mailbox: String,
@@ -51,7 +54,7 @@ pub struct ListMessages {
     pub max_age_ms: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetMessage {
     pub mailbox: String,
@@ -62,7 +65,7 @@ pub struct GetMessage {
     pub refresh: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetAttachment {
     pub mailbox: String,
@@ -74,7 +77,7 @@ pub struct GetAttachment {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     pub mailbox: String,
@@ -91,7 +94,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveMessage {
     pub mailbox: String,
@@ -101,7 +104,7 @@ pub struct MoveMessage {
     pub to: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteMessage {
     pub mailbox: String,
@@ -109,7 +112,7 @@ pub struct DeleteMessage {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncMailbox {
     pub mailbox: String,
@@ -119,14 +122,14 @@ pub struct SyncMailbox {
     pub folders: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheClear {
     pub mailbox: String,
     pub user: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveFolderContents {
     pub mailbox: String,
@@ -197,7 +200,7 @@ impl Client {
 
     /// The cached tree when it is fresh enough, without touching the network or the runtime
     /// (the C ABI answers warm `o365_list_folders` calls from here).
-    pub fn list_folders_cached(&self, req: &ListFolders) -> Result<Option<Value>> {
+    pub fn list_folders_cached(&self, req: &ListFolders) -> Result<Option<FolderList>> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "list_folders")?;
         let max_age = req.max_age_ms.unwrap_or_else(|| self.default_max_age()) as i64;
         let Some(state) = self.store().sync_state(&m.id, "folders")? else {
@@ -219,7 +222,7 @@ impl Client {
 
     /// The folder tree with roles and counts (cache, refreshed by `mailFolders/delta` when
     /// older than `max_age_ms`).
-    pub async fn list_folders(&self, req: ListFolders) -> Result<Value> {
+    pub async fn list_folders(&self, req: ListFolders) -> Result<FolderList> {
         if let Some(v) = self.list_folders_cached(&req)? {
             return Ok(v);
         }
@@ -273,7 +276,7 @@ impl Client {
 
     /// A page of a folder's messages from the cache (the folder is delta-synced first when
     /// its last round is older than `max_age_ms`). Keyset paging with `next_cursor`.
-    pub async fn list_messages(&self, req: ListMessages) -> Result<Value> {
+    pub async fn list_messages(&self, req: ListMessages) -> Result<MessagePage> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "list_messages")?;
         let gr = self.mailbox_graph(&m)?;
         // A first page is kept serialized for warm calls (read the counter before the page).
@@ -292,7 +295,7 @@ impl Client {
         api: &A,
         m: &MailboxRecord,
         req: ListMessages,
-    ) -> Result<Value> {
+    ) -> Result<MessagePage> {
         let limit = req.limit.unwrap_or(DEFAULT_LIST);
         if limit == 0 || limit > MAX_LIST {
             return Err(Error::invalid_field(
@@ -344,7 +347,7 @@ impl Client {
                 {
                     return Err(e);
                 }
-                stale_error = Some(e.to_document());
+                stale_error = Some(ErrorBody::from(&e));
             }
         }
         let q = MessageQuery {
@@ -364,21 +367,18 @@ impl Client {
         } else {
             None
         };
-        let mut out = json!({
-            "mailbox": m.id,
-            "folder": model::folder_json(&folder, false),
-            "messages": rows.iter().map(model::message_json).collect::<Vec<_>>(),
-            "next_cursor": next,
-        });
-        if let Some(e) = stale_error {
-            out["stale"] = json!(true);
-            out["refresh_error"] = e;
-        }
-        Ok(out)
+        Ok(MessagePage {
+            folder: Folder::from_row(&folder, false),
+            mailbox: m.id.clone(),
+            messages: rows.iter().map(MessageSummary::from).collect(),
+            next_cursor: next,
+            stale: stale_error.as_ref().map(|_| true),
+            refresh_error: stale_error,
+        })
     }
 
     /// One message with body and attachment list (body fetched once, then cached).
-    pub async fn get_message(&self, req: GetMessage) -> Result<Value> {
+    pub async fn get_message(&self, req: GetMessage) -> Result<MessageDetail> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "get_message")?;
         let gr = self.mailbox_graph(&m)?;
         self.get_message_with(&gr, &m, req).await
@@ -389,18 +389,22 @@ impl Client {
         api: &A,
         m: &MailboxRecord,
         req: GetMessage,
-    ) -> Result<Value> {
+    ) -> Result<MessageDetail> {
         check_id("id", &req.id)?;
         if !req.refresh {
             if let Some(c) = self.store().cached_message(&m.id, &req.id)? {
                 if let (Some(body), Some(kind), Some(att)) =
                     (&c.body, &c.body_type, &c.attachments_json)
                 {
-                    let mut v = model::message_json(&c.meta);
-                    v["body"] = json!({"content_type": kind, "content": body});
-                    v["attachments"] = serde_json::from_str(att).unwrap_or_else(|_| json!([]));
-                    v["from_cache"] = json!(true);
-                    return Ok(v);
+                    return Ok(MessageDetail {
+                        message: MessageSummary::from(&c.meta),
+                        attachments: serde_json::from_str(att).unwrap_or_default(),
+                        body: MessageBody {
+                            content: body.clone(),
+                            content_type: kind.clone(),
+                        },
+                        from_cache: true,
+                    });
                 }
             }
         }
@@ -417,7 +421,7 @@ impl Client {
             .get("hasAttachments")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let attachments: Vec<Value> = if has_att {
+        let attachments: Vec<Attachment> = if has_att {
             let a = api::get_json(
                 api,
                 &format!("/messages/{seg}/attachments?$select=id,name,contentType,size,isInline,contentId"),
@@ -429,7 +433,7 @@ impl Client {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .map(model::attachment_json)
+                .map(Attachment::from_graph)
                 .collect()
         } else {
             Vec::new()
@@ -448,7 +452,7 @@ impl Client {
             .and_then(Value::as_str)
             .unwrap_or("text")
             .to_lowercase();
-        let att_json = Value::Array(attachments.clone()).to_string();
+        let att_json = serde_json::to_string(&attachments)?;
         // Cache only messages of folders we know (others would never be swept).
         if !folder.is_empty()
             && self
@@ -461,15 +465,19 @@ impl Client {
             self.store()
                 .store_message_body(&m.id, &row.id, content, &kind, &att_json)?;
         }
-        let mut v = model::message_json(&row);
-        v["body"] = json!({"content_type": kind, "content": content});
-        v["attachments"] = Value::Array(attachments);
-        v["from_cache"] = json!(false);
-        Ok(v)
+        Ok(MessageDetail {
+            message: MessageSummary::from(&row),
+            attachments,
+            body: MessageBody {
+                content: content.to_owned(),
+                content_type: kind,
+            },
+            from_cache: false,
+        })
     }
 
     /// An attachment's bytes, as base64 or written to `path`.
-    pub async fn get_attachment(&self, req: GetAttachment) -> Result<Value> {
+    pub async fn get_attachment(&self, req: GetAttachment) -> Result<AttachmentContent> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "get_attachment")?;
         check_id("message", &req.message)?;
         check_id("attachment", &req.attachment)?;
@@ -490,7 +498,7 @@ impl Client {
     }
 
     /// Marks messages read or unread (Graph first, then cache and folder counts).
-    pub async fn mark_read(&self, req: MarkRead) -> Result<Value> {
+    pub async fn mark_read(&self, req: MarkRead) -> Result<MarkReadResult> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "mark_read")?;
         let gr = self.mailbox_graph(&m)?;
         self.mark_read_with(&gr, &m, req).await
@@ -501,7 +509,7 @@ impl Client {
         api: &A,
         m: &MailboxRecord,
         req: MarkRead,
-    ) -> Result<Value> {
+    ) -> Result<MarkReadResult> {
         let ids: Vec<String> = match (req.id, req.ids) {
             (Some(id), None) => vec![id],
             (None, Some(ids)) if !ids.is_empty() && ids.len() <= 1000 => ids,
@@ -547,8 +555,11 @@ impl Client {
                     if (200..300).contains(&status) {
                         changed.push(id);
                     } else {
-                        failed
-                            .push(json!({"id": id, "status": status, "error": body.get("error")}));
+                        failed.push(MarkReadFailure {
+                            error: body.get("error").cloned(),
+                            id,
+                            status,
+                        });
                     }
                 }
             }
@@ -561,11 +572,15 @@ impl Client {
                 }
             }
         }
-        Ok(json!({"read": req.read, "changed": changed, "failed": failed}))
+        Ok(MarkReadResult {
+            changed,
+            failed,
+            read: req.read,
+        })
     }
 
     /// Moves a message to another folder; the id stays (immutable ids).
-    pub async fn move_message(&self, req: MoveMessage) -> Result<Value> {
+    pub async fn move_message(&self, req: MoveMessage) -> Result<MovedMessage> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "move_message")?;
         let gr = self.mailbox_graph(&m)?;
         self.move_message_with(&gr, &m, req).await
@@ -576,7 +591,7 @@ impl Client {
         api: &A,
         m: &MailboxRecord,
         req: MoveMessage,
-    ) -> Result<Value> {
+    ) -> Result<MovedMessage> {
         check_id("id", &req.id)?;
         let folders = self.folders_for(api, m, self.default_max_age()).await?;
         let dest = find_folder(&folders, &req.to, "to")?.clone();
@@ -606,13 +621,14 @@ impl Client {
         let unread = if row.is_read.unwrap_or(true) { 0 } else { 1 };
         self.store()
             .adjust_folder_counts(&m.id, &dest.id, unread, 1)?;
-        let mut v = model::message_json(&row);
-        v["previous_id"] = json!(req.id);
-        Ok(v)
+        Ok(MovedMessage {
+            message: MessageSummary::from(&row),
+            previous_id: req.id,
+        })
     }
 
     /// Deletes a message (Graph `DELETE`: Exchange keeps it recoverable).
-    pub async fn delete_message(&self, req: DeleteMessage) -> Result<Value> {
+    pub async fn delete_message(&self, req: DeleteMessage) -> Result<MessageDeleted> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "delete_message")?;
         let gr = self.mailbox_graph(&m)?;
         check_id("id", &req.id)?;
@@ -629,11 +645,14 @@ impl Client {
             self.store()
                 .adjust_folder_counts(&m.id, &folder, if was_read { 0 } else { -1 }, -1)?;
         }
-        Ok(json!({"deleted": true, "id": req.id}))
+        Ok(MessageDeleted {
+            deleted: true,
+            id: req.id,
+        })
     }
 
     /// Brings the cache up to date (all visible folders, or the named ones).
-    pub async fn sync(&self, req: SyncMailbox) -> Result<Value> {
+    pub async fn sync(&self, req: SyncMailbox) -> Result<SyncReport> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "sync")?;
         let gr = self.mailbox_graph(&m)?;
         self.sync_with(&gr, &m, req.folders, Priority::Background)
@@ -646,7 +665,7 @@ impl Client {
         m: &MailboxRecord,
         folders: Option<Vec<String>>,
         priority: Priority,
-    ) -> Result<Value> {
+    ) -> Result<SyncReport> {
         let ids = match folders {
             None => None,
             Some(keys) => {
@@ -668,7 +687,7 @@ impl Client {
         // Mail sent from Outlook shows up in Sent Items: book it (issue 7), even when
         // another folder failed.
         self.book_external_sent_after_sync(&m.id);
-        Ok(serde_json::to_value(report?)?)
+        SyncReport::from_engine(&report?)
     }
 
     /// Scheduler work for one mailbox: resume unfinished moves, then a background sync that
@@ -703,15 +722,18 @@ impl Client {
     }
 
     /// Wipes the mailbox's cached folders, messages and delta links (seed point 9).
-    pub async fn cache_clear(&self, req: CacheClear) -> Result<Value> {
+    pub async fn cache_clear(&self, req: CacheClear) -> Result<CacheCleared> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "cache_clear")?;
         self.store().clear_cache(&m.id)?;
         self.audit(Some(&m.id), Some(&req.user), "cache_clear", "ok", None);
-        Ok(json!({"cleared": true, "mailbox": m.id}))
+        Ok(CacheCleared {
+            cleared: true,
+            mailbox: m.id,
+        })
     }
 
     /// Moves every message of `from` to `to` (resumable), then clears the cache.
-    pub async fn move_folder_contents(&self, req: MoveFolderContents) -> Result<Value> {
+    pub async fn move_folder_contents(&self, req: MoveFolderContents) -> Result<FolderMoveResult> {
         let m = self.mailbox_for_user(&req.mailbox, &req.user, "move_folder_contents")?;
         let gr = self.mailbox_graph(&m)?;
         self.move_folder_contents_with(&gr, &m, req).await
@@ -722,7 +744,7 @@ impl Client {
         api: &A,
         m: &MailboxRecord,
         req: MoveFolderContents,
-    ) -> Result<Value> {
+    ) -> Result<FolderMoveResult> {
         let folders = self.folders_for(api, m, 0).await?;
         let from = find_folder(&folders, &req.from, "from")?.clone();
         let to = find_folder(&folders, &req.to, "to")?.clone();
@@ -758,85 +780,68 @@ impl Client {
         );
         let (job, ran) =
             crate::sync::moves::run_job(self, api, &m.id, job, Priority::Background).await?;
-        let mut v = serde_json::to_value(&job)?;
-        if !ran {
-            v["busy"] = json!(true);
-            v["hint"] =
-                json!("another process is running this move; call again to see its progress");
-        }
-        Ok(v)
+        Ok(FolderMoveResult {
+            busy: (!ran).then_some(true),
+            hint: (!ran).then(|| {
+                "another process is running this move; call again to see its progress".to_owned()
+            }),
+            job: FolderMove::from(&job),
+        })
     }
 
     /// The `health` object of `o365_get_mailbox`: last success per folder, last error, token
     /// expiry.
-    pub(crate) fn mailbox_health(&self, mailbox_id: &str) -> Result<Value> {
+    pub(crate) fn mailbox_health(&self, mailbox_id: &str) -> Result<MailboxHealth> {
         let states = self.store().sync_states(mailbox_id)?;
         let folders = self.store().cached_folders(mailbox_id)?;
-        let name = |scope: &str| -> Value {
-            folders
-                .iter()
-                .find(|f| f.id == scope)
-                .map(|f| json!(f.display_name))
-                .unwrap_or(Value::Null)
-        };
-        let role = |scope: &str| -> Value {
-            folders
-                .iter()
-                .find(|f| f.id == scope)
-                .and_then(|f| f.well_known.clone())
-                .map(Value::String)
-                .unwrap_or(Value::Null)
-        };
-        let ts = |v: Option<i64>| {
-            v.map(|t| json!(crate::clock::rfc3339(t)))
-                .unwrap_or(Value::Null)
-        };
-        let per_folder: Vec<Value> = states
+        let folder = |scope: &str| folders.iter().find(|f| f.id == scope);
+        let name = |scope: &str| folder(scope).map(|f| f.display_name.clone());
+        let ts = |v: Option<i64>| v.map(crate::clock::rfc3339);
+        let per_folder = states
             .iter()
             .filter(|s| s.scope != "folders")
-            .map(|s| {
-                json!({
-                    "folder": s.scope,
-                    "display_name": name(&s.scope),
-                    "well_known": role(&s.scope),
-                    "last_success_at": ts(s.last_success_at),
-                    "last_error": s.last_error,
-                    "last_error_at": ts(s.last_error_at),
-                    "in_progress": s.next_link.is_some(),
-                })
+            .map(|s| FolderHealth {
+                display_name: name(&s.scope),
+                folder: s.scope.clone(),
+                in_progress: s.next_link.is_some(),
+                last_error: s.last_error.clone(),
+                last_error_at: ts(s.last_error_at),
+                last_success_at: ts(s.last_success_at),
+                well_known: folder(&s.scope).and_then(|f| f.well_known.clone()),
             })
             .collect();
         let last_error = states
             .iter()
             .filter(|s| s.last_error.is_some())
             .max_by_key(|s| s.last_error_at.unwrap_or(0))
-            .map(|s| {
-                json!({
-                    "scope": s.scope,
-                    "folder_name": name(&s.scope),
-                    "error": s.last_error_kind,
-                    "message": s.last_error,
-                    "at": ts(s.last_error_at),
-                })
+            .map(|s| HealthError {
+                at: ts(s.last_error_at),
+                error: s.last_error_kind.clone(),
+                folder_name: name(&s.scope),
+                message: s.last_error.clone(),
+                scope: s.scope.clone(),
             });
         let folder_tree = states.iter().find(|s| s.scope == "folders");
         let last_success = states.iter().filter_map(|s| s.last_success_at).max();
         let jobs = self.store().running_move_jobs(mailbox_id)?;
-        Ok(json!({
-            "last_success_at": ts(last_success),
-            "folders_synced_at": ts(folder_tree.and_then(|s| s.last_success_at)),
-            "folders": per_folder,
-            "last_error": last_error,
-            "token_expires_at": ts(self.store().token_expiry(mailbox_id)?),
+        let background: BackgroundHealth = serde_json::from_value(self.jobs().health())
+            .map_err(|e| Error::internal(format!("background health does not fit: {e}")))?;
+        Ok(MailboxHealth {
+            background,
+            folders: per_folder,
+            folders_synced_at: ts(folder_tree.and_then(|s| s.last_success_at)),
+            last_error,
+            last_success_at: ts(last_success),
+            move_jobs: jobs.iter().map(FolderMove::from).collect(),
             // Microsoft throttled the mailbox for longer than a call waits: until then no
             // request goes out, reads answer from the cache (stale) and sends are queued.
-            "throttled_until": ts(self.store().lease_holder(&format!("throttle:{mailbox_id}"))?
+            throttled_until: ts(self
+                .store()
+                .lease_holder(&format!("throttle:{mailbox_id}"))?
                 .map(|(_, until)| until)
                 .filter(|until| *until > self.now_ms())),
-            "move_jobs": jobs,
-            // This client's background jobs: panics caught and restarted.
-            "background": self.jobs().health(),
-        }))
+            token_expires_at: ts(self.store().token_expiry(mailbox_id)?),
+        })
     }
 }
 
@@ -904,17 +909,14 @@ fn folders_result(
     include_hidden: bool,
     synced_at: Option<i64>,
     error: Option<&Error>,
-) -> Value {
-    let mut v = json!({
-        "mailbox": m.id,
-        "folders": model::folders_json(rows, include_hidden),
-        "synced_at": synced_at.map(crate::clock::rfc3339),
-    });
-    if let Some(e) = error {
-        v["stale"] = json!(true);
-        v["refresh_error"] = e.to_document();
+) -> FolderList {
+    FolderList {
+        folders: Folder::tree(rows, include_hidden),
+        mailbox: m.id.clone(),
+        refresh_error: error.map(ErrorBody::from),
+        stale: error.map(|_| true),
+        synced_at: synced_at.map(crate::clock::rfc3339),
     }
-    v
 }
 
 fn check_id(field: &str, id: &str) -> Result<()> {
@@ -940,7 +942,7 @@ fn not_found_as(what: &'static str, key: &str, e: Error) -> Error {
     }
 }
 
-fn attachment_result(a: &Value, path: Option<&str>) -> Result<Value> {
+fn attachment_result(a: &Value, path: Option<&str>) -> Result<AttachmentContent> {
     let b64 = a
         .get("contentBytes")
         .and_then(Value::as_str)
@@ -950,7 +952,12 @@ fn attachment_result(a: &Value, path: Option<&str>) -> Result<Value> {
                 "this attachment has no content bytes (an item or reference attachment)",
             )
         })?;
-    let mut meta = model::attachment_json(a);
+    let mut out = AttachmentContent {
+        attachment: Attachment::from_graph(a),
+        bytes_written: None,
+        content_base64: None,
+        path: None,
+    };
     match path {
         Some(p) => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -958,12 +965,12 @@ fn attachment_result(a: &Value, path: Option<&str>) -> Result<Value> {
                 .map_err(|e| Error::internal(format!("attachment content is not base64: {e}")))?;
             std::fs::write(p, &bytes)
                 .map_err(|e| Error::invalid_field("path", format!("cannot write '{p}': {e}")))?;
-            meta["path"] = json!(p);
-            meta["bytes_written"] = json!(bytes.len());
+            out.path = Some(p.to_owned());
+            out.bytes_written = Some(bytes.len());
         }
-        None => meta["content_base64"] = json!(b64),
+        None => out.content_base64 = Some(b64.to_owned()),
     }
-    Ok(meta)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 //! record or users — by any process or host on the store) is unchanged and the answer is
 //! still as fresh as the call asks. A warm call costs one indexed read of that row.
 
-use super::sync::{ListFolders, ListMessages};
+use super::sync::{ListFolders, ListMessages, MessagePage};
 use super::Client;
 use crate::error::Result;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -125,17 +124,15 @@ impl Client {
         req_key: Option<String>,
         mailbox_id: &str,
         version: Option<i64>,
-        page: &Value,
+        page: &MessagePage,
     ) -> Result<()> {
         let (Some(key), Some(version)) = (req_key, version) else {
             return Ok(());
         };
-        if page.get("stale").is_some() {
+        if page.stale.is_some() {
             return Ok(());
         }
-        let Some(folder) = page["folder"]["id"].as_str() else {
-            return Ok(());
-        };
+        let folder = page.folder.id.as_str();
         let tree = self.store().sync_state(mailbox_id, "folders")?;
         let state = self.store().sync_state(mailbox_id, folder)?;
         let tree_at = tree.and_then(|s| s.last_success_at);

@@ -324,7 +324,7 @@ fn client(dir: &tempfile::TempDir) -> (Client, String) {
             ),
         )
         .unwrap();
-    (c, m["id"].as_str().unwrap().to_owned())
+    (c, m.id)
 }
 
 fn rt() -> tokio::runtime::Runtime {

@@ -110,6 +110,21 @@ pub fn sim_with(opts: SimOptions) -> RunningSim {
     RunningSim::start_blocking(opts).expect("o365-sim starts")
 }
 
+/// POSTs to the sim's admin API (`/_sim{path}`) and returns its JSON answer.
+pub fn sim_admin(sim: &RunningSim, path: &str, body: Value) -> Value {
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/_sim{path}", sim.url()))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().unwrap()
+}
+
 /// Client config pointing at the sim.
 /// Imports info@contoso.example, an alias of Anna's mailbox, for u1 and signs it in as Anna
 /// (or finds it served by Anna's signed-in mailbox).
