@@ -13,7 +13,7 @@ pub const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
 /// Microsoft Graph v1.0 in the public cloud. The library's default.
 pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// SQLite file path, or `sqlite://PATH`.
@@ -53,7 +53,7 @@ pub struct Config {
     pub debug: DebugConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GraphConfig {
     /// Retries of one request on 429/503/504 and connection failures.
@@ -94,7 +94,7 @@ fn default_budget() -> u32 {
     10_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app registration's application (client) id.
@@ -130,7 +130,7 @@ fn default_tenant() -> String {
     "common".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
     /// Sign-in authority host, without tenant (national clouds or the emulator differ).
@@ -230,6 +230,34 @@ impl<'de> Deserialize<'de> for ProxyConfig {
     }
 }
 
+impl schemars::JsonSchema for ProxyConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProxyConfig".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A proxy URL, \"none\" (connect directly), or {\"url\", \"no_proxy\"}.",
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string"},
+                        "no_proxy": {"anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string"}},
+                            {"type": "null"}
+                        ]}
+                    },
+                    "required": ["url"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 impl ProxyConfig {
     /// The proxy URL without user and password, for messages and logs.
     pub fn display_url(&self) -> Option<String> {
@@ -274,7 +302,7 @@ impl ProxyConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// Longest time one blocking C call may take.
@@ -307,7 +335,7 @@ fn default_request_ms() -> u64 {
     60_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// Worker threads of the process-wide runtime. The first client of a process decides.
@@ -327,7 +355,7 @@ fn default_workers() -> usize {
     2
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// `off`, `error`, `warn`, `info`, `debug`, `trace`.
@@ -365,7 +393,7 @@ fn default_level() -> String {
     "info".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     /// How long an event handed out by `o365_next_event` stays reserved for that client
@@ -386,7 +414,7 @@ fn default_lease_ms() -> u64 {
     30_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Largest request JSON accepted through the C ABI, in bytes.
@@ -410,7 +438,7 @@ fn default_max_request() -> usize {
 }
 
 /// Sending (issue 6): policy, pacing, outbox.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendConfig {
     /// Recipients (To + Cc + Bcc) per mail; more is refused (seed point 11: 10).
@@ -524,7 +552,7 @@ fn default_true() -> bool {
 }
 
 /// Download and agreement links (`_downloadLink(Text)`, `_agreementLink`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinksConfig {
     /// Days a link works (seed point 11: 14).
@@ -683,7 +711,7 @@ impl Config {
 }
 
 /// Folder and message sync (issue 5).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// Run the background scheduler in this process (off for hosts that drive `o365_sync`
@@ -725,7 +753,7 @@ fn default_sync_page_size() -> usize {
     1000
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DebugConfig {
     /// Enables the test-only exports (`o365_debug_panic`, `o365_debug_emit_event`,

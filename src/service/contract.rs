@@ -10,8 +10,10 @@
 //! contract does not name fails a host's validation, so the code, this file, the README and
 //! the wrappers cannot drift apart unnoticed.
 //!
-//! Response fields are declared in alphabetical order: serde_json writes object keys sorted,
-//! so the typed answers are byte for byte the JSON the earlier `json!()` answers were.
+//! Response fields are declared in alphabetical order: the `json!()` answers these types
+//! replace had their keys sorted (serde_json's map), so most typed answers are the same bytes
+//! as before. Key order is no part of the contract: types that extend another (`flatten`) and
+//! events put their own fields in another order.
 
 use crate::error::{status, Error};
 use schemars::generate::SchemaSettings;
@@ -20,28 +22,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
-pub use super::events::check_event;
-use super::events::{AckedEvent, Event, NextEventFilter};
-use super::link_page::{LinkPage, PageAnswer};
-use super::links::{
+// Every type of the contract is named here: `o365::service::contract::FolderList`, ...
+
+pub use super::events::{check_event, AckedEvent, Event, NextEventFilter};
+pub use super::link_page::{LinkPage, PageAnswer};
+pub use super::links::{
     LinkAccept, LinkAccepted, LinkDownload, LinkDownloaded, LinkOpen, LinkOpened, LinksPurge,
     LinksPurged,
 };
-use super::mailboxes::{
+pub use super::mail_view::{
+    AttachmentContent, CacheCleared, FolderList, FolderMoveResult, MarkReadResult, MessageDeleted,
+    MessageDetail, MessagePage, MovedMessage, SyncReport,
+};
+pub use super::mailboxes::{
     GetMailbox, ImportMailbox, ListMailboxes, Mailbox, MailboxDetail, MailboxList, MailboxRemoved,
     RemoveMailbox, UpdateMailbox,
 };
-use super::maintenance::{Maintenance, MaintenanceResult};
-use super::observe::{MetricsResult, TakeLogs, TakenLogs};
-use super::send::{OutboxProcess, OutboxProcessed, SendMail, SendResult, SendState, SendStatus};
-use super::setup::{CheckSetup, SetupReport};
-use super::sync::{
-    AttachmentContent, CacheClear, CacheCleared, DeleteMessage, FolderList, FolderMoveResult,
-    GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead, MarkReadResult, MessageDeleted,
-    MessageDetail, MessagePage, MoveFolderContents, MoveMessage, MovedMessage, SyncMailbox,
-    SyncReport,
+pub use super::maintenance::{Maintenance, MaintenanceResult};
+pub use super::observe::{MetricsResult, TakeLogs, TakenLogs};
+pub use super::send::{
+    OutboxProcess, OutboxProcessed, SendMail, SendResult, SendState, SendStatus,
 };
-use crate::telemetry::metrics::MetricsRequest;
+pub use super::setup::{CheckSetup, SetupReport};
+pub use super::sync::{
+    CacheClear, DeleteMessage, GetAttachment, GetMessage, ListFolders, ListMessages, MarkRead,
+    MoveFolderContents, MoveMessage, SyncMailbox,
+};
+pub use crate::telemetry::metrics::MetricsRequest;
 
 /// A type of the contract: its schema name and how to add its schema to a generator.
 #[derive(Clone, Copy)]
@@ -93,7 +100,7 @@ macro_rules! calls {
 }
 
 calls! {
-    "o365_client_new": none -> ClientInfo;
+    "o365_client_new": ClientConfig -> ClientInfo;
     "o365_import_mailbox": ImportMailbox -> Mailbox;
     "o365_list_mailboxes": ListMailboxes -> MailboxList;
     "o365_get_mailbox": GetMailbox -> MailboxDetail;
@@ -136,6 +143,9 @@ calls! {
 pub const PENDING_AUTH_CALLS: &[&str] = &["o365_authenticate", "o365_sign_out", "o365_audit_log"];
 
 // ---- o365_client_new and the test hooks (answered in src/ffi) -----------------------------
+
+/// `o365_client_new` request: the client configuration (README "Configuration").
+pub type ClientConfig = crate::config::Config;
 
 /// `o365_client_new`: what the new client runs with.
 #[derive(Debug, Serialize, JsonSchema)]

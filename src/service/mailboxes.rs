@@ -134,7 +134,7 @@ pub struct MailboxList {
 pub struct MailboxDetail {
     #[serde(flatten)]
     pub mailbox: Mailbox,
-    pub health: super::sync::MailboxHealth,
+    pub health: super::mail_view::MailboxHealth,
     /// An alias using its owner's sign-in: the owner's mailbox id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_in_via: Option<String>,

@@ -5,7 +5,12 @@
 //! CRM sees its own changes at once and the next delta round confirms them.
 
 use super::contract::ErrorBody;
-pub use super::mail_view::*;
+use super::mail_view::{
+    Attachment, AttachmentContent, BackgroundHealth, CacheCleared, Folder, FolderHealth,
+    FolderList, FolderMove, FolderMoveResult, HealthError, MailboxHealth, MarkReadFailure,
+    MarkReadResult, MessageBody, MessageDeleted, MessageDetail, MessagePage, MessageSummary,
+    MovedMessage, SyncReport,
+};
 use super::Client;
 use crate::error::{Error, Result};
 use crate::graph::Priority;

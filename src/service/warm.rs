@@ -4,7 +4,8 @@
 //! record or users — by any process or host on the store) is unchanged and the answer is
 //! still as fresh as the call asks. A warm call costs one indexed read of that row.
 
-use super::sync::{ListFolders, ListMessages, MessagePage};
+use super::mail_view::MessagePage;
+use super::sync::{ListFolders, ListMessages};
 use super::Client;
 use crate::error::Result;
 use std::collections::HashMap;
