@@ -81,6 +81,16 @@ final class ContractTest extends SimTestCase
         }
     }
 
+    /** A request the library refuses as unknown_field must be outside the request schema too. */
+    private function checkRequestRefused(string $call, string $json): void
+    {
+        $entry = $this->callSchema($call);
+        if ($entry !== null && $entry->request !== null
+            && $this->validateAt("#/x-o365-calls/$call/request", $json) === []) {
+            $this->findings[] = "$call: the request schema accepts $json, which the library refuses";
+        }
+    }
+
     /** Validates a successful raw answer against the call's response schema. */
     private function checkResponse(string $call, ?string $json): void
     {
@@ -230,6 +240,7 @@ final class ContractTest extends SimTestCase
         $status = (int) $ffi->o365_client_new(json_encode($bad), \FFI::addr($handle), \FFI::addr($out));
         self::assertSame(1, $status);
         self::assertSame('unknown_field', $this->checkError('o365_client_new', 1, self::take($ffi, $out)));
+        $this->checkRequestRefused('o365_client_new', json_encode($bad));
     }
 
     /** @return array<string, mixed>|null the next event (raw answer checked), null on timeout */
@@ -316,7 +327,11 @@ final class ContractTest extends SimTestCase
         $id = $box['id'];
         $m = ['mailbox' => $id] + $u1;
         $this->fails($c, 'import_mailbox', ['address' => self::ANNA, 'users' => ['u1']], 3);
-        $this->fails($c, 'import_mailbox', ['address' => 'x@contoso.example', 'users' => ['u1'], 'colour' => 'red'], 1);
+        $unknown = ['address' => 'x@contoso.example', 'users' => ['u1'], 'colour' => 'red'];
+        self::assertSame('unknown_field', $this->fails($c, 'import_mailbox', $unknown, 1));
+        $this->checkRequestRefused('o365_import_mailbox', (string) json_encode($unknown));
+        self::assertSame('unknown_field', $this->fails($c, 'sync', $m + ['folder' => 'inbox'], 1));
+        $this->checkRequestRefused('o365_sync', (string) json_encode($m + ['folder' => 'inbox']));
         $this->call($c, 'import_mailbox', ['address' => 'info@contoso.example', 'users' => ['u1'], 'kind' => 'shared',
             'settings' => ['background_sync' => false]]);
         $this->call($c, 'list_mailboxes');
