@@ -24,7 +24,12 @@ use std::borrow::Cow;
 
 // Every type of the contract is named here: `o365::service::contract::FolderList`, ...
 
-pub use super::events::{check_event, AckedEvent, Event, NextEventFilter};
+pub use super::events::{
+    check_event, AckedEvent, ActivityPayload, AuthCompletedPayload, AuthFailedPayload, Event,
+    EventPayload, LinkAcceptedPayload, LinkDownloadedPayload, MoveCompletedPayload,
+    NextEventFilter, ReauthRequiredPayload, SendCompletedPayload, SendFailedPayload,
+    SyncCompletedPayload, SyncFailedPayload, SyncProgressPayload,
+};
 pub use super::link_page::{LinkPage, PageAnswer};
 pub use super::links::{
     LinkAccept, LinkAccepted, LinkDownload, LinkDownloaded, LinkOpen, LinkOpened, LinksPurge,
@@ -433,6 +438,60 @@ pub fn strict(schema: &mut Schema) {
     }
 }
 
+/// In an answer, a field that is sometimes left out (`skip_serializing_if`) is never `null`
+/// when present: its schema loses the `null` schemars gives every `Option`.
+fn absent_is_never_null(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(alts)) = obj.get_mut(key) {
+            alts.iter_mut().for_each(absent_is_never_null);
+        }
+    }
+    let required: Vec<String> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(Value::Object(props)) = obj.get_mut("properties") else {
+        return;
+    };
+    for (name, p) in props.iter_mut() {
+        if required.contains(name) {
+            continue;
+        }
+        let Some(p) = p.as_object_mut() else { continue };
+        if let Some(Value::Array(types)) = p.get_mut("type") {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types[0].clone();
+                p.insert("type".into(), only);
+            }
+        }
+        if let Some(Value::Array(alts)) = p.get("anyOf") {
+            let rest: Vec<Value> = alts
+                .iter()
+                .filter(|a| a.get("type") != Some(&Value::from("null")))
+                .cloned()
+                .collect();
+            if rest.len() == 1 && alts.len() == 2 {
+                p.remove("anyOf");
+                if let Value::Object(one) = &rest[0] {
+                    for (k, v) in one {
+                        p.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `include/o365.schema.json`: `$defs` of every type, the calls, the error document and the
 /// error kinds.
 pub fn schema_document() -> Value {
@@ -461,7 +520,8 @@ pub fn schema_document() -> Value {
     }
     let error = responses.subschema_for::<ErrorBody>().to_value();
     let mut defs = requests.take_definitions(true);
-    for (name, schema) in responses.take_definitions(true) {
+    for (name, mut schema) in responses.take_definitions(true) {
+        absent_is_never_null(&mut schema);
         match defs.get(&name) {
             Some(existing) if *existing != schema => {
                 panic!("type {name} has different request and response schemas: give one of them its own name")

@@ -16,10 +16,21 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_millis(200);
 
 macro_rules! events {
-    ($($(#[$m:meta])* $name:ident = $tag:literal {
+    ($($(#[$m:meta])* $name:ident($payload:ident) = $tag:literal {
         $($(#[$fm:meta])* $field:ident: $ty:ty,)*
     })*) => {
         $(
+            /// The fields of the event that publishes it (the envelope is added when it is
+            /// handed out).
+            #[derive(Debug, Clone, Serialize, JsonSchema)]
+            pub struct $payload {
+                $($(#[$fm])* pub $field: $ty,)*
+            }
+
+            impl EventPayload for $payload {
+                const TYPE: &'static str = $tag;
+            }
+
             $(#[$m])*
             #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
             #[serde(deny_unknown_fields)]
@@ -64,7 +75,7 @@ macro_rules! events {
 
 events! {
     /// A device-code sign-in ended well.
-    AuthCompletedEvent = "auth_completed" {
+    AuthCompletedEvent(AuthCompletedPayload) = "auth_completed" {
         #[schemars(with = "Option<super::mailboxes::MailboxAccount>")]
         account: Option<Value>,
         /// `device_code`.
@@ -72,7 +83,7 @@ events! {
         user: String,
     }
     /// A device-code sign-in failed.
-    AuthFailedEvent = "auth_failed" {
+    AuthFailedEvent(AuthFailedPayload) = "auth_failed" {
         /// The error kind.
         error: String,
         flow: String,
@@ -80,13 +91,13 @@ events! {
         user: String,
     }
     /// Microsoft no longer accepts the mailbox's refresh token (once per token).
-    ReauthRequiredEvent = "reauth_required" {
+    ReauthRequiredEvent(ReauthRequiredPayload) = "reauth_required" {
         address: String,
         main_user: String,
         reason: String,
     }
     /// A long sync stored another page of a folder.
-    SyncProgressEvent = "sync_progress" {
+    SyncProgressEvent(SyncProgressPayload) = "sync_progress" {
         /// Messages of the folder stored in this round so far.
         done: i64,
         /// The folder id.
@@ -99,7 +110,7 @@ events! {
         well_known: Option<String>,
     }
     /// A sync ended with changes (or was asked for explicitly).
-    SyncCompletedEvent = "sync_completed" {
+    SyncCompletedEvent(SyncCompletedPayload) = "sync_completed" {
         duration_ms: u64,
         /// How many folders were synced.
         folders: usize,
@@ -109,7 +120,7 @@ events! {
         upserted: usize,
     }
     /// A sync failed (all or some folders).
-    SyncFailedEvent = "sync_failed" {
+    SyncFailedEvent(SyncFailedPayload) = "sync_failed" {
         /// `folders` when the folder tree could not be read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         folder: Option<String>,
@@ -122,7 +133,7 @@ events! {
         sync_id: String,
     }
     /// A queued send went out.
-    SendCompletedEvent = "send_completed" {
+    SendCompletedEvent(SendCompletedPayload) = "send_completed" {
         /// The mailbox's address.
         address: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,14 +147,14 @@ events! {
         sent_from: String,
     }
     /// A queued send failed for good.
-    SendFailedEvent = "send_failed" {
+    SendFailedEvent(SendFailedPayload) = "send_failed" {
         error: ErrorBody,
         idempotency_key: String,
         internet_message_id: String,
         send_id: String,
     }
     /// A recipient downloaded a whole file of a link.
-    LinkDownloadedEvent = "link_downloaded" {
+    LinkDownloadedEvent(LinkDownloadedPayload) = "link_downloaded" {
         client_address: Option<String>,
         downloaded_at: String,
         /// The file's name.
@@ -157,7 +168,7 @@ events! {
         user_agent: Option<String>,
     }
     /// A recipient accepted a link's agreement.
-    LinkAcceptedEvent = "link_accepted" {
+    LinkAcceptedEvent(LinkAcceptedPayload) = "link_accepted" {
         accepted_at: String,
         agreement_text: Option<String>,
         client_address: Option<String>,
@@ -166,7 +177,7 @@ events! {
         user_agent: Option<String>,
     }
     /// Mail sent from Outlook, outside the CRM, booked as an activity.
-    ActivityEvent = "activity" {
+    ActivityEvent(ActivityPayload) = "activity" {
         /// "E-Mail – Ausgang".
         activity_type: String,
         bcc: Vec<EmailAddress>,
@@ -186,9 +197,15 @@ events! {
         to: Vec<EmailAddress>,
     }
     /// A folder-contents move finished.
-    MoveCompletedEvent = "move_completed" {
+    MoveCompletedEvent(MoveCompletedPayload) = "move_completed" {
         job: FolderMove,
     }
+}
+
+/// The payload of an event type: what [`Client::publish_event`] stores.
+pub trait EventPayload: Serialize {
+    /// The event's `type`.
+    const TYPE: &'static str;
 }
 
 /// A folder of a `sync_failed` event.
@@ -277,6 +294,16 @@ impl Client {
             self.inner.events_changed.notify_waiters();
         }
         Ok((id, fresh))
+    }
+
+    /// Stores an event from its typed payload (see [`Client::publish`]).
+    pub fn publish_event<P: EventPayload>(
+        &self,
+        mailbox_id: Option<&str>,
+        id: Option<String>,
+        payload: &P,
+    ) -> Result<(String, bool)> {
+        self.publish(P::TYPE, mailbox_id, id, serde_json::to_value(payload)?)
     }
 
     /// The next event, waiting up to `timeout`; `timeout` status when none came.

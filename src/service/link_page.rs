@@ -6,6 +6,7 @@
 //! `a` (acceptance receipt of an agreement link). Form fields of the accept step: `csrf`,
 //! `agree`. Cookie: `o365_link_csrf`.
 
+use super::events::{LinkAcceptedPayload, LinkDownloadedPayload};
 use super::Client;
 use crate::error::{Error, Fault, Result};
 use crate::links::page::{self, esc, field, Lang, Look, RangeAsk, Texts};
@@ -13,7 +14,7 @@ use crate::links::{self, token};
 use crate::store::links::{LinkAccess, LinkFile, LinkRecord};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// How long the accept form stays valid after the page was shown.
@@ -443,18 +444,17 @@ impl Client {
             user_agent: user_agent.clone(),
             file_index: None,
         })?;
-        self.publish(
-            "link_accepted",
+        self.publish_event(
             Some(&link.mailbox_id),
             Some(format!("link_accepted:{}:{seq}", link.id)),
-            json!({
-                "send_id": link.send_id,
-                "link": link.id,
-                "accepted_at": crate::clock::rfc3339(at),
-                "client_address": client_address,
-                "user_agent": user_agent,
-                "agreement_text": link.agreement_text,
-            }),
+            &LinkAcceptedPayload {
+                accepted_at: crate::clock::rfc3339(at),
+                agreement_text: link.agreement_text.clone(),
+                client_address,
+                link: link.id.clone(),
+                send_id: link.send_id.clone(),
+                user_agent,
+            },
         )?;
         Ok((at, links::receipt(self, &link.id, seq)?))
     }
@@ -598,21 +598,20 @@ impl Client {
     ) -> Result<()> {
         let at = self.now_ms();
         let answer = answer.map(str::to_owned).unwrap_or_else(token::nonce);
-        let (_, fresh) = self.publish(
-            "link_downloaded",
+        let (_, fresh) = self.publish_event(
             Some(&link.mailbox_id),
             Some(format!("link_downloaded:{}:{answer}", link.id)),
-            json!({
-                "send_id": link.send_id,
-                "link": link.id,
-                "file": f.name,
-                "file_index": f.index,
-                "size": f.size,
-                "downloaded_at": crate::clock::rfc3339(at),
-                "client_address": client_address,
-                "user_agent": user_agent,
-                "resumed": partial,
-            }),
+            &LinkDownloadedPayload {
+                client_address: client_address.clone(),
+                downloaded_at: crate::clock::rfc3339(at),
+                file: f.name.clone(),
+                file_index: f.index,
+                link: link.id.clone(),
+                resumed: partial,
+                send_id: link.send_id.clone(),
+                size: f.size,
+                user_agent: user_agent.clone(),
+            },
         )?;
         if fresh {
             self.store().record_link_access(&LinkAccess {
