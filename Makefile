@@ -114,7 +114,7 @@ test-steps:
 	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
-	@$(STEP) phpunit $(PHPUNIT_CMD)
+	@$(STEP) phpunit scripts/pg_cluster.sh run $(PHPUNIT_CMD)
 	@$(STEP) browser python3 tests/browser/test_link_page.py
 	@$(STEP) install scripts/test_install.sh
 	@$(STEP) php-deploy scripts/test_php_deploy.sh
@@ -153,7 +153,7 @@ test-cpp: $(CPP_TESTS) sim
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 
 test-php: lib sim
-	@$(STEP) phpunit $(PHPUNIT_CMD)
+	@$(STEP) phpunit scripts/pg_cluster.sh run $(PHPUNIT_CMD)
 
 # the link page in headless Chromium through the PHP example (screenshots: build/test-output/links/)
 test-browser: lib sim
