@@ -317,3 +317,23 @@ pub trait MoveJobStore {
 /// The message cache of a backend: every part of it.
 pub trait CacheStore: FolderCache + SyncStateStore + MessageCache + MoveJobStore {}
 impl<T: FolderCache + SyncStateStore + MessageCache + MoveJobStore> CacheStore for T {}
+
+/// The column lists every backend reads the cache tables with (one schema, one order: the
+/// row mappers of each backend read by position).
+pub(crate) mod columns {
+    pub(crate) const FOLDER_COLS: &str =
+        "id, parent_id, display_name, well_known, unread_count, total_count, child_count, hidden";
+
+    pub(crate) const MESSAGE_COLS: &str =
+        "id, folder_id, internet_message_id, conversation_id, subject, \
+         from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
+         has_attachments, importance, flag, categories_json, body_preview, change_key";
+
+    pub(crate) const STATE_COLS: &str =
+        "scope, delta_link, next_link, round_gen, round_full, round_items, \
+         last_success_at, last_error, last_error_kind, last_error_at";
+
+    pub(crate) const MOVE_COLS: &str =
+        "id, from_id, from_name, to_id, to_name, state, moved, total, \
+         last_error, created_at, updated_at";
+}

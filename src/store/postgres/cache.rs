@@ -2,6 +2,7 @@
 
 use super::PgStore;
 use crate::error::Result;
+use crate::store::cache::columns::{FOLDER_COLS, MESSAGE_COLS, MOVE_COLS, STATE_COLS};
 use crate::store::cache::{
     CachedMessage, DeltaLink, FolderCache, FolderPage, FolderRow, IdleRound, MessageCache,
     MessageOrder, MessagePage, MessageQuery, MessageRow, MoveJob, MoveJobStore, PageOutcome,
@@ -10,19 +11,6 @@ use crate::store::cache::{
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 use std::collections::HashSet;
-
-const FOLDER_COLS: &str =
-    "id, parent_id, display_name, well_known, unread_count, total_count, child_count, hidden";
-
-const MESSAGE_COLS: &str = "id, folder_id, internet_message_id, conversation_id, subject, \
-     from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
-     has_attachments, importance, flag, categories_json, body_preview, change_key";
-
-const STATE_COLS: &str = "scope, delta_link, next_link, round_gen, round_full, round_items, \
-     last_success_at, last_error, last_error_kind, last_error_at";
-
-const MOVE_COLS: &str = "id, from_id, from_name, to_id, to_name, state, moved, total, \
-     last_error, created_at, updated_at";
 
 /// New message row; `$20` is the generation, `$21` the time.
 const INSERT_MESSAGE: &str = "INSERT INTO messages (mailbox_id, id, folder_id, \
