@@ -64,8 +64,22 @@ impl Client {
     }
 }
 
+/// The lease a scheduler round takes on a mailbox for one interval (`sync.interval_ms`).
+fn round_lease(mailbox_id: &str) -> String {
+    format!("sched:{mailbox_id}")
+}
+
+/// How long a round lease is held: nine tenths of the interval, so that the next round of
+/// the same host (an interval later, give or take the timers' jitter) finds it expired.
+fn round_lease_ttl(interval_ms: u64) -> i64 {
+    i64::try_from(interval_ms - interval_ms / 10).unwrap_or(i64::MAX)
+}
+
 /// One round over all mailboxes, spread evenly over `over` (the interval) rather than in one
 /// burst: mailbox `i` of `n` starts at `i * over / n`. Returns when the last one finished.
+/// A mailbox is synced only by the round that takes its round lease ([`round_lease`], held
+/// for 0.9 x `sync.interval_ms`): with many processes on one store, each mailbox once per
+/// interval.
 /// Holds the client only while a mailbox is synced: freeing the client ends the round.
 async fn tick(client: &WeakClient, over: Duration) {
     let Some(c) = client.upgrade() else {
@@ -86,12 +100,32 @@ async fn tick(client: &WeakClient, over: Duration) {
             signed_in && Settings::from_record(m).background_sync
         })
         .collect();
+    // The owner names this round, not just this client: a lease the previous round of this
+    // same client took is not renewed but skipped until it expires.
+    let round = rand::random::<u32>();
+    let owner = crate::core::lease::owner(c.core(), &format!("scheduler.{round:08x}"));
+    let ttl_ms = round_lease_ttl(c.config().sync.interval_ms);
     drop(c);
     let alive = || client.is_alive();
+    let owner = &owner;
     spread(due, over, PARALLEL_MAILBOXES, alive, |m| async move {
         let Some(c) = client.upgrade() else {
             return;
         };
+        // Once per interval across every process on the store: the round lease is kept
+        // after the sync (not released), so every scheduler (this one's next round too)
+        // skips the mailbox until it expires, nine tenths of an interval later.
+        match crate::core::lease::acquire(c.core(), &round_lease(&m.id), owner, ttl_ms).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(mailbox = %m.id, "scheduler: synced by another host this interval");
+                return;
+            }
+            Err(e) => {
+                tracing::info!(mailbox = %m.id, "scheduler: cannot take the round lease: {e}");
+                return;
+            }
+        }
         if let Err(e) = c.background_sync(&m).await {
             tracing::info!(mailbox = %m.id, "scheduler: sync failed: {e}");
         }
