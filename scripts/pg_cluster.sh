@@ -6,6 +6,10 @@
 #              (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable).
 #   url DIR    print the URL of the cluster running in DIR.
 #   stop DIR   stop the server and delete DIR.
+#   pause DIR  stop the server (fast shutdown: open connections are cut) and keep DIR, so a
+#              test can see the database go away mid-run.
+#   resume DIR start the paused server again, on the same port and socket, with the same
+#              options (postmaster.opts); prints its URL.
 #   run CMD... start a cluster in a new temporary directory, run CMD with O365_TEST_PG_URL
 #              set to its URL, stop it and delete the directory (also when CMD fails or is
 #              interrupted); exits with CMD's status. With O365_TEST_PG_URL already set, CMD
@@ -117,6 +121,18 @@ start)
 url)
     url_of
     ;;
+pause)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+resume)
+    # `restart` of a stopped server starts it with the options of its last start.
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 restart \
+        >/dev/null 2>&1 || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    url_of
+    ;;
 stop)
     if [[ -f $dir/data/postmaster.pid ]]; then
         as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
@@ -124,7 +140,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop|url DIR, or $0 run CMD [ARGS...]" >&2
+    echo "usage: $0 start|stop|pause|resume|url DIR, or $0 run CMD [ARGS...]" >&2
     exit 2
     ;;
 esac

@@ -84,20 +84,36 @@ impl From<postgres::Error> for Error {
             Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
                 Error::Store(Fault::new(DUPLICATE_KIND, format!("store error: {text}")))
             }
+            // The server went away: shut down (57P01 admin, 57P02 crash), starting
+            // (57P03), or the connection broke (class 08).
+            Some(c) if connection_lost(c) => unreachable(text),
             _ if e.is_closed()
                 || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
             {
-                Error::Store(Fault::new(
-                    "store_unreachable",
-                    format!("store error: {text}"),
-                ))
-                .with_hint(
-                    "check that the PostgreSQL server named by 'store' is running and reachable",
-                )
+                unreachable(text)
             }
             _ => Error::store(format!("store error: {text}")),
         }
     }
+}
+
+/// The kind of the error when the server cannot be reached (see [`UNREACHABLE_HINT`]).
+const UNREACHABLE_KIND: &str = "store_unreachable";
+const UNREACHABLE_HINT: &str =
+    "check that the PostgreSQL server named by 'store' is running and reachable";
+
+fn unreachable(text: String) -> Error {
+    Error::Store(Fault::new(UNREACHABLE_KIND, format!("store error: {text}")))
+        .with_hint(UNREACHABLE_HINT)
+}
+
+/// SQLSTATEs that mean the connection is gone, not that the statement failed.
+fn connection_lost(code: &postgres::error::SqlState) -> bool {
+    use postgres::error::SqlState;
+    code.code().starts_with("08")
+        || *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || *code == SqlState::CANNOT_CONNECT_NOW
 }
 
 /// The parts of a `postgres://` store URL: what the driver reads, and ours.
@@ -232,7 +248,7 @@ impl PgStore {
         self.config.connect(NoTls).map_err(|e| {
             let base: Error = e.into();
             Error::Store(Fault::new(
-                "store_unreachable",
+                UNREACHABLE_KIND,
                 format!(
                     "cannot connect to the store '{}': {}",
                     self.shown,
@@ -240,7 +256,7 @@ impl PgStore {
                 ),
             ))
             .with_detail("field", "store")
-            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
+            .with_hint(UNREACHABLE_HINT)
         })
     }
 
@@ -272,6 +288,7 @@ impl PgStore {
             let mut c = self.take()?;
             let out = f(&mut c);
             self.give_back(c);
+            self.forget_idle_if_lost(&out);
             out
         })
     }
@@ -324,8 +341,19 @@ impl PgStore {
                 }
             };
             self.give_back(c);
+            self.forget_idle_if_lost(&out);
             out
         })
+    }
+
+    /// After the server went away (stopped, restarted, failed over), every idle connection
+    /// is dead too, though the driver notices only when one is used: drop them all, so the
+    /// calls after the server is back get fresh connections instead of one error each.
+    fn forget_idle_if_lost<T>(&self, out: &Result<T>) {
+        if matches!(out, Err(e) if e.kind() == UNREACHABLE_KIND) {
+            let stale = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+            close_apart(stale);
+        }
     }
 }
 
@@ -334,11 +362,17 @@ impl Drop for PgStore {
         // Closing a client blocks on its own small runtime, which Tokio forbids inside a
         // runtime: close them on a thread of their own.
         let clients = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        if !clients.is_empty() {
-            let _ = std::thread::Builder::new()
-                .name("o365-pg-close".into())
-                .spawn(move || drop(clients));
-        }
+        close_apart(clients);
+    }
+}
+
+/// Closes connections on a thread of their own: closing one blocks on its own small
+/// runtime, which Tokio forbids inside a runtime.
+fn close_apart(clients: Vec<Client>) {
+    if !clients.is_empty() {
+        let _ = std::thread::Builder::new()
+            .name("o365-pg-close".into())
+            .spawn(move || drop(clients));
     }
 }
 
