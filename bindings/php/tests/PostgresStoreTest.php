@@ -80,4 +80,47 @@ final class PostgresStoreTest extends TestCase
                 . $e->getDocument());
         }
     }
+
+    /**
+     * The server stops while a client is open (a cluster of this test's own, paused and
+     * resumed by scripts/pg_cluster.sh): a call fails with StoreException, kind
+     * store_unreachable and a hint, never the password; once the server is back the same
+     * client works again and nothing it stored is lost.
+     */
+    public function testAServerStoppedMidRunIsAStoreErrorAndTheClientResumes(): void
+    {
+        self::pgUrl(); // skipped or failed the same way as the others
+        $script = dirname(__DIR__, 3) . '/scripts/pg_cluster.sh';
+        $dir = sys_get_temp_dir() . '/o365-php-pg-' . bin2hex(random_bytes(4));
+        $run = static function (string $verb) use ($script, $dir): string {
+            $out = [];
+            exec(escapeshellarg($script) . " $verb " . escapeshellarg($dir) . ' 2>&1', $out, $rc);
+            self::assertSame(0, $rc, "pg_cluster.sh $verb: " . implode("\n", $out));
+            return trim((string) end($out));
+        };
+        $url = $run('start');
+        try {
+            $url = (string) preg_replace('#^postgres(ql)?://([^:@/]+)@#', 'postgres://$2:hunter2@', $url);
+            $web1 = $this->pgClient($url . '&connect_timeout=5');
+            $box = $web1->importMailbox(self::mailbox('vertrieb@contoso.example', ['u1'], 'u1'));
+
+            $run('pause');
+            try {
+                $web1->getMailbox(['mailbox' => 'vertrieb@contoso.example']);
+                self::fail('a call with the server stopped must fail');
+            } catch (StoreException $e) {
+                self::assertSame(11, $e->getStatus());
+                self::assertSame('store_unreachable', $e->getErrorKind());
+                self::assertStringContainsString('PostgreSQL', (string) $e->getHint());
+                self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
+                    . $e->getDocument());
+            }
+
+            $run('resume');
+            $seen = $web1->getMailbox(['mailbox' => 'vertrieb@contoso.example']);
+            self::assertSame($box['id'], $seen['id']);
+        } finally {
+            $run('stop');
+        }
+    }
 }
