@@ -56,7 +56,10 @@ VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full \
 STEP     := scripts/step.sh
 # C tests: test_abi (no network) plus the ones that drive the o365-sim binary; all under valgrind
 C_TESTS       := $(patsubst tests/c/%.c,$(BUILD)/tests/c/%,$(wildcard tests/c/test_*.c))
-C_SIM_TESTS   := $(filter-out $(BUILD)/tests/c/test_abi,$(C_TESTS))
+C_SIM_TESTS   := $(filter-out $(BUILD)/tests/c/test_abi $(BUILD)/tests/c/test_pg,$(C_TESTS))
+# the C test of the PostgreSQL store: inside scripts/pg_cluster.sh run (the server of
+# O365_TEST_PG_URL when set, as in `make test`, else a throwaway cluster)
+C_PG_TEST     := $(BUILD)/tests/c/test_pg
 # C++ tests: test_client (no network) plus the ones that drive the o365-sim binary
 CPP_TESTS     := $(patsubst bindings/cpp/tests/%.cpp,$(BUILD)/tests/cpp/%,$(wildcard bindings/cpp/tests/test_*.cpp))
 CPP_SIM_TESTS := $(filter-out $(BUILD)/tests/cpp/test_client,$(CPP_TESTS))
@@ -112,6 +115,7 @@ test-steps:
 	@$(STEP) schema-check scripts/check-schema.sh
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
 	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
+	@$(STEP) c-test_pg scripts/pg_cluster.sh run $(VALGRIND) $(C_PG_TEST)
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
 	@$(STEP) phpunit scripts/pg_cluster.sh run $(PHPUNIT_CMD)
@@ -147,6 +151,7 @@ test-schema:
 test-c: $(C_TESTS) sim
 	@$(STEP) c-harness $(VALGRIND) $(BUILD)/tests/c/test_abi
 	@$(foreach t,$(C_SIM_TESTS),$(STEP) c-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
+	@$(STEP) c-test_pg scripts/pg_cluster.sh run $(VALGRIND) $(C_PG_TEST)
 
 test-cpp: $(CPP_TESTS) sim
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
