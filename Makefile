@@ -12,6 +12,7 @@
 #                with a throwaway PostgreSQL (scripts/pg_cluster.sh run) for the PostgreSQL
 #                store tests, or the server in O365_TEST_PG_URL
 #   make demo    the main job end to end (examples/demo.c) against o365-sim on a temporary store
+#   make demo-postgres  the same with two hosts (two processes) on a throwaway PostgreSQL
 #   make bench   benchmarks (scripts/bench.sh, else scripts/bench_*.sh, else cargo bench)
 #   make install PREFIX=/usr/local DESTDIR=   stripped release library with soname and symlinks,
 #                headers, o365.pc, the PHP binding, licences; debug info in lib/debug
@@ -69,12 +70,12 @@ VALGRIND_SIM ?= $(VALGRIND)
 PHPUNIT_CMD = $(PHP) -d ffi.enable=1 -d memory_limit=512M $$(command -v $(PHPUNIT)) \
               --colors=never -c bindings/php/phpunit.xml
 
-.PHONY: help deps lib header schema test-schema sim binaries test test-steps demo bench clean \
+.PHONY: help deps lib header schema test-schema sim binaries test test-steps demo demo-postgres bench clean \
         test-fmt test-clippy test-cargo test-header test-c test-cpp test-php test-summary \
         dist install deb test-install test-php-deploy
 
 help:
-	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -201,6 +202,17 @@ $(BUILD)/examples/demo: examples/demo.c include/o365.h lib
 demo: deps sim $(BUILD)/examples/demo
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/o365-demo-XXXXXX"); \
 	  $(BUILD)/examples/demo "$$dir/o365.db" "$(LIBDIR)/o365-sim"; rc=$$?; rm -rf "$$dir"; exit $$rc
+
+# The same demo with two hosts (two processes that share only the store URL) on a throwaway
+# PostgreSQL (scripts/pg_cluster.sh run; the server of O365_TEST_PG_URL when set, in a schema
+# of this run's own).
+# Runs in a temporary working directory (removed afterwards): files the store keeps on disk
+# stay out of the tree.
+demo-postgres: deps sim $(BUILD)/examples/demo
+	@scripts/pg_cluster.sh run bash -c 'u=$$O365_TEST_PG_URL; case $$u in *\?*) u="$$u&";; *) u="$$u?";; esac; \
+	  dir=$$(mktemp -d "$${TMPDIR:-/tmp}/o365-demo-XXXXXX"); cd "$$dir"; \
+	  "$(CURDIR)/$(BUILD)/examples/demo" --hosts 2 "$${u}schema=o365_demo_$$$$" "$(LIBDIR)/o365-sim"; \
+	  rc=$$?; cd /; rm -rf "$$dir"; exit $$rc'
 
 # ---- make bench --------------------------------------------------------------------------
 
