@@ -233,7 +233,11 @@ fn postgres_stopped_mid_run_fails_clearly_and_resumes_with_exact_counts() {
     // claimed while the store is down.
     s.faults.remove(refusal.id);
     let _ = next_event(&lib, 200);
-    assert_eq!(ours_sent(&s), 0, "nothing went out while the outbox was unreachable");
+    assert_eq!(
+        ours_sent(&s),
+        0,
+        "nothing went out while the outbox was unreachable"
+    );
 
     // The server is back: the same client resumes.
     pg.resume();
