@@ -114,8 +114,16 @@ async fn tick(client: &WeakClient, over: Duration) {
         };
         // Once per interval across every process on the store: the round lease is kept
         // after the sync (not released), so every scheduler (this one's next round too)
-        // skips the mailbox until it expires, nine tenths of an interval later.
-        match crate::core::lease::acquire(c.core(), &round_lease(&m.id), owner, ttl_ms).await {
+        // skips the mailbox until it expires, nine tenths of an interval later. It marks
+        // a round as done, not work in progress: it is never taken over from a holder
+        // that is gone (a process that synced and exited, or died mid-sync: the folder
+        // leases guard the data, and the next interval's round syncs the mailbox).
+        let (name, holder, now) = (round_lease(&m.id), owner.clone(), c.now_ms());
+        let taken = c
+            .core()
+            .blocking(move |c| c.store().try_lease(&name, &holder, now, ttl_ms))
+            .await;
+        match taken {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(mailbox = %m.id, "scheduler: synced by another host this interval");
