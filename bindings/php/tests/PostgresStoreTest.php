@@ -64,23 +64,6 @@ final class PostgresStoreTest extends TestCase
         self::assertNull($web1->nextEvent(0));
     }
 
-    public function testAnUnreachableServerIsAStoreErrorWithAHint(): void
-    {
-        $server = stream_socket_server('tcp://127.0.0.1:0');
-        self::assertNotFalse($server);
-        $port = (int) substr((string) stream_socket_get_name($server, false), strlen('127.0.0.1:'));
-        fclose($server);
-        try {
-            $this->pgClient("postgres://crm:hunter2@127.0.0.1:$port/crm?sslmode=disable");
-            self::fail('a store nobody listens for must not open');
-        } catch (StoreException $e) {
-            self::assertSame(11, $e->getStatus());
-            self::assertNotSame('', (string) $e->getHint());
-            self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
-                . $e->getDocument());
-        }
-    }
-
     /**
      * The server stops while a client is open (a cluster of this test's own, paused and
      * resumed by scripts/pg_cluster.sh): a call fails with StoreException, kind
@@ -121,6 +104,23 @@ final class PostgresStoreTest extends TestCase
             self::assertSame($box['id'], $seen['id']);
         } finally {
             $run('stop');
+        }
+    }
+
+    public function testAnUnreachableServerIsAStoreErrorWithAHint(): void
+    {
+        $server = stream_socket_server('tcp://127.0.0.1:0');
+        self::assertNotFalse($server);
+        $port = (int) substr((string) stream_socket_get_name($server, false), strlen('127.0.0.1:'));
+        fclose($server);
+        try {
+            $this->pgClient("postgres://crm:hunter2@127.0.0.1:$port/crm?sslmode=disable");
+            self::fail('a store nobody listens for must not open');
+        } catch (StoreException $e) {
+            self::assertSame(11, $e->getStatus());
+            self::assertNotSame('', (string) $e->getHint());
+            self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
+                . $e->getDocument());
         }
     }
 }
