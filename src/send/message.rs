@@ -85,10 +85,13 @@ pub struct Addr {
 }
 
 impl Addr {
-    pub fn graph(&self) -> serde_json::Value {
-        match &self.name {
-            Some(n) => serde_json::json!({"emailAddress": {"address": self.address, "name": n}}),
-            None => serde_json::json!({"emailAddress": {"address": self.address}}),
+    /// The address as a Graph `recipient`.
+    pub fn graph(&self) -> crate::graph::wire::Recipient {
+        crate::graph::wire::Recipient {
+            email_address: crate::graph::wire::EmailAddress {
+                address: self.address.clone(),
+                name: self.name.clone(),
+            },
         }
     }
 }

@@ -280,7 +280,7 @@ async fn attempt(
                 c.now_ms(),
             )?;
             renew(c, send_id, owner)?;
-            let body = draft_json(p, &row.internet_message_id, mailbox);
+            let body = draft_json(p, &row.internet_message_id, mailbox)?;
             let created = g
                 .post_json(
                     "/messages",
