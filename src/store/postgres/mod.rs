@@ -13,6 +13,7 @@
 //!   client never blocks an async worker.
 
 mod activity;
+mod blobs;
 mod cache;
 mod events;
 mod links;
@@ -503,7 +504,10 @@ mod tests {
                 .collect()
         });
         for s in &stores {
-            assert_eq!(s.schema_version().unwrap(), (6, 6));
+            assert_eq!(
+                s.schema_version().unwrap(),
+                (migrations::newest(), migrations::newest())
+            );
         }
         let applied: i64 = stores[0]
             .read(|c| Ok(c.query_one("SELECT count(*) FROM o365_schema", &[])?.get(0)))
