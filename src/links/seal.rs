@@ -11,6 +11,7 @@
 //! expires (crypto-shredding): a copy of the file taken before that cannot be opened after.
 //! Files are created 0600 and folders 0700 whatever the process umask.
 
+use crate::core::files::ChunkSeal;
 use crate::error::{Error, Fault, Result};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -87,7 +88,7 @@ impl LinkChunks {
     }
 }
 
-impl crate::core::files::ChunkSeal for LinkChunks {
+impl ChunkSeal for LinkChunks {
     fn seal(&self, chunk: u64, last: bool, plain: &[u8]) -> Result<Vec<u8>> {
         self.cipher
             .encrypt(
@@ -117,9 +118,7 @@ impl crate::core::files::ChunkSeal for LinkChunks {
 
 /// Writes one sealed file; feed it with [`Sealer::write`], end with [`Sealer::finish`].
 pub struct Sealer {
-    cipher: Aes256Gcm,
-    link_id: String,
-    file: i64,
+    chunks: LinkChunks,
     chunk: u64,
     buf: Vec<u8>,
     out: File,
@@ -137,9 +136,7 @@ impl Sealer {
             .map_err(|e| io_err(dest, e))?;
         out.write_all(MAGIC).map_err(|e| io_err(dest, e))?;
         Ok(Sealer {
-            cipher: Aes256Gcm::new(key.into()),
-            link_id: link_id.to_owned(),
-            file,
+            chunks: LinkChunks::new(key, link_id, file),
             chunk: 0,
             buf: Vec::with_capacity(CHUNK),
             out,
@@ -148,16 +145,7 @@ impl Sealer {
     }
 
     fn flush_chunk(&mut self, last: bool) -> Result<()> {
-        let ct = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce(self.file, self.chunk)),
-                Payload {
-                    msg: &self.buf,
-                    aad: &aad(&self.link_id, self.file, self.chunk, last),
-                },
-            )
-            .map_err(|_| Error::internal("encryption failed"))?;
+        let ct = self.chunks.seal(self.chunk, last, &self.buf)?;
         self.out.write_all(&ct).map_err(|e| io_err(&self.path, e))?;
         self.buf.clear();
         self.chunk += 1;
@@ -200,7 +188,7 @@ pub fn read_at(
     }
     let want = (out.len() as u64).min(size - offset) as usize;
     let chunks = size.div_ceil(CHUNK as u64).max(1);
-    let cipher = Aes256Gcm::new(key.into());
+    let chunks_of = LinkChunks::new(key, link_id, file);
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
     let mut done = 0usize;
     let mut ct = vec![0u8; CHUNK + TAG];
@@ -212,14 +200,8 @@ pub fn read_at(
         f.seek(SeekFrom::Start(at)).map_err(|e| io_err(path, e))?;
         let ct = &mut ct[..plain_len + TAG];
         f.read_exact(ct).map_err(|_| damaged(path))?;
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(&nonce(file, i)),
-                Payload {
-                    msg: ct,
-                    aad: &aad(link_id, file, i, i + 1 == chunks),
-                },
-            )
+        let plain = chunks_of
+            .open(i, i + 1 == chunks, ct)
             .map_err(|_| damaged(path))?;
         let from = (pos - i * CHUNK as u64) as usize;
         let n = (plain.len() - from).min(want - done);
