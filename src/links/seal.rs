@@ -11,7 +11,7 @@
 //! expires (crypto-shredding): a copy of the file taken before that cannot be opened after.
 //! Files are created 0600 and folders 0700 whatever the process umask.
 
-use crate::core::files::ChunkSeal;
+use crate::core::files::{ChunkSeal, Chunker};
 use crate::error::{Error, Fault, Result};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -22,7 +22,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Plaintext bytes per chunk.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = crate::core::files::CHUNK;
 const TAG: usize = 16;
 const MAGIC: &[u8; 8] = b"O365LK01";
 
@@ -120,7 +120,7 @@ impl ChunkSeal for LinkChunks {
 pub struct Sealer {
     chunks: LinkChunks,
     chunk: u64,
-    buf: Vec<u8>,
+    chunker: Chunker,
     out: File,
     path: PathBuf,
 }
@@ -138,36 +138,31 @@ impl Sealer {
         Ok(Sealer {
             chunks: LinkChunks::new(key, link_id, file),
             chunk: 0,
-            buf: Vec::with_capacity(CHUNK),
+            chunker: Chunker::default(),
             out,
             path: dest.to_owned(),
         })
     }
 
-    fn flush_chunk(&mut self, last: bool) -> Result<()> {
-        let ct = self.chunks.seal(self.chunk, last, &self.buf)?;
+    fn put(&mut self, plain: &[u8], last: bool) -> Result<()> {
+        let ct = self.chunks.seal(self.chunk, last, plain)?;
         self.out.write_all(&ct).map_err(|e| io_err(&self.path, e))?;
-        self.buf.clear();
         self.chunk += 1;
         Ok(())
     }
 
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            // A full chunk is written only once more data follows: the last one is marked.
-            if self.buf.len() == CHUNK {
-                self.flush_chunk(false)?;
-            }
-            let n = (CHUNK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-        }
-        Ok(())
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        // A full chunk is written only once more data follows: the last one is marked.
+        let mut chunker = std::mem::take(&mut self.chunker);
+        let done = chunker.write(data, &mut |plain| self.put(plain, false));
+        self.chunker = chunker;
+        done
     }
 
     /// Writes the last chunk (empty for an empty file) and syncs the file to disk.
     pub fn finish(mut self) -> Result<()> {
-        self.flush_chunk(true)?;
+        let chunker = std::mem::take(&mut self.chunker);
+        self.put(chunker.last(), true)?;
         self.out.sync_all().map_err(|e| io_err(&self.path, e))
     }
 }
