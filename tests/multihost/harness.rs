@@ -131,8 +131,9 @@ impl Cluster {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(doc) = line.strip_prefix(ANSWER) {
-                    if tx.send(doc.to_owned()).is_err() {
+                // libtest may have begun the line ("test host_process ... ").
+                if let Some(at) = line.find(ANSWER) {
+                    if tx.send(line[at + ANSWER.len()..].to_owned()).is_err() {
                         break;
                     }
                 }
