@@ -69,6 +69,52 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| io_err(dir, e))
 }
 
+/// The chunks of one link file kept as a blob in the store: sealed exactly like the chunks
+/// of a sealed file on disk (same key, nonce and associated data).
+pub struct LinkChunks {
+    cipher: Aes256Gcm,
+    link_id: String,
+    file: i64,
+}
+
+impl LinkChunks {
+    pub fn new(key: &[u8; 32], link_id: &str, file: i64) -> Self {
+        LinkChunks {
+            cipher: Aes256Gcm::new(key.into()),
+            link_id: link_id.to_owned(),
+            file,
+        }
+    }
+}
+
+impl crate::core::files::ChunkSeal for LinkChunks {
+    fn seal(&self, chunk: u64, last: bool, plain: &[u8]) -> Result<Vec<u8>> {
+        self.cipher
+            .encrypt(
+                Nonce::from_slice(&nonce(self.file, chunk)),
+                Payload {
+                    msg: plain,
+                    aad: &aad(&self.link_id, self.file, chunk, last),
+                },
+            )
+            .map_err(|_| Error::internal("encryption failed"))
+    }
+
+    fn open(&self, chunk: u64, last: bool, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&nonce(self.file, chunk)),
+                Payload {
+                    msg: sealed,
+                    aad: &aad(&self.link_id, self.file, chunk, last),
+                },
+            )
+            .map_err(|_| {
+                crate::core::files::damaged(&format!("link {} file {}", self.link_id, self.file))
+            })
+    }
+}
+
 /// Writes one sealed file; feed it with [`Sealer::write`], end with [`Sealer::finish`].
 pub struct Sealer {
     cipher: Aes256Gcm,

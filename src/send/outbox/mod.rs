@@ -484,8 +484,7 @@ fn finish_sent(
 }
 
 fn cleanup_spool(c: &Core, send_id: &str) {
-    let dir = crate::core::spool::spool_dir(&c.config().store_path()).join(send_id);
-    crate::core::spool::remove_dir(&dir);
+    crate::core::spool::remove(c, send_id);
 }
 
 impl Core {
