@@ -293,6 +293,7 @@ fn c_hundred_outlook_mails_are_exactly_hundred_activities_with_a_host_killed_mid
         at_kill["in_round"] == true && at_kill["started"].as_u64().unwrap() > from
     });
     c.kill();
+    eprintln!("c: host C killed inside round {}", at_kill["started"]);
     for i in 50..100 {
         outlook.insert(outlook_send(&cl, i));
     }
@@ -455,6 +456,10 @@ fn d_three_hundred_keyed_sends_with_lost_answers_and_a_kill_go_out_exactly_once(
         );
     }
     let dropped = cl.counter("connectionsDropped");
+    eprintln!(
+        "d: {at_kill} mails out at the kill; of C's, {accepted} accepted, {retried} sent \
+         again by the user; {dropped} answers lost"
+    );
     assert!(dropped >= 30, "answers were lost: {dropped}");
     // No draft of ours left behind (the seed has drafts of its own).
     let w = s.world.lock().unwrap();
@@ -584,9 +589,9 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
         "the dead host's lease was taken over: {now_holder:?}"
     );
     assert_eq!(
-        cl.admin("GET", "/clock", None),
-        clock,
-        "no clock moved: the sim's clock is where it was"
+        cl.admin("GET", "/clock", None)["offsetSeconds"],
+        clock["offsetSeconds"],
+        "no clock moved: the sim's clock runs as it ran"
     );
     b.ok("o365_list_folders", json!({"mailbox": id, "user": "u1"}));
 }
