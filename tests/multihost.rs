@@ -57,18 +57,38 @@ fn fast_sim() -> SimOptions {
     opts
 }
 
-/// Three hosts; Anna's mailbox imported on A for u1 (main) and u2, signed in from A to B.
-fn three_signed_in(cl: &Cluster, patch: Value) -> (Host, Host, Host, String) {
-    let mut a = cl.host("a", patch.clone());
-    let mut b = cl.host("b", patch.clone());
-    let c = cl.host("c", patch);
-    let id = a.ok(
+/// Imports Anna's mailbox for u1 (main) and u2 on `h`; its id.
+fn import_anna(h: &mut Host) -> String {
+    h.ok(
         "o365_import_mailbox",
         json!({"address": ANNA, "users": ["u1", "u2"], "main_user": "u1"}),
     )["id"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Every host makes the same `o365_authenticate` calls on `threads` threads, all hosts at
+/// once; every call must answer `authenticated`.
+fn authenticate_everywhere(hosts: &mut [&mut Host], reqs: &[Value], threads: usize) {
+    for h in hosts.iter_mut() {
+        h.send(json!({"op": "par", "fn": "o365_authenticate", "reqs": reqs, "threads": threads}));
+    }
+    for h in hosts.iter_mut() {
+        let r = h.recv();
+        for res in r["results"].as_array().unwrap() {
+            assert_eq!(res["st"], 0, "host {}: {res}", h.name);
+            assert_eq!(res["v"]["status"], "authenticated", "{res}");
+        }
+    }
+}
+
+/// Three hosts; Anna's mailbox imported on A for u1 (main) and u2, signed in from A to B.
+fn three_signed_in(cl: &Cluster, patch: Value) -> (Host, Host, Host, String) {
+    let mut a = cl.host("a", patch.clone());
+    let mut b = cl.host("b", patch.clone());
+    let c = cl.host("c", patch);
+    let id = import_anna(&mut a);
     let done = sign_in_across(cl, &mut a, &mut b, &id, "u1", ANNA);
     assert_eq!(done["status"], "authenticated", "{done}");
     (a, b, c, id)
@@ -78,13 +98,7 @@ fn three_signed_in(cl: &Cluster, patch: Value) -> (Host, Host, Host, String) {
 /// started afterwards with a shifted clock find a token that has expired for them.
 fn signed_in_by_setup_host(cl: &Cluster) -> String {
     let mut s = cl.host("setup", json!({}));
-    let id = s.ok(
-        "o365_import_mailbox",
-        json!({"address": ANNA, "users": ["u1", "u2"], "main_user": "u1"}),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = import_anna(&mut s);
     let mut same = cl.host("setup2", json!({}));
     let done = sign_in_across(cl, &mut s, &mut same, &id, "u1", ANNA);
     assert_eq!(done["status"], "authenticated", "{done}");
@@ -104,13 +118,7 @@ fn a_sign_in_started_on_one_host_completes_on_another() {
     let mut a = cl.host("a", json!({}));
     let mut b = cl.host("b", json!({}));
     let mut c = cl.host("c", json!({}));
-    let id = a.ok(
-        "o365_import_mailbox",
-        json!({"address": ANNA, "users": ["u1", "u2"], "main_user": "u1"}),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = import_anna(&mut a);
     // The mailbox imported on A is known to B and C.
     for h in [&mut b, &mut c] {
         let m = h.ok("o365_get_mailbox", json!({"mailbox": id}));
@@ -494,16 +502,7 @@ fn e_three_hosts_with_sixteen_threads_each_refresh_an_expired_token_once() {
     let reqs: Vec<Value> = (0..16)
         .map(|i| json!({"mailbox": id, "user": if i % 2 == 0 { "u1" } else { "u2" }}))
         .collect();
-    for h in hosts.iter_mut() {
-        h.send(json!({"op": "par", "fn": "o365_authenticate", "reqs": reqs, "threads": 16}));
-    }
-    for h in hosts.iter_mut() {
-        let r = h.recv();
-        for res in r["results"].as_array().unwrap() {
-            assert_eq!(res["st"], 0, "host {}: {res}", h.name);
-            assert_eq!(res["v"]["status"], "authenticated", "{res}");
-        }
-    }
+    authenticate_everywhere(&mut hosts.iter_mut().collect::<Vec<_>>(), &reqs, 16);
     assert_eq!(
         cl.counter("refreshes") - before,
         1,
@@ -566,16 +565,7 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     let reqs: Vec<Value> = (0..8)
         .map(|_| json!({"mailbox": id, "user": "u2"}))
         .collect();
-    for h in [&mut b, &mut c] {
-        h.send(json!({"op": "par", "fn": "o365_authenticate", "reqs": reqs, "threads": 8}));
-    }
-    for h in [&mut b, &mut c] {
-        let r = h.recv();
-        for res in r["results"].as_array().unwrap() {
-            assert_eq!(res["st"], 0, "host {}: {res}", h.name);
-            assert_eq!(res["v"]["status"], "authenticated", "{res}");
-        }
-    }
+    authenticate_everywhere(&mut [&mut b, &mut c], &reqs, 8);
     assert_eq!(
         cl.counter("refreshes") - before,
         1,

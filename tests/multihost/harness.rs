@@ -163,23 +163,21 @@ impl Cluster {
         self.admin("GET", "/counters", None)[name].as_u64().unwrap()
     }
 
-    /// A query on this scenario's schema (read-only checks of the shared state).
-    pub fn sql_count(&self, query: &str) -> i64 {
+    /// A connection to this scenario's schema (read-only checks of the shared state).
+    fn sql(&self) -> ::postgres::Client {
         let mut c = pg_client(&self.server);
         c.batch_execute(&format!("SET search_path TO {}", self.schema))
             .unwrap();
-        c.query_one(query, &[]).unwrap().get::<_, i64>(0)
+        c
+    }
+
+    pub fn sql_count(&self, query: &str) -> i64 {
+        self.sql().query_one(query, &[]).unwrap().get::<_, i64>(0)
     }
 
     pub fn sql_strings(&self, query: &str) -> Vec<String> {
-        let mut c = pg_client(&self.server);
-        c.batch_execute(&format!("SET search_path TO {}", self.schema))
-            .unwrap();
-        c.query(query, &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect()
+        let rows = self.sql().query(query, &[]).unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
     }
 }
 
@@ -193,18 +191,15 @@ fn pg_client(url: &str) -> ::postgres::Client {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        match ::postgres::Client::connect(
+        let dropped = ::postgres::Client::connect(
             &self.server.replacen("postgres://", "postgresql://", 1),
             ::postgres::NoTls,
-        ) {
-            Ok(mut c) => {
-                if let Err(e) =
-                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
-                {
-                    eprintln!("could not drop schema {}: {e}", self.schema);
-                }
-            }
-            Err(e) => eprintln!("could not drop schema {}: {e}", self.schema),
+        )
+        .and_then(|mut c| {
+            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop schema {}: {e}", self.schema);
         }
     }
 }
