@@ -140,17 +140,72 @@ fn gone(blob: &str) -> Error {
     ))
 }
 
+/// Cuts a stream of bytes into [`CHUNK`]-sized pieces. A full piece is handed on only once
+/// more data follows, so whoever seals it knows whether it is the last one.
+#[derive(Default)]
+pub struct Chunker {
+    buf: Vec<u8>,
+}
+
+impl Chunker {
+    /// Takes `data`, handing each full piece that is not the last to `full`.
+    pub fn write(
+        &mut self,
+        mut data: &[u8],
+        full: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        while !data.is_empty() {
+            if self.buf.len() == CHUNK {
+                full(&self.buf)?;
+                self.buf.clear();
+            }
+            let n = (CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// The last piece (empty for an empty stream).
+    pub fn last(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
 /// Writes one blob as its bytes stream in: sealed chunk by chunk, stored [`BATCH`] chunks at
 /// a time, so memory stays bounded whatever the file's size. Unfinished (and invisible to
-/// readers) until [`BlobWriter::finish`]; [`BlobWriter::abandon`] deletes it.
+/// readers) until [`BlobWriter::finish`].
 pub struct BlobWriter<'a, S: ChunkSeal> {
     core: &'a Core,
     id: String,
     seal: S,
-    buf: Vec<u8>,
+    chunker: Chunker,
     pending: Vec<Vec<u8>>,
     /// Index of the first chunk in `pending`.
     first: i64,
+}
+
+/// Chunks sealed but not stored yet, of one blob.
+struct Pending<'p> {
+    core: &'p Core,
+    id: &'p str,
+    chunks: &'p mut Vec<Vec<u8>>,
+    first: &'p mut i64,
+}
+
+impl Pending<'_> {
+    fn push(&mut self, seal: &dyn ChunkSeal, plain: &[u8], last: bool) -> Result<()> {
+        let index = *self.first as u64 + self.chunks.len() as u64;
+        self.chunks.push(seal.seal(index, last, plain)?);
+        if self.chunks.len() == BATCH || last {
+            self.core
+                .store()
+                .put_blob_chunks(self.id, *self.first, self.chunks)?;
+            *self.first += self.chunks.len() as i64;
+            self.chunks.clear();
+        }
+        Ok(())
+    }
 }
 
 impl<'a, S: ChunkSeal> BlobWriter<'a, S> {
@@ -161,57 +216,35 @@ impl<'a, S: ChunkSeal> BlobWriter<'a, S> {
             core,
             id: id.to_owned(),
             seal,
-            buf: Vec::with_capacity(CHUNK),
+            chunker: Chunker::default(),
             pending: Vec::with_capacity(BATCH),
             first: 0,
         })
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
+    fn pending(&mut self) -> (Pending<'_>, &S, &mut Chunker) {
+        (
+            Pending {
+                core: self.core,
+                id: &self.id,
+                chunks: &mut self.pending,
+                first: &mut self.first,
+            },
+            &self.seal,
+            &mut self.chunker,
+        )
     }
 
-    fn seal_chunk(&mut self, last: bool) -> Result<()> {
-        let index = self.first as u64 + self.pending.len() as u64;
-        let sealed = self.seal.seal(index, last, &self.buf)?;
-        self.buf.clear();
-        self.pending.push(sealed);
-        if self.pending.len() == BATCH {
-            self.store_pending()?;
-        }
-        Ok(())
-    }
-
-    fn store_pending(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.core
-            .store()
-            .put_blob_chunks(&self.id, self.first, &self.pending)?;
-        self.first += self.pending.len() as i64;
-        self.pending.clear();
-        Ok(())
-    }
-
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            // A full chunk is sealed only once more data follows: the last one is marked.
-            if self.buf.len() == CHUNK {
-                self.seal_chunk(false)?;
-            }
-            let n = (CHUNK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-        }
-        Ok(())
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let (mut pending, seal, chunker) = self.pending();
+        chunker.write(data, &mut |plain| pending.push(seal, plain, false))
     }
 
     /// Seals the last chunk (empty for an empty file) and finishes the blob with the
     /// plaintext's size and SHA-256 (computed by whoever read the source).
     pub fn finish(mut self, size: u64, sha256: &str) -> Result<()> {
-        self.seal_chunk(true)?;
-        self.store_pending()?;
+        let (mut pending, seal, chunker) = self.pending();
+        pending.push(seal, chunker.last(), true)?;
         let summary = BlobSummary {
             size: size as i64,
             sha256: sha256.to_owned(),

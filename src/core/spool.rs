@@ -145,8 +145,8 @@ pub fn blob_owner_gone(c: &Core, owner: &str) -> Result<Option<bool>> {
     let Some(send_id) = owner.strip_prefix("outbox:") else {
         return Ok(None);
     };
-    Ok(Some(c.store().get_outbox(send_id)?.is_none_or(|r| {
-        !matches!(r.state.as_str(), "queued" | "sending")
+    Ok(Some(!c.store().get_outbox(send_id)?.is_some_and(|r| {
+        matches!(r.state.as_str(), "queued" | "sending")
     })))
 }
 

@@ -447,6 +447,6 @@ pub fn blob_owner_gone(c: &Core, owner: &str) -> Result<Option<bool>> {
     Ok(Some(
         c.store()
             .get_link(id)?
-            .is_none_or(|l| l.purged_at.is_some()),
+            .map_or(true, |l| l.purged_at.is_some()),
     ))
 }

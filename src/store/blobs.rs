@@ -8,7 +8,7 @@
 //! [`BlobStore::delete_unfinished_blobs`] removes later. Every blob belongs to an `owner`
 //! (a link, an outbox entry) and is deleted with it.
 
-use crate::error::Result;
+use crate::error::{Error, Fault, Result};
 
 /// A blob as stored (its chunks are read separately).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,4 +53,36 @@ pub trait BlobStore {
     /// Deletes blobs left unfinished since before `before` (their writer died); returns how
     /// many.
     fn delete_unfinished_blobs(&self, before: i64) -> Result<usize>;
+}
+
+/// What both backends answer for a blob that is not there (or no longer unfinished).
+pub(crate) fn no_blob(id: &str) -> Error {
+    Error::not_found("blob", id).with_hint("the blob was finished, deleted, or never created")
+}
+
+/// What both backends answer for a blob id that is taken.
+pub(crate) fn blob_exists(id: &str) -> Error {
+    Error::AlreadyExists(Fault::new(
+        "blob_exists",
+        format!("blob '{id}' exists already"),
+    ))
+}
+
+/// Checks the stored chunks of a blob (their count, lowest and highest index) against the
+/// summary it is finished with.
+pub(crate) fn check_complete(
+    id: &str,
+    s: &BlobSummary,
+    (n, lo, hi): (i64, i64, i64),
+) -> Result<()> {
+    if n != s.chunks || lo != 0 || hi != s.chunks - 1 {
+        return Err(Error::invalid(
+            "blob_incomplete",
+            format!(
+                "blob '{id}' has {n} chunks stored, not the {} it is finished with",
+                s.chunks
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -1,13 +1,9 @@
 //! Blobs in chunks (link files and spooled attachments of a shared store).
 
 use super::PgStore;
-use crate::error::{Error, Fault, Result};
-use crate::store::blobs::{BlobInfo, BlobStore, BlobSummary};
+use crate::error::Result;
+use crate::store::blobs::{blob_exists, check_complete, no_blob, BlobInfo, BlobStore, BlobSummary};
 use postgres::GenericClient;
-
-fn no_blob(id: &str) -> Error {
-    Error::not_found("blob", id).with_hint("the blob was finished, deleted, or never created")
-}
 
 /// Whether the blob exists and is unfinished; locks it against a concurrent finish or delete.
 fn unfinished(c: &mut impl GenericClient, id: &str) -> Result<bool> {
@@ -27,10 +23,7 @@ impl BlobStore for PgStore {
                 &[&id, &owner, &now],
             )?;
             if n == 0 {
-                return Err(Error::AlreadyExists(Fault::new(
-                    "blob_exists",
-                    format!("blob '{id}' exists already"),
-                )));
+                return Err(blob_exists(id));
             }
             Ok(())
         })
@@ -64,15 +57,7 @@ impl BlobStore for PgStore {
                 &[&id],
             )?;
             let (n, lo, hi): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
-            if n != s.chunks || lo != 0 || hi != s.chunks - 1 {
-                return Err(Error::invalid(
-                    "blob_incomplete",
-                    format!(
-                        "blob '{id}' has {n} chunks stored, not the {} it is finished with",
-                        s.chunks
-                    ),
-                ));
-            }
+            check_complete(id, s, (n, lo, hi))?;
             tx.execute(
                 "UPDATE blobs SET size = $2, sha256 = $3, chunks = $4, \
                  finished = true WHERE id = $1",

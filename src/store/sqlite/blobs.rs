@@ -2,13 +2,9 @@
 //! the store, so this serves the shared contract and its tests).
 
 use super::SqliteStore;
-use crate::error::{Error, Fault, Result};
-use crate::store::blobs::{BlobInfo, BlobStore, BlobSummary};
+use crate::error::Result;
+use crate::store::blobs::{blob_exists, check_complete, no_blob, BlobInfo, BlobStore, BlobSummary};
 use rusqlite::{params, Connection, OptionalExtension};
-
-fn no_blob(id: &str) -> Error {
-    Error::not_found("blob", id).with_hint("the blob was finished, deleted, or never created")
-}
 
 fn unfinished(c: &Connection, id: &str) -> Result<bool> {
     Ok(c.query_row(
@@ -29,10 +25,7 @@ impl BlobStore for SqliteStore {
                 params![id, owner, now],
             )?;
             if n == 0 {
-                return Err(Error::AlreadyExists(Fault::new(
-                    "blob_exists",
-                    format!("blob '{id}' exists already"),
-                )));
+                return Err(blob_exists(id));
             }
             Ok(())
         })
@@ -65,15 +58,7 @@ impl BlobStore for SqliteStore {
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            if n != s.chunks || lo != 0 || hi != s.chunks - 1 {
-                return Err(Error::invalid(
-                    "blob_incomplete",
-                    format!(
-                        "blob '{id}' has {n} chunks stored, not the {} it is finished with",
-                        s.chunks
-                    ),
-                ));
-            }
+            check_complete(id, s, (n, lo, hi))?;
             tx.execute(
                 "UPDATE blobs SET size = ?2, sha256 = ?3, chunks = ?4, finished = 1 WHERE id = ?1",
                 params![id, s.size, s.sha256, s.chunks],
