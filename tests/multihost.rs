@@ -529,8 +529,15 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     // for all of them, differently: host A's lease ends, by B's and C's clocks, half an hour
     // and more from now. A lease is taken over from a dead holder, never waited out.
     let mut a = cl.host("a", json!({"debug": {"clock_offset_ms": 2 * HOUR_MS}}));
-    let mut b = cl.host("b", json!({"debug": {"clock_offset_ms": 3 * HOUR_MS / 2}}));
-    let mut c = cl.host("c", json!({"debug": {"clock_offset_ms": 7 * HOUR_MS / 4}}));
+    let logs = json!({"level": "info", "buffer": 10_000});
+    let mut b = cl.host(
+        "b",
+        json!({"debug": {"clock_offset_ms": 3 * HOUR_MS / 2}, "log": logs}),
+    );
+    let mut c = cl.host(
+        "c",
+        json!({"debug": {"clock_offset_ms": 7 * HOUR_MS / 4}, "log": logs}),
+    );
     let before = cl.counter("refreshes");
     // The token endpoint holds its first answer for ten minutes: A hangs in its refresh.
     let hold = cl
@@ -559,6 +566,10 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
         "SELECT owner FROM leases WHERE name = 'refresh:{id}'"
     ));
     assert_eq!(holder.len(), 1, "A holds the refresh lease");
+    assert!(
+        holder[0].starts_with(&format!("{}|", a.host_id)),
+        "the lease names A's host: {holder:?}"
+    );
     a.kill();
 
     // B and C (8 threads each) get a token: one refresh, by one of them.
@@ -577,6 +588,28 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     assert!(
         now_holder != holder,
         "the dead host's lease was taken over: {now_holder:?}"
+    );
+    // Taken over from a holder known to be gone (through PostgreSQL: the hosts have their own
+    // host ids), not waited out: B or C says so. A lease that merely expired is taken without
+    // this record.
+    let takeovers: Vec<Value> = [&mut b, &mut c]
+        .into_iter()
+        .flat_map(|h| {
+            let logs = h.ok("o365_take_logs", json!({"max": 10_000}));
+            logs["records"].as_array().unwrap().clone()
+        })
+        .filter(|r| {
+            r.to_string().contains("taking over the lease")
+                && r.to_string().contains(&format!("refresh:{id}"))
+        })
+        .collect();
+    // (Both may try; the take-over is a compare-and-set, and one refresh was made.)
+    assert!(!takeovers.is_empty(), "a host took A's lease over");
+    assert!(
+        takeovers
+            .iter()
+            .all(|r| r["holder"].as_str() == Some(holder[0].as_str())),
+        "from A: {takeovers:?}"
     );
     assert_eq!(
         cl.admin("GET", "/clock", None)["offsetSeconds"],

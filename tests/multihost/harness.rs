@@ -40,15 +40,6 @@ pub fn pg_url() -> Option<String> {
     }
 }
 
-/// Whether this build's config knows `host_id` (the coordination work of issue 11).
-fn config_has_host_id() -> bool {
-    o365::Config::from_json(
-        &json!({"store": "postgres://u@127.0.0.1:1/db", "encryption_key": KEY, "host_id": "probe"})
-            .to_string(),
-    )
-    .is_ok()
-}
-
 /// The sim and the shared state of one scenario. Declare it before the hosts: they are
 /// dropped (killed) first, then the schema.
 pub struct Cluster {
@@ -96,9 +87,9 @@ impl Cluster {
             "sync": {"scheduler": false},
             "debug": {"test_hooks": true},
         });
-        if config_has_host_id() {
-            cfg["host_id"] = json!(format!("{name}-{}", rand::random::<u32>()));
-        }
+        // Its own host name in lease owners: a dead holder is found through PostgreSQL
+        // (presence), not by a pid check on a machine the hosts happen to share.
+        cfg["host_id"] = json!(format!("host-{name}-{:08x}", rand::random::<u32>()));
         merge(&mut cfg, patch);
         cfg
     }
@@ -141,6 +132,7 @@ impl Cluster {
         });
         let mut host = Host {
             name: name.to_owned(),
+            host_id: cfg["host_id"].as_str().unwrap().to_owned(),
             child,
             stdin: Some(stdin),
             rx,
@@ -218,6 +210,8 @@ fn merge(into: &mut Value, patch: &Value) {
 /// A host process. Dropped: killed (SIGKILL) if still running.
 pub struct Host {
     pub name: String,
+    /// Its `host_id`.
+    pub host_id: String,
     child: Child,
     stdin: Option<ChildStdin>,
     rx: Receiver<String>,

@@ -42,6 +42,7 @@ fn export(name: &str) -> crate::common::Export {
         "o365_outbox_process" => o365_outbox_process,
         "o365_link_page" => o365_link_page,
         "o365_link_open" => o365_link_open,
+        "o365_take_logs" => o365_take_logs,
         other => panic!("host: no export {other} in the command table"),
     }
 }
