@@ -274,11 +274,19 @@ fn c_hundred_outlook_mails_are_exactly_hundred_activities_with_a_host_killed_mid
     let Some(cl) = Cluster::new(fast_sim()) else {
         return;
     };
-    let (mut a, mut b, mut c, id) = three_signed_in(&cl, json!({"sync": {"page_size": 10}}));
+    let logs = json!({"level": "info", "buffer": 100_000});
+    let (mut a, mut b, mut c, id) =
+        three_signed_in(&cl, json!({"sync": {"page_size": 10}, "log": logs}));
     // Baseline: what is in Sent Items already is never booked.
     a.ok("o365_sync", json!({"mailbox": id, "user": "u1"}));
     assert_eq!(cl.sql_count("SELECT count(*) FROM activities"), 0);
-    // Rounds take a while (every delta page 30 ms): a kill lands inside one.
+    // Rounds take a while (every delta page 30 ms, a page of a folder's messages 150 ms): a
+    // kill lands inside one, with a folder's lease held.
+    cl.sim.sim().faults.add(FaultSpec {
+        path: "/v1.0/*/messages/delta*".into(),
+        latency_ms: Some(150),
+        ..Default::default()
+    });
     cl.sim.sim().faults.add(FaultSpec {
         path: "/v1.0/*delta*".into(),
         latency_ms: Some(30),
@@ -289,22 +297,37 @@ fn c_hundred_outlook_mails_are_exactly_hundred_activities_with_a_host_killed_mid
     for h in [&mut a, &mut b, &mut c] {
         h.req(json!({"op": "sync_loop", "req": sync}));
     }
+    // The mails go out one by one while the hosts sync. From the tenth on, C is killed as
+    // soon as it is seen inside a round holding the lease of a folder it syncs (Sent Items
+    // has changes, so someone syncs it); by the 90th at the latest, inside a round.
+    let leases_of_c = format!(
+        "SELECT name FROM leases WHERE owner LIKE '{}|%' ORDER BY name",
+        c.host_id
+    );
     let mut outlook = BTreeSet::new();
-    for i in 0..50 {
+    let mut held: Option<Vec<String>> = None;
+    for i in 0..100 {
         outlook.insert(outlook_send(&cl, i));
+        if held.is_some() || i < 10 {
+            continue;
+        }
+        let stats = c.req(json!({"op": "stats"}));
+        let holding = cl
+            .sql_strings(&leases_of_c)
+            .iter()
+            .any(|l| !l.ends_with(":folders"));
+        if stats["in_round"] == true && (holding || i >= 90) {
+            c.kill();
+            let now_held = cl.sql_strings(&leases_of_c);
+            eprintln!(
+                "c: host C killed inside round {} after {} mails, holding {now_held:?}",
+                stats["started"],
+                i + 1
+            );
+            held = Some(now_held);
+        }
     }
-    // C is killed while it is inside a round that started after some of the mails.
-    let from = c.req(json!({"op": "stats"}))["started"].as_u64().unwrap();
-    let mut at_kill = Value::Null;
-    wait_until("host C inside a new round", || {
-        at_kill = c.req(json!({"op": "stats"}));
-        at_kill["in_round"] == true && at_kill["started"].as_u64().unwrap() > from
-    });
-    c.kill();
-    eprintln!("c: host C killed inside round {}", at_kill["started"]);
-    for i in 50..100 {
-        outlook.insert(outlook_send(&cl, i));
-    }
+    let held = held.expect("C was killed inside a round");
     assert_eq!(outlook.len(), 100);
 
     // A and B keep syncing until every mail is booked (the store's rows, never a sleep).
@@ -328,6 +351,35 @@ fn c_hundred_outlook_mails_are_exactly_hundred_activities_with_a_host_killed_mid
         r["folders"][0]["status"] == "ok"
     });
     assert_eq!(cl.sql_count("SELECT count(*) FROM activities"), 100);
+    // What C held was taken over from it as from a dead host (through PostgreSQL; every host
+    // has its own host id), not waited out (a folder lease lasts two minutes).
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for h in [&mut a, &mut b] {
+        let logs = h.ok("o365_take_logs", json!({"max": 10_000}));
+        assert_eq!(
+            logs["dropped"], 0,
+            "host {}: the log buffer kept all",
+            h.name
+        );
+        for r in logs["records"].as_array().unwrap() {
+            let from_c = r["holder"]
+                .as_str()
+                .is_some_and(|o| o.starts_with(&format!("{}|", c.host_id)));
+            if r["message"] == "taking over the lease of a process that is gone" && from_c {
+                taken.insert(r["lease"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert!(
+        cl.sql_strings(&leases_of_c).is_empty(),
+        "no lease is left with the dead host"
+    );
+    for lease in &held {
+        assert!(
+            taken.contains(lease),
+            "{lease} taken over from C: {taken:?}"
+        );
+    }
     assert_eq!(
         cl.sql_count("SELECT count(*) FROM events WHERE type = 'activity'"),
         100,
