@@ -135,8 +135,8 @@ pub fn damaged(blob: &str) -> Error {
 
 fn gone(blob: &str) -> Error {
     Error::Store(Fault::new(
-        "blob_missing",
-        format!("the kept copy '{blob}' is no longer in the store"),
+        "blob_damaged",
+        format!("the kept copy '{blob}' is no longer (or not completely) in the store"),
     ))
 }
 
@@ -269,7 +269,7 @@ pub struct BlobReader<'a, S: ChunkSeal> {
 }
 
 impl<'a, S: ChunkSeal> BlobReader<'a, S> {
-    /// Opens blob `id`; `blob_missing` when it is not (or not yet completely) stored.
+    /// Opens blob `id`; `blob_damaged` when it is not (or not yet completely) stored.
     pub fn open(core: &'a Core, id: &str, seal: S) -> Result<Self> {
         let info = core.store().get_blob(id)?.ok_or_else(|| gone(id))?;
         let s = info.finished.ok_or_else(|| gone(id))?;
@@ -352,7 +352,7 @@ impl<'a, S: ChunkSeal> BlobReader<'a, S> {
         Ok(n)
     }
 
-    /// Fills `out` completely from the current position (`blob_missing` if it ends first).
+    /// Fills `out` completely from the current position (`blob_damaged` if it ends first).
     pub fn read_exact(&mut self, out: &mut [u8]) -> Result<()> {
         let mut done = 0;
         while done < out.len() {

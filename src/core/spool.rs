@@ -131,11 +131,15 @@ impl SpoolTarget {
     }
 }
 
-/// Removes every spooled copy of an outbox entry (it was sent, failed or cancelled).
+/// Removes every spooled copy of an outbox entry (it was sent or failed). With a shared
+/// store, blobs too whatever this host's config says: the host that spooled them may have
+/// had another.
 pub fn remove(c: &Core, send_id: &str) {
-    match files::spool_place(c.config()) {
-        Place::Dir(root) => remove_dir(&root.join(send_id)),
-        Place::Database => files::delete_owned(c, &blob_owner(send_id)),
+    if let Place::Dir(root) = files::spool_place(c.config()) {
+        remove_dir(&root.join(send_id));
+    }
+    if !files::store_is_local(c.config()) {
+        files::delete_owned(c, &blob_owner(send_id));
     }
 }
 
