@@ -243,14 +243,8 @@ fn b_a_link_of_a_mail_sent_on_one_host_is_served_by_another() {
     );
 
     // One download, one event, taken by whichever host asks (here B).
-    let events = b.req(json!({"op": "events", "timeout_ms": 500}));
-    let downloads: Vec<&Value> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "link_downloaded")
-        .collect();
-    assert_eq!(downloads.len(), 1, "{events}");
+    let downloads = b.take_events("link_downloaded");
+    assert_eq!(downloads.len(), 1, "{downloads:?}");
     assert_eq!(downloads[0]["client_address"], "203.0.113.7");
 }
 
@@ -401,13 +395,7 @@ fn c_hundred_outlook_mails_are_exactly_hundred_activities_with_a_host_killed_mid
     assert_eq!(booked, outlook, "exactly the Outlook mails");
 
     // The events, as a host takes them: 100, each mail once.
-    let events = b.req(json!({"op": "events", "timeout_ms": 500}));
-    let acts: Vec<&Value> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "activity")
-        .collect();
+    let acts = b.take_events("activity");
     assert_eq!(acts.len(), 100, "100 activity events");
     let imids: BTreeSet<String> = acts
         .iter()
@@ -638,10 +626,17 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
         .map(|_| json!({"mailbox": id, "user": "u2"}))
         .collect();
     authenticate_everywhere(&mut [&mut b, &mut c], &reqs, 8);
+    let records: Vec<Value> = [&mut b, &mut c]
+        .into_iter()
+        .flat_map(|h| {
+            let logs = h.ok("o365_take_logs", json!({"max": 10_000}));
+            logs["records"].as_array().unwrap().clone()
+        })
+        .collect();
     assert_eq!(
         cl.counter("refreshes") - before,
         1,
-        "one refresh completed (A's never was)"
+        "one refresh completed (A's never was): {records:#?}"
     );
     let now_holder = cl.sql_strings(&format!(
         "SELECT owner FROM leases WHERE name = 'refresh:{id}'"
@@ -653,12 +648,8 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     // Taken over from a holder known to be gone (through PostgreSQL: the hosts have their own
     // host ids), not waited out: B or C says so. A lease that merely expired is taken without
     // this record.
-    let takeovers: Vec<Value> = [&mut b, &mut c]
-        .into_iter()
-        .flat_map(|h| {
-            let logs = h.ok("o365_take_logs", json!({"max": 10_000}));
-            logs["records"].as_array().unwrap().clone()
-        })
+    let takeovers: Vec<&Value> = records
+        .iter()
         .filter(|r| {
             r.to_string().contains("taking over the lease")
                 && r.to_string().contains(&format!("refresh:{id}"))

@@ -261,6 +261,13 @@ impl Host {
         v
     }
 
+    /// Takes (and acks) events until none comes for half a second; those of type `kind`.
+    pub fn take_events(&mut self, kind: &str) -> Vec<Value> {
+        let r = self.req(json!({"op": "events", "timeout_ms": 500}));
+        let all = r["events"].as_array().unwrap();
+        all.iter().filter(|e| e["type"] == kind).cloned().collect()
+    }
+
     /// SIGKILL, and reaped.
     pub fn kill(&mut self) {
         let pid = self.child.id() as libc::pid_t;
