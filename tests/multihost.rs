@@ -10,7 +10,10 @@
 //!    mid-send: each goes out exactly once, every accepted one goes out;
 //! e. 3 hosts x 16 threads on an expired access token: exactly one refresh;
 //! f. a host killed while it holds the refresh lease (hanging in the token request) does not
-//!    stop the others: another host refreshes, with no clock moved.
+//!    stop the others: another host takes the lease over (through PostgreSQL) and refreshes,
+//!    with no clock moved;
+//! g. a host whose clock runs ahead waits for a live holder's refresh instead of taking its
+//!    lease as expired (leases are judged by the database's clock).
 //!
 //! The hosts are this test binary run again (`host_process`, see tests/multihost/host.rs),
 //! driven over stdin/stdout by the parent (tests/multihost/harness.rs). Needs PostgreSQL:
@@ -669,4 +672,55 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
         "no clock moved: the sim's clock runs as it ran"
     );
     b.ok("o365_list_folders", json!({"mailbox": id, "user": "u1"}));
+}
+
+// ---- g. a live holder keeps its lease, whatever the hosts' clocks say ---------------------
+
+#[test]
+fn g_a_live_refresh_is_waited_for_by_hosts_whose_clocks_run_ahead() {
+    let _one = serial();
+    let Some(cl) = Cluster::new(fast_sim()) else {
+        return;
+    };
+    let id = signed_in_by_setup_host(&cl);
+    // The token has expired for both; B's clock runs half an hour ahead of A's (so the token
+    // A gets is still good for B). A lease A holds must not look expired to B: leases are
+    // judged by the database's clock.
+    let mut a = cl.host("a", json!({"debug": {"clock_offset_ms": 2 * HOUR_MS}}));
+    let mut b = cl.host("b", json!({"debug": {"clock_offset_ms": 5 * HOUR_MS / 2}}));
+    let before = cl.counter("refreshes");
+    // The token endpoint takes 3 s (sim time spent answering, not a wait of the test) for
+    // A's request: A holds the refresh lease meanwhile.
+    let hold = cl
+        .sim
+        .sim()
+        .faults
+        .add(FaultSpec {
+            method: Some("POST".into()),
+            path: "/*/oauth2/v2.0/token".into(),
+            latency_ms: Some(3000),
+            count: Some(1),
+            ..Default::default()
+        })
+        .id;
+    a.send(json!({"op": "call", "fn": "o365_authenticate",
+                  "req": {"mailbox": id, "user": "u1"}}));
+    wait_until("A's token request at the sim", || {
+        cl.sim
+            .sim()
+            .faults
+            .list()
+            .iter()
+            .any(|r| r.id == hold && r.applied == 1)
+    });
+    // B, meanwhile: waits for A's refresh and uses its token.
+    let got = b.ok("o365_authenticate", json!({"mailbox": id, "user": "u2"}));
+    assert_eq!(got["status"], "authenticated", "{got}");
+    let mine = a.recv();
+    assert_eq!(mine["st"], 0, "{mine}");
+    assert_eq!(
+        cl.counter("refreshes") - before,
+        1,
+        "B waited for A's refresh instead of taking its lease as expired"
+    );
 }
