@@ -569,6 +569,28 @@ fn e_three_hosts_with_sixteen_threads_each_refresh_an_expired_token_once() {
 
 // ---- f. the refresh lease of a killed host -------------------------------------------------
 
+/// Holds the answer to the next token request `ms` milliseconds at the sim, lets `start`
+/// make one, and returns once it has arrived (the host that sent it holds the refresh lease).
+fn token_answer_held(cl: &Cluster, ms: u64, start: impl FnOnce()) {
+    let hold = cl
+        .sim
+        .sim()
+        .faults
+        .add(FaultSpec {
+            method: Some("POST".into()),
+            path: "/*/oauth2/v2.0/token".into(),
+            latency_ms: Some(ms),
+            count: Some(1),
+            ..Default::default()
+        })
+        .id;
+    start();
+    wait_until("a token request held at the sim", || {
+        let rules = cl.sim.sim().faults.list();
+        rules.iter().any(|r| r.id == hold && r.applied == 1)
+    });
+}
+
 #[test]
 fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     let _one = serial();
@@ -592,27 +614,9 @@ fn f_a_host_killed_holding_the_refresh_lease_does_not_stop_the_others() {
     );
     let before = cl.counter("refreshes");
     // The token endpoint holds its first answer for ten minutes: A hangs in its refresh.
-    let hold = cl
-        .sim
-        .sim()
-        .faults
-        .add(FaultSpec {
-            method: Some("POST".into()),
-            path: "/*/oauth2/v2.0/token".into(),
-            latency_ms: Some(600_000),
-            count: Some(1),
-            ..Default::default()
-        })
-        .id;
-    a.req(json!({"op": "spawn", "fn": "o365_authenticate",
-                 "req": {"mailbox": id, "user": "u1"}}));
-    wait_until("A's token request held at the sim", || {
-        cl.sim
-            .sim()
-            .faults
-            .list()
-            .iter()
-            .any(|r| r.id == hold && r.applied == 1)
+    token_answer_held(&cl, 600_000, || {
+        a.req(json!({"op": "spawn", "fn": "o365_authenticate",
+                     "req": {"mailbox": id, "user": "u1"}}));
     });
     let holder = cl.sql_strings(&format!(
         "SELECT owner FROM leases WHERE name = 'refresh:{id}'"
@@ -691,27 +695,9 @@ fn g_a_live_refresh_is_waited_for_by_hosts_whose_clocks_run_ahead() {
     let before = cl.counter("refreshes");
     // The token endpoint takes 3 s (sim time spent answering, not a wait of the test) for
     // A's request: A holds the refresh lease meanwhile.
-    let hold = cl
-        .sim
-        .sim()
-        .faults
-        .add(FaultSpec {
-            method: Some("POST".into()),
-            path: "/*/oauth2/v2.0/token".into(),
-            latency_ms: Some(3000),
-            count: Some(1),
-            ..Default::default()
-        })
-        .id;
-    a.send(json!({"op": "call", "fn": "o365_authenticate",
-                  "req": {"mailbox": id, "user": "u1"}}));
-    wait_until("A's token request at the sim", || {
-        cl.sim
-            .sim()
-            .faults
-            .list()
-            .iter()
-            .any(|r| r.id == hold && r.applied == 1)
+    token_answer_held(&cl, 3000, || {
+        a.send(json!({"op": "call", "fn": "o365_authenticate",
+                      "req": {"mailbox": id, "user": "u1"}}));
     });
     // B, meanwhile: waits for A's refresh and uses its token.
     let got = b.ok("o365_authenticate", json!({"mailbox": id, "user": "u2"}));
