@@ -1,5 +1,7 @@
+use super::presence::channel;
 use super::PgStore;
 use crate::error::Result;
+use crate::store::events::Wake;
 use crate::store::{EventFilter, EventRecord, EventStore, MetricsStore};
 use postgres::types::ToSql;
 
@@ -17,8 +19,20 @@ impl EventStore for PgStore {
                     &ev.created_at,
                 ],
             )?;
+            if n == 1 {
+                // Delivered at commit to every process listening (see `presence`).
+                tx.execute("SELECT pg_notify($1, '')", &[&channel(&self.schema)])?;
+            }
             Ok(n == 1)
         })
+    }
+
+    fn watch(&self, wake: Wake) {
+        self.presence.watch(&wake);
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(wake);
     }
 
     fn claim_event(

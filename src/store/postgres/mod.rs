@@ -21,12 +21,16 @@ mod mailboxes;
 pub mod migrations;
 mod misc;
 mod outbox;
+mod presence;
 mod tokens;
 
 use crate::error::{Error, Fault, Result};
+use crate::store::events::Wake;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use presence::Presence;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Idle connections kept per store unless the URL says `pool_size=N`.
@@ -44,19 +48,64 @@ const DUPLICATE_KIND: &str = "store_duplicate";
 /// How often a unique violation is tried again before it is reported.
 const MAX_DUPLICATE_TRIES: u32 = 3;
 
-pub struct PgStore {
+/// The kind of the error a lost connection becomes.
+const UNREACHABLE_KIND: &str = "store_unreachable";
+
+/// How to open a connection to the server (shared by the pool and the presence thread).
+#[derive(Clone)]
+pub struct Connector {
     config: postgres::Config,
-    schema: String,
-    pool_size: usize,
     /// The URL with any password masked, for messages.
     shown: String,
+    /// The URL the driver reads (names the server in this process's presence registry).
+    target: String,
+}
+
+impl Connector {
+    fn connect(&self) -> Result<Client> {
+        self.config.connect(NoTls).map_err(|e| {
+            let base: Error = e.into();
+            Error::Store(Fault::new(
+                UNREACHABLE_KIND,
+                format!(
+                    "cannot connect to the store '{}': {}",
+                    self.shown,
+                    base.message()
+                ),
+            ))
+            .with_detail("field", "store")
+            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
+        })
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+pub struct PgStore {
+    connector: Connector,
+    schema: String,
+    pool_size: usize,
     idle: Mutex<Vec<Client>>,
+    /// The host id this store's process is known by (`HOST|PID`, see [`presence`]).
+    host: String,
+    /// This process's presence (lock and event wake-ups), shared with its other stores.
+    presence: Arc<Presence>,
+    /// Wake-ups registered through this store (kept alive as long as the store).
+    watchers: Mutex<Vec<Wake>>,
+    /// Test hook: how far this "host's" wall clock is off (see [`PgStore::debug_skew_wall_clock`]).
+    wall_skew_ms: AtomicI64,
+    /// How far the database's clock is ahead of this host's (see `misc`), and when that was
+    /// last measured.
+    lead_ms: AtomicI64,
+    lead_checked: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("url", &self.shown)
+            .field("url", &self.connector.shown)
             .field("schema", &self.schema)
             .finish()
     }
@@ -86,13 +135,15 @@ impl From<postgres::Error> for Error {
                 Error::Store(Fault::new(DUPLICATE_KIND, format!("store error: {text}")))
             }
             _ if e.is_closed()
-                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+                || e.code().is_some_and(|c| {
+                    *c == SqlState::ADMIN_SHUTDOWN
+                        || *c == SqlState::CRASH_SHUTDOWN
+                        || *c == SqlState::CANNOT_CONNECT_NOW
+                }) =>
             {
-                Error::Store(Fault::new(
-                    "store_unreachable",
-                    format!("store error: {text}"),
-                ))
-                .with_hint(
+                Error::Store(Fault::new(UNREACHABLE_KIND, format!("store error: {text}")))
+                    .with_hint(
                     "check that the PostgreSQL server named by 'store' is running and reachable",
                 )
             }
@@ -191,8 +242,16 @@ fn mask_password(base: &str) -> String {
 }
 
 impl PgStore {
-    /// Connects, creates the schema if needed and brings it up to date.
+    /// Connects, creates the schema if needed and brings it up to date; this process is
+    /// known by the machine's tag (see [`PgStore::open_as`]).
     pub fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_as(url, crate::config::machine_tag())
+    }
+
+    /// Like [`open`](Self::open), for the host named `host` (the config's `host_id`): the
+    /// process holds its presence lock (`host|pid`) until its last store is dropped or it
+    /// dies.
+    pub fn open_as(url: &str, host: &str) -> Result<PgStore> {
         let parsed = parse_url(url)?;
         // The driver knows `postgresql://` and `postgres://` in lower case only.
         let driver = match parsed.driver.split_once("://") {
@@ -208,20 +267,47 @@ impl PgStore {
             config.application_name("o365");
         }
         config.options(&format!("-c search_path={}", parsed.schema));
-        let store = PgStore {
+        let connector = Connector {
             config,
-            schema: parsed.schema,
-            pool_size: parsed.pool_size,
             shown: parsed.shown,
-            idle: Mutex::new(Vec::new()),
+            target: driver,
         };
+        let process_key = format!("{host}|{}", std::process::id());
         run(|| {
-            let mut c = store.connect()?;
-            migrate(&mut c, &store.schema)?;
-            store.give_back(c);
-            Ok(())
-        })?;
-        Ok(store)
+            let mut c = connector.connect()?;
+            migrate(&mut c, &parsed.schema)?;
+            let presence = Presence::join(&connector, &parsed.schema, &process_key)?;
+            Ok(PgStore {
+                connector: connector.clone(),
+                schema: parsed.schema.clone(),
+                pool_size: parsed.pool_size,
+                idle: Mutex::new(vec![c]),
+                host: host.to_owned(),
+                presence,
+                watchers: Mutex::new(Vec::new()),
+                wall_skew_ms: AtomicI64::new(0),
+                lead_ms: AtomicI64::new(0),
+                lead_checked: Mutex::new(None),
+            })
+        })
+    }
+
+    /// Test hook: makes this store behave as if its host's wall clock were `ms` off, as a
+    /// host with a skewed clock whose callers pass a `now` read from that clock.
+    #[doc(hidden)]
+    pub fn debug_skew_wall_clock(&self, ms: i64) {
+        self.wall_skew_ms.store(ms, Ordering::SeqCst);
+        *self.lead_checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The host's wall clock (milliseconds since the epoch), with the test hook's skew.
+    fn wall_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.wall_skew_ms.load(Ordering::SeqCst)
+    }
+
+    /// The host id this store's process is known by.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// The schema the tables live in.
@@ -229,31 +315,24 @@ impl PgStore {
         &self.schema
     }
 
-    fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| {
-            let base: Error = e.into();
-            Error::Store(Fault::new(
-                "store_unreachable",
-                format!(
-                    "cannot connect to the store '{}': {}",
-                    self.shown,
-                    base.message()
-                ),
-            ))
-            .with_detail("field", "store")
-            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
-        })
-    }
-
-    fn take(&self) -> Result<Client> {
+    /// A pooled connection (`true`: it may have been closed by the server meanwhile) or a
+    /// new one.
+    fn take(&self) -> Result<(Client, bool)> {
         loop {
             let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match pooled {
                 Some(c) if c.is_closed() => continue,
-                Some(c) => return Ok(c),
-                None => return self.connect(),
+                Some(c) => return Ok((c, true)),
+                None => return Ok((self.connector.connect()?, false)),
             }
         }
+    }
+
+    /// After a pooled connection turned out closed (the server restarted, or terminated
+    /// it): the other idle ones likely are too; they are dropped and opened anew on demand.
+    fn forget_idle(&self) {
+        let stale = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        close_apart(stale);
     }
 
     fn give_back(&self, c: Client) {
@@ -268,12 +347,20 @@ impl PgStore {
 
     /// Runs `f` on a pooled connection (reads, or single statements), off the async
     /// worker threads.
-    pub fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        run(|| {
-            let mut c = self.take()?;
+    /// A pooled connection the server closed while it was idle is dropped and the read runs
+    /// once more on a new one.
+    pub fn read<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+        run(|| loop {
+            let (mut c, pooled) = self.take()?;
             let out = f(&mut c);
+            if pooled && c.is_closed() && out.as_ref().is_err_and(|e| e.kind() == UNREACHABLE_KIND)
+            {
+                tracing::info!("a pooled PostgreSQL connection was closed; reconnecting");
+                self.forget_idle();
+                continue;
+            }
             self.give_back(c);
-            out
+            return out;
         })
     }
 
@@ -298,17 +385,32 @@ impl PgStore {
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         run(|| {
-            let mut c = self.take()?;
+            let (mut c, mut pooled) = self.take()?;
             let (mut tries, mut duplicates) = (0, 0);
             let out = loop {
                 tries += 1;
+                let mut committing = false;
                 let attempt = (|| -> Result<T> {
                     let mut tx = c.build_transaction().isolation_level(level).start()?;
                     let out = f(&mut tx)?;
+                    committing = true;
                     tx.commit()?;
                     Ok(out)
                 })();
                 match attempt {
+                    // A pooled connection the server closed while it was idle: nothing was
+                    // committed (the commit was not sent), so run it again on a new one.
+                    Err(e)
+                        if pooled
+                            && !committing
+                            && c.is_closed()
+                            && e.kind() == UNREACHABLE_KIND =>
+                    {
+                        tracing::info!("a pooled PostgreSQL connection was closed; reconnecting");
+                        self.forget_idle();
+                        c = self.connector.connect()?;
+                        pooled = false;
+                    }
                     Err(e)
                         if e.kind() == DUPLICATE_KIND
                             && duplicates < MAX_DUPLICATE_TRIES
@@ -332,14 +434,19 @@ impl PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        // Closing a client blocks on its own small runtime, which Tokio forbids inside a
-        // runtime: close them on a thread of their own.
-        let clients = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        if !clients.is_empty() {
-            let _ = std::thread::Builder::new()
-                .name("o365-pg-close".into())
-                .spawn(move || drop(clients));
-        }
+        close_apart(std::mem::take(
+            &mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()),
+        ));
+    }
+}
+
+/// Closing a client blocks on its own small runtime, which Tokio forbids inside a runtime:
+/// close them on a thread of their own.
+fn close_apart(clients: Vec<Client>) {
+    if !clients.is_empty() {
+        let _ = std::thread::Builder::new()
+            .name("o365-pg-close".into())
+            .spawn(move || drop(clients));
     }
 }
 
@@ -389,7 +496,9 @@ fn migrate(c: &mut Client, schema: &str) -> Result<()> {
     for (version, sql) in migrations::MIGRATIONS {
         if *version > current {
             tx.batch_execute(&format!("SET LOCAL search_path TO {schema}; {sql}"))
-                .map_err(|e| Error::store(format!("migration {version} failed: {e}")))?;
+                .map_err(|e| {
+                    Error::store(format!("migration {version} failed: {}", describe(&e)))
+                })?;
             tx.execute(
                 &format!("INSERT INTO {schema}.o365_schema (version) VALUES ($1)"),
                 &[version],
