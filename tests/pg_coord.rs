@@ -140,6 +140,27 @@ fn a_host_with_a_skewed_clock_neither_steals_a_live_lease_nor_is_locked_out() {
         right.lease_holder("sync:m1:inbox").unwrap().unwrap().0,
         "slow|3|c"
     );
+
+    // Event reservations likewise: the fast host does not take an event reserved for a
+    // minute; the slow one takes it when the minute is over.
+    let all = o365::store::EventFilter::default();
+    assert!(right.push_event(&event("skew-1")).unwrap());
+    let got = right
+        .claim_event("right-c", wall_ms(), 60_000, &all)
+        .unwrap();
+    assert_eq!(got.map(|e| e.id).as_deref(), Some("skew-1"));
+    assert!(fast
+        .claim_event("fast-c", now_fast(), 60_000, &all)
+        .unwrap()
+        .is_none());
+    assert!(slow
+        .claim_event("slow-c", now_slow() + 50_000, 60_000, &all)
+        .unwrap()
+        .is_none());
+    let again = slow
+        .claim_event("slow-c", now_slow() + 70_000, 60_000, &all)
+        .unwrap();
+    assert_eq!(again.map(|e| e.deliveries), Some(1));
 }
 
 /// The child "host": opens the store as `host`, takes the lease `name` for an hour, says so
