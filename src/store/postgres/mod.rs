@@ -401,10 +401,10 @@ impl PgStore {
         }
     }
 
-    /// Runs `f` on a pooled connection (reads, or single statements), off the async
-    /// worker threads.
-    /// A pooled connection the server closed while it was idle is dropped and the read runs
-    /// once more on a new one.
+    /// Runs `f` on a pooled connection, off the async worker threads. For reads only: when
+    /// the pooled connection turns out closed by the server (restart, `pg_terminate_backend`)
+    /// the pool is dropped and `f` runs again on a new connection; writes go through
+    /// [`write`](Self::write), which never repeats a commit that may have happened.
     pub fn read<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
         run(|| loop {
             let (mut c, pooled) = self.take()?;
