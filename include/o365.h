@@ -265,7 +265,7 @@ o365_status o365_link_page(o365_client *client, const char *request_json, char *
 // On O365_OK `*out_json` (if not NULL) is set to NULL: nothing to free. Otherwise it holds
 // the error document. Errors: O365_INVALID_ARGUMENT `stream_invalid` (not an id from
 // o365_link_page), `null_argument`; O365_NOT_FOUND `link_expired` (expired meanwhile);
-// O365_STORE `link_file_damaged`.
+// O365_STORE `link_file_damaged` (`blob_damaged` for a file kept in a PostgreSQL store).
 //
 // # Safety
 // `client` is NULL or a live handle; `stream` is NULL or a NUL-terminated string; `buf` is

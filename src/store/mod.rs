@@ -10,6 +10,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod blobs;
 pub mod cache;
 pub mod events;
 pub mod leases;
@@ -23,6 +24,7 @@ pub mod tokens;
 
 pub use activity::ActivityStore;
 pub use audit::{AuditEntry, AuditStore};
+pub use blobs::{BlobInfo, BlobStore, BlobSummary};
 pub use cache::{CacheStore, FolderCache, MessageCache, MoveJobStore, SyncStateStore};
 pub use events::{EventFilter, EventRecord, EventStore};
 pub use leases::LeaseStore;
@@ -43,6 +45,7 @@ pub trait Store:
     + CacheStore
     + OutboxStore
     + LinkStore
+    + BlobStore
     + ActivityStore
     + MetricsStore
     + Send
@@ -58,6 +61,7 @@ impl<T> Store for T where
         + CacheStore
         + OutboxStore
         + LinkStore
+        + BlobStore
         + ActivityStore
         + MetricsStore
         + Send

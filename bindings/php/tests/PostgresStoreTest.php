@@ -9,10 +9,11 @@ use O365\StoreException;
 
 /**
  * The PostgreSQL store (preview) through the PHP binding: two clients share one state the
- * way two web servers of a CRM do. `make test` runs inside scripts/pg_cluster.sh, which sets
+ * way two web servers of a CRM do (a link one of them sent is served by the other, its file
+ * kept in the database). `make test` runs inside scripts/pg_cluster.sh, which sets
  * O365_TEST_PG_URL; without it these tests fail (O365_TEST_PG_SKIP=1 skips them).
  */
-final class PostgresStoreTest extends TestCase
+final class PostgresStoreTest extends SimTestCase
 {
     private static function pgUrl(): string
     {
@@ -78,6 +79,52 @@ final class PostgresStoreTest extends TestCase
             self::assertNotSame('', (string) $e->getHint());
             self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
                 . $e->getDocument());
+        }
+    }
+
+    public function testALinkSentByOneHostIsServedByAnotherFromTheDatabase(): void
+    {
+        $config = $this->simConfig();
+        $config['store'] = self::storeUrl('php_' . bin2hex(random_bytes(6)));
+        $config['sync'] = ['scheduler' => false];
+        $config['links'] = ['base_url' => 'https://crm.example/o365/link?t={token}', 'language' => 'en'];
+        // Each "host" works in a directory of its own (relative paths would land there).
+        $cwd = (string) getcwd();
+        $host1 = $this->dir . '/web1';
+        $host2 = $this->dir . '/web2';
+        mkdir($host1, 0700);
+        mkdir($host2, 0700);
+        try {
+            chdir($host1);
+            $web1 = new Client($config, self::libraryPath());
+            $id = $this->signedIn($web1);
+            $bytes = random_bytes(200000);
+            $sent = $web1->send(['mailbox' => $id, 'user' => 'u1', 'message' => [
+                'to' => ['kunde@kunden.example'], 'subject' => 'Exposé von web1', 'body_text' => '_downloadLink(Exposé)',
+                'attachments' => [['name' => 'expose.pdf', 'base64' => base64_encode($bytes)]]]]);
+            self::assertSame('sent', $sent['state']);
+            $token = $sent['link']['token'];
+            $web1 = null;
+            gc_collect_cycles();
+            self::assertSame(['.', '..'], scandir($host1), 'nothing written on web1');
+            rmdir($host1);
+
+            // web2 shares nothing with web1 but the database
+            chdir($host2);
+            $web2 = new Client($config, self::libraryPath());
+            $page = $web2->linkPage(['method' => 'GET', 'token' => $token]);
+            self::assertSame(200, $page['status']);
+            self::assertStringContainsString('Exposé von web1', $page['body']);
+            $file = $web2->linkPage(['method' => 'GET', 'token' => $token, 'query' => ['f' => '0']]);
+            self::assertSame(200, $file['status']);
+            $data = '';
+            while (($piece = $web2->linkRead($file['stream']['id'], strlen($data), 50000)) !== '') {
+                $data .= $piece;
+            }
+            self::assertSame(hash('sha256', $bytes), hash('sha256', $data), 'identical bytes from the other host');
+            self::assertSame(['.', '..'], scandir($host2), 'nothing written on web2');
+        } finally {
+            chdir($cwd);
         }
     }
 
