@@ -171,6 +171,7 @@ macro_rules! conformance_suite {
                 held_lease_is_refused_until_it_expires,
                 only_the_holder_releases,
                 take_over_is_compare_and_set,
+                holder_alive_judges_only_owners_it_can_tell,
                 schema_is_current,
             ],
             audit: [newest_first_with_limit_per_mailbox],
