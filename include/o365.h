@@ -146,7 +146,9 @@ uint32_t o365_abi_version(void);
 // On any other status `*out_client` is untouched and `*out_json` holds the error document;
 // invalid config is O365_INVALID_ARGUMENT with `details.field` naming the field.
 // Starts no thread unless `sync.scheduler` is on (the default): then the process runtime
-// is built here and the client's background scheduler starts on it.
+// is built here and the client's background scheduler starts on it. With a PostgreSQL
+// store one thread per process (and store) keeps the process's presence connection (dead
+// lease holders on any host, event wake-ups; README "PostgreSQL store").
 //
 // # Safety
 // `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable;
@@ -201,7 +203,9 @@ o365_status o365_debug_counters(o365_client *client, const char *request_json, c
 // "redelivered", ...fields of the type}`. O365_TIMEOUT (error `no_event`) when none came.
 // An event stays reserved for this client for `events.lease_ms`; confirm it with
 // o365_ack_event, or it is handed out again after the lease, after o365_client_free, or
-// after a restart. Events from every process sharing the store are seen.
+// after a restart. Events from every process sharing the store are seen: with PostgreSQL a
+// waiting call wakes as soon as any process on any host commits one (LISTEN/NOTIFY);
+// otherwise others' events are looked for every `events.poll_ms`.
 //
 // # Safety
 // `client` is NULL or a live handle; `out_json` is NULL or writable.
@@ -261,7 +265,7 @@ o365_status o365_link_page(o365_client *client, const char *request_json, char *
 // On O365_OK `*out_json` (if not NULL) is set to NULL: nothing to free. Otherwise it holds
 // the error document. Errors: O365_INVALID_ARGUMENT `stream_invalid` (not an id from
 // o365_link_page), `null_argument`; O365_NOT_FOUND `link_expired` (expired meanwhile);
-// O365_STORE `link_file_damaged`.
+// O365_STORE `link_file_damaged` (`blob_damaged` for a file kept in a PostgreSQL store).
 //
 // # Safety
 // `client` is NULL or a live handle; `stream` is NULL or a NUL-terminated string; `buf` is

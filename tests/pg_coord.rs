@@ -140,6 +140,27 @@ fn a_host_with_a_skewed_clock_neither_steals_a_live_lease_nor_is_locked_out() {
         right.lease_holder("sync:m1:inbox").unwrap().unwrap().0,
         "slow|3|c"
     );
+
+    // Event reservations likewise: the fast host does not take an event reserved for a
+    // minute; the slow one takes it when the minute is over.
+    let all = o365::store::EventFilter::default();
+    assert!(right.push_event(&event("skew-1")).unwrap());
+    let got = right
+        .claim_event("right-c", wall_ms(), 60_000, &all)
+        .unwrap();
+    assert_eq!(got.map(|e| e.id).as_deref(), Some("skew-1"));
+    assert!(fast
+        .claim_event("fast-c", now_fast(), 60_000, &all)
+        .unwrap()
+        .is_none());
+    assert!(slow
+        .claim_event("slow-c", now_slow() + 50_000, 60_000, &all)
+        .unwrap()
+        .is_none());
+    let again = slow
+        .claim_event("slow-c", now_slow() + 70_000, 60_000, &all)
+        .unwrap();
+    assert_eq!(again.map(|e| e.deliveries), Some(1));
 }
 
 /// The child "host": opens the store as `host`, takes the lease `name` for an hour, says so
@@ -296,7 +317,8 @@ fn a_waiting_consumer_on_another_host_wakes_on_a_pushed_event_without_polling() 
     let producer = schema.open("producer-host");
     let rt = runtime();
     for round in 0..3 {
-        let mut waiting = Box::pin(consumer.next_event(SAFETY));
+        // It would wait ten minutes; the safety limit below is one.
+        let mut waiting = Box::pin(consumer.next_event(Duration::from_secs(600)));
         // Poll once: it finds nothing and waits.
         let first = rt.block_on(std::future::poll_fn(|cx| {
             std::task::Poll::Ready(waiting.as_mut().poll(cx))
@@ -304,7 +326,10 @@ fn a_waiting_consumer_on_another_host_wakes_on_a_pushed_event_without_polling() 
         assert!(first.is_pending(), "round {round}: the queue was not empty");
         let id = format!("ev-{round}");
         assert!(producer.push_event(&event(&id)).unwrap());
-        let got = rt.block_on(waiting).expect("the event, woken by NOTIFY");
+        let got = rt
+            .block_on(async { tokio::time::timeout(SAFETY, waiting).await })
+            .unwrap_or_else(|_| panic!("round {round}: not woken within {SAFETY:?}"))
+            .expect("the event, woken by NOTIFY");
         let got = serde_json::to_value(&got).unwrap();
         assert_eq!(got["id"], id.as_str(), "round {round}: {got}");
         consumer.ack_event(&id).unwrap();
@@ -352,4 +377,130 @@ fn connections_the_server_closed_are_replaced() {
         });
     }
     drop(waiter);
+}
+
+/// The test server's CA (`scripts/pg_cluster.sh` makes one and `run` exports it).
+fn server_ca() -> Option<(String, String)> {
+    let server = server()?;
+    let ca = std::env::var("O365_TEST_PG_CA").unwrap_or_else(|_| {
+        panic!(
+            "O365_TEST_PG_CA is not set: the test server needs TLS (`scripts/pg_cluster.sh run` \
+             starts one with ssl=on and sets it; by hand: `scripts/pg_cluster.sh ca DIR`), \
+             or set O365_TEST_PG_SKIP=1"
+        )
+    });
+    Some((server, ca))
+}
+
+/// The server's URL with `params` for TLS instead of `sslmode=disable`, a password (the
+/// server trusts loopback, so any password does; it must never be shown), and `host`.
+fn tls_url(server: &str, host: &str, params: &str, schema: &str) -> String {
+    assert!(server.contains("sslmode=disable") && server.contains("@127.0.0.1:"));
+    server
+        .replace("sslmode=disable", &format!("{params}&schema={schema}"))
+        .replace(
+            "postgres@127.0.0.1:",
+            &format!("postgres:s3cret-pw@{host}:"),
+        )
+}
+
+/// Whether the store's connections are encrypted (PostgreSQL's own view).
+fn encrypted(store: &PgStore) -> bool {
+    store
+        .read(|c| {
+            Ok(c.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?
+            .get(0))
+        })
+        .unwrap()
+}
+
+#[test]
+fn tls_modes_connect_and_check_what_they_promise() {
+    let Some((server, ca)) = server_ca() else {
+        return;
+    };
+    let other_ca = std::path::Path::new(&ca).with_file_name("other-ca.pem");
+    let schema = Schema::new(&server, "tls");
+    let open = |host: &str, params: &str| {
+        PgStore::open_as(&tls_url(&server, host, params, &schema.name), "tls-host")
+    };
+    let refused = |host: &str, params: &str, why: &str| {
+        let e = open(host, params).expect_err(params);
+        assert_eq!(e.status(), o365::error::status::STORE, "{params}: {e}");
+        let text = format!("{} {}", e.message(), e.hint().unwrap_or_default());
+        assert!(text.contains(why), "{params}: {text}");
+        assert!(!text.contains("s3cret-pw"), "the password shown: {text}");
+        text
+    };
+
+    // verify-full with the CA that signed the server's certificate (for 127.0.0.1).
+    let full = open(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    )
+    .expect("verify-full with the right CA");
+    assert!(encrypted(&full));
+    // ... and the whole store works over it (presence included).
+    assert!(full.push_event(&event("tls-1")).unwrap());
+    assert_eq!(
+        full.holder_alive(&format!("tls-host|{}|x", std::process::id()))
+            .unwrap(),
+        Some(true)
+    );
+    drop(full);
+
+    // Another CA: the chain does not verify.
+    let text = refused(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={}", other_ca.display()),
+        "certificate",
+    );
+    assert!(
+        text.contains("sslrootcert"),
+        "the hint names the CA option: {text}"
+    );
+    assert!(
+        text.contains("postgres:***@127.0.0.1"),
+        "the URL, masked: {text}"
+    );
+    refused(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={}", other_ca.display()),
+        "certificate",
+    );
+    // The public web CAs do not know the test CA either.
+    refused("127.0.0.1", "sslmode=verify-full", "certificate");
+
+    // The certificate names 127.0.0.1, not localhost: verify-full refuses the name,
+    // verify-ca (chain only) accepts it.
+    refused(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+        "certificate",
+    );
+    let ca_only = open("localhost", &format!("sslmode=verify-ca&sslrootcert={ca}"))
+        .expect("verify-ca checks the chain only");
+    assert!(encrypted(&ca_only));
+    drop(ca_only);
+
+    // require: encrypted, whatever the certificate.
+    let required = open("localhost", "sslmode=require").expect("require");
+    assert!(encrypted(&required));
+    assert_eq!(required.pending_events().unwrap(), 1);
+    drop(required);
+
+    // disable: still plain.
+    let plain = open("127.0.0.1", "sslmode=disable").expect("disable");
+    assert!(!encrypted(&plain));
+    drop(plain);
+
+    // A CA file that is missing or not PEM is a clear configuration error.
+    refused(
+        "127.0.0.1",
+        "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        "/nonexistent/ca.pem",
+    );
 }

@@ -14,6 +14,8 @@
 mod activity;
 #[path = "store_conformance/audit.rs"]
 mod audit;
+#[path = "store_conformance/blobs.rs"]
+mod blobs;
 #[path = "store_conformance/cache.rs"]
 mod cache;
 #[path = "store_conformance/events.rs"]
@@ -169,6 +171,7 @@ macro_rules! conformance_suite {
                 held_lease_is_refused_until_it_expires,
                 only_the_holder_releases,
                 take_over_is_compare_and_set,
+                holder_alive_judges_only_owners_it_can_tell,
                 schema_is_current,
             ],
             audit: [newest_first_with_limit_per_mailbox],
@@ -212,6 +215,12 @@ macro_rules! conformance_suite {
                 sync_success_and_error,
                 idle_rounds_only_move_unchanged_links,
                 move_jobs_resume_and_count,
+            ],
+            blobs: [
+                written_in_batches_finished_and_read_back,
+                an_empty_blob_has_one_chunk_and_rewrites_replace,
+                deleted_one_by_one_or_by_owner,
+                owners_page_in_order_and_unfinished_are_swept,
             ],
             activity: [
                 candidates_exclude_own_sends_and_decided,

@@ -5,6 +5,7 @@
 //! [`crate::ffi`] is the C shell over the service.
 
 pub mod events;
+pub mod files;
 pub mod lease;
 pub mod pages;
 pub mod spool;

@@ -1,6 +1,12 @@
 //! Copies attachments out of the host's hands: into the outbox spool (to be attached) or the
 //! links directory (to be downloaded), checking sizes and computing SHA-256 on the way.
+//!
+//! The spool is a folder beside a SQLite store (`<store>.outbox/<send id>/`); with a shared
+//! store it is blobs in the database, sealed by the vault (or `links.directory/.outbox` when
+//! that shared folder is configured), so any host resumes any send ([`super::files`]).
 
+use super::files::{self, BlobReader, BlobWriter, Place, VaultChunks};
+use super::Core;
 use crate::error::{Error, Result};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -26,12 +32,182 @@ pub struct AttachmentInput {
 
 /// The outbox spool of a store: `<store>.outbox/`.
 pub fn spool_dir(store: &Path) -> PathBuf {
-    let mut name = store
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "o365.db".into());
-    name.push(".outbox");
-    store.with_file_name(name)
+    super::files::beside_store(store, ".outbox")
+}
+
+/// The owner of an outbox entry's spooled blobs.
+fn blob_owner(send_id: &str) -> String {
+    format!("outbox:{send_id}")
+}
+
+/// One spooled copy: where it is (`path`, or `blob` in the store) and what it holds.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
+    /// The file, when spooled to a folder (empty for a blob).
+    pub path: PathBuf,
+    /// The blob in the store, when spooled to the database.
+    pub blob: Option<String>,
+}
+
+/// Where one attempt to queue a send spools its attachments.
+pub struct SpoolTarget {
+    send_id: String,
+    /// The attempt's own folder, or `None` for blobs in the store.
+    dir: Option<PathBuf>,
+    /// Distinguishes this attempt's blobs from a concurrent retry's.
+    attempt: String,
+    made: Vec<String>,
+}
+
+impl SpoolTarget {
+    /// The spool of `send_id`; `own_folder` gives this attempt a folder of its own (a retry:
+    /// a concurrent retry of the same key that loses the race removes only its own copies).
+    pub fn new(c: &Core, send_id: &str, own_folder: bool) -> SpoolTarget {
+        let attempt = uuid::Uuid::new_v4().simple().to_string();
+        let dir = match files::spool_place(c.config()) {
+            Place::Dir(root) if own_folder => Some(root.join(send_id).join(&attempt)),
+            Place::Dir(root) => Some(root.join(send_id)),
+            Place::Database => None,
+        };
+        SpoolTarget {
+            send_id: send_id.to_owned(),
+            dir,
+            attempt,
+            made: Vec::new(),
+        }
+    }
+
+    /// Copies attachment `index` into the spool.
+    pub fn keep(
+        &mut self,
+        c: &Core,
+        a: &AttachmentInput,
+        field: &str,
+        index: usize,
+    ) -> Result<Kept> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(index.to_string());
+            let (size, sha256, content_type) = materialize(a, field, &path)?;
+            return Ok(Kept {
+                size,
+                sha256,
+                content_type,
+                path,
+                blob: None,
+            });
+        }
+        let blob = format!("outbox/{}/{}/{index}", self.send_id, self.attempt);
+        let mut w = BlobWriter::create(
+            c,
+            &blob,
+            &blob_owner(&self.send_id),
+            VaultChunks::new(c.vault(), &blob),
+        )?;
+        self.made.push(blob.clone());
+        let (size, sha256, content_type) = read_source(a, field, &mut |b| w.write(b))?;
+        w.finish(size, &sha256)?;
+        Ok(Kept {
+            size,
+            sha256,
+            content_type,
+            path: PathBuf::new(),
+            blob: Some(blob),
+        })
+    }
+
+    /// Removes this attempt's copies (the send was refused or lost a race).
+    pub fn discard(&self, c: &Core) {
+        if let Some(dir) = &self.dir {
+            remove_dir(dir);
+        }
+        for b in &self.made {
+            if let Err(e) = c.store().delete_blob(b) {
+                tracing::warn!("spooled blob {b} not deleted: {e}");
+            }
+        }
+    }
+}
+
+/// Removes every spooled copy of an outbox entry (it was sent or failed). With a shared
+/// store, blobs too whatever this host's config says: the host that spooled them may have
+/// had another.
+pub fn remove(c: &Core, send_id: &str) {
+    if let Place::Dir(root) = files::spool_place(c.config()) {
+        remove_dir(&root.join(send_id));
+    }
+    if !files::store_is_local(c.config()) {
+        files::delete_owned(c, &blob_owner(send_id));
+    }
+}
+
+/// Whether the blobs of `owner` belong to an outbox entry that is gone or finished (a
+/// process died before its cleanup). `None` when `owner` is not an outbox entry's.
+pub fn blob_owner_gone(c: &Core, owner: &str) -> Result<Option<bool>> {
+    let Some(send_id) = owner.strip_prefix("outbox:") else {
+        return Ok(None);
+    };
+    Ok(Some(!c.store().get_outbox(send_id)?.is_some_and(|r| {
+        matches!(r.state.as_str(), "queued" | "sending")
+    })))
+}
+
+fn spool_gone(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::store(format!(
+        "the outbox copy of an attachment ('{what}') cannot be read: {e}"
+    ))
+}
+
+/// Reads a spooled copy in sequence, from its file or its blob in the store.
+pub enum SpoolReader<'a> {
+    File(tokio::fs::File, PathBuf),
+    Blob(Box<BlobReader<'a, VaultChunks<'a>>>),
+}
+
+impl<'a> SpoolReader<'a> {
+    pub async fn open(c: &'a Core, path: &Path, blob: Option<&str>) -> Result<SpoolReader<'a>> {
+        match blob {
+            Some(b) => Ok(SpoolReader::Blob(Box::new(
+                BlobReader::open(c, b, VaultChunks::new(c.vault(), b))
+                    .map_err(|e| spool_gone(b, e))?,
+            ))),
+            None => Ok(SpoolReader::File(
+                tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| spool_gone(&path.display().to_string(), e))?,
+                path.to_owned(),
+            )),
+        }
+    }
+
+    /// Fills `buf` from the current position.
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        match self {
+            SpoolReader::File(f, path) => {
+                use tokio::io::AsyncReadExt;
+                f.read_exact(buf)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| spool_gone(&path.display().to_string(), e))
+            }
+            SpoolReader::Blob(r) => r.read_exact(buf),
+        }
+    }
+}
+
+/// The whole spooled copy of `size` bytes (small attachments, sent inline).
+pub async fn read_all(c: &Core, path: &Path, blob: Option<&str>, size: u64) -> Result<Vec<u8>> {
+    if blob.is_none() {
+        return tokio::fs::read(path)
+            .await
+            .map_err(|e| spool_gone(&path.display().to_string(), e));
+    }
+    let mut r = SpoolReader::open(c, path, blob).await?;
+    let mut data = vec![0u8; size as usize];
+    r.read_exact(&mut data).await?;
+    Ok(data)
 }
 
 /// The size an attachment will have, known before copying.

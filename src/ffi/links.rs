@@ -50,7 +50,7 @@ pub unsafe extern "C" fn o365_link_page(
 /// On O365_OK `*out_json` (if not NULL) is set to NULL: nothing to free. Otherwise it holds
 /// the error document. Errors: O365_INVALID_ARGUMENT `stream_invalid` (not an id from
 /// o365_link_page), `null_argument`; O365_NOT_FOUND `link_expired` (expired meanwhile);
-/// O365_STORE `link_file_damaged`.
+/// O365_STORE `link_file_damaged` (`blob_damaged` for a file kept in a PostgreSQL store).
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `stream` is NULL or a NUL-terminated string; `buf` is

@@ -12,6 +12,7 @@
 
 mod limits;
 mod mailbox;
+pub mod wire;
 
 pub use limits::{MailboxLimiter, MAX_IN_FLIGHT};
 pub use mailbox::{throttled_until, MailboxGraph};

@@ -1,8 +1,9 @@
 //! Download and agreement links (seed point 11): issue, verify, serve, expire, purge.
 //!
 //! A mail that uses `_downloadLink(Text)` or `_agreementLink` gets one link. Its files are
-//! copied into the links directory (`links.directory`, default `<store>.links/`) and kept
-//! until the link expires (`links.ttl_days`, default 14), then purged. The host's web server
+//! copied into the links directory (`links.directory`, default `<store>.links/`), or into the
+//! database when the store is shared (PostgreSQL) and no `links.directory` is configured
+//! ([`crate::core::files`]), and kept until the link expires (`links.ttl_days`, default 14), then purged. The host's web server
 //! serves the link page through `o365_link_page` + `o365_link_read` (or the older
 //! `o365_link_open` / `o365_link_accept` / `o365_link_download`).
 //!
@@ -13,6 +14,7 @@ pub mod page;
 pub mod seal;
 pub mod token;
 
+use crate::core::files::{self, BlobReader, BlobWriter, Place};
 use crate::core::spool;
 use crate::core::spool::AttachmentInput;
 use crate::core::Core;
@@ -23,18 +25,18 @@ use std::path::{Path, PathBuf};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// The folder where link files are kept.
-pub fn directory(c: &Core) -> PathBuf {
-    if let Some(d) = &c.config().links.directory {
-        return d.clone();
+/// The folder where link files are kept: `links.directory`, else beside a SQLite store;
+/// `None` when they are kept in the database (a shared store without `links.directory`).
+pub fn directory(c: &Core) -> Option<PathBuf> {
+    match files::links_place(c.config()) {
+        Place::Dir(d) => Some(d),
+        Place::Database => None,
     }
-    let store = c.config().store_path();
-    let mut name = store
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "o365.db".into());
-    name.push(".links");
-    store.with_file_name(name)
+}
+
+/// The owner of a link's blobs in the store.
+fn blob_owner(link_id: &str) -> String {
+    format!("link:{link_id}")
 }
 
 /// The key that signs link tokens: from the config, else a random key kept in the store,
@@ -107,6 +109,112 @@ fn seal_attachment(
     Ok(made)
 }
 
+/// Copies the attachments of link `id` into its folder under `root`, sealed.
+fn keep_in_dir(
+    root: &Path,
+    id: &str,
+    file_key: &[u8; 32],
+    files: &[AttachmentInput],
+) -> Result<Vec<LinkFile>> {
+    seal::private_dir(root)?;
+    let dir = root.join(id);
+    seal::private_dir(&dir)?;
+    let mut out = Vec::with_capacity(files.len());
+    for (i, a) in files.iter().enumerate() {
+        let field = format!("message.attachments[{i}]");
+        let made = seal_attachment(file_key, id, i as i64, a, &field, &dir.join(i.to_string()));
+        let (size, sha256, content_type) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                spool::remove_dir(&dir);
+                return Err(e);
+            }
+        };
+        out.push(link_file(
+            i,
+            a,
+            size,
+            sha256,
+            content_type,
+            format!("{id}/{i}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Copies the attachments of link `id` into blobs in the store, sealed chunk by chunk with
+/// the link's key as they stream in.
+fn keep_in_store(
+    c: &Core,
+    id: &str,
+    file_key: &[u8; 32],
+    files: &[AttachmentInput],
+) -> Result<Vec<LinkFile>> {
+    let owner = blob_owner(id);
+    let mut out = Vec::with_capacity(files.len());
+    for (i, a) in files.iter().enumerate() {
+        let field = format!("message.attachments[{i}]");
+        let blob = format!("link/{id}/{i}");
+        let made = (|| {
+            let seal = seal::LinkChunks::new(file_key, id, i as i64);
+            let mut w = BlobWriter::create(c, &blob, &owner, seal)?;
+            let made = spool::read_source(a, &field, &mut |b| w.write(b))?;
+            w.finish(made.0, &made.1)?;
+            Ok(made)
+        })();
+        let (size, sha256, content_type) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                files::delete_owned(c, &owner);
+                return Err(e);
+            }
+        };
+        out.push(link_file(
+            i,
+            a,
+            size,
+            sha256,
+            content_type,
+            files::blob_path(&blob),
+        ));
+    }
+    Ok(out)
+}
+
+fn link_file(
+    i: usize,
+    a: &AttachmentInput,
+    size: u64,
+    sha256: String,
+    content_type: String,
+    path: String,
+) -> LinkFile {
+    LinkFile {
+        index: i as i64,
+        name: a.name.clone(),
+        content_type,
+        size: size as i64,
+        sha256,
+        path,
+        sealed: true,
+    }
+}
+
+/// Whether the link keeps (some of) its files in the store.
+fn in_store(l: &LinkRecord) -> bool {
+    l.files.iter().any(|f| files::path_blob(&f.path).is_some())
+}
+
+/// Deletes the kept files of link `id`: its blobs when `blobs`, its folder when there is a
+/// links directory.
+fn remove_files(c: &Core, id: &str, blobs: bool) {
+    if blobs {
+        files::delete_owned(c, &blob_owner(id));
+    } else if let Some(root) = directory(c) {
+        spool::remove_dir(&root.join(id));
+    }
+}
+
 /// A new link for the attachments of one mail. Returns the record and its token.
 pub fn create(
     c: &Core,
@@ -118,41 +226,13 @@ pub fn create(
 ) -> Result<(LinkRecord, String)> {
     let key = signing_key(c)?;
     let id = token::new_id();
-    let root = directory(c);
-    seal::private_dir(&root)?;
-    let dir = root.join(&id);
-    seal::private_dir(&dir)?;
     let file_key = seal::new_key();
     let sealed_key = c.vault().seal(&file_key_aad(&id), &file_key)?;
-    let mut out = Vec::with_capacity(files.len());
-    for (i, a) in files.iter().enumerate() {
-        let field = format!("message.attachments[{i}]");
-        let rel = format!("{id}/{i}");
-        let made = seal_attachment(
-            &file_key,
-            &id,
-            i as i64,
-            a,
-            &field,
-            &dir.join(i.to_string()),
-        );
-        let (size, sha256, content_type) = match made {
-            Ok(x) => x,
-            Err(e) => {
-                spool::remove_dir(&dir);
-                return Err(e);
-            }
-        };
-        out.push(LinkFile {
-            index: i as i64,
-            name: a.name.clone(),
-            content_type,
-            size: size as i64,
-            sha256,
-            path: rel,
-            sealed: true,
-        });
-    }
+    let place = files::links_place(c.config());
+    let out = match &place {
+        Place::Dir(root) => keep_in_dir(root, &id, &file_key, files)?,
+        Place::Database => keep_in_store(c, &id, &file_key, files)?,
+    };
     let now = c.now_ms();
     let rec = LinkRecord {
         id: id.clone(),
@@ -173,7 +253,7 @@ pub fn create(
         files: out,
     };
     if let Err(e) = c.store().insert_link(&rec) {
-        spool::remove_dir(&dir);
+        remove_files(c, &id, in_store(&rec));
         return Err(e);
     }
     Ok((rec, token::token(&key, &id)))
@@ -181,7 +261,11 @@ pub fn create(
 
 /// Deletes a link that was never handed out, with its files.
 pub fn discard(c: &Core, id: &str) {
-    spool::remove_dir(&directory(c).join(id));
+    let blobs = match c.store().get_link(id) {
+        Ok(Some(l)) => in_store(&l),
+        _ => directory(c).is_none(),
+    };
+    remove_files(c, id, blobs);
     if let Err(e) = c.store().delete_link(id) {
         tracing::warn!("link {id} not deleted: {e}");
     }
@@ -212,9 +296,23 @@ pub fn resolve(c: &Core, token_text: &str) -> Result<LinkRecord> {
     Ok(link)
 }
 
-/// Where the kept copy of a link file is.
-pub fn file_path(c: &Core, f: &LinkFile) -> PathBuf {
-    directory(c).join(&f.path)
+/// Where the kept copy of a link file is, when it is a file (not a blob in the store).
+pub fn file_path(c: &Core, f: &LinkFile) -> Option<PathBuf> {
+    if files::path_blob(&f.path).is_some() {
+        return None;
+    }
+    Some(directory(c)?.join(&f.path))
+}
+
+/// Whether the kept copy of a link file is still there (on disk or in the store).
+pub fn file_kept(c: &Core, f: &LinkFile) -> Result<bool> {
+    if let Some(blob) = files::path_blob(&f.path) {
+        return Ok(c
+            .store()
+            .get_blob(blob)?
+            .is_some_and(|b| b.finished.is_some()));
+    }
+    Ok(file_path(c, f).is_some_and(|p| p.exists()))
 }
 
 /// The signed acceptance receipt for acceptance `seq` of a link.
@@ -235,7 +333,13 @@ pub fn read_file(
     offset: u64,
     out: &mut [u8],
 ) -> Result<usize> {
-    let path = file_path(c, f);
+    if let Some(blob) = files::path_blob(&f.path) {
+        let key = file_key(c, l)?;
+        let seal = seal::LinkChunks::new(&key, &l.id, f.index);
+        let mut r = BlobReader::open(c, blob, seal).map_err(|_| gone())?;
+        return r.read_at(offset, out);
+    }
+    let path = file_path(c, f).ok_or_else(gone)?;
     if !path.exists() {
         return Err(gone());
     }
@@ -257,6 +361,10 @@ pub fn read_file(
 /// is encrypted into `<index>.sealed` under a new link key, the store switched over in one
 /// transaction, then the plaintext removed. Returns how many links were converted.
 pub fn seal_legacy(c: &Core) -> Result<usize> {
+    // Files kept before sealing are on disk; a store without a links directory has none.
+    let Some(root) = directory(c) else {
+        return Ok(0);
+    };
     let mut n = 0;
     loop {
         let batch = c.store().unsealed_links(20)?;
@@ -264,7 +372,6 @@ pub fn seal_legacy(c: &Core) -> Result<usize> {
             return Ok(n);
         }
         for l in batch {
-            let root = directory(c);
             seal::private_dir(&root)?;
             let dir = root.join(&l.id);
             seal::private_dir(&dir)?;
@@ -280,9 +387,9 @@ pub fn seal_legacy(c: &Core) -> Result<usize> {
             // touches these files; the store decides which conversion counts.
             let tag = token::nonce();
             for f in l.files.iter().filter(|f| !f.sealed) {
-                let src = file_path(c, f);
+                let src = root.join(&f.path);
                 let rel = format!("{}/{}.{tag}.sealed", l.id, f.index);
-                let dest = directory(c).join(&rel);
+                let dest = root.join(&rel);
                 if src.exists() {
                     let a = AttachmentInput {
                         name: f.name.clone(),
@@ -323,9 +430,23 @@ pub fn purge(c: &Core) -> Result<usize> {
             return Ok(n);
         }
         for l in batch {
-            spool::remove_dir(&directory(c).join(&l.id));
+            remove_files(c, &l.id, in_store(&l));
             c.store().mark_link_purged(&l.id, now)?;
             n += 1;
         }
     }
+}
+
+/// Whether the blobs of `owner` belong to a link that is gone or purged (left behind by a
+/// process that died between storing them and recording or purging the link). `None` when
+/// `owner` is not a link's.
+pub fn blob_owner_gone(c: &Core, owner: &str) -> Result<Option<bool>> {
+    let Some(id) = owner.strip_prefix("link:") else {
+        return Ok(None);
+    };
+    Ok(Some(
+        c.store()
+            .get_link(id)?
+            .map_or(true, |l| l.purged_at.is_some()),
+    ))
 }

@@ -11,6 +11,7 @@
 //! expires (crypto-shredding): a copy of the file taken before that cannot be opened after.
 //! Files are created 0600 and folders 0700 whatever the process umask.
 
+use crate::core::files::{ChunkSeal, Chunker};
 use crate::error::{Error, Fault, Result};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -21,7 +22,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Plaintext bytes per chunk.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = crate::core::files::CHUNK;
 const TAG: usize = 16;
 const MAGIC: &[u8; 8] = b"O365LK01";
 
@@ -69,13 +70,57 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| io_err(dir, e))
 }
 
-/// Writes one sealed file; feed it with [`Sealer::write`], end with [`Sealer::finish`].
-pub struct Sealer {
+/// The chunks of one link file kept as a blob in the store: sealed exactly like the chunks
+/// of a sealed file on disk (same key, nonce and associated data).
+pub struct LinkChunks {
     cipher: Aes256Gcm,
     link_id: String,
     file: i64,
+}
+
+impl LinkChunks {
+    pub fn new(key: &[u8; 32], link_id: &str, file: i64) -> Self {
+        LinkChunks {
+            cipher: Aes256Gcm::new(key.into()),
+            link_id: link_id.to_owned(),
+            file,
+        }
+    }
+}
+
+impl ChunkSeal for LinkChunks {
+    fn seal(&self, chunk: u64, last: bool, plain: &[u8]) -> Result<Vec<u8>> {
+        self.cipher
+            .encrypt(
+                Nonce::from_slice(&nonce(self.file, chunk)),
+                Payload {
+                    msg: plain,
+                    aad: &aad(&self.link_id, self.file, chunk, last),
+                },
+            )
+            .map_err(|_| Error::internal("encryption failed"))
+    }
+
+    fn open(&self, chunk: u64, last: bool, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&nonce(self.file, chunk)),
+                Payload {
+                    msg: sealed,
+                    aad: &aad(&self.link_id, self.file, chunk, last),
+                },
+            )
+            .map_err(|_| {
+                crate::core::files::damaged(&format!("link {} file {}", self.link_id, self.file))
+            })
+    }
+}
+
+/// Writes one sealed file; feed it with [`Sealer::write`], end with [`Sealer::finish`].
+pub struct Sealer {
+    chunks: LinkChunks,
     chunk: u64,
-    buf: Vec<u8>,
+    chunker: Chunker,
     out: File,
     path: PathBuf,
 }
@@ -91,49 +136,33 @@ impl Sealer {
             .map_err(|e| io_err(dest, e))?;
         out.write_all(MAGIC).map_err(|e| io_err(dest, e))?;
         Ok(Sealer {
-            cipher: Aes256Gcm::new(key.into()),
-            link_id: link_id.to_owned(),
-            file,
+            chunks: LinkChunks::new(key, link_id, file),
             chunk: 0,
-            buf: Vec::with_capacity(CHUNK),
+            chunker: Chunker::default(),
             out,
             path: dest.to_owned(),
         })
     }
 
-    fn flush_chunk(&mut self, last: bool) -> Result<()> {
-        let ct = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce(self.file, self.chunk)),
-                Payload {
-                    msg: &self.buf,
-                    aad: &aad(&self.link_id, self.file, self.chunk, last),
-                },
-            )
-            .map_err(|_| Error::internal("encryption failed"))?;
+    fn put(&mut self, plain: &[u8], last: bool) -> Result<()> {
+        let ct = self.chunks.seal(self.chunk, last, plain)?;
         self.out.write_all(&ct).map_err(|e| io_err(&self.path, e))?;
-        self.buf.clear();
         self.chunk += 1;
         Ok(())
     }
 
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            // A full chunk is written only once more data follows: the last one is marked.
-            if self.buf.len() == CHUNK {
-                self.flush_chunk(false)?;
-            }
-            let n = (CHUNK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-        }
-        Ok(())
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        // A full chunk is written only once more data follows: the last one is marked.
+        let mut chunker = std::mem::take(&mut self.chunker);
+        let done = chunker.write(data, &mut |plain| self.put(plain, false));
+        self.chunker = chunker;
+        done
     }
 
     /// Writes the last chunk (empty for an empty file) and syncs the file to disk.
     pub fn finish(mut self) -> Result<()> {
-        self.flush_chunk(true)?;
+        let chunker = std::mem::take(&mut self.chunker);
+        self.put(chunker.last(), true)?;
         self.out.sync_all().map_err(|e| io_err(&self.path, e))
     }
 }
@@ -154,7 +183,7 @@ pub fn read_at(
     }
     let want = (out.len() as u64).min(size - offset) as usize;
     let chunks = size.div_ceil(CHUNK as u64).max(1);
-    let cipher = Aes256Gcm::new(key.into());
+    let chunks_of = LinkChunks::new(key, link_id, file);
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
     let mut done = 0usize;
     let mut ct = vec![0u8; CHUNK + TAG];
@@ -166,14 +195,8 @@ pub fn read_at(
         f.seek(SeekFrom::Start(at)).map_err(|e| io_err(path, e))?;
         let ct = &mut ct[..plain_len + TAG];
         f.read_exact(ct).map_err(|_| damaged(path))?;
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(&nonce(file, i)),
-                Payload {
-                    msg: ct,
-                    aad: &aad(link_id, file, i, i + 1 == chunks),
-                },
-            )
+        let plain = chunks_of
+            .open(i, i + 1 == chunks, ct)
             .map_err(|_| damaged(path))?;
         let from = (pos - i * CHUNK as u64) as usize;
         let n = (plain.len() - from).min(want - done);

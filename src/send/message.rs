@@ -85,25 +85,32 @@ pub struct Addr {
 }
 
 impl Addr {
-    pub fn graph(&self) -> serde_json::Value {
-        match &self.name {
-            Some(n) => serde_json::json!({"emailAddress": {"address": self.address, "name": n}}),
-            None => serde_json::json!({"emailAddress": {"address": self.address}}),
+    /// The address as a Graph `recipient`.
+    pub fn graph(&self) -> crate::graph::wire::Recipient {
+        crate::graph::wire::Recipient {
+            email_address: crate::graph::wire::EmailAddress {
+                address: self.address.clone(),
+                name: self.name.clone(),
+            },
         }
     }
 }
 
 /// An attachment copied into the outbox's spool (so a queued send survives the host
-/// deleting its temporary file, and a crash).
+/// deleting its temporary file, and a crash; with a shared store, any host resumes it).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Spooled {
     pub name: String,
     pub content_type: String,
     pub size: u64,
     pub sha256: String,
+    /// The spooled file (empty when the copy is a blob in the store).
     pub path: PathBuf,
     #[serde(default)]
     pub content_id: Option<String>,
+    /// The blob holding the copy, when the store keeps it (a shared store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
 /// What the outbox sends: checked, macros expanded, attachments spooled.

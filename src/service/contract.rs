@@ -350,6 +350,7 @@ kinds! {
     "missing_code" INVALID_ARGUMENT "the sign-in callback has neither code nor error";
     "state_expired" INVALID_ARGUMENT "the sign-in took too long; start it again";
     "state_already_used" INVALID_ARGUMENT "the sign-in callback was completed before";
+    "blob_incomplete" INVALID_ARGUMENT "a file kept in a shared store lacks chunks when finished (a bug)";
     // 2 O365_NOT_FOUND
     "mailbox_not_found" NOT_FOUND "no mailbox with this id or address (details.mailbox)";
     "message_not_found" NOT_FOUND "no message with this id in the mailbox (details.message)";
@@ -361,8 +362,10 @@ kinds! {
     "link_expired" NOT_FOUND "the link has expired; its files are deleted";
     "file_not_found" NOT_FOUND "the link has no file with this index";
     "graph_not_found" NOT_FOUND "Microsoft Graph answered 404 (details.code)";
+    "blob_not_found" NOT_FOUND "a file kept in a shared store was deleted while it was written";
     // 3 O365_ALREADY_EXISTS
     "mailbox_exists" ALREADY_EXISTS "a mailbox with this address is imported already";
+    "blob_exists" ALREADY_EXISTS "a file kept in a shared store was written twice under one id (a bug)";
     // 4 O365_FORBIDDEN
     "user_not_assigned" FORBIDDEN "the acting CRM user is not assigned to the mailbox (audited)";
     "account_mismatch" FORBIDDEN "the Microsoft account signed in is not the mailbox's";
@@ -411,6 +414,7 @@ kinds! {
     "wrong_encryption_key" STORE "the store's tokens were sealed with another encryption key";
     "sealed_data_damaged" STORE "sealed data in the store cannot be opened";
     "link_file_damaged" STORE "a link file on disk is damaged";
+    "blob_damaged" STORE "a file kept in a shared store is missing or damaged";
     // 12 O365_TIMEOUT
     "timeout" TIMEOUT "the call exceeded timeouts.call_ms";
     "no_event" TIMEOUT "o365_next_event found no event within the wait";

@@ -469,7 +469,7 @@ impl Client {
         key: &[u8],
     ) -> Result<PageAnswer> {
         let t = r.t;
-        if link.file_key.is_none() && f.sealed || !links::file_path(self, f).exists() {
+        if link.file_key.is_none() && f.sealed || !links::file_kept(self, f)? {
             return Ok(r.notice(410, t.purged_title, t.purged_text, None));
         }
         let size = f.size.max(0) as u64;

@@ -47,6 +47,14 @@ impl Client {
             .store()
             .purge_acked_events(self.now_ms() - keep * DAY_MS)?;
         let links_purged = crate::links::purge(self)?;
+        if !crate::core::files::store_is_local(self.config()) {
+            // Kept files in a shared store whose link or outbox entry is gone.
+            crate::core::files::sweep(self, |owner| {
+                Ok(crate::links::blob_owner_gone(self, owner)?
+                    .or(crate::core::spool::blob_owner_gone(self, owner)?)
+                    .unwrap_or(false))
+            })?;
+        }
         Ok(MaintenanceResult {
             events_purged: purged,
             links_purged,

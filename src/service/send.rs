@@ -285,12 +285,9 @@ impl Client {
             None => format!("<{}.o365@{domain}>", &send_id[4..]),
         };
         let uses = macros::scan(&checked.body);
-        let mut spool_dir = spool::spool_dir(&self.config().store_path()).join(&send_id);
-        if retry.is_some() {
-            // A folder of its own (the failed attempt's copies were removed when it failed): a
-            // concurrent retry of the same key that loses the race removes only its own copies.
-            spool_dir = spool_dir.join(uuid::Uuid::new_v4().simple().to_string());
-        }
+        // A retry gets a folder of its own (the failed attempt's copies were removed when it
+        // failed): a concurrent retry of the same key that loses the race removes only its own.
+        let mut spool_to = spool::SpoolTarget::new(self, &send_id, retry.is_some());
         let mut link_id = None;
         let mut attachments = Vec::new();
         let body;
@@ -356,16 +353,16 @@ impl Client {
             }
             for (i, a) in req.message.attachments.iter().enumerate() {
                 let field = format!("message.attachments[{i}]");
-                let path = spool_dir.join(i.to_string());
-                let (size, sha256, content_type) = match spool::materialize(a, &field, &path) {
+                let kept = match spool_to.keep(self, a, &field, i) {
                     Ok(x) => x,
                     Err(e) => {
-                        spool::remove_dir(&spool_dir);
+                        spool_to.discard(self);
                         return Err(e);
                     }
                 };
+                let size = kept.size;
                 if size > max {
-                    spool::remove_dir(&spool_dir);
+                    spool_to.discard(self);
                     return Err(spool::too_large(
                         &field,
                         size,
@@ -375,11 +372,12 @@ impl Client {
                 }
                 attachments.push(Spooled {
                     name: a.name.clone(),
-                    content_type,
+                    content_type: kept.content_type,
                     size,
-                    sha256,
-                    path,
+                    sha256: kept.sha256,
+                    path: kept.path,
                     content_id: a.content_id.clone(),
+                    blob: kept.blob,
                 });
             }
         }
@@ -426,7 +424,7 @@ impl Client {
             max_other_copies: cfg.serial_max_copies.saturating_sub(1) as i64,
         };
         let discard = |c: &Client| {
-            spool::remove_dir(&spool_dir);
+            spool_to.discard(c);
             if let Some(l) = &link_id {
                 links::discard(c, l);
             }

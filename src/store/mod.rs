@@ -10,6 +10,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod blobs;
 pub mod cache;
 pub mod events;
 pub mod leases;
@@ -23,6 +24,7 @@ pub mod tokens;
 
 pub use activity::ActivityStore;
 pub use audit::{AuditEntry, AuditStore};
+pub use blobs::{BlobInfo, BlobStore, BlobSummary};
 pub use cache::{CacheStore, FolderCache, MessageCache, MoveJobStore, SyncStateStore};
 pub use events::{EventFilter, EventRecord, EventStore};
 pub use leases::LeaseStore;
@@ -43,6 +45,7 @@ pub trait Store:
     + CacheStore
     + OutboxStore
     + LinkStore
+    + BlobStore
     + ActivityStore
     + MetricsStore
     + Send
@@ -58,6 +61,7 @@ impl<T> Store for T where
         + CacheStore
         + OutboxStore
         + LinkStore
+        + BlobStore
         + ActivityStore
         + MetricsStore
         + Send
@@ -75,19 +79,21 @@ const BACKENDS: &[(&str, Opener)] = &[
     ("sqlite", |c| {
         Ok(Arc::new(SqliteStore::open(&c.store_path())?))
     }),
-    ("postgres", |c| {
-        Ok(Arc::new(postgres::PgStore::open_as(
-            &c.store,
-            &c.host_id(),
-        )?))
-    }),
-    ("postgresql", |c| {
-        Ok(Arc::new(postgres::PgStore::open_as(
-            &c.store,
-            &c.host_id(),
-        )?))
-    }),
+    ("postgres", open_postgres),
+    ("postgresql", open_postgres),
 ];
+
+/// The PostgreSQL store, measuring the database's clock against the client's own clock
+/// (`debug.clock_offset_ms` included): callers pass a `now` read from that clock, so a
+/// shifted client's leases and reservations still end when the database says, and hosts
+/// with different offsets agree on them.
+fn open_postgres(c: &Config) -> Result<Arc<dyn Store>> {
+    let store = postgres::PgStore::open_as(&c.store, &c.host_id())?;
+    if c.debug.clock_offset_ms != 0 {
+        store.debug_skew_wall_clock(c.debug.clock_offset_ms);
+    }
+    Ok(Arc::new(store))
+}
 
 /// Opens one backend from the config.
 type Opener = fn(&Config) -> Result<Arc<dyn Store>>;

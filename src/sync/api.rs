@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Fault, Result};
 use crate::graph::{Priority, Request, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -68,25 +68,21 @@ pub async fn batch<A: MailApi>(
     items: &[BatchItem],
     priority: Priority,
 ) -> Result<HashMap<String, (u16, Value)>> {
-    let requests: Vec<Value> = items
+    use crate::graph::wire::{BatchHeaders, BatchRequest, BatchRequestItem};
+    let requests = items
         .iter()
-        .map(|it| {
-            let mut r = json!({
-                "id": it.id,
-                "method": it.method,
-                "url": format!("{}{}", api.root(), it.url),
-            });
-            if let Some(b) = &it.body {
-                r["body"] = b.clone();
-                r["headers"] = json!({"Content-Type": "application/json"});
-            }
-            r
+        .map(|it| BatchRequestItem {
+            id: it.id.clone(),
+            method: it.method,
+            url: format!("{}{}", api.root(), it.url),
+            body: it.body.clone(),
+            headers: it.body.as_ref().map(|_| BatchHeaders::JSON),
         })
         .collect();
     let resp: Value = api
         .call(
             Request::new(reqwest::Method::POST, "//$batch")
-                .json(json!({ "requests": requests }))
+                .json(crate::graph::wire::to_body(&BatchRequest { requests })?)
                 .priority(priority)
                 .batch_of(items.len()),
         )

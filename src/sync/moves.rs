@@ -145,6 +145,7 @@ async fn move_chunk<A: MailApi>(
 ) -> Result<usize> {
     let mut todo: Vec<String> = ids.to_vec();
     let mut moved = 0;
+    let body = move_body(dest)?;
     for attempt in 0..5u32 {
         if todo.is_empty() {
             break;
@@ -156,7 +157,7 @@ async fn move_chunk<A: MailApi>(
                 id: i.to_string(),
                 method: "POST",
                 url: format!("/messages/{}/move", path_segment(id)),
-                body: Some(json!({ "destinationId": dest })),
+                body: Some(body.clone()),
             })
             .collect();
         let mut retry = Vec::new();
@@ -187,12 +188,13 @@ async fn move_chunk<A: MailApi>(
             }
             Err(e) => {
                 tracing::debug!("$batch refused ({e}); moving one by one");
+                let body = &body;
                 let calls = todo.iter().map(|id| async move {
                     api::send_json(
                         api,
                         reqwest::Method::POST,
                         &format!("/messages/{}/move", path_segment(id)),
-                        Some(json!({ "destinationId": dest })),
+                        Some(body.clone()),
                         priority,
                     )
                     .await
@@ -212,4 +214,11 @@ async fn move_chunk<A: MailApi>(
         }
     }
     Ok(moved)
+}
+
+/// The body of a move to `dest`.
+fn move_body(dest: &str) -> Result<Value> {
+    crate::graph::wire::to_body(&crate::graph::wire::MoveRequest {
+        destination_id: dest.to_owned(),
+    })
 }

@@ -95,3 +95,17 @@ pub fn schema_is_current(s: &dyn Store) {
     assert!(need > 0, "the library needs some schema");
     assert_eq!(have, need, "a freshly opened store is migrated");
 }
+
+pub fn holder_alive_judges_only_owners_it_can_tell(s: &dyn Store) {
+    // Owners not named HOST|PID|TASK (throttling windows, hand-made names) are never judged.
+    assert_eq!(s.holder_alive("graph-throttle").unwrap(), None);
+    assert_eq!(s.holder_alive("a|b|c").unwrap(), None);
+    // The calling process is never judged gone (PostgreSQL: alive by its presence; SQLite:
+    // cannot tell).
+    let me = format!(
+        "{}|{}|task",
+        o365::config::machine_tag(),
+        std::process::id()
+    );
+    assert_ne!(s.holder_alive(&me).unwrap(), Some(false));
+}

@@ -9,10 +9,11 @@ use O365\StoreException;
 
 /**
  * The PostgreSQL store (preview) through the PHP binding: two clients share one state the
- * way two web servers of a CRM do. `make test` runs inside scripts/pg_cluster.sh, which sets
+ * way two web servers of a CRM do (a link one of them sent is served by the other, its file
+ * kept in the database). `make test` runs inside scripts/pg_cluster.sh, which sets
  * O365_TEST_PG_URL; without it these tests fail (O365_TEST_PG_SKIP=1 skips them).
  */
-final class PostgresStoreTest extends TestCase
+final class PostgresStoreTest extends SimTestCase
 {
     private static function pgUrl(): string
     {
@@ -121,6 +122,118 @@ final class PostgresStoreTest extends TestCase
             self::assertNotSame('', (string) $e->getHint());
             self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
                 . $e->getDocument());
+        }
+    }
+
+    public function testALinkSentByOneHostIsServedByAnotherFromTheDatabase(): void
+    {
+        $config = $this->simConfig();
+        $config['store'] = self::storeUrl('php_' . bin2hex(random_bytes(6)));
+        $config['sync'] = ['scheduler' => false];
+        $config['links'] = ['base_url' => 'https://crm.example/o365/link?t={token}', 'language' => 'en'];
+        // Each "host" works in a directory of its own (relative paths would land there).
+        $cwd = (string) getcwd();
+        $host1 = $this->dir . '/web1';
+        $host2 = $this->dir . '/web2';
+        mkdir($host1, 0700);
+        mkdir($host2, 0700);
+        try {
+            chdir($host1);
+            $web1 = new Client($config, self::libraryPath());
+            $id = $this->signedIn($web1);
+            $bytes = random_bytes(200000);
+            $sent = $web1->send(['mailbox' => $id, 'user' => 'u1', 'message' => [
+                'to' => ['kunde@kunden.example'], 'subject' => 'Exposé von web1', 'body_text' => '_downloadLink(Exposé)',
+                'attachments' => [['name' => 'expose.pdf', 'base64' => base64_encode($bytes)]]]]);
+            self::assertSame('sent', $sent['state']);
+            $token = $sent['link']['token'];
+            $web1 = null;
+            gc_collect_cycles();
+            self::assertSame(['.', '..'], scandir($host1), 'nothing written on web1');
+            rmdir($host1);
+
+            // web2 shares nothing with web1 but the database
+            chdir($host2);
+            $web2 = new Client($config, self::libraryPath());
+            $page = $web2->linkPage(['method' => 'GET', 'token' => $token]);
+            self::assertSame(200, $page['status']);
+            self::assertStringContainsString('Exposé von web1', $page['body']);
+            $file = $web2->linkPage(['method' => 'GET', 'token' => $token, 'query' => ['f' => '0']]);
+            self::assertSame(200, $file['status']);
+            $data = '';
+            while (($piece = $web2->linkRead($file['stream']['id'], strlen($data), 50000)) !== '') {
+                $data .= $piece;
+            }
+            self::assertSame(hash('sha256', $bytes), hash('sha256', $data), 'identical bytes from the other host');
+            self::assertSame(['.', '..'], scandir($host2), 'nothing written on web2');
+        } finally {
+            chdir($cwd);
+        }
+    }
+
+    /** The test server's CA (scripts/pg_cluster.sh makes one and exports its path). */
+    private static function pgCa(): string
+    {
+        self::pgUrl();
+        $ca = getenv('O365_TEST_PG_CA');
+        if (!is_string($ca) || $ca === '') {
+            self::fail('O365_TEST_PG_CA is not set: run under scripts/pg_cluster.sh run ... '
+                . '(make test does), or set O365_TEST_PG_SKIP=1');
+        }
+        return $ca;
+    }
+
+    /** The store URL with TLS options instead of sslmode=disable. */
+    private static function tlsUrl(string $schema, string $tls): string
+    {
+        return str_replace('sslmode=disable', $tls, self::storeUrl($schema));
+    }
+
+    public function testHostsWithTheirOwnHostIdShareOneStateOverVerifiedTls(): void
+    {
+        $ca = self::pgCa();
+        $url = self::tlsUrl('php_tls_' . bin2hex(random_bytes(6)), "sslmode=verify-full&sslrootcert=$ca");
+        $hosts = [];
+        foreach (['web1', 'web2'] as $host) {
+            $hosts[$host] = new Client(['store' => $url, 'encryption_key' => self::KEY, 'host_id' => $host,
+                                        'events' => ['poll_ms' => 50],
+                                        'sync' => ['scheduler' => false],
+                                        'debug' => ['test_hooks' => true]], self::libraryPath());
+        }
+        self::assertStringNotContainsString('hunter2', json_encode($hosts['web1']->info(), JSON_THROW_ON_ERROR));
+        $box = $hosts['web1']->importMailbox(self::mailbox('tls@contoso.example', ['u1'], 'u1'));
+        self::assertSame($box['id'], $hosts['web2']->getMailbox(['mailbox' => 'tls@contoso.example'])['id']);
+        $hosts['web2']->debugEmitEvent(['type' => 'test.tls', 'payload' => ['n' => 2]]);
+        $event = $hosts['web1']->nextEvent(5000);
+        self::assertNotNull($event);
+        self::assertSame('test.tls', $event['type']);
+        $hosts['web1']->ackEvent($event['id']);
+    }
+
+    public function testAServerCertificateFromAnotherCaIsAStoreErrorThatNamesTheCaOption(): void
+    {
+        $other = dirname(self::pgCa()) . '/other-ca.pem';
+        $url = self::tlsUrl('php_tls_' . bin2hex(random_bytes(6)), "sslmode=verify-full&sslrootcert=$other");
+        try {
+            $this->pgClient($url);
+            self::fail('a server whose certificate another CA signed must not be trusted');
+        } catch (StoreException $e) {
+            self::assertSame(11, $e->getStatus());
+            self::assertStringContainsString('certificate', $e->getMessage());
+            self::assertStringContainsString('sslrootcert', (string) $e->getHint());
+            self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
+                . $e->getDocument());
+        }
+    }
+
+    public function testAnInvalidHostIdIsAnInvalidArgumentNamingTheField(): void
+    {
+        try {
+            new Client(['store' => self::storeUrl('php_bad'), 'encryption_key' => self::KEY,
+                        'host_id' => 'web|1', 'sync' => ['scheduler' => false]], self::libraryPath());
+            self::fail('a host id with | must be refused');
+        } catch (\O365\InvalidArgumentException $e) {
+            self::assertSame('host_id', $e->getDetails()['field'] ?? null);
         }
     }
 }

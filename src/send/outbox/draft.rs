@@ -4,31 +4,9 @@
 use super::*;
 
 /// The draft's JSON: our Message-ID, recipients, body, headers and the sender.
-pub fn draft_json(p: &Prepared, imid: &str, mailbox: &MailboxRecord) -> Value {
-    let list = |v: &[crate::send::message::Addr]| v.iter().map(|a| a.graph()).collect::<Vec<_>>();
-    let mut m = json!({
-        "subject": p.subject,
-        "body": {
-            "contentType": if p.body_type == "html" { "HTML" } else { "Text" },
-            "content": p.body,
-        },
-        "toRecipients": list(&p.to),
-        "ccRecipients": list(&p.cc),
-        "bccRecipients": list(&p.bcc),
-        "replyTo": list(&p.reply_to),
-        "internetMessageId": imid,
-    });
-    if let Some(i) = &p.importance {
-        m["importance"] = json!(i);
-    }
-    if !p.headers.is_empty() {
-        m["internetMessageHeaders"] = Value::Array(
-            p.headers
-                .iter()
-                .map(|(k, v)| json!({"name": k, "value": v}))
-                .collect(),
-        );
-    }
+pub fn draft_json(p: &Prepared, imid: &str, mailbox: &MailboxRecord) -> Result<Value> {
+    use crate::graph::wire::{BodyType, DraftMessage, InternetMessageHeader, ItemBody};
+    let list = |v: &[crate::send::message::Addr]| v.iter().map(|a| a.graph()).collect();
     // Alias and shared mailboxes send as themselves.
     let from = p.from.clone().or_else(|| {
         (mailbox.kind != "user").then(|| crate::send::message::Addr {
@@ -36,10 +14,33 @@ pub fn draft_json(p: &Prepared, imid: &str, mailbox: &MailboxRecord) -> Value {
             name: None,
         })
     });
-    if let Some(f) = from {
-        m["from"] = f.graph();
-    }
-    m
+    let draft = DraftMessage {
+        subject: p.subject.clone(),
+        body: ItemBody {
+            content_type: if p.body_type == "html" {
+                BodyType::Html
+            } else {
+                BodyType::Text
+            },
+            content: p.body.clone(),
+        },
+        to_recipients: list(&p.to),
+        cc_recipients: list(&p.cc),
+        bcc_recipients: list(&p.bcc),
+        reply_to: list(&p.reply_to),
+        internet_message_id: imid.to_owned(),
+        importance: p.importance.clone(),
+        internet_message_headers: p
+            .headers
+            .iter()
+            .map(|(k, v)| InternetMessageHeader {
+                name: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+        from: from.map(|f| f.graph()),
+    };
+    crate::graph::wire::to_body(&draft)
 }
 
 /// Whether the From of the sent copy is checked after sending: a send from an alias (Exchange

@@ -286,7 +286,7 @@ async fn attempt(
                 c.now_ms(),
             )?;
             renew(c, send_id, owner)?;
-            let body = draft_json(p, &row.internet_message_id, mailbox);
+            let body = draft_json(p, &row.internet_message_id, mailbox)?;
             let created = g
                 .post_json(
                     "/messages",
@@ -490,8 +490,7 @@ fn finish_sent(
 }
 
 fn cleanup_spool(c: &Core, send_id: &str) {
-    let dir = crate::core::spool::spool_dir(&c.config().store_path()).join(send_id);
-    crate::core::spool::remove_dir(&dir);
+    crate::core::spool::remove(c, send_id);
 }
 
 impl Core {

@@ -2,6 +2,7 @@
 //! session in chunks, from the spooled copy of the file.
 
 use super::*;
+use crate::core::spool;
 
 /// Graph refuses request bodies above about 4 MB (413); decimal megabytes, to be safe.
 pub(super) const MAX_INLINE_REQUEST_BYTES: u64 = 4_000_000;
@@ -30,9 +31,7 @@ pub(super) async fn attach(
     let s = &c.config().send;
     let path = format!("/messages/{}/attachments", enc(draft));
     if a.size < s.upload_session_from_bytes && inline_request_fits(a) {
-        let data = tokio::fs::read(&a.path)
-            .await
-            .map_err(|e| spool_gone(&a.path, e))?;
+        let data = spool::read_all(c, &a.path, a.blob.as_deref(), a.size).await?;
         let mut body = json!({
             "@odata.type": "#microsoft.graph.fileAttachment",
             "name": a.name,
@@ -71,18 +70,13 @@ pub(super) async fn attach(
         .and_then(Value::as_str)
         .ok_or_else(|| unexpected("the upload session has no uploadUrl"))?
         .to_owned();
-    use tokio::io::AsyncReadExt;
-    let mut f = tokio::fs::File::open(&a.path)
-        .await
-        .map_err(|e| spool_gone(&a.path, e))?;
+    let mut f = spool::SpoolReader::open(c, &a.path, a.blob.as_deref()).await?;
     let mut start = 0u64;
     let chunk = s.chunk_bytes as u64;
     while start < a.size {
         let len = chunk.min(a.size - start);
         let mut buf = vec![0u8; len as usize];
-        f.read_exact(&mut buf)
-            .await
-            .map_err(|e| spool_gone(&a.path, e))?;
+        f.read_exact(&mut buf).await?;
         let end = start + len - 1;
         let req = Request::new(Method::PUT, upload_url.clone())
             .without_auth()
@@ -102,11 +96,4 @@ pub(super) async fn attach(
         renew(c, send_id, owner)?;
     }
     Ok(())
-}
-
-pub(super) fn spool_gone(p: &std::path::Path, e: std::io::Error) -> Error {
-    Error::store(format!(
-        "the outbox copy of an attachment ('{}') cannot be read: {e}",
-        p.display()
-    ))
 }

@@ -42,6 +42,9 @@ impl EventStore for PgStore {
         lease_ms: i64,
         filter: &EventFilter,
     ) -> Result<Option<EventRecord>> {
+        // Reservations are judged by the database's clock, like leases (see `misc`): a host
+        // whose clock runs ahead does not take events another host holds.
+        let now = now + self.db_lead()?;
         // $1 owner, $2 lease end, $3 now, then the mailbox and the types (only those used).
         let until = now + lease_ms;
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner, &until, &now];

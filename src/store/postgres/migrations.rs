@@ -1,4 +1,4 @@
-//! Versioned schema migrations for PostgreSQL: the same six versions as SQLite's
+//! Versioned schema migrations for PostgreSQL: the same versions as SQLite's
 //! (`sqlite/migrations.rs`), translated (BIGINT, BOOLEAN, BYTEA, JSONB for JSON documents,
 //! identity columns for SQLite's AUTOINCREMENT). Applied in order, once, under an advisory
 //! lock; the applied versions are rows of `o365_schema`.
@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, V4_CACHE_VERSIONS),
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
     (6, V6_LINKS_SEALED_FILES),
+    (7, V7_BLOBS),
 ];
 
 /// The newest schema version this library knows.
@@ -289,4 +290,30 @@ ALTER TABLE links ADD COLUMN subject TEXT;
 ALTER TABLE links ADD COLUMN file_key BYTEA;
 ALTER TABLE link_files ADD COLUMN sealed BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX link_files_unsealed ON link_files(link_id) WHERE NOT sealed;
+"#;
+
+/// Blobs: link files and spooled attachments kept in the database in sealed chunks, so no
+/// host needs a local copy. `owner` groups a blob with what it belongs to (a link, an outbox
+/// entry); the byte-wise "C" collation keeps its order the same on every server. Sealed
+/// bytes do not compress: the chunks are stored out of line without trying.
+const V7_BLOBS: &str = r#"
+CREATE TABLE blobs (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT COLLATE "C" NOT NULL,
+    created_at  BIGINT NOT NULL,
+    finished    BOOLEAN NOT NULL DEFAULT false,
+    size        BIGINT,
+    sha256      TEXT,
+    chunks      BIGINT
+);
+CREATE INDEX blobs_by_owner ON blobs(owner);
+CREATE INDEX blobs_unfinished ON blobs(created_at) WHERE NOT finished;
+
+CREATE TABLE blob_chunks (
+    blob_id  TEXT NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+    idx      BIGINT NOT NULL,
+    data     BYTEA NOT NULL,
+    PRIMARY KEY (blob_id, idx)
+);
+ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 "#;

@@ -4,8 +4,13 @@
 //! - `store`: a libpq-style URL, `postgres://user:pass@host:port/db?sslmode=disable&schema=crm1`.
 //!   `schema` (default `public`) names the PostgreSQL schema the tables live in, so one
 //!   database can host several installations; it is created on first open. `pool_size`
-//!   (default 8) is how many idle connections each store keeps. TLS (`sslmode=require`,
-//!   `verify-full`, a CA file) is not supported yet and refused with a clear error.
+//!   (default 8) is how many idle connections each store keeps. TLS: `sslmode=require`
+//!   (encrypted, certificate not checked), `verify-ca` (chain checked), `verify-full` (chain
+//!   and host name), trusting `sslrootcert=/path/ca.pem` or the public web CAs (see `tls`).
+//! - Coordination across hosts: lease expiry by the database's clock (`misc`), a presence
+//!   connection per process that shows other hosts whether a lease holder is alive and wakes
+//!   event consumers through LISTEN/NOTIFY (`presence`); pooled connections the server closed
+//!   are replaced on the next call.
 //! - Writes run in SERIALIZABLE transactions, retried on serialization failures, so every
 //!   read-check-write a SQLite write transaction does is just as atomic here; the event claim
 //!   is a READ COMMITTED `FOR UPDATE SKIP LOCKED` (consumers do not queue behind each other).
@@ -13,6 +18,7 @@
 //!   client never blocks an async worker.
 
 mod activity;
+mod blobs;
 mod cache;
 mod events;
 mod links;
@@ -21,6 +27,7 @@ pub mod migrations;
 mod misc;
 mod outbox;
 mod presence;
+mod tls;
 mod tokens;
 
 use crate::error::{Error, Fault, Result};
@@ -58,22 +65,35 @@ pub struct Connector {
     shown: String,
     /// The URL the driver reads (names the server in this process's presence registry).
     target: String,
+    /// TLS, when `sslmode` asks for it.
+    tls: Option<tls::Rustls>,
 }
 
 impl Connector {
     fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| {
+        let connected = match &self.tls {
+            None => self.config.connect(NoTls),
+            Some(t) => self.config.connect(t.clone()),
+        };
+        connected.map_err(|e| {
             let base: Error = e.into();
+            let text = base.message().to_owned();
+            let tls_failed = self.tls.is_some()
+                && ["certificate", "TLS", "tls", "SSL", "handshake"]
+                    .iter()
+                    .any(|w| text.contains(w));
             Error::Store(Fault::new(
                 UNREACHABLE_KIND,
-                format!(
-                    "cannot connect to the store '{}': {}",
-                    self.shown,
-                    base.message()
-                ),
+                format!("cannot connect to the store '{}': {text}", self.shown),
             ))
             .with_detail("field", "store")
-            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
+            .with_hint(if tls_failed {
+                "the TLS connection failed: check that the server has ssl=on, that sslrootcert \
+                 names the CA that signed the server's certificate, and (verify-full) that the \
+                 certificate names the URL's host"
+            } else {
+                "check that the PostgreSQL server named by 'store' is running and reachable"
+            })
         })
     }
 
@@ -157,24 +177,29 @@ struct Url {
     schema: String,
     pool_size: usize,
     shown: String,
+    /// TLS (`sslmode=require|verify-ca|verify-full`), and the CA file (`sslrootcert`).
+    tls: Option<(tls::Verify, Option<String>)>,
 }
 
 fn config_error(message: impl Into<String>) -> Error {
     Error::store(message)
         .with_detail("field", "store")
         .with_hint(
-            "use postgres://user:password@host:port/database?sslmode=disable&schema=NAME \
-             (sslmode disable, allow or prefer; TLS is not supported yet)",
+            "use postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/ca.pem&schema=NAME \
+             (sslmode disable, require, verify-ca or verify-full)",
         )
 }
 
-/// Splits our own query parameters (`schema`, `pool_size`) off the URL and checks the TLS
-/// mode: the driver refuses parameters it does not know.
+/// Splits our own query parameters (`schema`, `pool_size`) and the TLS ones (`sslmode`,
+/// `sslrootcert`: the driver knows neither `verify-*` nor CA files) off the URL: the
+/// driver refuses parameters it does not know.
 fn parse_url(url: &str) -> Result<Url> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let shown = mask_password(base);
     let mut schema = "public".to_owned();
     let mut pool_size = DEFAULT_POOL;
+    let mut verify = None;
+    let mut root_cert = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -189,15 +214,25 @@ fn parse_url(url: &str) -> Result<Url> {
                         config_error(format!("store URL: pool_size must be 1 to 1000, not '{v}'"))
                     })?
             }
-            "sslmode" if !matches!(v, "disable" | "allow" | "prefer") => {
+            "sslmode" => match v {
+                // Unencrypted: `allow` and `prefer` first try without TLS (libpq: allow), or
+                // find that the server offers none; the driver handles both as no TLS.
+                "disable" | "allow" | "prefer" => verify = None,
+                "require" => verify = Some(tls::Verify::Nothing),
+                "verify-ca" => verify = Some(tls::Verify::Chain),
+                "verify-full" => verify = Some(tls::Verify::Full),
+                _ => {
+                    return Err(config_error(format!(
+                        "store URL: sslmode={v} is not a TLS mode \
+                         (disable, allow, prefer, require, verify-ca, verify-full)"
+                    )))
+                }
+            },
+            "sslrootcert" if !v.is_empty() => root_cert = Some(percent_decode(v)),
+            "sslcert" | "sslkey" | "sslcrl" | "sslpassword" => {
                 return Err(config_error(format!(
-                    "store URL: sslmode={v} is not supported yet by the PostgreSQL store \
-                     (supported: disable, allow, prefer; connections are not encrypted)"
-                )))
-            }
-            "sslrootcert" | "sslcert" | "sslkey" | "sslcrl" => {
-                return Err(config_error(format!(
-                    "store URL: {k} is not supported yet by the PostgreSQL store (no TLS)"
+                    "store URL: {k} is not supported by the PostgreSQL store \
+                     (no client certificates; the server's certificate is checked with sslrootcert)"
                 )))
             }
             _ => kept.push(pair),
@@ -214,6 +249,12 @@ fn parse_url(url: &str) -> Result<Url> {
             "store URL: schema '{schema}' must be 1 to 63 of a-z, 0-9 and _, starting with a letter or _"
         )));
     }
+    if root_cert.is_some() && verify.is_none() {
+        return Err(config_error(
+            "store URL: sslrootcert needs sslmode=verify-ca or verify-full (the CA checks the \
+             server's certificate)",
+        ));
+    }
     let driver = if kept.is_empty() {
         base.to_owned()
     } else {
@@ -224,7 +265,16 @@ fn parse_url(url: &str) -> Result<Url> {
         schema,
         pool_size,
         shown,
+        tls: verify.map(|v| (v, root_cert)),
     })
+}
+
+/// `%XX` escapes of a URL parameter's value (a CA file path may hold them).
+fn percent_decode(v: &str) -> String {
+    url::form_urlencoded::parse(format!("x={v}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| v.to_owned())
 }
 
 fn mask_password(base: &str) -> String {
@@ -266,10 +316,18 @@ impl PgStore {
             config.application_name("o365");
         }
         config.options(&format!("-c search_path={}", parsed.schema));
+        let tls = match &parsed.tls {
+            None => None,
+            Some((verify, root_cert)) => {
+                config.ssl_mode(postgres::config::SslMode::Require);
+                Some(tls::Rustls::new(*verify, root_cert.as_deref())?)
+            }
+        };
         let connector = Connector {
             config,
             shown: parsed.shown,
             target: driver,
+            tls,
         };
         let process_key = format!("{host}|{}", std::process::id());
         run(|| {
@@ -344,10 +402,10 @@ impl PgStore {
         }
     }
 
-    /// Runs `f` on a pooled connection (reads, or single statements), off the async
-    /// worker threads.
-    /// A pooled connection the server closed while it was idle is dropped and the read runs
-    /// once more on a new one.
+    /// Runs `f` on a pooled connection, off the async worker threads. For reads only: when
+    /// the pooled connection turns out closed by the server (restart, `pg_terminate_backend`)
+    /// the pool is dropped and `f` runs again on a new connection; writes go through
+    /// [`write`](Self::write), which never repeats a commit that may have happened.
     pub fn read<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
         run(|| loop {
             let (mut c, pooled) = self.take()?;
@@ -530,14 +588,33 @@ mod tests {
     fn url_options_are_split_off_and_checked() {
         let u = parse_url("postgres://u:secret@h:5432/db?sslmode=disable&schema=crm_1&pool_size=3")
             .unwrap();
-        assert_eq!(u.driver, "postgres://u:secret@h:5432/db?sslmode=disable");
+        assert_eq!(u.driver, "postgres://u:secret@h:5432/db");
         assert_eq!((u.schema.as_str(), u.pool_size), ("crm_1", 3));
         assert_eq!(u.shown, "postgres://u:***@h:5432/db");
         assert_eq!(parse_url("postgres://h/db").unwrap().schema, "public");
+        let t = parse_url("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=/etc/ca%20x.pem")
+            .unwrap();
+        assert_eq!(t.driver, "postgres://u:pw@h/db");
+        assert_eq!(
+            t.tls,
+            Some((tls::Verify::Full, Some("/etc/ca x.pem".to_owned())))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=require").unwrap().tls,
+            Some((tls::Verify::Nothing, None))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=verify-ca").unwrap().tls,
+            Some((tls::Verify::Chain, None))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=disable").unwrap().tls,
+            None
+        );
         for bad in [
-            "postgres://h/db?sslmode=require",
-            "postgres://h/db?sslmode=verify-full",
+            "postgres://h/db?sslmode=verify",
             "postgres://h/db?sslrootcert=/ca.pem",
+            "postgres://h/db?sslmode=require&sslcert=/c.pem",
             "postgres://h/db?schema=Crm",
             "postgres://h/db?schema=a;drop",
             "postgres://h/db?schema=",
@@ -601,7 +678,7 @@ mod tests {
         let Some(url) = server() else { return };
         let tag = rand::random::<u32>();
         let (a, b) = (format!("unit_a_{tag:08x}"), format!("unit_b_{tag:08x}"));
-        // Eight "hosts" open one new schema at once: one migrates, all see version 6.
+        // Eight "hosts" open one new schema at once: one migrates, all see the newest version.
         let stores: Vec<PgStore> = std::thread::scope(|s| {
             let opening: Vec<_> = (0..8)
                 .map(|_| s.spawn(|| PgStore::open(&with_schema(&url, &a))))
@@ -612,12 +689,19 @@ mod tests {
                 .collect()
         });
         for s in &stores {
-            assert_eq!(s.schema_version().unwrap(), (6, 6));
+            assert_eq!(
+                s.schema_version().unwrap(),
+                (migrations::newest(), migrations::newest())
+            );
         }
         let applied: i64 = stores[0]
             .read(|c| Ok(c.query_one("SELECT count(*) FROM o365_schema", &[])?.get(0)))
             .unwrap();
-        assert_eq!(applied, 6, "each migration applied once");
+        assert_eq!(
+            applied,
+            migrations::MIGRATIONS.len() as i64,
+            "each migration applied once"
+        );
         // Another schema in the same database is another installation.
         let other = PgStore::open(&with_schema(&url, &b)).unwrap();
         stores[0]

@@ -48,9 +48,14 @@ impl Drop for Presence {
     }
 }
 
-/// The advisory-lock key text of a process key in a schema (hashed by PostgreSQL).
-pub fn lock_text(schema: &str, process_key: &str) -> String {
-    format!("o365.presence.{schema}|{process_key}")
+/// The advisory-lock key of a process key in a schema: the first 8 bytes of a SHA-256 (the
+/// same on every host and PostgreSQL version).
+pub fn lock_key(schema: &str, process_key: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("o365.presence.{schema}|{process_key}"));
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// The notification channel of a schema's event queue.
@@ -75,9 +80,9 @@ impl Presence {
         if let Some(p) = reg.get(&key).and_then(Weak::upgrade) {
             return Ok(p);
         }
-        let lock = lock_text(schema, process_key);
+        let lock = lock_key(schema, process_key);
         let chan = channel(schema);
-        let client = establish(connector, &lock, &chan)?;
+        let client = establish(connector, lock, &chan)?;
         let presence = Arc::new(Presence {
             stop: Arc::new(AtomicBool::new(false)),
             watchers: Default::default(),
@@ -86,7 +91,7 @@ impl Presence {
         let connector = connector.clone();
         std::thread::Builder::new()
             .name("o365-pg-presence".into())
-            .spawn(move || watch_loop(client, connector, &lock, &chan, &stop, &watchers))
+            .spawn(move || watch_loop(client, connector, lock, &chan, &stop, &watchers))
             .map_err(|e| Error::store(format!("cannot start the presence thread: {e}")))?;
         reg.insert(key, Arc::downgrade(&presence));
         Ok(presence)
@@ -101,30 +106,31 @@ impl Presence {
 
     /// Whether the process `process_key` holds its presence lock in `schema`.
     pub fn alive(c: &mut Client, schema: &str, process_key: &str) -> Result<bool> {
+        // A bigint advisory lock shows in pg_locks as classid (high half) and objid (low).
+        let key = lock_key(schema, process_key);
+        let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
         Ok(c.query_one(
-            "WITH k AS (SELECT hashtextextended($1, 0) AS v) \
-             SELECT EXISTS (SELECT 1 FROM pg_locks l, k WHERE l.locktype = 'advisory' \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND l.classid::int8 = ((k.v >> 32) & 4294967295) \
-               AND l.objid::int8 = (k.v & 4294967295) AND l.objsubid = 1 AND l.granted)",
-            &[&lock_text(schema, process_key)],
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 1 AND granted)",
+            &[&high, &low],
         )?
         .get(0))
     }
 }
 
 /// A connection that holds the presence lock and listens on the event channel.
-fn establish(connector: &Connector, lock: &str, chan: &str) -> Result<Client> {
+fn establish(connector: &Connector, lock: i64, chan: &str) -> Result<Client> {
     let mut c = connector.connect()?;
     // The server notices a vanished host within about 20 s (on TCP; ignored on a socket).
     c.batch_execute(&format!(
         "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 5; \
          SET tcp_keepalives_count = 3; SET lock_timeout = '{LOCK_WAIT}'"
     ))?;
-    c.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&lock])
+    c.execute("SELECT pg_advisory_lock($1)", &[&lock])
         .map_err(|e| {
             Error::store(format!(
-                "cannot take this process's presence lock ('{lock}'): {}",
+                "cannot take this process's presence lock ({lock}): {}",
                 super::describe(&e)
             ))
             .with_hint(
@@ -150,7 +156,7 @@ fn wake_all(watchers: &Watchers) {
 fn watch_loop(
     mut client: Client,
     connector: Connector,
-    lock: &str,
+    lock: i64,
     chan: &str,
     stop: &AtomicBool,
     watchers: &Watchers,

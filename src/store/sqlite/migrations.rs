@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, V4_CACHE_VERSIONS),
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
     (6, V6_LINKS_SEALED_FILES),
+    (7, V7_BLOBS),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -322,7 +323,7 @@ const V4_CACHE_VERSIONS: &str = r#"
 CREATE TABLE cache_versions (
     mailbox_id TEXT PRIMARY KEY,
     version    INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 "#;
 
 /// Asynchronous submission and alias rewrites (issue 14): when the last send request of an
@@ -343,4 +344,28 @@ ALTER TABLE links ADD COLUMN subject TEXT;
 ALTER TABLE links ADD COLUMN file_key BLOB;
 ALTER TABLE link_files ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX link_files_unsealed ON link_files(link_id) WHERE sealed = 0;
+"#;
+
+/// Blobs: large byte strings in sealed chunks (the PostgreSQL backend keeps link files and
+/// spooled attachments there; SQLite keeps them as files beside the store and has the table
+/// for the same contract). `owner` groups a blob with what it belongs to.
+const V7_BLOBS: &str = r#"
+CREATE TABLE blobs (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished    INTEGER NOT NULL DEFAULT 0,
+    size        INTEGER,
+    sha256      TEXT,
+    chunks      INTEGER
+);
+CREATE INDEX blobs_by_owner ON blobs(owner);
+CREATE INDEX blobs_unfinished ON blobs(created_at) WHERE finished = 0;
+
+CREATE TABLE blob_chunks (
+    blob_id  TEXT NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (blob_id, idx)
+);
 "#;

@@ -2,6 +2,7 @@
 //! pool. Safe for many threads and several processes on one machine (the PHP-FPM case).
 
 mod activity;
+mod blobs;
 mod cache;
 mod events;
 mod links;
