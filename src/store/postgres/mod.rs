@@ -20,6 +20,7 @@ mod mailboxes;
 pub mod migrations;
 mod misc;
 mod outbox;
+mod text;
 mod tokens;
 
 use crate::error::{Error, Fault, Result};
