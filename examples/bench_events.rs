@@ -24,7 +24,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const EVENT_TYPE: &str = "bench_tick";
 /// How a consumer waiting in `o365_next_event` learns of an event another process stored.
-const WAKEUP: &str = "polling the store (every 200 ms while the queue is empty; no LISTEN/NOTIFY in this build)";
+const WAKEUP: &str =
+    "polling the store (every 200 ms while the queue is empty; no LISTEN/NOTIFY in this build)";
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -82,10 +83,9 @@ fn producer() {
     let mut out = std::io::BufWriter::new(std::fs::File::create(arg("--out", "")).unwrap());
     for i in 0..n {
         let id = format!("bench-{i:06}");
-        let req = CString::new(
-            json!({"type": EVENT_TYPE, "id": id, "payload": {"seq": i}}).to_string(),
-        )
-        .unwrap();
+        let req =
+            CString::new(json!({"type": EVENT_TYPE, "id": id, "payload": {"seq": i}}).to_string())
+                .unwrap();
         let mut res = std::ptr::null_mut();
         let t0 = now_ns();
         let st = unsafe { o365_debug_emit_event(client, req.as_ptr(), &mut res) };
@@ -217,7 +217,10 @@ fn run() {
     let mut published: HashMap<String, (i128, i128)> = HashMap::new();
     for line in std::fs::read_to_string(&produced).unwrap().lines() {
         let f: Vec<&str> = line.split(' ').collect();
-        published.insert(f[0].to_owned(), (f[1].parse().unwrap(), f[2].parse().unwrap()));
+        published.insert(
+            f[0].to_owned(),
+            (f[1].parse().unwrap(), f[2].parse().unwrap()),
+        );
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut per_consumer = Vec::new();
@@ -239,9 +242,15 @@ fn run() {
             }
         }
     }
-    let missing = published.keys().filter(|id| !seen.contains_key(*id)).count();
+    let missing = published
+        .keys()
+        .filter(|id| !seen.contains_key(*id))
+        .count();
     let doubled = seen.values().filter(|&&k| k > 1).count();
-    let foreign = seen.keys().filter(|id| !published.contains_key(*id)).count();
+    let foreign = seen
+        .keys()
+        .filter(|id| !published.contains_key(*id))
+        .count();
     // Nothing left in the queue for anyone.
     let check = open_client(&url);
     let mut res = std::ptr::null_mut();

@@ -518,7 +518,13 @@ impl SyncStateStore for PgStore {
                      last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
                      WHERE mailbox_id = $1 AND scope = $2 AND delta_link = $3 \
                      AND next_link IS NULL",
-                    &[&mailbox_id, &enc(&r.folder_id), &enc(&r.probed), &enc(&r.delta_link), &now],
+                    &[
+                        &mailbox_id,
+                        &enc(&r.folder_id),
+                        &enc(&r.probed),
+                        &enc(&r.delta_link),
+                        &now,
+                    ],
                 )? as usize;
             }
             if n > 0 {
@@ -602,7 +608,10 @@ impl MessageCache for PgStore {
             MessageOrder::NewestFirst => ("<", "DESC NULLS LAST"),
             MessageOrder::OldestFirst => (">", "ASC NULLS FIRST"),
         };
-        let search = q.search.as_ref().map(|s| enc(&s.to_lowercase()).into_owned());
+        let search = q
+            .search
+            .as_ref()
+            .map(|s| enc(&s.to_lowercase()).into_owned());
         let folder_id = enc(&q.folder_id);
         let after = q.after.as_ref().map(|(at, id)| (*at, enc(id)));
         let limit = q.limit as i64;
@@ -677,7 +686,13 @@ impl MessageCache for PgStore {
             tx.execute(
                 "UPDATE messages SET body = $3, body_type = $4, attachments_json = $5 \
                  WHERE mailbox_id = $1 AND id = $2",
-                &[&mailbox_id, &enc(id), &enc(body), &enc(body_type), &enc(attachments_json)],
+                &[
+                    &mailbox_id,
+                    &enc(id),
+                    &enc(body),
+                    &enc(body_type),
+                    &enc(attachments_json),
+                ],
             )?;
             Ok(())
         })
@@ -823,7 +838,15 @@ impl MoveJobStore for PgStore {
                      state = COALESCE($5::text, state), last_error = $6, updated_at = $7 \
                      WHERE mailbox_id = $1 AND id = $2 RETURNING {MOVE_COLS}"
                 ),
-                &[&mailbox_id, &enc(id), &moved, &total, &state.map(enc), &error.map(enc), &now],
+                &[
+                    &mailbox_id,
+                    &enc(id),
+                    &moved,
+                    &total,
+                    &state.map(enc),
+                    &error.map(enc),
+                    &now,
+                ],
             )?))
         })
     }

@@ -1,3 +1,4 @@
+use super::text::{dec_json, enc_json};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::{EventFilter, EventRecord, EventStore, MetricsStore};
@@ -13,7 +14,7 @@ impl EventStore for PgStore {
                     &ev.id,
                     &ev.kind,
                     &ev.mailbox_id,
-                    &ev.payload,
+                    &*enc_json(&ev.payload),
                     &ev.created_at,
                 ],
             )?;
@@ -55,7 +56,7 @@ impl EventStore for PgStore {
                 id: r.get(0),
                 kind: r.get(1),
                 mailbox_id: r.get(2),
-                payload: r.get(3),
+                payload: dec_json(r.get(3)),
                 created_at: r.get(4),
                 deliveries: r.get::<_, i64>(5) - 1,
             }))

@@ -1,5 +1,6 @@
 //! Leases and the audit log.
 
+use super::text::{enc, enc_opt, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::{AuditEntry, AuditStore, LeaseStore};
@@ -71,10 +72,10 @@ impl AuditStore for PgStore {
                 &[
                     &e.at,
                     &e.mailbox_id,
-                    &e.user,
-                    &e.action,
-                    &e.outcome,
-                    &e.detail,
+                    &enc_opt(&e.user),
+                    &enc(&e.action),
+                    &enc(&e.outcome),
+                    &enc_opt(&e.detail),
                 ],
             )?;
             Ok(())
@@ -92,10 +93,10 @@ impl AuditStore for PgStore {
             .map(|r| AuditEntry {
                 at: r.get(0),
                 mailbox_id: r.get(1),
-                user: r.get(2),
-                action: r.get(3),
-                outcome: r.get(4),
-                detail: r.get(5),
+                user: opt_text(r, 2),
+                action: text(r, 3),
+                outcome: text(r, 4),
+                detail: opt_text(r, 5),
             })
             .collect())
         })

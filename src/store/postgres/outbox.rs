@@ -18,9 +18,9 @@ fn record(r: &Row) -> OutboxRecord {
         state: r.get(3),
         internet_message_id: text(r, 4),
         request: dec_json(r.get(5)),
-        request_hash: r.get(6),
-        fingerprint: r.get(7),
-        recipients_hash: r.get(8),
+        request_hash: text(r, 6),
+        fingerprint: text(r, 7),
+        recipients_hash: text(r, 8),
         draft_id: opt_text(r, 9),
         draft_ready: r.get(10),
         error: r.get::<_, Option<serde_json::Value>>(11).map(dec_json),
@@ -53,7 +53,12 @@ impl OutboxStore for PgStore {
                         "SELECT COUNT(DISTINCT recipients_hash) FROM outbox \
                          WHERE mailbox_id = $1 AND fingerprint = $2 AND created_at >= $3 \
                          AND recipients_hash <> $4",
-                        &[&o.mailbox_id, &o.fingerprint, &rule.since, &o.recipients_hash],
+                        &[
+                            &o.mailbox_id,
+                            &enc(&o.fingerprint),
+                            &rule.since,
+                            &enc(&o.recipients_hash),
+                        ],
                     )?
                     .get(0);
                 if copies > rule.max_other_copies {
@@ -72,9 +77,9 @@ impl OutboxStore for PgStore {
                     &o.state,
                     &enc(&o.internet_message_id),
                     &*enc_json(&o.request),
-                    &o.request_hash,
-                    &o.fingerprint,
-                    &o.recipients_hash,
+                    &enc(&o.request_hash),
+                    &enc(&o.fingerprint),
+                    &enc(&o.recipients_hash),
                     &enc_opt(&o.draft_id),
                     &o.draft_ready,
                     &enc_json_opt(&o.error).as_deref(),
