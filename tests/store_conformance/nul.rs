@@ -189,7 +189,7 @@ pub fn events_outbox_and_audit_with_nul_round_trip(s: &dyn Store) {
     // Outbox: request, error, the Graph-supplied draft id and sender, the host's key.
     let mut o = outbox("s1", "m1", &nul("key"), 100);
     o.request = json!({"subject": nul("Angebot"), "to": [nul("kunde@fabrikam.example")]});
-    o.internet_message_id = format!("<s1\0@o365.contoso.example>");
+    o.internet_message_id = "<s1\0@o365.contoso.example>".to_owned();
     assert_eq!(s.insert_outbox(&o, None).unwrap(), Insert::Inserted);
     assert_eq!(s.get_outbox("s1").unwrap().unwrap(), o);
     let u = OutboxUpdate {

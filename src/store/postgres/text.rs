@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn stored_forms_keep_the_order_of_the_strings() {
-        let mut v = vec![
+        let mut v = [
             "a", "a\0", "a\0\0", "a\u{1}", "a\u{2}", "\0", "b", "a\u{1}\0",
         ];
         v.sort();
