@@ -12,10 +12,14 @@
 //! The URL defaults to `O365_TEST_PG_URL` (scripts/pg_cluster.sh run); each run uses a fresh
 //! schema. Prints a human summary and one JSON line (`BENCH {...}`).
 
+#[path = "bench_common/mod.rs"]
+mod common;
+
+use common::{arg, open_client, take_text};
 use o365::ffi::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,14 +31,6 @@ const EVENT_TYPE: &str = "bench_tick";
 const WAKEUP: &str =
     "polling the store (every 200 ms while the queue is empty; no LISTEN/NOTIFY in this build)";
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// Wall clock in ns since the epoch: comparable between processes on one machine.
 fn now_ns() -> i128 {
     SystemTime::now()
@@ -43,29 +39,13 @@ fn now_ns() -> i128 {
         .as_nanos() as i128
 }
 
-fn take(out: *mut c_char) -> String {
-    if out.is_null() {
-        return String::new();
-    }
-    let s = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { o365_string_free(out) };
-    s
-}
-
-fn open_client(url: &str) -> *mut o365_client {
-    let cfg = json!({
+fn client_on(url: &str) -> *mut o365_client {
+    open_client(&json!({
         "store": url,
         "encryption_key": KEY,
         "sync": {"scheduler": false},
         "debug": {"test_hooks": true},
-    });
-    let c_cfg = CString::new(cfg.to_string()).unwrap();
-    let mut client: *mut o365_client = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
-    let st = unsafe { o365_client_new(c_cfg.as_ptr(), &mut client, &mut out) };
-    let v = take(out);
-    assert_eq!(st, O365_OK, "o365_client_new: {v}");
-    client
+    }))
 }
 
 fn main() {
@@ -78,7 +58,7 @@ fn main() {
 
 /// Host A: publishes the events one after the other; writes `id start_ns return_ns` lines.
 fn producer() {
-    let client = open_client(&arg("--url", ""));
+    let client = client_on(&arg("--url", ""));
     let n: usize = arg("--events", "10000").parse().unwrap();
     let mut out = std::io::BufWriter::new(std::fs::File::create(arg("--out", "")).unwrap());
     for i in 0..n {
@@ -90,7 +70,7 @@ fn producer() {
         let t0 = now_ns();
         let st = unsafe { o365_debug_emit_event(client, req.as_ptr(), &mut res) };
         let t1 = now_ns();
-        let v = take(res);
+        let v = take_text(res);
         assert_eq!(st, O365_OK, "emit: {v}");
         writeln!(out, "{id} {t0} {t1}").unwrap();
     }
@@ -101,7 +81,7 @@ fn producer() {
 /// Hosts B and C: takes events until none comes and the producer is done; writes
 /// `id delivered_ns redelivered` lines.
 fn consumer() {
-    let client = open_client(&arg("--url", ""));
+    let client = client_on(&arg("--url", ""));
     let done = PathBuf::from(arg("--done", ""));
     let mut out = std::io::BufWriter::new(std::fs::File::create(arg("--out", "")).unwrap());
     println!("ready");
@@ -110,7 +90,7 @@ fn consumer() {
         let mut res = std::ptr::null_mut();
         let st = unsafe { o365_next_event(client, 500, &mut res) };
         let t = now_ns();
-        let text = take(res);
+        let text = take_text(res);
         if st == O365_TIMEOUT {
             if done.exists() {
                 break;
@@ -124,7 +104,7 @@ fn consumer() {
         let c_id = CString::new(id).unwrap();
         let mut res = std::ptr::null_mut();
         let st = unsafe { o365_ack_event(client, c_id.as_ptr(), &mut res) };
-        let text = take(res);
+        let text = take_text(res);
         assert_eq!(st, O365_OK, "ack: {text}");
     }
     out.flush().unwrap();
@@ -166,7 +146,7 @@ fn run() {
     let done = dir.path().join("producer.done");
 
     // The schema is migrated once here, so no host pays for it inside the measurement.
-    unsafe { o365_client_free(open_client(&url)) };
+    unsafe { o365_client_free(client_on(&url)) };
 
     let mut kids = Vec::new();
     for i in 0..consumers {
@@ -252,10 +232,10 @@ fn run() {
         .filter(|id| !published.contains_key(*id))
         .count();
     // Nothing left in the queue for anyone.
-    let check = open_client(&url);
+    let check = client_on(&url);
     let mut res = std::ptr::null_mut();
     let left = unsafe { o365_next_event(check, 0, &mut res) };
-    take(res);
+    take_text(res);
     unsafe { o365_client_free(check) };
     let exactly_once = published.len() == n
         && missing == 0

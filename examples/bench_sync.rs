@@ -20,29 +20,24 @@
 //!
 //! Prints a human summary and one JSON line per part (`BENCH {...}`).
 
+#[path = "bench_common/mod.rs"]
+mod common;
+
+use common::{arg, open_client, take_text};
 use o365::ffi::*;
 use serde_json::{json, Value};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 const PAGE: u64 = 1000;
 const IN_FLIGHT: u64 = 4;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 fn take(out: *mut c_char) -> Value {
-    if out.is_null() {
+    let s = take_text(out);
+    if s.is_empty() {
         return Value::Null;
     }
-    let s = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { o365_string_free(out) };
     serde_json::from_str(&s).unwrap()
 }
 
@@ -187,16 +182,6 @@ fn lib_config(sim: &Sim, store: &str) -> Value {
         cfg["log"] = json!({"level": "debug", "file": log});
     }
     cfg
-}
-
-fn open_client(cfg: &Value) -> *mut o365_client {
-    let c_cfg = CString::new(cfg.to_string()).unwrap();
-    let mut client: *mut o365_client = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
-    let st = unsafe { o365_client_new(c_cfg.as_ptr(), &mut client, &mut out) };
-    let v = take(out);
-    assert_eq!(st, O365_OK, "{v}");
-    client
 }
 
 /// Creates `address` in the sim, imports it for user u1 and signs it in; returns its id.

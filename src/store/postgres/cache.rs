@@ -174,9 +174,7 @@ fn column<'a>(
     rows.iter().map(|m| enc_opt(f(m))).collect()
 }
 
-/// Stores messages in order, as many at once as [`UPSERT_MESSAGES`] allows: a batch ends
-/// before an id it already holds, so a page naming one message twice ends as if written row by
-/// row (the later one wins).
+/// Stores messages in order, as many at once as [`UPSERT_MESSAGES`] allows.
 fn upsert_messages(
     c: &mut impl GenericClient,
     mailbox_id: &str,
@@ -184,26 +182,34 @@ fn upsert_messages(
     gen: i64,
     now: i64,
 ) -> Result<()> {
-    let mut start = 0;
-    while start < rows.len() {
-        let mut ids = HashSet::new();
-        let end = start
-            + rows[start..]
-                .iter()
-                .take_while(|m| ids.insert(m.id.as_str()))
-                .count();
-        write_batch(c, mailbox_id, &rows[start..end], gen, now)?;
-        start = end;
+    for batch in batches(rows) {
+        write_batch(c, &[&mailbox_id, &gen, &now], batch)?;
     }
     Ok(())
 }
 
+/// `rows` cut into runs of distinct ids: a run ends before an id it already holds, so a page
+/// naming one message twice ends as if written row by row (the later one wins).
+fn batches(rows: &[MessageRow]) -> Vec<&[MessageRow]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut ids = HashSet::new();
+        let len = rows[start..]
+            .iter()
+            .take_while(|m| ids.insert(m.id.as_str()))
+            .count();
+        out.push(&rows[start..start + len]);
+        start += len;
+    }
+    out
+}
+
+/// One [`UPSERT_MESSAGES`]; `head` is its mailbox, generation and time.
 fn write_batch(
     c: &mut impl GenericClient,
-    mailbox_id: &str,
+    head: &[&(dyn ToSql + Sync); 3],
     rows: &[MessageRow],
-    gen: i64,
-    now: i64,
 ) -> Result<()> {
     let ids: Vec<Cow<str>> = rows.iter().map(|m| enc(&m.id)).collect();
     let folders: Vec<Cow<str>> = rows.iter().map(|m| enc(&m.folder_id)).collect();
@@ -224,9 +230,9 @@ fn write_batch(
     let previews = column(rows, |m| &m.body_preview);
     let change_keys = column(rows, |m| &m.change_key);
     let values: [&(dyn ToSql + Sync); 21] = [
-        &mailbox_id,
-        &gen,
-        &now,
+        head[0],
+        head[1],
+        head[2],
         &ids,
         &folders,
         &imids,
