@@ -137,10 +137,16 @@ fn move_from(r: &Row) -> MoveJob {
 /// Bumps the mailbox's change counter (see migration 4, `cache_versions`): call it inside
 /// every write transaction that changes what a cached list answer shows.
 pub(crate) fn bump_version(c: &mut impl GenericClient, mailbox_id: &str) -> Result<()> {
+    bump_scope(c, mailbox_id, "")
+}
+
+/// [`bump_version`] for a write that touches one folder's messages only: its own counter
+/// (migration 8), so writers of different folders never update the same row.
+fn bump_scope(c: &mut impl GenericClient, mailbox_id: &str, scope: &str) -> Result<()> {
     c.execute(
-        "INSERT INTO cache_versions (mailbox_id, version) VALUES ($1, 1) \
-         ON CONFLICT (mailbox_id) DO UPDATE SET version = cache_versions.version + 1",
-        &[&mailbox_id],
+        "INSERT INTO cache_versions (mailbox_id, scope, version) VALUES ($1, $2, 1) \
+         ON CONFLICT (mailbox_id, scope) DO UPDATE SET version = cache_versions.version + 1",
+        &[&mailbox_id, &enc(scope)],
     )?;
     Ok(())
 }
@@ -551,7 +557,7 @@ impl MessageCache for PgStore {
         now: i64,
     ) -> Result<PageOutcome> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, folder_id)?;
             apply_page(tx, mailbox_id, folder_id, page, link, now)
         })
     }
@@ -559,6 +565,8 @@ impl MessageCache for PgStore {
     fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>> {
         self.write(|tx| {
             let mut out = Vec::with_capacity(pages.len());
+            // One bump per mailbox and batch (as SQLite), on the counter of the first folder
+            // applied.
             let mut bumped: HashSet<&str> = HashSet::new();
             for p in pages {
                 // Each page in its own savepoint: a page that cannot be applied (its folder
@@ -575,7 +583,7 @@ impl MessageCache for PgStore {
                         ));
                     }
                     if fresh_bump {
-                        bump_version(&mut sp, p.mailbox_id)?;
+                        bump_scope(&mut sp, p.mailbox_id, p.folder_id)?;
                     }
                     apply_page(&mut sp, p.mailbox_id, p.folder_id, p.page, p.link, p.now)
                 })();
@@ -601,11 +609,11 @@ impl MessageCache for PgStore {
 
     fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>> {
         self.read(|c| {
-            Ok(c.query_opt(
-                "SELECT version FROM cache_versions WHERE mailbox_id = $1",
+            Ok(c.query_one(
+                "SELECT sum(version)::bigint FROM cache_versions WHERE mailbox_id = $1",
                 &[&mailbox_id],
             )?
-            .map(|r| r.get(0)))
+            .get(0))
         })
     }
 

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, V4_CACHE_VERSIONS),
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
     (6, V6_LINKS_SEALED_FILES),
+    (8, V8_CACHE_VERSIONS_BY_SCOPE),
 ];
 
 /// The newest schema version this library knows.
@@ -289,4 +290,15 @@ ALTER TABLE links ADD COLUMN subject TEXT;
 ALTER TABLE links ADD COLUMN file_key BYTEA;
 ALTER TABLE link_files ADD COLUMN sealed BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX link_files_unsealed ON link_files(link_id) WHERE NOT sealed;
+"#;
+
+/// PostgreSQL only: the change counter of a mailbox is the sum of one counter per scope (a
+/// folder, or '' for everything else), so pages of different folders written at the same
+/// time do not update one row and fail each other's SERIALIZABLE transactions ("could not
+/// serialize access due to concurrent update"). Each bump still adds exactly 1 to the sum.
+/// (Version 7 belongs to another change of the same release.)
+const V8_CACHE_VERSIONS_BY_SCOPE: &str = r#"
+ALTER TABLE cache_versions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE cache_versions DROP CONSTRAINT cache_versions_pkey;
+ALTER TABLE cache_versions ADD PRIMARY KEY (mailbox_id, scope);
 "#;
