@@ -146,7 +146,9 @@ uint32_t o365_abi_version(void);
 // On any other status `*out_client` is untouched and `*out_json` holds the error document;
 // invalid config is O365_INVALID_ARGUMENT with `details.field` naming the field.
 // Starts no thread unless `sync.scheduler` is on (the default): then the process runtime
-// is built here and the client's background scheduler starts on it.
+// is built here and the client's background scheduler starts on it. With a PostgreSQL
+// store one thread per process (and store) keeps the process's presence connection (dead
+// lease holders on any host, event wake-ups; README "PostgreSQL store").
 //
 // # Safety
 // `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable;
@@ -201,7 +203,9 @@ o365_status o365_debug_counters(o365_client *client, const char *request_json, c
 // "redelivered", ...fields of the type}`. O365_TIMEOUT (error `no_event`) when none came.
 // An event stays reserved for this client for `events.lease_ms`; confirm it with
 // o365_ack_event, or it is handed out again after the lease, after o365_client_free, or
-// after a restart. Events from every process sharing the store are seen.
+// after a restart. Events from every process sharing the store are seen: with PostgreSQL a
+// waiting call wakes as soon as any process on any host commits one (LISTEN/NOTIFY);
+// otherwise others' events are looked for every `events.poll_ms`.
 //
 // # Safety
 // `client` is NULL or a live handle; `out_json` is NULL or writable.

@@ -54,6 +54,8 @@ probe() {
     # the PostgreSQL store tests start a throwaway server (scripts/pg_cluster.sh)
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
         need "PostgreSQL server (initdb, pg_ctl: PostgreSQL store tests)" postgresql
+    # the throwaway server's TLS certificates (scripts/pg_cluster.sh; tests/pg_coord.rs)
+    command -v openssl >/dev/null 2>&1 || need "openssl (TLS certificates of the PostgreSQL test server)" openssl
     if ! command -v python3 >/dev/null 2>&1; then
         need "python3" python3
         need "python3 venv" python3-venv
@@ -74,7 +76,7 @@ if ((${#missing_pkgs[@]} == 0)); then
         echo "deps: cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
         exit 1
     fi
-    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv+jsonschema, chromium, postgresql, cargo)"
+    echo "deps: ok (cc, c++, valgrind, php+FFI, phpunit, python3+venv+jsonschema, chromium, postgresql, openssl, cargo)"
     exit 0
 fi
 

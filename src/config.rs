@@ -13,6 +13,25 @@ pub const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
 /// Microsoft Graph v1.0 in the public cloud. The library's default.
 pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
+/// A tag of the running machine: its boot id and pid namespace (processes that share it
+/// see each other's pids). Empty where the system does not tell.
+pub fn machine_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        let ns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if boot.is_empty() {
+            String::new()
+        } else {
+            format!("{boot}/{ns}")
+        }
+    })
+}
+
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -21,6 +40,11 @@ pub struct Config {
     /// Base64 of 32 bytes (AES-256-GCM key for tokens and secrets at rest).
     #[serde(default)]
     pub encryption_key: Option<String>,
+    /// This host's name in lease owners (who holds a refresh, a folder sync, an outbox
+    /// entry). Unique per machine; several processes of one machine share it. Default: a
+    /// tag of the running machine (boot id and pid namespace).
+    #[serde(default)]
+    pub host_id: Option<String>,
     #[serde(default)]
     pub app: AppConfig,
     #[serde(default)]
@@ -400,14 +424,24 @@ pub struct EventsConfig {
     /// before it is handed out again (when the host neither acked it nor closed the client).
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
+    /// How often a waiting `o365_next_event` looks at the store again in case it missed a
+    /// wake-up (events published by another process on SQLite; a lost notification on
+    /// PostgreSQL, which wakes waiters on every host through LISTEN/NOTIFY).
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
             lease_ms: default_lease_ms(),
+            poll_ms: default_poll_ms(),
         }
     }
+}
+
+fn default_poll_ms() -> u64 {
+    200
 }
 
 fn default_lease_ms() -> u64 {
@@ -793,6 +827,14 @@ impl Config {
     }
 
     /// The SQLite file this config points to.
+    /// This host's name in lease owners: `host_id`, or the machine's tag.
+    pub fn host_id(&self) -> String {
+        match &self.host_id {
+            Some(h) => h.clone(),
+            None => machine_tag().to_owned(),
+        }
+    }
+
     pub fn store_path(&self) -> PathBuf {
         match self.store.split_once("://") {
             Some((scheme, path)) if scheme.eq_ignore_ascii_case("sqlite") => PathBuf::from(path),
@@ -802,6 +844,20 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         self.validate_send_and_links()?;
+        if let Some(h) = &self.host_id {
+            if h.is_empty() || h.len() > 200 || h.contains('|') || h.chars().any(char::is_control) {
+                return Err(Error::invalid_field(
+                    "host_id",
+                    "host_id must be 1 to 200 characters, without '|' or control characters",
+                ));
+            }
+        }
+        if self.events.poll_ms == 0 {
+            return Err(Error::invalid_field(
+                "events.poll_ms",
+                "events.poll_ms must be at least 1",
+            ));
+        }
         if self.store.trim().is_empty() {
             return Err(Error::invalid_field(
                 "store",

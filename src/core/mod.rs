@@ -41,8 +41,10 @@ pub struct Shared {
     clock: Clock,
     /// Unique per client instance: owner name for event reservations and leases.
     instance: String,
+    /// This host's name in lease owners (`host_id`).
+    host_id: String,
     /// Wakes `next_event` waiters in this process when an event is published.
-    events_changed: Notify,
+    events_changed: Arc<Notify>,
     warnings: Vec<String>,
     tokens: TokenCache,
     /// Built on first use (reads the CA file), shared by Graph and sign-in.
@@ -99,7 +101,17 @@ impl Core {
             warnings.push(w);
         }
         let clock = Clock::with_offset(config.debug.clock_offset_ms);
+        let host_id = config.host_id();
         LIVE_CLIENTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Events published by other processes (PostgreSQL: on any host) wake this client's
+        // waiters too. The store keeps the wake-up only while the client lives.
+        let events_changed = Arc::new(Notify::new());
+        let wake = Arc::downgrade(&events_changed);
+        store.watch(Arc::new(move || {
+            if let Some(n) = wake.upgrade() {
+                n.notify_waiters();
+            }
+        }));
         Ok(Core {
             inner: Arc::new(Shared {
                 config,
@@ -107,7 +119,8 @@ impl Core {
                 vault,
                 clock,
                 instance,
-                events_changed: Notify::new(),
+                host_id,
+                events_changed,
                 warnings,
                 tokens: TokenCache::default(),
                 graph: OnceLock::new(),
@@ -207,6 +220,11 @@ impl Core {
     /// The owner name of this client instance (leases, event reservations).
     pub fn instance(&self) -> &str {
         &self.inner.instance
+    }
+
+    /// This host's name in lease owners (`host_id`, or the machine's tag).
+    pub fn host_id(&self) -> &str {
+        &self.inner.host_id
     }
 
     /// Longest time a blocking call may take.

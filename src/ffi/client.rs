@@ -30,7 +30,9 @@ pub extern "C" fn o365_abi_version() -> u32 {
 /// On any other status `*out_client` is untouched and `*out_json` holds the error document;
 /// invalid config is O365_INVALID_ARGUMENT with `details.field` naming the field.
 /// Starts no thread unless `sync.scheduler` is on (the default): then the process runtime
-/// is built here and the client's background scheduler starts on it.
+/// is built here and the client's background scheduler starts on it. With a PostgreSQL
+/// store one thread per process (and store) keeps the process's presence connection (dead
+/// lease holders on any host, event wake-ups; README "PostgreSQL store").
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable;

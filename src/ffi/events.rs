@@ -12,7 +12,9 @@ use std::time::Duration;
 /// "redelivered", ...fields of the type}`. O365_TIMEOUT (error `no_event`) when none came.
 /// An event stays reserved for this client for `events.lease_ms`; confirm it with
 /// o365_ack_event, or it is handed out again after the lease, after o365_client_free, or
-/// after a restart. Events from every process sharing the store are seen.
+/// after a restart. Events from every process sharing the store are seen: with PostgreSQL a
+/// waiting call wakes as soon as any process on any host commits one (LISTEN/NOTIFY);
+/// otherwise others' events are looked for every `events.poll_ms`.
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `out_json` is NULL or writable.

@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-/// How often a waiting `next_event` looks at the store for events other processes wrote.
-const POLL: Duration = Duration::from_millis(200);
-
 macro_rules! events {
     ($($(#[$m:meta])* $name:ident($payload:ident) = $tag:literal {
         $($(#[$fm:meta])* $field:ident: $ty:ty,)*
@@ -335,7 +332,11 @@ impl Client {
                     format!("no event within {} ms", timeout.as_millis()),
                 )));
             }
-            let wait = (deadline - now).min(POLL);
+            // Wake-ups come from this process, and on PostgreSQL from every host (LISTEN);
+            // the poll (`events.poll_ms`) catches what no wake-up reports (SQLite, other
+            // processes).
+            let poll = Duration::from_millis(self.config().events.poll_ms);
+            let wait = (deadline - now).min(poll);
             let _ = tokio::time::timeout(wait, notified).await;
         }
     }

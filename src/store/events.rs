@@ -47,4 +47,13 @@ pub trait EventStore {
     fn pending_events(&self) -> Result<i64>;
     /// Forgets events acked before `before`. Returns how many.
     fn purge_acked_events(&self, before: i64) -> Result<usize>;
+    /// Registers `wake`, called when another process (on any host) may have pushed an
+    /// event, for as long as the store lives. Backends that cannot tell (SQLite) do nothing:
+    /// waiters then poll (`events.poll_ms`).
+    fn watch(&self, wake: Wake) {
+        let _ = wake;
+    }
 }
+
+/// A wake-up for waiting consumers (see [`EventStore::watch`]).
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;

@@ -1,5 +1,9 @@
 //! Named leases: what must happen once across threads and processes (a token refresh, the
 //! sync of a folder, an outbox entry, a throttling window) is claimed here.
+//!
+//! Owners that [`crate::core::lease::owner`] names read `HOST|PID|TASK`: the host id, the
+//! process id and the task. `HOST|PID` (the [`process_key`]) is what a backend that can see
+//! live processes on other hosts ([`LeaseStore::holder_alive`]) knows a process by.
 
 use crate::error::Result;
 
@@ -23,4 +27,31 @@ pub trait LeaseStore {
         now: i64,
         ttl_ms: i64,
     ) -> Result<bool>;
+    /// Whether the process that `owner` names (see [`process_key`]) is still alive, as far as
+    /// the backend can tell across hosts: `None` when it cannot (SQLite: one machine; the
+    /// caller then checks the local process), or for owners of another form.
+    fn holder_alive(&self, owner: &str) -> Result<Option<bool>> {
+        let _ = owner;
+        Ok(None)
+    }
+}
+
+/// `HOST|PID` of an owner named `HOST|PID|TASK`, if it has that form.
+pub fn process_key(owner: &str) -> Option<&str> {
+    let mut bars = owner.match_indices('|').map(|(i, _)| i);
+    let (first, second) = (bars.next()?, bars.next()?);
+    let pid = &owner[first + 1..second];
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(&owner[..second])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_keys() {
+        assert_eq!(super::process_key("h1|42|x:y"), Some("h1|42"));
+        assert_eq!(super::process_key("|42|x"), Some("|42"));
+        assert_eq!(super::process_key("h1|x|y"), None);
+        assert_eq!(super::process_key("other-process"), None);
+        assert_eq!(super::process_key("a|1"), None);
+    }
 }

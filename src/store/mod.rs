@@ -76,10 +76,16 @@ const BACKENDS: &[(&str, Opener)] = &[
         Ok(Arc::new(SqliteStore::open(&c.store_path())?))
     }),
     ("postgres", |c| {
-        Ok(Arc::new(postgres::PgStore::open(&c.store)?))
+        Ok(Arc::new(postgres::PgStore::open_as(
+            &c.store,
+            &c.host_id(),
+        )?))
     }),
     ("postgresql", |c| {
-        Ok(Arc::new(postgres::PgStore::open(&c.store)?))
+        Ok(Arc::new(postgres::PgStore::open_as(
+            &c.store,
+            &c.host_id(),
+        )?))
     }),
 ];
 

@@ -145,6 +145,17 @@ void test_bad_config() {
     EXPECT_THROW(o365::InvalidArgument, o365::Client("{\"store\": \"" + g_dir + "/x.db\", \"bogus\": 1}"),
                  "unknown config field");
     EXPECT_THROW(o365::InvalidArgument, o365::Client("{}"), "config without store");
+    // host_id names this host in lease owners: no '|' (the owner separator)
+    auto h = EXPECT_THROW(o365::InvalidArgument,
+                          o365::Client("{\"store\": \"" + g_dir + "/h.db\", \"host_id\": \"web|1\"}"),
+                          "host_id with |");
+    if (h) CHECK(contains(h->document(), "host_id"), "names host_id: " + h->document());
+    EXPECT_THROW(o365::InvalidArgument,
+                 o365::Client("{\"store\": \"" + g_dir + "/p.db\", \"events\": {\"poll_ms\": 0}}"),
+                 "events.poll_ms 0");
+    o365::Client named("{\"store\": \"" + g_dir + "/named.db\", \"host_id\": \"web1\", "
+                       "\"events\": {\"poll_ms\": 50}, \"sync\": {\"scheduler\": false}}");
+    CHECK(static_cast<bool>(named), "client with host_id and events.poll_ms");
 }
 
 void test_happy_path() {

@@ -80,4 +80,70 @@ final class PostgresStoreTest extends TestCase
                 . $e->getDocument());
         }
     }
+
+    /** The test server's CA (scripts/pg_cluster.sh makes one and exports its path). */
+    private static function pgCa(): string
+    {
+        self::pgUrl();
+        $ca = getenv('O365_TEST_PG_CA');
+        if (!is_string($ca) || $ca === '') {
+            self::fail('O365_TEST_PG_CA is not set: run under scripts/pg_cluster.sh run ... '
+                . '(make test does), or set O365_TEST_PG_SKIP=1');
+        }
+        return $ca;
+    }
+
+    /** The store URL with TLS options instead of sslmode=disable. */
+    private static function tlsUrl(string $schema, string $tls): string
+    {
+        return str_replace('sslmode=disable', $tls, self::storeUrl($schema));
+    }
+
+    public function testHostsWithTheirOwnHostIdShareOneStateOverVerifiedTls(): void
+    {
+        $ca = self::pgCa();
+        $url = self::tlsUrl('php_tls_' . bin2hex(random_bytes(6)), "sslmode=verify-full&sslrootcert=$ca");
+        $hosts = [];
+        foreach (['web1', 'web2'] as $host) {
+            $hosts[$host] = new Client(['store' => $url, 'encryption_key' => self::KEY, 'host_id' => $host,
+                                        'events' => ['poll_ms' => 50],
+                                        'sync' => ['scheduler' => false],
+                                        'debug' => ['test_hooks' => true]], self::libraryPath());
+        }
+        self::assertStringNotContainsString('hunter2', json_encode($hosts['web1']->info(), JSON_THROW_ON_ERROR));
+        $box = $hosts['web1']->importMailbox(self::mailbox('tls@contoso.example', ['u1'], 'u1'));
+        self::assertSame($box['id'], $hosts['web2']->getMailbox(['mailbox' => 'tls@contoso.example'])['id']);
+        $hosts['web2']->debugEmitEvent(['type' => 'test.tls', 'payload' => ['n' => 2]]);
+        $event = $hosts['web1']->nextEvent(5000);
+        self::assertNotNull($event);
+        self::assertSame('test.tls', $event['type']);
+        $hosts['web1']->ackEvent($event['id']);
+    }
+
+    public function testAServerCertificateFromAnotherCaIsAStoreErrorThatNamesTheCaOption(): void
+    {
+        $other = dirname(self::pgCa()) . '/other-ca.pem';
+        $url = self::tlsUrl('php_tls_' . bin2hex(random_bytes(6)), "sslmode=verify-full&sslrootcert=$other");
+        try {
+            $this->pgClient($url);
+            self::fail('a server whose certificate another CA signed must not be trusted');
+        } catch (StoreException $e) {
+            self::assertSame(11, $e->getStatus());
+            self::assertStringContainsString('certificate', $e->getMessage());
+            self::assertStringContainsString('sslrootcert', (string) $e->getHint());
+            self::assertStringNotContainsString('hunter2', $e->getMessage() . $e->getHint()
+                . $e->getDocument());
+        }
+    }
+
+    public function testAnInvalidHostIdIsAnInvalidArgumentNamingTheField(): void
+    {
+        try {
+            new Client(['store' => self::storeUrl('php_bad'), 'encryption_key' => self::KEY,
+                        'host_id' => 'web|1', 'sync' => ['scheduler' => false]], self::libraryPath());
+            self::fail('a host id with | must be refused');
+        } catch (\O365\InvalidArgumentException $e) {
+            self::assertSame('host_id', $e->getDetails()['field'] ?? null);
+        }
+    }
 }

@@ -67,12 +67,18 @@ pub async fn process(c: &Core, send_id: &str, wait_slot: Duration, inline: bool)
     let cfg = &c.config().send;
     let lease = lease_name(send_id);
     // One owner per processing task: the worker and an inline send of the same client
-    // must never both hold the entry.
-    let owner = format!("{}#{}", c.instance(), uuid::Uuid::new_v4().simple());
-    if !c
-        .store()
-        .try_lease(&lease, &owner, c.now_ms(), cfg.lease_ms as i64)?
-    {
+    // must never both hold the entry. A holder whose process died (on any host, with
+    // PostgreSQL) is taken over at once: what it did is found out from Graph as after an
+    // expired lease.
+    let owner = crate::core::lease::owner(c, &format!("send#{}", uuid::Uuid::new_v4().simple()));
+    if !crate::core::lease::take(
+        c.store(),
+        c.host_id(),
+        &lease,
+        &owner,
+        c.now_ms(),
+        cfg.lease_ms as i64,
+    )? {
         return Ok(Step::Busy);
     }
     let out = process_leased(c, send_id, wait_slot, inline, &owner).await;

@@ -1,6 +1,8 @@
+use super::presence::channel;
 use super::text::{dec_json, enc_json};
 use super::PgStore;
 use crate::error::Result;
+use crate::store::events::Wake;
 use crate::store::{EventFilter, EventRecord, EventStore, MetricsStore};
 use postgres::types::ToSql;
 
@@ -18,8 +20,20 @@ impl EventStore for PgStore {
                     &ev.created_at,
                 ],
             )?;
+            if n == 1 {
+                // Delivered at commit to every process listening (see `presence`).
+                tx.execute("SELECT pg_notify($1, '')", &[&channel(&self.schema)])?;
+            }
             Ok(n == 1)
         })
+    }
+
+    fn watch(&self, wake: Wake) {
+        self.presence.watch(&wake);
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(wake);
     }
 
     fn claim_event(
@@ -29,6 +43,9 @@ impl EventStore for PgStore {
         lease_ms: i64,
         filter: &EventFilter,
     ) -> Result<Option<EventRecord>> {
+        // Reservations are judged by the database's clock, like leases (see `misc`): a host
+        // whose clock runs ahead does not take events another host holds.
+        let now = now + self.db_lead()?;
         // $1 owner, $2 lease end, $3 now, then the mailbox and the types (only those used).
         let until = now + lease_ms;
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner, &until, &now];

@@ -4,8 +4,13 @@
 //! - `store`: a libpq-style URL, `postgres://user:pass@host:port/db?sslmode=disable&schema=crm1`.
 //!   `schema` (default `public`) names the PostgreSQL schema the tables live in, so one
 //!   database can host several installations; it is created on first open. `pool_size`
-//!   (default 8) is how many idle connections each store keeps. TLS (`sslmode=require`,
-//!   `verify-full`, a CA file) is not supported yet and refused with a clear error.
+//!   (default 8) is how many idle connections each store keeps. TLS: `sslmode=require`
+//!   (encrypted, certificate not checked), `verify-ca` (chain checked), `verify-full` (chain
+//!   and host name), trusting `sslrootcert=/path/ca.pem` or the public web CAs (see `tls`).
+//! - Coordination across hosts: lease expiry by the database's clock (`misc`), a presence
+//!   connection per process that shows other hosts whether a lease holder is alive and wakes
+//!   event consumers through LISTEN/NOTIFY (`presence`); pooled connections the server closed
+//!   are replaced on the next call.
 //! - Writes run in SERIALIZABLE transactions, retried on serialization failures, so every
 //!   read-check-write a SQLite write transaction does is just as atomic here; the event claim
 //!   is a READ COMMITTED `FOR UPDATE SKIP LOCKED` (consumers do not queue behind each other).
@@ -20,13 +25,18 @@ mod mailboxes;
 pub mod migrations;
 mod misc;
 mod outbox;
+mod presence;
 mod text;
+mod tls;
 mod tokens;
 
 use crate::error::{Error, Fault, Result};
+use crate::store::events::Wake;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use presence::Presence;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Idle connections kept per store unless the URL says `pool_size=N`.
@@ -44,19 +54,77 @@ const DUPLICATE_KIND: &str = "store_duplicate";
 /// How often a unique violation is tried again before it is reported.
 const MAX_DUPLICATE_TRIES: u32 = 3;
 
-pub struct PgStore {
+/// The kind of the error a lost connection becomes.
+const UNREACHABLE_KIND: &str = "store_unreachable";
+
+/// How to open a connection to the server (shared by the pool and the presence thread).
+#[derive(Clone)]
+pub struct Connector {
     config: postgres::Config,
-    schema: String,
-    pool_size: usize,
     /// The URL with any password masked, for messages.
     shown: String,
+    /// The URL the driver reads (names the server in this process's presence registry).
+    target: String,
+    /// TLS, when `sslmode` asks for it.
+    tls: Option<tls::Rustls>,
+}
+
+impl Connector {
+    fn connect(&self) -> Result<Client> {
+        let connected = match &self.tls {
+            None => self.config.connect(NoTls),
+            Some(t) => self.config.connect(t.clone()),
+        };
+        connected.map_err(|e| {
+            let base: Error = e.into();
+            let text = base.message().to_owned();
+            let tls_failed = self.tls.is_some()
+                && ["certificate", "TLS", "tls", "SSL", "handshake"]
+                    .iter()
+                    .any(|w| text.contains(w));
+            Error::Store(Fault::new(
+                UNREACHABLE_KIND,
+                format!("cannot connect to the store '{}': {text}", self.shown),
+            ))
+            .with_detail("field", "store")
+            .with_hint(if tls_failed {
+                "the TLS connection failed: check that the server has ssl=on, that sslrootcert \
+                 names the CA that signed the server's certificate, and (verify-full) that the \
+                 certificate names the URL's host"
+            } else {
+                "check that the PostgreSQL server named by 'store' is running and reachable"
+            })
+        })
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+pub struct PgStore {
+    connector: Connector,
+    schema: String,
+    pool_size: usize,
     idle: Mutex<Vec<Client>>,
+    /// The host id this store's process is known by (`HOST|PID`, see [`presence`]).
+    host: String,
+    /// This process's presence (lock and event wake-ups), shared with its other stores.
+    presence: Arc<Presence>,
+    /// Wake-ups registered through this store (kept alive as long as the store).
+    watchers: Mutex<Vec<Wake>>,
+    /// Test hook: how far this "host's" wall clock is off (see [`PgStore::debug_skew_wall_clock`]).
+    wall_skew_ms: AtomicI64,
+    /// How far the database's clock is ahead of this host's (see `misc`), and when that was
+    /// last measured.
+    lead_ms: AtomicI64,
+    lead_checked: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("url", &self.shown)
+            .field("url", &self.connector.shown)
             .field("schema", &self.schema)
             .finish()
     }
@@ -86,13 +154,15 @@ impl From<postgres::Error> for Error {
                 Error::Store(Fault::new(DUPLICATE_KIND, format!("store error: {text}")))
             }
             _ if e.is_closed()
-                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+                || e.code().is_some_and(|c| {
+                    *c == SqlState::ADMIN_SHUTDOWN
+                        || *c == SqlState::CRASH_SHUTDOWN
+                        || *c == SqlState::CANNOT_CONNECT_NOW
+                }) =>
             {
-                Error::Store(Fault::new(
-                    "store_unreachable",
-                    format!("store error: {text}"),
-                ))
-                .with_hint(
+                Error::Store(Fault::new(UNREACHABLE_KIND, format!("store error: {text}")))
+                    .with_hint(
                     "check that the PostgreSQL server named by 'store' is running and reachable",
                 )
             }
@@ -107,24 +177,29 @@ struct Url {
     schema: String,
     pool_size: usize,
     shown: String,
+    /// TLS (`sslmode=require|verify-ca|verify-full`), and the CA file (`sslrootcert`).
+    tls: Option<(tls::Verify, Option<String>)>,
 }
 
 fn config_error(message: impl Into<String>) -> Error {
     Error::store(message)
         .with_detail("field", "store")
         .with_hint(
-            "use postgres://user:password@host:port/database?sslmode=disable&schema=NAME \
-             (sslmode disable, allow or prefer; TLS is not supported yet)",
+            "use postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/ca.pem&schema=NAME \
+             (sslmode disable, require, verify-ca or verify-full)",
         )
 }
 
-/// Splits our own query parameters (`schema`, `pool_size`) off the URL and checks the TLS
-/// mode: the driver refuses parameters it does not know.
+/// Splits our own query parameters (`schema`, `pool_size`) and the TLS ones (`sslmode`,
+/// `sslrootcert`: the driver knows neither `verify-*` nor CA files) off the URL: the
+/// driver refuses parameters it does not know.
 fn parse_url(url: &str) -> Result<Url> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let shown = mask_password(base);
     let mut schema = "public".to_owned();
     let mut pool_size = DEFAULT_POOL;
+    let mut verify = None;
+    let mut root_cert = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -139,15 +214,25 @@ fn parse_url(url: &str) -> Result<Url> {
                         config_error(format!("store URL: pool_size must be 1 to 1000, not '{v}'"))
                     })?
             }
-            "sslmode" if !matches!(v, "disable" | "allow" | "prefer") => {
+            "sslmode" => match v {
+                // Unencrypted: `allow` and `prefer` first try without TLS (libpq: allow), or
+                // find that the server offers none; the driver handles both as no TLS.
+                "disable" | "allow" | "prefer" => verify = None,
+                "require" => verify = Some(tls::Verify::Nothing),
+                "verify-ca" => verify = Some(tls::Verify::Chain),
+                "verify-full" => verify = Some(tls::Verify::Full),
+                _ => {
+                    return Err(config_error(format!(
+                        "store URL: sslmode={v} is not a TLS mode \
+                         (disable, allow, prefer, require, verify-ca, verify-full)"
+                    )))
+                }
+            },
+            "sslrootcert" if !v.is_empty() => root_cert = Some(percent_decode(v)),
+            "sslcert" | "sslkey" | "sslcrl" | "sslpassword" => {
                 return Err(config_error(format!(
-                    "store URL: sslmode={v} is not supported yet by the PostgreSQL store \
-                     (supported: disable, allow, prefer; connections are not encrypted)"
-                )))
-            }
-            "sslrootcert" | "sslcert" | "sslkey" | "sslcrl" => {
-                return Err(config_error(format!(
-                    "store URL: {k} is not supported yet by the PostgreSQL store (no TLS)"
+                    "store URL: {k} is not supported by the PostgreSQL store \
+                     (no client certificates; the server's certificate is checked with sslrootcert)"
                 )))
             }
             _ => kept.push(pair),
@@ -164,6 +249,12 @@ fn parse_url(url: &str) -> Result<Url> {
             "store URL: schema '{schema}' must be 1 to 63 of a-z, 0-9 and _, starting with a letter or _"
         )));
     }
+    if root_cert.is_some() && verify.is_none() {
+        return Err(config_error(
+            "store URL: sslrootcert needs sslmode=verify-ca or verify-full (the CA checks the \
+             server's certificate)",
+        ));
+    }
     let driver = if kept.is_empty() {
         base.to_owned()
     } else {
@@ -174,7 +265,16 @@ fn parse_url(url: &str) -> Result<Url> {
         schema,
         pool_size,
         shown,
+        tls: verify.map(|v| (v, root_cert)),
     })
+}
+
+/// `%XX` escapes of a URL parameter's value (a CA file path may hold them).
+fn percent_decode(v: &str) -> String {
+    url::form_urlencoded::parse(format!("x={v}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| v.to_owned())
 }
 
 fn mask_password(base: &str) -> String {
@@ -191,8 +291,16 @@ fn mask_password(base: &str) -> String {
 }
 
 impl PgStore {
-    /// Connects, creates the schema if needed and brings it up to date.
+    /// Connects, creates the schema if needed and brings it up to date; this process is
+    /// known by the machine's tag (see [`PgStore::open_as`]).
     pub fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_as(url, crate::config::machine_tag())
+    }
+
+    /// Like [`open`](Self::open), for the host named `host` (the config's `host_id`): the
+    /// process holds its presence lock (`host|pid`) until its last store is dropped or it
+    /// dies.
+    pub fn open_as(url: &str, host: &str) -> Result<PgStore> {
         let parsed = parse_url(url)?;
         // The driver knows `postgresql://` and `postgres://` in lower case only.
         let driver = match parsed.driver.split_once("://") {
@@ -208,20 +316,55 @@ impl PgStore {
             config.application_name("o365");
         }
         config.options(&format!("-c search_path={}", parsed.schema));
-        let store = PgStore {
-            config,
-            schema: parsed.schema,
-            pool_size: parsed.pool_size,
-            shown: parsed.shown,
-            idle: Mutex::new(Vec::new()),
+        let tls = match &parsed.tls {
+            None => None,
+            Some((verify, root_cert)) => {
+                config.ssl_mode(postgres::config::SslMode::Require);
+                Some(tls::Rustls::new(*verify, root_cert.as_deref())?)
+            }
         };
+        let connector = Connector {
+            config,
+            shown: parsed.shown,
+            target: driver,
+            tls,
+        };
+        let process_key = format!("{host}|{}", std::process::id());
         run(|| {
-            let mut c = store.connect()?;
-            migrate(&mut c, &store.schema)?;
-            store.give_back(c);
-            Ok(())
-        })?;
-        Ok(store)
+            let mut c = connector.connect()?;
+            migrate(&mut c, &parsed.schema)?;
+            let presence = Presence::join(&connector, &parsed.schema, &process_key)?;
+            Ok(PgStore {
+                connector: connector.clone(),
+                schema: parsed.schema.clone(),
+                pool_size: parsed.pool_size,
+                idle: Mutex::new(vec![c]),
+                host: host.to_owned(),
+                presence,
+                watchers: Mutex::new(Vec::new()),
+                wall_skew_ms: AtomicI64::new(0),
+                lead_ms: AtomicI64::new(0),
+                lead_checked: Mutex::new(None),
+            })
+        })
+    }
+
+    /// Test hook: makes this store behave as if its host's wall clock were `ms` off, as a
+    /// host with a skewed clock whose callers pass a `now` read from that clock.
+    #[doc(hidden)]
+    pub fn debug_skew_wall_clock(&self, ms: i64) {
+        self.wall_skew_ms.store(ms, Ordering::SeqCst);
+        *self.lead_checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The host's wall clock (milliseconds since the epoch), with the test hook's skew.
+    fn wall_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.wall_skew_ms.load(Ordering::SeqCst)
+    }
+
+    /// The host id this store's process is known by.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// The schema the tables live in.
@@ -229,31 +372,24 @@ impl PgStore {
         &self.schema
     }
 
-    fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| {
-            let base: Error = e.into();
-            Error::Store(Fault::new(
-                "store_unreachable",
-                format!(
-                    "cannot connect to the store '{}': {}",
-                    self.shown,
-                    base.message()
-                ),
-            ))
-            .with_detail("field", "store")
-            .with_hint("check that the PostgreSQL server named by 'store' is running and reachable")
-        })
-    }
-
-    fn take(&self) -> Result<Client> {
+    /// A pooled connection (`true`: it may have been closed by the server meanwhile) or a
+    /// new one.
+    fn take(&self) -> Result<(Client, bool)> {
         loop {
             let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match pooled {
                 Some(c) if c.is_closed() => continue,
-                Some(c) => return Ok(c),
-                None => return self.connect(),
+                Some(c) => return Ok((c, true)),
+                None => return Ok((self.connector.connect()?, false)),
             }
         }
+    }
+
+    /// After a pooled connection turned out closed (the server restarted, or terminated
+    /// it): the other idle ones likely are too; they are dropped and opened anew on demand.
+    fn forget_idle(&self) {
+        let stale = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        close_apart(stale);
     }
 
     fn give_back(&self, c: Client) {
@@ -268,12 +404,20 @@ impl PgStore {
 
     /// Runs `f` on a pooled connection (reads, or single statements), off the async
     /// worker threads.
-    pub fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        run(|| {
-            let mut c = self.take()?;
+    /// A pooled connection the server closed while it was idle is dropped and the read runs
+    /// once more on a new one.
+    pub fn read<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+        run(|| loop {
+            let (mut c, pooled) = self.take()?;
             let out = f(&mut c);
+            if pooled && c.is_closed() && out.as_ref().is_err_and(|e| e.kind() == UNREACHABLE_KIND)
+            {
+                tracing::info!("a pooled PostgreSQL connection was closed; reconnecting");
+                self.forget_idle();
+                continue;
+            }
             self.give_back(c);
-            out
+            return out;
         })
     }
 
@@ -298,17 +442,32 @@ impl PgStore {
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         run(|| {
-            let mut c = self.take()?;
+            let (mut c, mut pooled) = self.take()?;
             let (mut tries, mut duplicates) = (0, 0);
             let out = loop {
                 tries += 1;
+                let mut committing = false;
                 let attempt = (|| -> Result<T> {
                     let mut tx = c.build_transaction().isolation_level(level).start()?;
                     let out = f(&mut tx)?;
+                    committing = true;
                     tx.commit()?;
                     Ok(out)
                 })();
                 match attempt {
+                    // A pooled connection the server closed while it was idle: nothing was
+                    // committed (the commit was not sent), so run it again on a new one.
+                    Err(e)
+                        if pooled
+                            && !committing
+                            && c.is_closed()
+                            && e.kind() == UNREACHABLE_KIND =>
+                    {
+                        tracing::info!("a pooled PostgreSQL connection was closed; reconnecting");
+                        self.forget_idle();
+                        c = self.connector.connect()?;
+                        pooled = false;
+                    }
                     Err(e)
                         if e.kind() == DUPLICATE_KIND
                             && duplicates < MAX_DUPLICATE_TRIES
@@ -332,14 +491,19 @@ impl PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        // Closing a client blocks on its own small runtime, which Tokio forbids inside a
-        // runtime: close them on a thread of their own.
-        let clients = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        if !clients.is_empty() {
-            let _ = std::thread::Builder::new()
-                .name("o365-pg-close".into())
-                .spawn(move || drop(clients));
-        }
+        close_apart(std::mem::take(
+            &mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()),
+        ));
+    }
+}
+
+/// Closing a client blocks on its own small runtime, which Tokio forbids inside a runtime:
+/// close them on a thread of their own.
+fn close_apart(clients: Vec<Client>) {
+    if !clients.is_empty() {
+        let _ = std::thread::Builder::new()
+            .name("o365-pg-close".into())
+            .spawn(move || drop(clients));
     }
 }
 
@@ -389,7 +553,9 @@ fn migrate(c: &mut Client, schema: &str) -> Result<()> {
     for (version, sql) in migrations::MIGRATIONS {
         if *version > current {
             tx.batch_execute(&format!("SET LOCAL search_path TO {schema}; {sql}"))
-                .map_err(|e| Error::store(format!("migration {version} failed: {e}")))?;
+                .map_err(|e| {
+                    Error::store(format!("migration {version} failed: {}", describe(&e)))
+                })?;
             tx.execute(
                 &format!("INSERT INTO {schema}.o365_schema (version) VALUES ($1)"),
                 &[version],
@@ -422,14 +588,33 @@ mod tests {
     fn url_options_are_split_off_and_checked() {
         let u = parse_url("postgres://u:secret@h:5432/db?sslmode=disable&schema=crm_1&pool_size=3")
             .unwrap();
-        assert_eq!(u.driver, "postgres://u:secret@h:5432/db?sslmode=disable");
+        assert_eq!(u.driver, "postgres://u:secret@h:5432/db");
         assert_eq!((u.schema.as_str(), u.pool_size), ("crm_1", 3));
         assert_eq!(u.shown, "postgres://u:***@h:5432/db");
         assert_eq!(parse_url("postgres://h/db").unwrap().schema, "public");
+        let t = parse_url("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=/etc/ca%20x.pem")
+            .unwrap();
+        assert_eq!(t.driver, "postgres://u:pw@h/db");
+        assert_eq!(
+            t.tls,
+            Some((tls::Verify::Full, Some("/etc/ca x.pem".to_owned())))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=require").unwrap().tls,
+            Some((tls::Verify::Nothing, None))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=verify-ca").unwrap().tls,
+            Some((tls::Verify::Chain, None))
+        );
+        assert_eq!(
+            parse_url("postgres://h/db?sslmode=disable").unwrap().tls,
+            None
+        );
         for bad in [
-            "postgres://h/db?sslmode=require",
-            "postgres://h/db?sslmode=verify-full",
+            "postgres://h/db?sslmode=verify",
             "postgres://h/db?sslrootcert=/ca.pem",
+            "postgres://h/db?sslmode=require&sslcert=/c.pem",
             "postgres://h/db?schema=Crm",
             "postgres://h/db?schema=a;drop",
             "postgres://h/db?schema=",
