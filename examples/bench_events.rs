@@ -28,8 +28,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const EVENT_TYPE: &str = "bench_tick";
 /// How a consumer waiting in `o365_next_event` learns of an event another process stored.
-const WAKEUP: &str =
-    "polling the store (every 200 ms while the queue is empty; no LISTEN/NOTIFY in this build)";
+const WAKEUP: &str = "LISTEN/NOTIFY (an event committed on any host wakes waiting consumers; events.poll_ms 200 ms only as the fallback)";
 
 /// Wall clock in ns since the epoch: comparable between processes on one machine.
 fn now_ns() -> i128 {
@@ -39,9 +38,10 @@ fn now_ns() -> i128 {
         .as_nanos() as i128
 }
 
-fn client_on(url: &str) -> *mut o365_client {
+fn client_on(url: &str, host: &str) -> *mut o365_client {
     open_client(&json!({
         "store": url,
+        "host_id": host,
         "encryption_key": KEY,
         "sync": {"scheduler": false},
         "debug": {"test_hooks": true},
@@ -58,7 +58,7 @@ fn main() {
 
 /// Host A: publishes the events one after the other; writes `id start_ns return_ns` lines.
 fn producer() {
-    let client = client_on(&arg("--url", ""));
+    let client = client_on(&arg("--url", ""), &arg("--host", "bench"));
     let n: usize = arg("--events", "10000").parse().unwrap();
     let mut out = std::io::BufWriter::new(std::fs::File::create(arg("--out", "")).unwrap());
     for i in 0..n {
@@ -81,7 +81,7 @@ fn producer() {
 /// Hosts B and C: takes events until none comes and the producer is done; writes
 /// `id delivered_ns redelivered` lines.
 fn consumer() {
-    let client = client_on(&arg("--url", ""));
+    let client = client_on(&arg("--url", ""), &arg("--host", "bench"));
     let done = PathBuf::from(arg("--done", ""));
     let mut out = std::io::BufWriter::new(std::fs::File::create(arg("--out", "")).unwrap());
     println!("ready");
@@ -111,11 +111,11 @@ fn consumer() {
     unsafe { o365_client_free(client) };
 }
 
-fn spawn(role: &str, host: &str, url: &str, dir: &Path, extra: &[&str]) -> Child {
-    let home = dir.join(host);
+fn spawn(role: &str, host: &str, name: &str, url: &str, dir: &Path, extra: &[&str]) -> Child {
+    let home = dir.join(name);
     std::fs::create_dir_all(&home).unwrap();
     Command::new(std::env::current_exe().unwrap())
-        .args(["--role", role, "--url", url])
+        .args(["--role", role, "--url", url, "--host", host])
         .args(extra)
         .current_dir(&home)
         .env("TMPDIR", &home)
@@ -146,7 +146,7 @@ fn run() {
     let done = dir.path().join("producer.done");
 
     // The schema is migrated once here, so no host pays for it inside the measurement.
-    unsafe { o365_client_free(client_on(&url)) };
+    unsafe { o365_client_free(client_on(&url, "bench-main")) };
 
     let mut kids = Vec::new();
     for i in 0..consumers {
@@ -154,6 +154,7 @@ fn run() {
         let out = dir.path().join(format!("consumer{i}.txt"));
         let mut child = spawn(
             "consumer",
+            host,
             &format!("{host}-{i}"),
             &url,
             dir.path(),
@@ -175,6 +176,7 @@ fn run() {
     let t = Instant::now();
     let status = spawn(
         "producer",
+        "hostA",
         "hostA",
         &url,
         dir.path(),
@@ -232,7 +234,7 @@ fn run() {
         .filter(|id| !published.contains_key(*id))
         .count();
     // Nothing left in the queue for anyone.
-    let check = client_on(&url);
+    let check = client_on(&url, "bench-main");
     let mut res = std::ptr::null_mut();
     let left = unsafe { o365_next_event(check, 0, &mut res) };
     take_text(res);
