@@ -14,49 +14,58 @@ use postgres::{GenericClient, Row};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// Stores a batch of messages with distinct ids, given as column arrays (`$4` ids ... `$21`
-/// change keys; `$1` the mailbox, `$2` the generation, `$3` the time), in one statement: a
-/// stored message is updated, where an absent (NULL) value keeps what is stored and a new
-/// change key drops a cached body (it may be stale; SET expressions see the row as it was, so
-/// `m.change_key` is the stored one); a new one is inserted (inside a serializable
-/// transaction, so two writers of one new message cannot both insert). The insert sees the
-/// table as it was before the update, in which every updated row already existed.
-const UPSERT_MESSAGES: &str = "WITH u AS ( \
-       SELECT * FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::boolean[], \
-         $15::boolean[], $16::boolean[], $17::text[], $18::text[], $19::text[], $20::text[], \
-         $21::text[]) AS u(id, folder_id, internet_message_id, conversation_id, subject, \
-         from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
-         has_attachments, importance, flag, categories_json, body_preview, change_key)), \
-     updated AS ( \
-       UPDATE messages m SET \
-         folder_id = u.folder_id, \
-         internet_message_id = COALESCE(u.internet_message_id, m.internet_message_id), \
-         conversation_id = COALESCE(u.conversation_id, m.conversation_id), \
-         subject = COALESCE(u.subject, m.subject), \
-         from_name = COALESCE(u.from_name, m.from_name), \
-         from_address = COALESCE(u.from_address, m.from_address), \
-         recipients_json = COALESCE(u.recipients_json, m.recipients_json), \
-         received_at = COALESCE(u.received_at, m.received_at), \
-         sent_at = COALESCE(u.sent_at, m.sent_at), \
-         is_read = COALESCE(u.is_read, m.is_read), \
-         is_draft = COALESCE(u.is_draft, m.is_draft), \
-         has_attachments = COALESCE(u.has_attachments, m.has_attachments), \
-         importance = COALESCE(u.importance, m.importance), \
-         flag = COALESCE(u.flag, m.flag), \
-         categories_json = COALESCE(u.categories_json, m.categories_json), \
-         body_preview = COALESCE(u.body_preview, m.body_preview), \
-         body = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
-                THEN NULL ELSE m.body END, \
-         body_type = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
-                THEN NULL ELSE m.body_type END, \
-         attachments_json = CASE WHEN u.change_key IS NOT NULL \
-                AND u.change_key IS DISTINCT FROM m.change_key THEN NULL ELSE m.attachments_json END, \
-         change_key = COALESCE(u.change_key, m.change_key), \
-         seen_gen = $2, \
-         updated_at = $3 \
-       FROM u WHERE m.mailbox_id = $1 AND m.id = u.id) \
-     INSERT INTO messages (mailbox_id, id, folder_id, internet_message_id, conversation_id, \
+/// A batch of messages with distinct ids as column arrays: `$4` ids ... `$21` change keys
+/// (`$1` is the mailbox, `$2` the generation, `$3` the time).
+macro_rules! batch {
+    () => {
+        "UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+       $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::boolean[], \
+       $15::boolean[], $16::boolean[], $17::text[], $18::text[], $19::text[], $20::text[], \
+       $21::text[]) AS u(id, folder_id, internet_message_id, conversation_id, subject, \
+       from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
+       has_attachments, importance, flag, categories_json, body_preview, change_key)"
+    };
+}
+
+/// Update of stored messages from a `batch!()`: an absent (NULL) value keeps what is stored;
+/// a new change key drops a cached body (it may be stale; SET expressions see the row as it
+/// was, so `m.change_key` is the stored one).
+const UPDATE_MESSAGES: &str = concat!(
+    "UPDATE messages m SET \
+       folder_id = u.folder_id, \
+       internet_message_id = COALESCE(u.internet_message_id, m.internet_message_id), \
+       conversation_id = COALESCE(u.conversation_id, m.conversation_id), \
+       subject = COALESCE(u.subject, m.subject), \
+       from_name = COALESCE(u.from_name, m.from_name), \
+       from_address = COALESCE(u.from_address, m.from_address), \
+       recipients_json = COALESCE(u.recipients_json, m.recipients_json), \
+       received_at = COALESCE(u.received_at, m.received_at), \
+       sent_at = COALESCE(u.sent_at, m.sent_at), \
+       is_read = COALESCE(u.is_read, m.is_read), \
+       is_draft = COALESCE(u.is_draft, m.is_draft), \
+       has_attachments = COALESCE(u.has_attachments, m.has_attachments), \
+       importance = COALESCE(u.importance, m.importance), \
+       flag = COALESCE(u.flag, m.flag), \
+       categories_json = COALESCE(u.categories_json, m.categories_json), \
+       body_preview = COALESCE(u.body_preview, m.body_preview), \
+       body = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
+              THEN NULL ELSE m.body END, \
+       body_type = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
+              THEN NULL ELSE m.body_type END, \
+       attachments_json = CASE WHEN u.change_key IS NOT NULL \
+              AND u.change_key IS DISTINCT FROM m.change_key THEN NULL ELSE m.attachments_json END, \
+       change_key = COALESCE(u.change_key, m.change_key), \
+       seen_gen = $2, \
+       updated_at = $3 \
+     FROM ",
+    batch!(),
+    " WHERE m.mailbox_id = $1 AND m.id = u.id"
+);
+
+/// New messages from a `batch!()` (inside a serializable transaction, so two writers of one
+/// new message cannot both insert: the second fails on the key and is retried).
+const INSERT_MESSAGES: &str = concat!(
+    "INSERT INTO messages (mailbox_id, id, folder_id, internet_message_id, conversation_id, \
        subject, from_name, from_address, recipients_json, received_at, sent_at, is_read, \
        is_draft, has_attachments, importance, flag, categories_json, body_preview, change_key, \
        seen_gen, updated_at) \
@@ -64,8 +73,9 @@ const UPSERT_MESSAGES: &str = "WITH u AS ( \
        u.from_name, u.from_address, u.recipients_json, COALESCE(u.received_at, 0), u.sent_at, \
        COALESCE(u.is_read, false), COALESCE(u.is_draft, false), \
        COALESCE(u.has_attachments, false), u.importance, u.flag, u.categories_json, \
-       u.body_preview, u.change_key, $2, $3 \
-     FROM u WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mailbox_id = $1 AND m.id = u.id)";
+       u.body_preview, u.change_key, $2, $3 FROM ",
+    batch!()
+);
 
 fn folder_from(r: &Row) -> FolderRow {
     FolderRow {
@@ -180,7 +190,11 @@ fn column<'a>(
     rows.iter().map(|m| enc_opt(f(m))).collect()
 }
 
-/// Stores messages in order, as many at once as [`UPSERT_MESSAGES`] allows.
+/// Stores messages in order, as many at once as the statements allow: which of a batch's
+/// ids are stored is looked up through the primary key (an index read, so SERIALIZABLE
+/// transactions of other folders' pages do not conflict with it as with a table scan), the
+/// stored ones are updated with [`UPDATE_MESSAGES`], the others inserted with
+/// [`INSERT_MESSAGES`].
 fn upsert_messages(
     c: &mut impl GenericClient,
     mailbox_id: &str,
@@ -189,7 +203,24 @@ fn upsert_messages(
     now: i64,
 ) -> Result<()> {
     for batch in batches(rows) {
-        write_batch(c, &[&mailbox_id, &gen, &now], batch)?;
+        let ids: Vec<Cow<str>> = batch.iter().map(|m| enc(&m.id)).collect();
+        let stored: HashSet<String> = c
+            .query(
+                "SELECT id FROM messages WHERE mailbox_id = $1 AND id = ANY($2)",
+                &[&mailbox_id, &ids],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let (old, new): (Vec<MessageRow>, Vec<MessageRow>) = batch
+            .iter()
+            .cloned()
+            .partition(|m| stored.contains(enc(&m.id).as_ref()));
+        for (sql, part) in [(UPDATE_MESSAGES, &old), (INSERT_MESSAGES, &new)] {
+            if !part.is_empty() {
+                write_batch(c, sql, &[&mailbox_id, &gen, &now], part)?;
+            }
+        }
     }
     Ok(())
 }
@@ -211,9 +242,11 @@ fn batches(rows: &[MessageRow]) -> Vec<&[MessageRow]> {
     out
 }
 
-/// One [`UPSERT_MESSAGES`]; `head` is its mailbox, generation and time.
+/// One [`UPDATE_MESSAGES`] or [`INSERT_MESSAGES`]; `head` is its mailbox, generation and
+/// time.
 fn write_batch(
     c: &mut impl GenericClient,
+    sql: &str,
     head: &[&(dyn ToSql + Sync); 3],
     rows: &[MessageRow],
 ) -> Result<()> {
@@ -258,7 +291,7 @@ fn write_batch(
         &previews,
         &change_keys,
     ];
-    c.execute(UPSERT_MESSAGES, &values)?;
+    c.execute(sql, &values)?;
     Ok(())
 }
 
@@ -463,7 +496,7 @@ impl SyncStateStore for PgStore {
 
     fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, scope)?;
             ensure_state(tx, mailbox_id, scope)?;
             // Generations grow across the whole mailbox, so every row written before this
             // round (whichever folder it came from) is older than the round.
@@ -486,7 +519,7 @@ impl SyncStateStore for PgStore {
 
     fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, scope)?;
             ensure_state(tx, mailbox_id, scope)?;
             tx.execute(
                 "UPDATE sync_state SET last_success_at = $3, last_error = NULL, \
