@@ -62,8 +62,9 @@ const UPDATE_MESSAGES: &str = concat!(
     " WHERE m.mailbox_id = $1 AND m.id = u.id"
 );
 
-/// New messages from a `batch!()` (inside a serializable transaction, so two writers of one
-/// new message cannot both insert: the second fails on the key and is retried).
+/// New messages from a `batch!()`, stored ones left alone; returns the ids inserted (inside
+/// a serializable transaction, so of two writers of one new message the second fails and is
+/// retried).
 const INSERT_MESSAGES: &str = concat!(
     "INSERT INTO messages (mailbox_id, id, folder_id, internet_message_id, conversation_id, \
        subject, from_name, from_address, recipients_json, received_at, sent_at, is_read, \
@@ -74,7 +75,8 @@ const INSERT_MESSAGES: &str = concat!(
        COALESCE(u.is_read, false), COALESCE(u.is_draft, false), \
        COALESCE(u.has_attachments, false), u.importance, u.flag, u.categories_json, \
        u.body_preview, u.change_key, $2, $3 FROM ",
-    batch!()
+    batch!(),
+    " ON CONFLICT (mailbox_id, id) DO NOTHING RETURNING id"
 );
 
 fn folder_from(r: &Row) -> FolderRow {
@@ -190,11 +192,10 @@ fn column<'a>(
     rows.iter().map(|m| enc_opt(f(m))).collect()
 }
 
-/// Stores messages in order, as many at once as the statements allow: which of a batch's
-/// ids are stored is looked up through the primary key (an index read, so SERIALIZABLE
-/// transactions of other folders' pages do not conflict with it as with a table scan), the
-/// stored ones are updated with [`UPDATE_MESSAGES`], the others inserted with
-/// [`INSERT_MESSAGES`].
+/// Stores messages in order, as many at once as the statements allow: a batch is inserted
+/// with [`INSERT_MESSAGES`], which leaves stored ids alone and returns the ids it inserted;
+/// the others are updated with [`UPDATE_MESSAGES`]. (No read of the table before: a scan's
+/// SERIALIZABLE read lock would fail the page writes of other folders.)
 fn upsert_messages(
     c: &mut impl GenericClient,
     mailbox_id: &str,
@@ -202,24 +203,20 @@ fn upsert_messages(
     gen: i64,
     now: i64,
 ) -> Result<()> {
+    let head: [&(dyn ToSql + Sync); 3] = [&mailbox_id, &gen, &now];
     for batch in batches(rows) {
-        let ids: Vec<Cow<str>> = batch.iter().map(|m| enc(&m.id)).collect();
-        let stored: HashSet<String> = c
-            .query(
-                "SELECT id FROM messages WHERE mailbox_id = $1 AND id = ANY($2)",
-                &[&mailbox_id, &ids],
-            )?
+        let inserted: HashSet<String> = c
+            .query(INSERT_MESSAGES, &batch_values(&head, batch).as_params())?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let (old, new): (Vec<MessageRow>, Vec<MessageRow>) = batch
+        let stored: Vec<MessageRow> = batch
             .iter()
+            .filter(|m| !inserted.contains(enc(&m.id).as_ref()))
             .cloned()
-            .partition(|m| stored.contains(enc(&m.id).as_ref()));
-        for (sql, part) in [(UPDATE_MESSAGES, &old), (INSERT_MESSAGES, &new)] {
-            if !part.is_empty() {
-                write_batch(c, sql, &[&mailbox_id, &gen, &now], part)?;
-            }
+            .collect();
+        if !stored.is_empty() {
+            c.execute(UPDATE_MESSAGES, &batch_values(&head, &stored).as_params())?;
         }
     }
     Ok(())
@@ -242,57 +239,79 @@ fn batches(rows: &[MessageRow]) -> Vec<&[MessageRow]> {
     out
 }
 
-/// One [`UPDATE_MESSAGES`] or [`INSERT_MESSAGES`]; `head` is its mailbox, generation and
-/// time.
-fn write_batch(
-    c: &mut impl GenericClient,
-    sql: &str,
-    head: &[&(dyn ToSql + Sync); 3],
-    rows: &[MessageRow],
-) -> Result<()> {
-    let ids: Vec<Cow<str>> = rows.iter().map(|m| enc(&m.id)).collect();
-    let folders: Vec<Cow<str>> = rows.iter().map(|m| enc(&m.folder_id)).collect();
-    let imids = column(rows, |m| &m.internet_message_id);
-    let conversations = column(rows, |m| &m.conversation_id);
-    let subjects = column(rows, |m| &m.subject);
-    let from_names = column(rows, |m| &m.from_name);
-    let from_addresses = column(rows, |m| &m.from_address);
-    let recipients = column(rows, |m| &m.recipients_json);
-    let received: Vec<Option<i64>> = rows.iter().map(|m| m.received_at).collect();
-    let sent: Vec<Option<i64>> = rows.iter().map(|m| m.sent_at).collect();
-    let read: Vec<Option<bool>> = rows.iter().map(|m| m.is_read).collect();
-    let draft: Vec<Option<bool>> = rows.iter().map(|m| m.is_draft).collect();
-    let attachments: Vec<Option<bool>> = rows.iter().map(|m| m.has_attachments).collect();
-    let importance = column(rows, |m| &m.importance);
-    let flags = column(rows, |m| &m.flag);
-    let categories = column(rows, |m| &m.categories_json);
-    let previews = column(rows, |m| &m.body_preview);
-    let change_keys = column(rows, |m| &m.change_key);
-    let values: [&(dyn ToSql + Sync); 21] = [
-        head[0],
-        head[1],
-        head[2],
-        &ids,
-        &folders,
-        &imids,
-        &conversations,
-        &subjects,
-        &from_names,
-        &from_addresses,
-        &recipients,
-        &received,
-        &sent,
-        &read,
-        &draft,
-        &attachments,
-        &importance,
-        &flags,
-        &categories,
-        &previews,
-        &change_keys,
-    ];
-    c.execute(sql, &values)?;
-    Ok(())
+/// The column arrays of a batch, in their stored form.
+struct BatchValues<'a> {
+    head: &'a [&'a (dyn ToSql + Sync); 3],
+    text: [Vec<Option<Cow<'a, str>>>; 11],
+    ids: [Vec<Cow<'a, str>>; 2],
+    times: [Vec<Option<i64>>; 2],
+    flags: [Vec<Option<bool>>; 3],
+}
+
+fn batch_values<'a>(
+    head: &'a [&'a (dyn ToSql + Sync); 3],
+    rows: &'a [MessageRow],
+) -> BatchValues<'a> {
+    let t = |f: fn(&MessageRow) -> &Option<String>| column(rows, f);
+    BatchValues {
+        head,
+        ids: [
+            rows.iter().map(|m| enc(&m.id)).collect(),
+            rows.iter().map(|m| enc(&m.folder_id)).collect(),
+        ],
+        text: [
+            t(|m| &m.internet_message_id),
+            t(|m| &m.conversation_id),
+            t(|m| &m.subject),
+            t(|m| &m.from_name),
+            t(|m| &m.from_address),
+            t(|m| &m.recipients_json),
+            t(|m| &m.importance),
+            t(|m| &m.flag),
+            t(|m| &m.categories_json),
+            t(|m| &m.body_preview),
+            t(|m| &m.change_key),
+        ],
+        times: [
+            rows.iter().map(|m| m.received_at).collect(),
+            rows.iter().map(|m| m.sent_at).collect(),
+        ],
+        flags: [
+            rows.iter().map(|m| m.is_read).collect(),
+            rows.iter().map(|m| m.is_draft).collect(),
+            rows.iter().map(|m| m.has_attachments).collect(),
+        ],
+    }
+}
+
+impl BatchValues<'_> {
+    /// `$1` ... `$21` in the order of `batch!()`.
+    fn as_params(&self) -> [&(dyn ToSql + Sync); 21] {
+        let [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10] = &self.text;
+        [
+            self.head[0],
+            self.head[1],
+            self.head[2],
+            &self.ids[0],
+            &self.ids[1],
+            t0,
+            t1,
+            t2,
+            t3,
+            t4,
+            t5,
+            &self.times[0],
+            &self.times[1],
+            &self.flags[0],
+            &self.flags[1],
+            &self.flags[2],
+            t6,
+            t7,
+            t8,
+            t9,
+            t10,
+        ]
+    }
 }
 
 /// The generation a folder's rows are written with outside of a full round.
