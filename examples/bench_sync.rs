@@ -9,34 +9,35 @@
 //! 2. warm `o365_list_folders` through the C ABI and from PHP next to PHP's `json_decode`;
 //! 3. one scheduler round over many idle mailboxes: requests, wall time, library CPU.
 //!
+//! With `--stores sqlite,postgres` (issue 11; the PostgreSQL URL from `--pg-url` or
+//! `O365_TEST_PG_URL`, each run in a fresh schema) every initial sync runs into each store
+//! back to back, the PostgreSQL wall time is printed as a ratio to SQLite's, and warm
+//! `o365_list_folders` is measured on each store.
+//!
 //!   bench_sync --sim target/release/o365-sim [--sizes 50000,200000] [--latency-ms 40]
+//!              [--layouts uneven,even] [--stores sqlite,postgres] [--pg-url URL]
 //!              [--idle-mailboxes 1000] [--php php] [--lib target/release/libo365.so]
 //!
 //! Prints a human summary and one JSON line per part (`BENCH {...}`).
 
+#[path = "bench_common/mod.rs"]
+mod common;
+
+use common::{arg, open_client, take_text};
 use o365::ffi::*;
 use serde_json::{json, Value};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 const PAGE: u64 = 1000;
 const IN_FLIGHT: u64 = 4;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 fn take(out: *mut c_char) -> Value {
-    if out.is_null() {
+    let s = take_text(out);
+    if s.is_empty() {
         return Value::Null;
     }
-    let s = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { o365_string_free(out) };
     serde_json::from_str(&s).unwrap()
 }
 
@@ -166,9 +167,9 @@ fn start_sim(bin: &str, latency: u64) -> Sim {
     }
 }
 
-fn lib_config(sim: &Sim, store: &std::path::Path) -> Value {
+fn lib_config(sim: &Sim, store: &str) -> Value {
     let mut cfg = json!({
-        "store": store.to_str().unwrap(),
+        "store": store,
         "encryption_key": KEY,
         "app": {"client_id": "11111111-2222-3333-4444-555555555555",
                 "redirect_uri": "http://localhost:8080/o365/callback"},
@@ -181,16 +182,6 @@ fn lib_config(sim: &Sim, store: &std::path::Path) -> Value {
         cfg["log"] = json!({"level": "debug", "file": log});
     }
     cfg
-}
-
-fn open_client(cfg: &Value) -> *mut o365_client {
-    let c_cfg = CString::new(cfg.to_string()).unwrap();
-    let mut client: *mut o365_client = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
-    let st = unsafe { o365_client_new(c_cfg.as_ptr(), &mut client, &mut out) };
-    let v = take(out);
-    assert_eq!(st, O365_OK, "{v}");
-    client
 }
 
 /// Creates `address` in the sim, imports it for user u1 and signs it in; returns its id.
@@ -273,6 +264,17 @@ struct Args {
     idle_mailboxes: usize,
     php: String,
     lib: String,
+    layouts: Vec<String>,
+    stores: Vec<String>,
+    pg_url: String,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn main() {
@@ -288,7 +290,16 @@ fn main() {
         idle_mailboxes: arg("--idle-mailboxes", "1000").parse().unwrap(),
         php: arg("--php", "php"),
         lib: arg("--lib", "target/release/libo365.so"),
+        layouts: list(&arg("--layouts", "uneven,even")),
+        stores: list(&arg("--stores", "sqlite")),
+        pg_url: arg(
+            "--pg-url",
+            &std::env::var("O365_TEST_PG_URL").unwrap_or_default(),
+        ),
     };
+    if args.stores.iter().any(|s| s == "postgres") && args.pg_url.is_empty() {
+        panic!("--stores postgres needs --pg-url or O365_TEST_PG_URL (scripts/pg_cluster.sh run)");
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "{cores} cores, shared by the library and o365-sim; {} ms latency per request",
@@ -296,9 +307,25 @@ fn main() {
     );
     let mut first = true;
     for &size in &args.sizes {
-        for layout in ["uneven", "even"] {
-            initial_sync(&args, size, layout, first);
+        for layout in &args.layouts {
+            let mut walls: Vec<(String, f64)> = Vec::new();
+            for store in &args.stores {
+                let wall = initial_sync(&args, size, layout, store, first);
+                walls.push((store.clone(), wall));
+            }
             first = false;
+            if let [(a, wa), (b, wb)] = &walls[..] {
+                println!(
+                    "{layout} {size}: {b} / {a} wall time {:.2} ({wb:.0} ms / {wa:.0} ms)",
+                    wb / wa
+                );
+                println!(
+                    "BENCH {}",
+                    json!({"part": "store_ratio", "layout": layout, "messages": size,
+                           "stores": [a, b], "wall_ms": [wa.round(), wb.round()],
+                           "ratio": (wb / wa * 100.0).round() / 100.0})
+                );
+            }
         }
     }
     if args.idle_mailboxes > 0 {
@@ -306,11 +333,26 @@ fn main() {
     }
 }
 
-/// One initial sync of a fresh 12-folder mailbox; the first run also measures warm lists.
-fn initial_sync(args: &Args, size: u64, layout: &str, warm_lists: bool) {
+/// Where one run's store lives: a file in `dir`, or a fresh schema on the PostgreSQL server.
+fn store_url(args: &Args, store: &str, dir: &std::path::Path, run: &str) -> String {
+    match store {
+        "sqlite" => dir.join(format!("{run}.db")).to_str().unwrap().to_owned(),
+        "postgres" => {
+            let sep = if args.pg_url.contains('?') { '&' } else { '?' };
+            let schema = format!("bench_{run}_{}", std::process::id());
+            format!("{}{sep}schema={schema}", args.pg_url)
+        }
+        other => panic!("unknown store '{other}' (sqlite, postgres)"),
+    }
+}
+
+/// One initial sync of a fresh 12-folder mailbox into `store`; the first size and layout
+/// also measures warm lists. Returns the sync's wall time in ms.
+fn initial_sync(args: &Args, size: u64, layout: &str, store: &str, warm_lists: bool) -> f64 {
     let sim = start_sim(&args.sim_bin, args.latency);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = lib_config(&sim, &dir.path().join("bench.db"));
+    let run = format!("{layout}_{size}");
+    let cfg = lib_config(&sim, &store_url(args, store, dir.path(), &run));
     let client = open_client(&cfg);
     let mbx = signed_in_mailbox(&sim, client, BENCH_USER);
     let ids = twelve_folders(&sim, BENCH_USER);
@@ -355,6 +397,7 @@ fn initial_sync(args: &Args, size: u64, layout: &str, warm_lists: bool) {
     let per_k = |ms: f64| (ms / (total as f64 / 1000.0) * 10.0).round() / 10.0;
     let mut result = json!({
         "part": "initial_sync",
+        "store": store,
         "layout": layout,
         "messages": total,
         "folder_counts": counts,
@@ -376,7 +419,7 @@ fn initial_sync(args: &Args, size: u64, layout: &str, warm_lists: bool) {
         "cpu_bound_ms": ((lib_cpu + sim_cpu) / cores() as f64).round(),
     });
     println!(
-        "initial sync, {layout} {total} messages in 12 folders {counts:?}:\n  \
+        "initial sync into {store}, {layout} {total} messages in 12 folders {counts:?}:\n  \
          wall {wall_ms:.0} ms, T_lb {t_lb} ms ({rounds} round trips), ratio {:.2}; \
          {} requests, {} x 429, max {} in flight\n  \
          CPU: library {lib_cpu:.0} ms ({} ms per 1,000 messages), sim {sim_cpu:.0} ms ({} ms per 1,000, {} ms per request); \
@@ -393,24 +436,27 @@ fn initial_sync(args: &Args, size: u64, layout: &str, warm_lists: bool) {
         peak_rss_mib()
     );
     if warm_lists {
-        let (c, php) = warm_list_folders(args, client, &cfg, &mbx);
+        let (c, php) = warm_list_folders(args, client, &cfg, &mbx, store);
         result["warm_list_folders_c"] = c;
         result["warm_list_folders_php"] = php;
     }
     unsafe { o365_client_free(client) };
     println!("BENCH {result}");
+    wall_ms
 }
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Warm `o365_list_folders` through the C ABI, then from PHP (a second process on the store).
+/// Warm `o365_list_folders` through the C ABI, then from PHP (a second process on the store;
+/// SQLite only).
 fn warm_list_folders(
     args: &Args,
     client: *mut o365_client,
     cfg: &Value,
     mbx: &str,
+    store: &str,
 ) -> (Value, Value) {
     let req =
         CString::new(json!({"mailbox": mbx, "user": "u1", "max_age_ms": 3_600_000}).to_string())
@@ -430,9 +476,12 @@ fn warm_list_folders(
     let us = |d: Duration| (d.as_secs_f64() * 1e7).round() / 10.0;
     let c = json!({"median_us": us(warm[warm.len() / 2]), "p99_us": us(warm[warm.len() * 99 / 100]), "calls": args.calls});
     println!(
-        "warm o365_list_folders through the C ABI: median {} us, p99 {} us ({} calls)",
+        "warm o365_list_folders through the C ABI on {store}: median {} us, p99 {} us ({} calls)",
         c["median_us"], c["p99_us"], args.calls
     );
+    if store != "sqlite" {
+        return (c, Value::Null);
+    }
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_list_folders.php");
     let lib = std::fs::canonicalize(&args.lib).unwrap_or_else(|_| args.lib.clone().into());
@@ -476,7 +525,7 @@ fn idle_round(args: &Args) {
     let n = args.idle_mailboxes;
     let sim = start_sim(&args.sim_bin, 0);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = lib_config(&sim, &dir.path().join("idle.db"));
+    let mut cfg = lib_config(&sim, dir.path().join("idle.db").to_str().unwrap());
     cfg["runtime"] = json!({"worker_threads": 2});
     let client = open_client(&cfg);
     let t = Instant::now();

@@ -30,6 +30,8 @@ mod links;
 mod mailboxes;
 #[path = "store_conformance/metrics.rs"]
 mod metrics;
+#[path = "store_conformance/nul.rs"]
+mod nul;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
 #[path = "store_conformance/races.rs"]
@@ -227,6 +229,12 @@ macro_rules! conformance_suite {
                 record_activity_once,
             ],
             metrics: [outbox_by_state_and_last_sync_success],
+            nul: [
+                messages_and_folders_with_nul_round_trip,
+                a_page_naming_a_message_twice_ends_as_row_by_row,
+                events_outbox_and_audit_with_nul_round_trip,
+                mailboxes_tokens_and_links_with_nul_round_trip,
+            ],
             races: [
                 racing_consumers_never_get_one_event_twice,
                 racing_inserts_of_one_key_store_one_row,

@@ -1,3 +1,4 @@
+use super::text::{enc, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::activity::{ActivityStore, Candidate};
@@ -27,14 +28,14 @@ impl ActivityStore for PgStore {
             )?
             .iter()
             .map(|r| Candidate {
-                graph_id: r.get(0),
-                internet_message_id: r.get(1),
-                subject: r.get(2),
-                from_name: r.get(3),
-                from_address: r.get(4),
-                recipients_json: r.get(5),
+                graph_id: text(r, 0),
+                internet_message_id: text(r, 1),
+                subject: opt_text(r, 2),
+                from_name: opt_text(r, 3),
+                from_address: opt_text(r, 4),
+                recipients_json: opt_text(r, 5),
                 sent_at: r.get(6),
-                body_preview: r.get(7),
+                body_preview: opt_text(r, 7),
                 has_attachments: r.get(8),
             })
             .collect())
@@ -53,7 +54,13 @@ impl ActivityStore for PgStore {
             Ok(tx.execute(
                 "INSERT INTO activities (mailbox_id, internet_message_id, event_id, graph_id, booked_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[&mailbox_id, &internet_message_id, &event_id, &graph_id, &now],
+                &[
+                    &mailbox_id,
+                    &enc(internet_message_id),
+                    &enc(event_id),
+                    &enc(graph_id),
+                    &now,
+                ],
             )? == 1)
         })
     }

@@ -1,5 +1,6 @@
 //! Folder and message cache, delta state, move jobs (see [`crate::store::cache`]).
 
+use super::text::{enc, enc_opt, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::cache::columns::{FOLDER_COLS, MESSAGE_COLS, MOVE_COLS, STATE_COLS};
@@ -10,52 +11,80 @@ use crate::store::cache::{
 };
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// New message row; `$20` is the generation, `$21` the time.
-const INSERT_MESSAGE: &str = "INSERT INTO messages (mailbox_id, id, folder_id, \
-     internet_message_id, conversation_id, subject, from_name, from_address, recipients_json, \
-     received_at, sent_at, is_read, is_draft, has_attachments, importance, flag, categories_json, \
-     body_preview, change_key, seen_gen, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::bigint, 0), $11::bigint, \
-             COALESCE($12::boolean, false), COALESCE($13::boolean, false), \
-             COALESCE($14::boolean, false), $15, $16, $17, $18, $19::text, $20, $21)";
+/// A batch of messages with distinct ids as column arrays: `$4` ids ... `$21` change keys
+/// (`$1` is the mailbox, `$2` the generation, `$3` the time).
+macro_rules! batch {
+    () => {
+        "UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+       $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::boolean[], \
+       $15::boolean[], $16::boolean[], $17::text[], $18::text[], $19::text[], $20::text[], \
+       $21::text[]) AS u(id, folder_id, internet_message_id, conversation_id, subject, \
+       from_name, from_address, recipients_json, received_at, sent_at, is_read, is_draft, \
+       has_attachments, importance, flag, categories_json, body_preview, change_key)"
+    };
+}
 
-/// Update of a stored message, same parameters as [`INSERT_MESSAGE`]. Absent (NULL) values
-/// keep what is stored; a new change key drops a cached body (it may be stale). (SET
-/// expressions see the row as it was, so `change_key` below is the stored one.)
-const UPDATE_MESSAGE: &str = "UPDATE messages SET \
-       folder_id = $3, \
-       internet_message_id = COALESCE($4, internet_message_id), \
-       conversation_id = COALESCE($5, conversation_id), \
-       subject = COALESCE($6, subject), \
-       from_name = COALESCE($7, from_name), \
-       from_address = COALESCE($8, from_address), \
-       recipients_json = COALESCE($9, recipients_json), \
-       received_at = COALESCE($10::bigint, received_at), \
-       sent_at = COALESCE($11::bigint, sent_at), \
-       is_read = COALESCE($12::boolean, is_read), \
-       is_draft = COALESCE($13::boolean, is_draft), \
-       has_attachments = COALESCE($14::boolean, has_attachments), \
-       importance = COALESCE($15, importance), \
-       flag = COALESCE($16, flag), \
-       categories_json = COALESCE($17, categories_json), \
-       body_preview = COALESCE($18, body_preview), \
-       body = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key THEN NULL ELSE body END, \
-       body_type = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key THEN NULL ELSE body_type END, \
-       attachments_json = CASE WHEN $19::text IS NOT NULL AND $19::text IS DISTINCT FROM change_key \
-                   THEN NULL ELSE attachments_json END, \
-       change_key = COALESCE($19::text, change_key), \
-       seen_gen = $20, \
-       updated_at = $21 \
-     WHERE mailbox_id = $1 AND id = $2";
+/// Update of stored messages from a `batch!()`: an absent (NULL) value keeps what is stored;
+/// a new change key drops a cached body (it may be stale; SET expressions see the row as it
+/// was, so `m.change_key` is the stored one).
+const UPDATE_MESSAGES: &str = concat!(
+    "UPDATE messages m SET \
+       folder_id = u.folder_id, \
+       internet_message_id = COALESCE(u.internet_message_id, m.internet_message_id), \
+       conversation_id = COALESCE(u.conversation_id, m.conversation_id), \
+       subject = COALESCE(u.subject, m.subject), \
+       from_name = COALESCE(u.from_name, m.from_name), \
+       from_address = COALESCE(u.from_address, m.from_address), \
+       recipients_json = COALESCE(u.recipients_json, m.recipients_json), \
+       received_at = COALESCE(u.received_at, m.received_at), \
+       sent_at = COALESCE(u.sent_at, m.sent_at), \
+       is_read = COALESCE(u.is_read, m.is_read), \
+       is_draft = COALESCE(u.is_draft, m.is_draft), \
+       has_attachments = COALESCE(u.has_attachments, m.has_attachments), \
+       importance = COALESCE(u.importance, m.importance), \
+       flag = COALESCE(u.flag, m.flag), \
+       categories_json = COALESCE(u.categories_json, m.categories_json), \
+       body_preview = COALESCE(u.body_preview, m.body_preview), \
+       body = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
+              THEN NULL ELSE m.body END, \
+       body_type = CASE WHEN u.change_key IS NOT NULL AND u.change_key IS DISTINCT FROM m.change_key \
+              THEN NULL ELSE m.body_type END, \
+       attachments_json = CASE WHEN u.change_key IS NOT NULL \
+              AND u.change_key IS DISTINCT FROM m.change_key THEN NULL ELSE m.attachments_json END, \
+       change_key = COALESCE(u.change_key, m.change_key), \
+       seen_gen = $2, \
+       updated_at = $3 \
+     FROM ",
+    batch!(),
+    " WHERE m.mailbox_id = $1 AND m.id = u.id"
+);
+
+/// New messages from a `batch!()`, stored ones left alone; returns the ids inserted (inside
+/// a serializable transaction, so of two writers of one new message the second fails and is
+/// retried).
+const INSERT_MESSAGES: &str = concat!(
+    "INSERT INTO messages (mailbox_id, id, folder_id, internet_message_id, conversation_id, \
+       subject, from_name, from_address, recipients_json, received_at, sent_at, is_read, \
+       is_draft, has_attachments, importance, flag, categories_json, body_preview, change_key, \
+       seen_gen, updated_at) \
+     SELECT $1, u.id, u.folder_id, u.internet_message_id, u.conversation_id, u.subject, \
+       u.from_name, u.from_address, u.recipients_json, COALESCE(u.received_at, 0), u.sent_at, \
+       COALESCE(u.is_read, false), COALESCE(u.is_draft, false), \
+       COALESCE(u.has_attachments, false), u.importance, u.flag, u.categories_json, \
+       u.body_preview, u.change_key, $2, $3 FROM ",
+    batch!(),
+    " ON CONFLICT (mailbox_id, id) DO NOTHING RETURNING id"
+);
 
 fn folder_from(r: &Row) -> FolderRow {
     FolderRow {
-        id: r.get(0),
-        parent_id: r.get(1),
-        display_name: r.get(2),
-        well_known: r.get(3),
+        id: text(r, 0),
+        parent_id: opt_text(r, 1),
+        display_name: text(r, 2),
+        well_known: opt_text(r, 3),
         unread_count: r.get(4),
         total_count: r.get(5),
         child_count: r.get(6),
@@ -65,53 +94,53 @@ fn folder_from(r: &Row) -> FolderRow {
 
 fn message_from(r: &Row) -> MessageRow {
     MessageRow {
-        id: r.get(0),
-        folder_id: r.get(1),
-        internet_message_id: r.get(2),
-        conversation_id: r.get(3),
-        subject: r.get(4),
-        from_name: r.get(5),
-        from_address: r.get(6),
-        recipients_json: r.get(7),
+        id: text(r, 0),
+        folder_id: text(r, 1),
+        internet_message_id: opt_text(r, 2),
+        conversation_id: opt_text(r, 3),
+        subject: opt_text(r, 4),
+        from_name: opt_text(r, 5),
+        from_address: opt_text(r, 6),
+        recipients_json: opt_text(r, 7),
         received_at: r.get(8),
         sent_at: r.get(9),
         is_read: Some(r.get(10)),
         is_draft: Some(r.get(11)),
         has_attachments: Some(r.get(12)),
-        importance: r.get(13),
-        flag: r.get(14),
-        categories_json: r.get(15),
-        body_preview: r.get(16),
-        change_key: r.get(17),
+        importance: opt_text(r, 13),
+        flag: opt_text(r, 14),
+        categories_json: opt_text(r, 15),
+        body_preview: opt_text(r, 16),
+        change_key: opt_text(r, 17),
     }
 }
 
 fn state_from(r: &Row) -> SyncState {
     SyncState {
-        scope: r.get(0),
-        delta_link: r.get(1),
-        next_link: r.get(2),
+        scope: text(r, 0),
+        delta_link: opt_text(r, 1),
+        next_link: opt_text(r, 2),
         round_gen: r.get(3),
         round_full: r.get(4),
         round_items: r.get(5),
         last_success_at: r.get(6),
-        last_error: r.get(7),
-        last_error_kind: r.get(8),
+        last_error: opt_text(r, 7),
+        last_error_kind: opt_text(r, 8),
         last_error_at: r.get(9),
     }
 }
 
 fn move_from(r: &Row) -> MoveJob {
     MoveJob {
-        id: r.get(0),
-        from_id: r.get(1),
-        from_name: r.get(2),
-        to_id: r.get(3),
-        to_name: r.get(4),
-        state: r.get(5),
+        id: text(r, 0),
+        from_id: text(r, 1),
+        from_name: text(r, 2),
+        to_id: text(r, 3),
+        to_name: text(r, 4),
+        state: text(r, 5),
         moved: r.get(6),
         total: r.get(7),
-        last_error: r.get(8),
+        last_error: opt_text(r, 8),
         created_at: r.get(9),
         updated_at: r.get(10),
     }
@@ -120,10 +149,16 @@ fn move_from(r: &Row) -> MoveJob {
 /// Bumps the mailbox's change counter (see migration 4, `cache_versions`): call it inside
 /// every write transaction that changes what a cached list answer shows.
 pub(crate) fn bump_version(c: &mut impl GenericClient, mailbox_id: &str) -> Result<()> {
+    bump_scope(c, mailbox_id, "")
+}
+
+/// [`bump_version`] for a write that touches one folder's messages only: its own counter
+/// (migration 8), so writers of different folders never update the same row.
+fn bump_scope(c: &mut impl GenericClient, mailbox_id: &str, scope: &str) -> Result<()> {
     c.execute(
-        "INSERT INTO cache_versions (mailbox_id, version) VALUES ($1, 1) \
-         ON CONFLICT (mailbox_id) DO UPDATE SET version = cache_versions.version + 1",
-        &[&mailbox_id],
+        "INSERT INTO cache_versions (mailbox_id, scope, version) VALUES ($1, $2, 1) \
+         ON CONFLICT (mailbox_id, scope) DO UPDATE SET version = cache_versions.version + 1",
+        &[&mailbox_id, &enc(scope)],
     )?;
     Ok(())
 }
@@ -131,7 +166,7 @@ pub(crate) fn bump_version(c: &mut impl GenericClient, mailbox_id: &str) -> Resu
 fn ensure_state(c: &mut impl GenericClient, mailbox_id: &str, scope: &str) -> Result<()> {
     c.execute(
         "INSERT INTO sync_state (mailbox_id, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&mailbox_id, &scope],
+        &[&mailbox_id, &enc(scope)],
     )?;
     Ok(())
 }
@@ -143,63 +178,139 @@ fn read_state(
 ) -> Result<Option<SyncState>> {
     Ok(c.query_opt(
         &format!("SELECT {STATE_COLS} FROM sync_state WHERE mailbox_id = $1 AND scope = $2"),
-        &[&mailbox_id, &scope],
+        &[&mailbox_id, &enc(scope)],
     )?
     .as_ref()
     .map(state_from))
 }
 
-/// The prepared statements one page of messages is written with.
-struct MessageWriter {
-    update: postgres::Statement,
-    insert: postgres::Statement,
+/// One column of a message batch, in its stored form.
+fn column<'a>(
+    rows: &'a [MessageRow],
+    f: impl Fn(&'a MessageRow) -> &'a Option<String>,
+) -> Vec<Option<Cow<'a, str>>> {
+    rows.iter().map(|m| enc_opt(f(m))).collect()
 }
 
-impl MessageWriter {
-    fn new(c: &mut impl GenericClient) -> Result<MessageWriter> {
-        Ok(MessageWriter {
-            update: c.prepare(UPDATE_MESSAGE)?,
-            insert: c.prepare(INSERT_MESSAGE)?,
-        })
-    }
-
-    /// Stores one message: an update of the stored row, else a new row (inside a
-    /// serializable transaction, so two writers of one new message cannot both insert).
-    fn upsert(
-        &self,
-        c: &mut impl GenericClient,
-        mailbox_id: &str,
-        m: &MessageRow,
-        gen: i64,
-        now: i64,
-    ) -> Result<()> {
-        let values: [&(dyn ToSql + Sync); 21] = [
-            &mailbox_id,
-            &m.id,
-            &m.folder_id,
-            &m.internet_message_id,
-            &m.conversation_id,
-            &m.subject,
-            &m.from_name,
-            &m.from_address,
-            &m.recipients_json,
-            &m.received_at,
-            &m.sent_at,
-            &m.is_read,
-            &m.is_draft,
-            &m.has_attachments,
-            &m.importance,
-            &m.flag,
-            &m.categories_json,
-            &m.body_preview,
-            &m.change_key,
-            &gen,
-            &now,
-        ];
-        if c.execute(&self.update, &values)? == 0 {
-            c.execute(&self.insert, &values)?;
+/// Stores messages in order, as many at once as the statements allow: a batch is inserted
+/// with [`INSERT_MESSAGES`], which leaves stored ids alone and returns the ids it inserted;
+/// the others are updated with [`UPDATE_MESSAGES`]. (No read of the table before: a scan's
+/// SERIALIZABLE read lock would fail the page writes of other folders.)
+fn upsert_messages(
+    c: &mut impl GenericClient,
+    mailbox_id: &str,
+    rows: &[MessageRow],
+    gen: i64,
+    now: i64,
+) -> Result<()> {
+    let head: [&(dyn ToSql + Sync); 3] = [&mailbox_id, &gen, &now];
+    for batch in batches(rows) {
+        let inserted: HashSet<String> = c
+            .query(INSERT_MESSAGES, &batch_values(&head, batch).as_params())?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let stored: Vec<MessageRow> = batch
+            .iter()
+            .filter(|m| !inserted.contains(enc(&m.id).as_ref()))
+            .cloned()
+            .collect();
+        if !stored.is_empty() {
+            c.execute(UPDATE_MESSAGES, &batch_values(&head, &stored).as_params())?;
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// `rows` cut into runs of distinct ids: a run ends before an id it already holds, so a page
+/// naming one message twice ends as if written row by row (the later one wins).
+fn batches(rows: &[MessageRow]) -> Vec<&[MessageRow]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut ids = HashSet::new();
+        let len = rows[start..]
+            .iter()
+            .take_while(|m| ids.insert(m.id.as_str()))
+            .count();
+        out.push(&rows[start..start + len]);
+        start += len;
+    }
+    out
+}
+
+/// The column arrays of a batch, in their stored form.
+struct BatchValues<'a> {
+    head: &'a [&'a (dyn ToSql + Sync); 3],
+    text: [Vec<Option<Cow<'a, str>>>; 11],
+    ids: [Vec<Cow<'a, str>>; 2],
+    times: [Vec<Option<i64>>; 2],
+    flags: [Vec<Option<bool>>; 3],
+}
+
+fn batch_values<'a>(
+    head: &'a [&'a (dyn ToSql + Sync); 3],
+    rows: &'a [MessageRow],
+) -> BatchValues<'a> {
+    let t = |f: fn(&MessageRow) -> &Option<String>| column(rows, f);
+    BatchValues {
+        head,
+        ids: [
+            rows.iter().map(|m| enc(&m.id)).collect(),
+            rows.iter().map(|m| enc(&m.folder_id)).collect(),
+        ],
+        text: [
+            t(|m| &m.internet_message_id),
+            t(|m| &m.conversation_id),
+            t(|m| &m.subject),
+            t(|m| &m.from_name),
+            t(|m| &m.from_address),
+            t(|m| &m.recipients_json),
+            t(|m| &m.importance),
+            t(|m| &m.flag),
+            t(|m| &m.categories_json),
+            t(|m| &m.body_preview),
+            t(|m| &m.change_key),
+        ],
+        times: [
+            rows.iter().map(|m| m.received_at).collect(),
+            rows.iter().map(|m| m.sent_at).collect(),
+        ],
+        flags: [
+            rows.iter().map(|m| m.is_read).collect(),
+            rows.iter().map(|m| m.is_draft).collect(),
+            rows.iter().map(|m| m.has_attachments).collect(),
+        ],
+    }
+}
+
+impl BatchValues<'_> {
+    /// `$1` ... `$21` in the order of `batch!()`.
+    fn as_params(&self) -> [&(dyn ToSql + Sync); 21] {
+        let [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10] = &self.text;
+        [
+            self.head[0],
+            self.head[1],
+            self.head[2],
+            &self.ids[0],
+            &self.ids[1],
+            t0,
+            t1,
+            t2,
+            t3,
+            t4,
+            t5,
+            &self.times[0],
+            &self.times[1],
+            &self.flags[0],
+            &self.flags[1],
+            &self.flags[2],
+            t6,
+            t7,
+            t8,
+            t9,
+            t10,
+        ]
     }
 }
 
@@ -207,7 +318,7 @@ impl MessageWriter {
 fn folder_gen(c: &mut impl GenericClient, mailbox_id: &str, folder_id: &str) -> Result<i64> {
     Ok(c.query_opt(
         "SELECT round_gen FROM sync_state WHERE mailbox_id = $1 AND scope = $2",
-        &[&mailbox_id, &folder_id],
+        &[&mailbox_id, &enc(folder_id)],
     )?
     .map(|r| r.get(0))
     .unwrap_or(0))
@@ -225,19 +336,15 @@ fn apply_page(
     ensure_state(tx, mailbox_id, folder_id)?;
     let state = read_state(tx, mailbox_id, folder_id)?.unwrap_or_default();
     let mut out = PageOutcome::default();
-    if !page.upserts.is_empty() {
-        let writer = MessageWriter::new(tx)?;
-        for m in &page.upserts {
-            writer.upsert(tx, mailbox_id, m, state.round_gen, now)?;
-            out.upserted += 1;
-        }
-    }
-    for id in &page.removed {
+    upsert_messages(tx, mailbox_id, &page.upserts, state.round_gen, now)?;
+    out.upserted = page.upserts.len();
+    if !page.removed.is_empty() {
         // Only if it is still filed under this folder: a message that moved on was
         // already stored under its new folder and must stay.
-        out.removed += tx.execute(
-            "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2 AND folder_id = $3",
-            &[&mailbox_id, id, &folder_id],
+        let ids: Vec<Cow<str>> = page.removed.iter().map(|id| enc(id)).collect();
+        out.removed = tx.execute(
+            "DELETE FROM messages WHERE mailbox_id = $1 AND id = ANY($2) AND folder_id = $3",
+            &[&mailbox_id, &ids, &enc(folder_id)],
         )? as usize;
     }
     out.round_items = state.round_items + (page.upserts.len() + page.removed.len()) as i64;
@@ -246,7 +353,7 @@ fn apply_page(
             tx.execute(
                 "UPDATE sync_state SET next_link = $3, round_items = $4 \
                  WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &folder_id, url, &out.round_items],
+                &[&mailbox_id, &enc(folder_id), &enc(url), &out.round_items],
             )?;
         }
         DeltaLink::Delta(url) => {
@@ -254,7 +361,7 @@ fn apply_page(
                 out.swept = tx.execute(
                     "DELETE FROM messages WHERE mailbox_id = $1 AND folder_id = $2 \
                      AND seen_gen < $3",
-                    &[&mailbox_id, &folder_id, &state.round_gen],
+                    &[&mailbox_id, &enc(folder_id), &state.round_gen],
                 )? as usize;
             }
             tx.execute(
@@ -262,7 +369,7 @@ fn apply_page(
                  round_items = 0, last_success_at = $4, last_error = NULL, \
                  last_error_kind = NULL, last_error_at = NULL \
                  WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &folder_id, url, &now],
+                &[&mailbox_id, &enc(folder_id), &enc(url), &now],
             )?;
         }
     }
@@ -293,7 +400,7 @@ impl FolderCache for PgStore {
         self.write(|tx| {
             bump_version(tx, mailbox_id)?;
             if replace_all {
-                let keep: Vec<&str> = page.upserts.iter().map(|f| f.id.as_str()).collect();
+                let keep: Vec<Cow<str>> = page.upserts.iter().map(|f| enc(&f.id)).collect();
                 tx.execute(
                     "DELETE FROM folders WHERE mailbox_id = $1 AND NOT (id = ANY($2))",
                     &[&mailbox_id, &keep],
@@ -316,10 +423,10 @@ impl FolderCache for PgStore {
                         &st,
                         &[
                             &mailbox_id,
-                            &f.id,
-                            &f.parent_id,
-                            &f.display_name,
-                            &f.well_known,
+                            &enc(&f.id),
+                            &enc_opt(&f.parent_id),
+                            &enc(&f.display_name),
+                            &enc_opt(&f.well_known),
                             &f.unread_count,
                             &f.total_count,
                             &f.child_count,
@@ -336,7 +443,7 @@ impl FolderCache for PgStore {
                     "DELETE FROM messages WHERE mailbox_id = $1 AND folder_id = $2",
                     "DELETE FROM sync_state WHERE mailbox_id = $1 AND scope = $2",
                 ] {
-                    tx.execute(sql, &[&mailbox_id, id])?;
+                    tx.execute(sql, &[&mailbox_id, &enc(id)])?;
                 }
             }
             ensure_state(tx, mailbox_id, "folders")?;
@@ -344,7 +451,7 @@ impl FolderCache for PgStore {
                 "UPDATE sync_state SET delta_link = $3, next_link = NULL, round_full = false, \
                  last_success_at = $4, last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
                  WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &"folders", &delta_link, &now],
+                &[&mailbox_id, &"folders", &enc(delta_link), &now],
             )?;
             Ok(())
         })
@@ -360,7 +467,7 @@ impl FolderCache for PgStore {
             for (id, role) in roles {
                 tx.execute(
                     "UPDATE folders SET well_known = $3 WHERE mailbox_id = $1 AND id = $2",
-                    &[&mailbox_id, id, role],
+                    &[&mailbox_id, &enc(id), &enc(role)],
                 )?;
             }
             Ok(())
@@ -379,7 +486,7 @@ impl FolderCache for PgStore {
             tx.execute(
                 "UPDATE folders SET unread_count = GREATEST(0, unread_count + $3), \
                  total_count = GREATEST(0, total_count + $4) WHERE mailbox_id = $1 AND id = $2",
-                &[&mailbox_id, &folder_id, &unread, &total],
+                &[&mailbox_id, &enc(folder_id), &unread, &total],
             )?;
             Ok(())
         })
@@ -408,7 +515,7 @@ impl SyncStateStore for PgStore {
 
     fn begin_full_round(&self, mailbox_id: &str, scope: &str) -> Result<SyncState> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, scope)?;
             ensure_state(tx, mailbox_id, scope)?;
             // Generations grow across the whole mailbox, so every row written before this
             // round (whichever folder it came from) is older than the round.
@@ -423,7 +530,7 @@ impl SyncStateStore for PgStore {
             tx.execute(
                 "UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_gen = $3, \
                  round_full = true, round_items = 0 WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &scope, &next],
+                &[&mailbox_id, &enc(scope), &next],
             )?;
             Ok(read_state(tx, mailbox_id, scope)?.unwrap_or_default())
         })
@@ -431,12 +538,12 @@ impl SyncStateStore for PgStore {
 
     fn record_sync_success(&self, mailbox_id: &str, scope: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, scope)?;
             ensure_state(tx, mailbox_id, scope)?;
             tx.execute(
                 "UPDATE sync_state SET last_success_at = $3, last_error = NULL, \
                  last_error_kind = NULL, last_error_at = NULL WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &scope, &now],
+                &[&mailbox_id, &enc(scope), &now],
             )?;
             Ok(())
         })
@@ -455,7 +562,7 @@ impl SyncStateStore for PgStore {
             tx.execute(
                 "UPDATE sync_state SET last_error = $3, last_error_kind = $4, last_error_at = $5 \
                  WHERE mailbox_id = $1 AND scope = $2",
-                &[&mailbox_id, &scope, &message, &kind, &now],
+                &[&mailbox_id, &enc(scope), &enc(message), &enc(kind), &now],
             )?;
             Ok(())
         })
@@ -475,7 +582,13 @@ impl SyncStateStore for PgStore {
                      last_error = NULL, last_error_kind = NULL, last_error_at = NULL \
                      WHERE mailbox_id = $1 AND scope = $2 AND delta_link = $3 \
                      AND next_link IS NULL",
-                    &[&mailbox_id, &r.folder_id, &r.probed, &r.delta_link, &now],
+                    &[
+                        &mailbox_id,
+                        &enc(&r.folder_id),
+                        &enc(&r.probed),
+                        &enc(&r.delta_link),
+                        &now,
+                    ],
                 )? as usize;
             }
             if n > 0 {
@@ -496,7 +609,7 @@ impl MessageCache for PgStore {
         now: i64,
     ) -> Result<PageOutcome> {
         self.write(|tx| {
-            bump_version(tx, mailbox_id)?;
+            bump_scope(tx, mailbox_id, folder_id)?;
             apply_page(tx, mailbox_id, folder_id, page, link, now)
         })
     }
@@ -504,6 +617,8 @@ impl MessageCache for PgStore {
     fn apply_message_pages(&self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageOutcome>>> {
         self.write(|tx| {
             let mut out = Vec::with_capacity(pages.len());
+            // One bump per mailbox and batch (as SQLite), on the counter of the first folder
+            // applied.
             let mut bumped: HashSet<&str> = HashSet::new();
             for p in pages {
                 // Each page in its own savepoint: a page that cannot be applied (its folder
@@ -520,7 +635,7 @@ impl MessageCache for PgStore {
                         ));
                     }
                     if fresh_bump {
-                        bump_version(&mut sp, p.mailbox_id)?;
+                        bump_scope(&mut sp, p.mailbox_id, p.folder_id)?;
                     }
                     apply_page(&mut sp, p.mailbox_id, p.folder_id, p.page, p.link, p.now)
                 })();
@@ -546,11 +661,11 @@ impl MessageCache for PgStore {
 
     fn cache_version(&self, mailbox_id: &str) -> Result<Option<i64>> {
         self.read(|c| {
-            Ok(c.query_opt(
-                "SELECT version FROM cache_versions WHERE mailbox_id = $1",
+            Ok(c.query_one(
+                "SELECT sum(version)::bigint FROM cache_versions WHERE mailbox_id = $1",
                 &[&mailbox_id],
             )?
-            .map(|r| r.get(0)))
+            .get(0))
         })
     }
 
@@ -559,9 +674,14 @@ impl MessageCache for PgStore {
             MessageOrder::NewestFirst => ("<", "DESC NULLS LAST"),
             MessageOrder::OldestFirst => (">", "ASC NULLS FIRST"),
         };
-        let search = q.search.as_ref().map(|s| s.to_lowercase());
+        let search = q
+            .search
+            .as_ref()
+            .map(|s| enc(&s.to_lowercase()).into_owned());
+        let folder_id = enc(&q.folder_id);
+        let after = q.after.as_ref().map(|(at, id)| (*at, enc(id)));
         let limit = q.limit as i64;
-        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&mailbox_id, &q.folder_id];
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&mailbox_id, &folder_id];
         let mut sql =
             format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = $1 AND folder_id = $2");
         if q.unread_only {
@@ -576,7 +696,7 @@ impl MessageCache for PgStore {
                  OR strpos(lower(COALESCE(from_address, '')), ${n}) > 0)"
             ));
         }
-        if let Some((at, id)) = &q.after {
+        if let Some((at, id)) = &after {
             args.push(at);
             args.push(id);
             let n = args.len();
@@ -601,13 +721,13 @@ impl MessageCache for PgStore {
                     "SELECT {MESSAGE_COLS}, body, body_type, attachments_json FROM messages \
                          WHERE mailbox_id = $1 AND id = $2"
                 ),
-                &[&mailbox_id, &id],
+                &[&mailbox_id, &enc(id)],
             )?
             .map(|r| CachedMessage {
                 meta: message_from(&r),
-                body: r.get(18),
-                body_type: r.get(19),
-                attachments_json: r.get(20),
+                body: opt_text(&r, 18),
+                body_type: opt_text(&r, 19),
+                attachments_json: opt_text(&r, 20),
             }))
         })
     }
@@ -616,7 +736,7 @@ impl MessageCache for PgStore {
         self.write(|tx| {
             bump_version(tx, mailbox_id)?;
             let gen = folder_gen(tx, mailbox_id, &row.folder_id)?;
-            MessageWriter::new(tx)?.upsert(tx, mailbox_id, row, gen, now)
+            upsert_messages(tx, mailbox_id, std::slice::from_ref(row), gen, now)
         })
     }
 
@@ -632,7 +752,13 @@ impl MessageCache for PgStore {
             tx.execute(
                 "UPDATE messages SET body = $3, body_type = $4, attachments_json = $5 \
                  WHERE mailbox_id = $1 AND id = $2",
-                &[&mailbox_id, &id, &body, &body_type, &attachments_json],
+                &[
+                    &mailbox_id,
+                    &enc(id),
+                    &enc(body),
+                    &enc(body_type),
+                    &enc(attachments_json),
+                ],
             )?;
             Ok(())
         })
@@ -649,13 +775,13 @@ impl MessageCache for PgStore {
             let before: Option<(String, bool)> = tx
                 .query_opt(
                     "SELECT folder_id, is_read FROM messages WHERE mailbox_id = $1 AND id = $2",
-                    &[&mailbox_id, &id],
+                    &[&mailbox_id, &enc(id)],
                 )?
-                .map(|r| (r.get(0), r.get(1)));
+                .map(|r| (text(&r, 0), r.get(1)));
             if before.is_some() {
                 tx.execute(
                     "UPDATE messages SET is_read = $3 WHERE mailbox_id = $1 AND id = $2",
-                    &[&mailbox_id, &id, &read],
+                    &[&mailbox_id, &enc(id), &read],
                 )?;
             }
             Ok(before)
@@ -669,9 +795,9 @@ impl MessageCache for PgStore {
                 .query_opt(
                     "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2 \
                      RETURNING folder_id, is_read",
-                    &[&mailbox_id, &id],
+                    &[&mailbox_id, &enc(id)],
                 )?
-                .map(|r| (r.get(0), r.get(1))))
+                .map(|r| (text(&r, 0), r.get(1))))
         })
     }
 
@@ -680,7 +806,7 @@ impl MessageCache for PgStore {
             Ok(match folder_id {
                 Some(f) => c.query_one(
                     "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND folder_id = $2",
-                    &[&mailbox_id, &f],
+                    &[&mailbox_id, &enc(f)],
                 )?,
                 None => c.query_one(
                     "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1",
@@ -715,11 +841,11 @@ impl MoveJobStore for PgStore {
                  VALUES ($1, $2, $3, $4, $5, $6, 'running', 0, $7, $8, $8) ON CONFLICT DO NOTHING",
                 &[
                     &mailbox_id,
-                    &job.id,
-                    &job.from_id,
-                    &job.from_name,
-                    &job.to_id,
-                    &job.to_name,
+                    &enc(&job.id),
+                    &enc(&job.from_id),
+                    &enc(&job.from_name),
+                    &enc(&job.to_id),
+                    &enc(&job.to_name),
                     &job.total,
                     &job.created_at,
                 ],
@@ -729,7 +855,7 @@ impl MoveJobStore for PgStore {
                     "SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = $1 AND from_id = $2 \
                      AND to_id = $3 AND state = 'running'"
                 ),
-                &[&mailbox_id, &job.from_id, &job.to_id],
+                &[&mailbox_id, &enc(&job.from_id), &enc(&job.to_id)],
             )?))
         })
     }
@@ -738,7 +864,7 @@ impl MoveJobStore for PgStore {
         self.read(|c| {
             Ok(c.query_opt(
                 &format!("SELECT {MOVE_COLS} FROM move_jobs WHERE mailbox_id = $1 AND id = $2"),
-                &[&mailbox_id, &id],
+                &[&mailbox_id, &enc(id)],
             )?
             .as_ref()
             .map(move_from))
@@ -778,7 +904,15 @@ impl MoveJobStore for PgStore {
                      state = COALESCE($5::text, state), last_error = $6, updated_at = $7 \
                      WHERE mailbox_id = $1 AND id = $2 RETURNING {MOVE_COLS}"
                 ),
-                &[&mailbox_id, &id, &moved, &total, &state, &error, &now],
+                &[
+                    &mailbox_id,
+                    &enc(id),
+                    &moved,
+                    &total,
+                    &state.map(enc),
+                    &error.map(enc),
+                    &now,
+                ],
             )?))
         })
     }

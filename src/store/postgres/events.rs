@@ -1,4 +1,5 @@
 use super::presence::channel;
+use super::text::{dec_json, enc_json};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::events::Wake;
@@ -15,7 +16,7 @@ impl EventStore for PgStore {
                     &ev.id,
                     &ev.kind,
                     &ev.mailbox_id,
-                    &ev.payload,
+                    &*enc_json(&ev.payload),
                     &ev.created_at,
                 ],
             )?;
@@ -72,7 +73,7 @@ impl EventStore for PgStore {
                 id: r.get(0),
                 kind: r.get(1),
                 mailbox_id: r.get(2),
-                payload: r.get(3),
+                payload: dec_json(r.get(3)),
                 created_at: r.get(4),
                 deliveries: r.get::<_, i64>(5) - 1,
             }))

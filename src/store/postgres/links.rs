@@ -1,5 +1,6 @@
 //! Links, their files, their access log and the signing key.
 
+use super::text::{enc, enc_opt, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::links::{LinkAccess, LinkFile, LinkRecord, LinkStore};
@@ -23,8 +24,8 @@ fn load(c: &mut impl GenericClient, id: &str) -> Result<Option<LinkRecord>> {
         .iter()
         .map(|f| LinkFile {
             index: f.get(0),
-            name: f.get(1),
-            content_type: f.get(2),
+            name: text(f, 1),
+            content_type: text(f, 2),
             size: f.get(3),
             sha256: f.get(4),
             path: f.get(5),
@@ -36,11 +37,11 @@ fn load(c: &mut impl GenericClient, id: &str) -> Result<Option<LinkRecord>> {
         mailbox_id: r.get(1),
         send_id: r.get(2),
         kind: r.get(3),
-        agreement_text: r.get(4),
+        agreement_text: opt_text(&r, 4),
         created_at: r.get(5),
         expires_at: r.get(6),
         purged_at: r.get(7),
-        subject: r.get(8),
+        subject: opt_text(&r, 8),
         file_key: r.get(9),
         files,
     }))
@@ -69,11 +70,11 @@ impl LinkStore for PgStore {
                     &l.mailbox_id,
                     &l.send_id,
                     &l.kind,
-                    &l.agreement_text,
+                    &enc_opt(&l.agreement_text),
                     &l.created_at,
                     &l.expires_at,
                     &l.purged_at,
-                    &l.subject,
+                    &enc_opt(&l.subject),
                     &l.file_key,
                 ],
             )?;
@@ -84,8 +85,8 @@ impl LinkStore for PgStore {
                     &[
                         &l.id,
                         &f.index,
-                        &f.name,
-                        &f.content_type,
+                        &enc(&f.name),
+                        &enc(&f.content_type),
                         &f.size,
                         &f.sha256,
                         &f.path,
@@ -118,8 +119,8 @@ impl LinkStore for PgStore {
                         &a.link_id,
                         &a.action,
                         &a.at,
-                        &a.client_address,
-                        &a.user_agent,
+                        &enc_opt(&a.client_address),
+                        &enc_opt(&a.user_agent),
                         &a.file_index,
                     ],
                 )?
@@ -139,8 +140,8 @@ impl LinkStore for PgStore {
                 link_id: r.get(0),
                 action: r.get(1),
                 at: r.get(2),
-                client_address: r.get(3),
-                user_agent: r.get(4),
+                client_address: opt_text(r, 3),
+                user_agent: opt_text(r, 4),
                 file_index: r.get(5),
             })
             .collect())

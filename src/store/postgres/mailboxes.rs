@@ -1,7 +1,9 @@
+use super::text::{dec_json, enc, enc_json, enc_json_opt, enc_opt, opt_text, text};
 use super::{address_key, PgStore};
 use crate::error::{Error, Fault, Result};
 use crate::store::{MailboxRecord, MailboxStore};
 use postgres::{GenericClient, Row};
+use serde_json::Value;
 
 const COLUMNS: &str =
     "id, address, kind, alias_of, main_user, auth_state, settings, account, created_at, updated_at";
@@ -9,13 +11,13 @@ const COLUMNS: &str =
 fn from_row(r: &Row) -> MailboxRecord {
     MailboxRecord {
         id: r.get(0),
-        address: r.get(1),
+        address: text(r, 1),
         kind: r.get(2),
-        alias_of: r.get(3),
-        main_user: r.get(4),
+        alias_of: opt_text(r, 3),
+        main_user: text(r, 4),
         auth_state: r.get(5),
-        settings: r.get(6),
-        account: r.get(7),
+        settings: dec_json(r.get(6)),
+        account: r.get::<_, Option<Value>>(7).map(dec_json),
         users: Vec::new(),
         created_at: r.get(8),
         updated_at: r.get(9),
@@ -32,7 +34,7 @@ fn with_users(c: &mut impl GenericClient, rows: Vec<Row>) -> Result<Vec<MailboxR
                 &[&m.id],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| text(r, 0))
             .collect();
     }
     Ok(out)
@@ -43,15 +45,18 @@ fn write_users(tx: &mut impl GenericClient, m: &MailboxRecord) -> Result<()> {
     let st = tx
         .prepare("INSERT INTO mailbox_users (mailbox_id, user_id, position) VALUES ($1, $2, $3)")?;
     for (i, u) in m.users.iter().enumerate() {
-        tx.execute(&st, &[&m.id, u, &(i as i64)])?;
+        tx.execute(&st, &[&m.id, &enc(u), &(i as i64)])?;
     }
     Ok(())
 }
 
 impl MailboxStore for PgStore {
     fn insert_mailbox(&self, m: &MailboxRecord) -> Result<()> {
-        let key = address_key(&m.address);
-        let alias_key = m.alias_of.as_deref().map(address_key);
+        let key = enc(&address_key(&m.address)).into_owned();
+        let alias_key = m
+            .alias_of
+            .as_deref()
+            .map(|a| enc(&address_key(a)).into_owned());
         self.write(|tx| {
             if let Some(r) =
                 tx.query_opt("SELECT id FROM mailboxes WHERE address_key = $1", &[&key])?
@@ -69,15 +74,15 @@ impl MailboxStore for PgStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 &[
                     &m.id,
-                    &m.address,
+                    &enc(&m.address),
                     &key,
                     &m.kind,
-                    &m.alias_of,
+                    &enc_opt(&m.alias_of),
                     &alias_key,
-                    &m.main_user,
+                    &enc(&m.main_user),
                     &m.auth_state,
-                    &m.settings,
-                    &m.account,
+                    &*enc_json(&m.settings),
+                    &enc_json_opt(&m.account).as_deref(),
                     &m.created_at,
                     &m.updated_at,
                 ],
@@ -87,14 +92,14 @@ impl MailboxStore for PgStore {
     }
 
     fn find_mailbox(&self, key: &str) -> Result<Option<MailboxRecord>> {
-        let lower = address_key(key);
+        let lower = enc(&address_key(key)).into_owned();
         self.read(|c| {
             let rows = c.query(
                 &format!(
                     "SELECT {COLUMNS} FROM mailboxes WHERE id = $1 OR address_key = $2 \
                      ORDER BY (id = $1) DESC LIMIT 1"
                 ),
-                &[&key, &lower],
+                &[&enc(key), &lower],
             )?;
             Ok(with_users(c, rows)?.pop())
         })
@@ -109,7 +114,7 @@ impl MailboxStore for PgStore {
                          (SELECT mailbox_id FROM mailbox_users WHERE user_id = $1) \
                          ORDER BY address_key COLLATE \"C\""
                     ),
-                    &[&u],
+                    &[&enc(u)],
                 )?,
                 None => c.query(
                     &format!("SELECT {COLUMNS} FROM mailboxes ORDER BY address_key COLLATE \"C\""),
@@ -121,7 +126,7 @@ impl MailboxStore for PgStore {
     }
 
     fn mailboxes_of_graph_mailbox(&self, address: &str) -> Result<Vec<MailboxRecord>> {
-        let key = address_key(address);
+        let key = enc(&address_key(address)).into_owned();
         self.read(|c| {
             let rows = c.query(
                 &format!(
@@ -142,10 +147,10 @@ impl MailboxStore for PgStore {
                  updated_at = $6 WHERE id = $1",
                 &[
                     &m.id,
-                    &m.main_user,
+                    &enc(&m.main_user),
                     &m.auth_state,
-                    &m.settings,
-                    &m.account,
+                    &*enc_json(&m.settings),
+                    &enc_json_opt(&m.account).as_deref(),
                     &m.updated_at,
                 ],
             )?;

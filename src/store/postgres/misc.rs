@@ -15,6 +15,7 @@
 //! the round trip's jitter never moves a lease by a few milliseconds.
 
 use super::presence::Presence;
+use super::text::{enc, enc_opt, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::leases::process_key;
@@ -132,10 +133,10 @@ impl AuditStore for PgStore {
                 &[
                     &e.at,
                     &e.mailbox_id,
-                    &e.user,
-                    &e.action,
-                    &e.outcome,
-                    &e.detail,
+                    &enc_opt(&e.user),
+                    &enc(&e.action),
+                    &enc(&e.outcome),
+                    &enc_opt(&e.detail),
                 ],
             )?;
             Ok(())
@@ -153,10 +154,10 @@ impl AuditStore for PgStore {
             .map(|r| AuditEntry {
                 at: r.get(0),
                 mailbox_id: r.get(1),
-                user: r.get(2),
-                action: r.get(3),
-                outcome: r.get(4),
-                detail: r.get(5),
+                user: opt_text(r, 2),
+                action: text(r, 3),
+                outcome: text(r, 4),
+                detail: opt_text(r, 5),
             })
             .collect())
         })

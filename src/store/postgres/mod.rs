@@ -27,6 +27,7 @@ pub mod migrations;
 mod misc;
 mod outbox;
 mod presence;
+mod text;
 mod tls;
 mod tokens;
 

@@ -1,5 +1,6 @@
 //! Outbox rows, pacing slots and the sent log.
 
+use super::text::{dec_json, enc, enc_json, enc_json_opt, enc_opt, opt_text, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::outbox::{Insert, OutboxRecord, OutboxStore, OutboxUpdate, SerialRule};
@@ -13,16 +14,16 @@ fn record(r: &Row) -> OutboxRecord {
     OutboxRecord {
         send_id: r.get(0),
         mailbox_id: r.get(1),
-        idempotency_key: r.get(2),
+        idempotency_key: text(r, 2),
         state: r.get(3),
-        internet_message_id: r.get(4),
-        request: r.get(5),
-        request_hash: r.get(6),
-        fingerprint: r.get(7),
-        recipients_hash: r.get(8),
-        draft_id: r.get(9),
+        internet_message_id: text(r, 4),
+        request: dec_json(r.get(5)),
+        request_hash: text(r, 6),
+        fingerprint: text(r, 7),
+        recipients_hash: text(r, 8),
+        draft_id: opt_text(r, 9),
         draft_ready: r.get(10),
-        error: r.get(11),
+        error: r.get::<_, Option<serde_json::Value>>(11).map(dec_json),
         attempts: r.get(12),
         next_attempt_at: r.get(13),
         notify: r.get(14),
@@ -30,7 +31,7 @@ fn record(r: &Row) -> OutboxRecord {
         updated_at: r.get(16),
         sent_at: r.get(17),
         submitted_at: r.get(18),
-        sent_from: r.get(19),
+        sent_from: opt_text(r, 19),
     }
 }
 
@@ -41,7 +42,7 @@ impl OutboxStore for PgStore {
                 &format!(
                     "SELECT {COLUMNS} FROM outbox WHERE mailbox_id = $1 AND idempotency_key = $2"
                 ),
-                &[&o.mailbox_id, &o.idempotency_key],
+                &[&o.mailbox_id, &enc(&o.idempotency_key)],
             )?;
             if let Some(e) = existing {
                 return Ok(Insert::Existing(Box::new(record(&e))));
@@ -52,7 +53,12 @@ impl OutboxStore for PgStore {
                         "SELECT COUNT(DISTINCT recipients_hash) FROM outbox \
                          WHERE mailbox_id = $1 AND fingerprint = $2 AND created_at >= $3 \
                          AND recipients_hash <> $4",
-                        &[&o.mailbox_id, &o.fingerprint, &rule.since, &o.recipients_hash],
+                        &[
+                            &o.mailbox_id,
+                            &enc(&o.fingerprint),
+                            &rule.since,
+                            &enc(&o.recipients_hash),
+                        ],
                     )?
                     .get(0);
                 if copies > rule.max_other_copies {
@@ -67,16 +73,16 @@ impl OutboxStore for PgStore {
                 &[
                     &o.send_id,
                     &o.mailbox_id,
-                    &o.idempotency_key,
+                    &enc(&o.idempotency_key),
                     &o.state,
-                    &o.internet_message_id,
-                    &o.request,
-                    &o.request_hash,
-                    &o.fingerprint,
-                    &o.recipients_hash,
-                    &o.draft_id,
+                    &enc(&o.internet_message_id),
+                    &*enc_json(&o.request),
+                    &enc(&o.request_hash),
+                    &enc(&o.fingerprint),
+                    &enc(&o.recipients_hash),
+                    &enc_opt(&o.draft_id),
                     &o.draft_ready,
-                    &o.error,
+                    &enc_json_opt(&o.error).as_deref(),
                     &o.attempts,
                     &o.next_attempt_at,
                     &o.notify,
@@ -84,7 +90,7 @@ impl OutboxStore for PgStore {
                     &o.updated_at,
                     &o.sent_at,
                     &o.submitted_at,
-                    &o.sent_from,
+                    &enc_opt(&o.sent_from),
                 ],
             )?;
             Ok(Insert::Inserted)
@@ -101,7 +107,7 @@ impl OutboxStore for PgStore {
                 &[
                     &o.send_id,
                     &o.state,
-                    &o.request,
+                    &*enc_json(&o.request),
                     &o.attempts,
                     &o.next_attempt_at,
                     &o.notify,
@@ -129,7 +135,7 @@ impl OutboxStore for PgStore {
                 &format!(
                     "SELECT {COLUMNS} FROM outbox WHERE mailbox_id = $1 AND idempotency_key = $2"
                 ),
-                &[&mailbox_id, &key],
+                &[&mailbox_id, &enc(key)],
             )?
             .as_ref()
             .map(record))
@@ -139,7 +145,7 @@ impl OutboxStore for PgStore {
     fn update_outbox(&self, send_id: &str, u: &OutboxUpdate, now: i64) -> Result<()> {
         // One statement: each named field is set, the others keep their value ($n IS NULL
         // flags say which are named, so a field can also be set to NULL).
-        let draft_id = u.draft_id.as_ref().map(|d| d.as_deref());
+        let draft_id = u.draft_id.as_ref().map(|d| d.as_deref().map(enc));
         let submitted = u.submitted_at;
         self.write(|tx| {
             tx.execute(
@@ -159,14 +165,14 @@ impl OutboxStore for PgStore {
                     &send_id,
                     &u.state,
                     &draft_id.is_some(),
-                    &draft_id.flatten(),
+                    &draft_id.clone().flatten(),
                     &u.draft_ready,
-                    &u.error,
+                    &enc_json_opt(&u.error).as_deref(),
                     &u.next_attempt_at,
                     &u.notify,
                     &submitted.is_some(),
                     &submitted.flatten(),
-                    &u.sent_from,
+                    &enc_opt(&u.sent_from),
                     &(u.add_attempt as i64),
                     &now,
                 ],
@@ -270,7 +276,7 @@ impl OutboxStore for PgStore {
         self.read(|c| {
             Ok(c.query_opt(
                 "SELECT 1 FROM sent_log WHERE mailbox_id = $1 AND internet_message_id = $2",
-                &[&mailbox_id, &internet_message_id],
+                &[&mailbox_id, &enc(internet_message_id)],
             )?
             .is_some())
         })

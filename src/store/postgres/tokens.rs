@@ -1,3 +1,4 @@
+use super::text::{enc, text};
 use super::PgStore;
 use crate::error::Result;
 use crate::store::tokens::{AuthStateRow, TakeState, TokenRow, TokenStore};
@@ -10,7 +11,7 @@ fn state_row(r: &Row) -> AuthStateRow {
     AuthStateRow {
         state_hash: r.get(0),
         mailbox_id: r.get(1),
-        user: r.get(2),
+        user: text(r, 2),
         flow: r.get(3),
         sealed: r.get(4),
         created_at: r.get(5),
@@ -98,7 +99,7 @@ impl TokenStore for PgStore {
                 &[
                     &row.state_hash,
                     &row.mailbox_id,
-                    &row.user,
+                    &enc(&row.user),
                     &row.flow,
                     &row.sealed,
                     &row.created_at,
