@@ -10,7 +10,9 @@
 //!   bench_events [--pg-url URL] [--events 10000] [--consumers 4]
 //!
 //! The URL defaults to `O365_TEST_PG_URL` (scripts/pg_cluster.sh run); each run uses a fresh
-//! schema. Prints a human summary and one JSON line (`BENCH {...}`).
+//! schema. Prints a human summary and one JSON line (`BENCH {...}`). `BENCH_POLL_MS=3600000`
+//! sets every client's `events.poll_ms` (default 200): with the poll out of the way, the
+//! latencies show what LISTEN/NOTIFY alone delivers.
 
 #[path = "bench_common/mod.rs"]
 mod common;
@@ -43,9 +45,18 @@ fn client_on(url: &str, host: &str) -> *mut o365_client {
         "store": url,
         "host_id": host,
         "encryption_key": KEY,
+        "events": {"poll_ms": poll_ms()},
         "sync": {"scheduler": false},
         "debug": {"test_hooks": true},
     }))
+}
+
+/// `events.poll_ms` of every client: `BENCH_POLL_MS`, else the library's default.
+fn poll_ms() -> u64 {
+    std::env::var("BENCH_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
 }
 
 fn main() {
