@@ -65,45 +65,6 @@ fn page(lib: &Lib, req: Value) -> Value {
     lib.ok(o365_link_page, req)
 }
 
-/// Reads a whole stream answer in pieces of `cap` bytes.
-fn read_all(lib: &Lib, stream: &Value, cap: usize) -> Vec<u8> {
-    let id = CString::new(stream["id"].as_str().unwrap()).unwrap();
-    let len = stream["length"].as_u64().unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; cap];
-    loop {
-        let (st, n, err) = read(lib, &id, out.len() as u64, &mut buf);
-        assert_eq!(st, O365_OK, "{err}");
-        if n == 0 {
-            break;
-        }
-        assert!(n <= cap);
-        out.extend_from_slice(&buf[..n]);
-    }
-    assert_eq!(out.len() as u64, len);
-    out
-}
-
-fn read(lib: &Lib, id: &CString, pos: u64, buf: &mut [u8]) -> (o365_status, usize, Value) {
-    let mut n = 0usize;
-    let mut out: *mut c_char = std::ptr::null_mut();
-    let st = unsafe {
-        o365_link_read(
-            lib.handle,
-            id.as_ptr(),
-            pos,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut n,
-            &mut out,
-        )
-    };
-    if st == O365_OK {
-        assert!(out.is_null(), "nothing to free on success");
-    }
-    (st, n, take(out))
-}
-
 fn downloads(lib: &Lib) -> Vec<Value> {
     lib.drain_events(300)
         .into_iter()
@@ -189,15 +150,15 @@ fn page_shows_the_mail_and_streams_files_with_ranges() {
     assert_eq!(whole["headers"]["Accept-Ranges"], "bytes");
     let id = CString::new(whole["stream"]["id"].as_str().unwrap()).unwrap();
     let mut buf = vec![0u8; 4096];
-    assert_eq!(read(&lib, &id, 0, &mut buf).1, 4096);
+    assert_eq!(lib.link_read(&id, 0, &mut buf).1, 4096);
     assert!(downloads(&lib).is_empty(), "no event per chunk");
-    assert_eq!(read_all(&lib, &whole["stream"], 4096), big);
+    assert_eq!(lib.read_stream(&whole["stream"], 4096), big);
     let ev = downloads(&lib);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["file"], "plan.bin");
     assert_eq!(ev[0]["client_address"], "203.0.113.9");
     // the same last read again: no second event
-    let (st, n, _) = read(&lib, &id, 200_000 - 10, &mut buf);
+    let (st, n, _) = lib.link_read(&id, 200_000 - 10, &mut buf);
     assert_eq!((st, n), (O365_OK, 10));
     assert!(downloads(&lib).is_empty());
 
@@ -209,14 +170,14 @@ fn page_shows_the_mail_and_streams_files_with_ranges() {
     assert_eq!(part["status"], 206);
     assert_eq!(part["headers"]["Content-Range"], "bytes 65530-65545/200000");
     assert_eq!(part["headers"]["Content-Length"], "16");
-    assert_eq!(read_all(&lib, &part["stream"], 7), &big[65530..65546]);
+    assert_eq!(lib.read_stream(&part["stream"], 7), &big[65530..65546]);
     assert!(downloads(&lib).is_empty());
     let tail = page(
         &lib,
         json!({"method": "GET", "token": token, "query": {"f": "1"}, "range": "bytes=150000-"}),
     );
     assert_eq!(tail["status"], 206);
-    assert_eq!(read_all(&lib, &tail["stream"], 1 << 20), &big[150000..]);
+    assert_eq!(lib.read_stream(&tail["stream"], 1 << 20), &big[150000..]);
     let ev = downloads(&lib);
     assert_eq!((ev.len(), &ev[0]["resumed"]), (1, &json!(true)));
     let bad = page(
@@ -242,7 +203,7 @@ fn page_shows_the_mail_and_streams_files_with_ranges() {
             .replacen(".0.", ".1.", 1),
     )
     .unwrap();
-    let (st, _, e) = read(&lib, &forged, 0, &mut buf);
+    let (st, _, e) = lib.link_read(&forged, 0, &mut buf);
     assert_eq!(
         (st, e["error"].as_str()),
         (O365_INVALID_ARGUMENT, Some("stream_invalid"))
@@ -380,7 +341,7 @@ fn agreement_needs_a_genuine_accept_step() {
         json!({"method": "GET", "token": token, "query": {"f": "0", "a": receipt}}),
     );
     assert_eq!(file["status"], 200);
-    assert_eq!(read_all(&lib, &file["stream"], 3), b"Vertrag");
+    assert_eq!(lib.read_stream(&file["stream"], 3), b"Vertrag");
     // a forged receipt does not unlock
     let forged = page(
         &lib,
@@ -510,7 +471,7 @@ fn files_kept_before_sealing_are_converted() {
         json!({"method": "GET", "token": token, "query": {"f": "0"}}),
     );
     assert_eq!(f["status"], 200, "{f}");
-    assert_eq!(read_all(&lib, &f["stream"], 5), b"legacy plaintext");
+    assert_eq!(lib.read_stream(&f["stream"], 5), b"legacy plaintext");
     assert!(!link_dir.join("0").exists(), "plaintext removed");
     let names: Vec<_> = std::fs::read_dir(&link_dir)
         .unwrap()

@@ -13,7 +13,6 @@ use o365_sim::faults::FaultSpec;
 use o365_sim::RunningSim;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::ffi::{c_char, CString};
 use std::path::Path;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -124,35 +123,6 @@ fn sha_hex(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
 }
 
-/// Reads a whole stream answer of `o365_link_page` through `o365_link_read`, `cap` bytes a call.
-fn read_stream(lib: &Lib, stream: &Value, cap: usize) -> Vec<u8> {
-    let id = CString::new(stream["id"].as_str().unwrap()).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; cap];
-    loop {
-        let mut n = 0usize;
-        let mut err: *mut c_char = std::ptr::null_mut();
-        let st = unsafe {
-            o365_link_read(
-                lib.handle,
-                id.as_ptr(),
-                out.len() as u64,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut n,
-                &mut err,
-            )
-        };
-        assert_eq!(st, O365_OK, "{}", take(err));
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    assert_eq!(out.len() as u64, stream["length"].as_u64().unwrap());
-    out
-}
-
 #[test]
 fn a_link_sent_on_one_host_is_served_by_another_from_the_database() {
     let Some(pg) = Schema::new() else { return };
@@ -231,7 +201,7 @@ fn a_link_sent_on_one_host_is_served_by_another_from_the_database() {
     assert_eq!(whole["status"], 200, "{whole}");
     assert_eq!(whole["headers"]["Content-Length"], "300000");
     assert_eq!(
-        read_stream(&b, &whole["stream"], 10_000),
+        b.read_stream(&whole["stream"], 10_000),
         big,
         "identical bytes"
     );
@@ -242,7 +212,7 @@ fn a_link_sent_on_one_host_is_served_by_another_from_the_database() {
     );
     assert_eq!(part["status"], 206, "{part}");
     assert_eq!(
-        read_stream(&b, &part["stream"], 70_000),
+        b.read_stream(&part["stream"], 70_000),
         &big[65_530..=200_000],
         "a range across chunk edges"
     );
@@ -250,7 +220,7 @@ fn a_link_sent_on_one_host_is_served_by_another_from_the_database() {
         o365_link_page,
         json!({"method": "GET", "token": token, "query": {"f": "0"}}),
     );
-    assert_eq!(read_stream(&b, &first["stream"], 7), small);
+    assert_eq!(b.read_stream(&first["stream"], 7), small);
     // Copied out through the older call too.
     let out = dir_b.path().join("plan.copy");
     b.ok(
@@ -449,7 +419,7 @@ fn maintenance_removes_blobs_a_dead_host_left_behind() {
         o365_link_page,
         json!({"method": "GET", "token": token, "query": {"f": "0"}}),
     );
-    assert_eq!(read_stream(&later, &file["stream"], 65_536), data);
+    assert_eq!(later.read_stream(&file["stream"], 65_536), data);
 }
 
 #[test]
@@ -495,7 +465,7 @@ fn a_configured_shared_folder_keeps_the_files_instead() {
         o365_link_page,
         json!({"method": "GET", "token": token, "query": {"f": "0"}}),
     );
-    assert_eq!(read_stream(&b, &file["stream"], 65_536), data);
+    assert_eq!(b.read_stream(&file["stream"], 65_536), data);
     let p = b.ok(o365_outbox_process, json!({"wait_ms": 20_000}));
     assert_eq!(p["sent"], 1, "{p}");
     assert!(!spool.join(&send_id).exists(), "spool removed once sent");

@@ -38,6 +38,49 @@ pub fn take(out: *mut c_char) -> Value {
 }
 
 impl Lib {
+    /// One `o365_link_read` of a stream at `pos` into `buf`: (status, bytes read, error).
+    /// Nothing is left to free on success.
+    #[allow(dead_code)]
+    pub fn link_read(&self, id: &CString, pos: u64, buf: &mut [u8]) -> (o365_status, usize, Value) {
+        let mut n = 0usize;
+        let mut out: *mut c_char = std::ptr::null_mut();
+        let st = unsafe {
+            o365_link_read(
+                self.handle,
+                id.as_ptr(),
+                pos,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut n,
+                &mut out,
+            )
+        };
+        if st == O365_OK {
+            assert!(out.is_null(), "nothing to free on success");
+        }
+        (st, n, take(out))
+    }
+
+    /// Reads a whole stream answer of `o365_link_page` in pieces of `cap` bytes; checks each
+    /// piece fits and the total is the stream's `length`.
+    #[allow(dead_code)]
+    pub fn read_stream(&self, stream: &Value, cap: usize) -> Vec<u8> {
+        let id = CString::new(stream["id"].as_str().unwrap()).unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; cap];
+        loop {
+            let (st, n, err) = self.link_read(&id, out.len() as u64, &mut buf);
+            assert_eq!(st, O365_OK, "{err}");
+            if n == 0 {
+                break;
+            }
+            assert!(n <= cap);
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out.len() as u64, stream["length"].as_u64().unwrap());
+        out
+    }
+
     pub fn open(config: Value) -> Lib {
         let store = PathBuf::from(config["store"].as_str().unwrap());
         let c = CString::new(config.to_string()).unwrap();

@@ -16,11 +16,11 @@
 //!   `o365_link_read` in 16 KiB pieces; answers `{page, size, sha256}`.
 //! - `exit`.
 
-use crate::common::{take, Lib};
+use crate::common::Lib;
 use o365::ffi::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::ffi::{c_char, CString};
+use std::ffi::CString;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -89,20 +89,7 @@ fn link_file(lib: &Lib, req: Value) -> Value {
     let mut hash = Sha256::new();
     let mut size = 0u64;
     loop {
-        let mut n = 0usize;
-        let mut err: *mut c_char = std::ptr::null_mut();
-        let st = unsafe {
-            o365_link_read(
-                lib.handle,
-                id.as_ptr(),
-                size,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut n,
-                &mut err,
-            )
-        };
-        let err = take(err);
+        let (st, n, err) = lib.link_read(&id, size, &mut buf);
         if st != O365_OK {
             return json!({"st": st, "page": page, "read_error": err, "size": size});
         }
