@@ -154,6 +154,12 @@ impl Fixture {
     /// their expiries move back instead). The hosts opened after this get the same offset.
     fn advance(&self, ms: i64) {
         sim_admin(&self.sim, "/clock/advance", json!({"seconds": ms / 1000}));
+        let aged = self.age_leases("sched:%", ms);
+        assert_eq!(aged, self.n(), "one round lease per mailbox");
+    }
+
+    /// Moves the expiries of the leases named like `pattern` back by `ms`; returns how many.
+    fn age_leases(&self, pattern: &str, ms: i64) -> u64 {
         let (base, query) = self.url.split_once('?').unwrap();
         let schema = query
             .split('&')
@@ -168,16 +174,11 @@ impl Fixture {
             driver = format!("{driver}?{}", kept.join("&"));
         }
         let mut c = postgres::Client::connect(&driver, postgres::NoTls).unwrap();
-        let aged = c
-            .execute(
-                &format!(
-                    "UPDATE {schema}.leases SET expires_at = expires_at - $1 \
-                     WHERE name LIKE 'sched:%'"
-                ),
-                &[&ms],
-            )
-            .unwrap();
-        assert_eq!(aged, self.n(), "one round lease per mailbox");
+        c.execute(
+            &format!("UPDATE {schema}.leases SET expires_at = expires_at - $1 WHERE name LIKE $2"),
+            &[&ms, &pattern],
+        )
+        .unwrap()
     }
 }
 
@@ -332,5 +333,40 @@ fn a_host_with_the_scheduler_off_never_syncs_in_the_background() {
     assert!(
         last_success(&off, &id).is_none(),
         "nobody synced the scheduler-off host's mailbox"
+    );
+}
+
+/// The scheduler's hourly maintenance runs once per hour across the hosts on one store:
+/// of three hosts asking at once, one runs it; within the hour nobody again; an hour later
+/// (the lease aged by an hour in the database) one again.
+#[test]
+fn hourly_maintenance_runs_once_per_hour_across_hosts() {
+    let Some(f) = Fixture::new("maint") else {
+        return;
+    };
+    let hosts = f.hosts(3, 0);
+    let all = |hosts: &[o365::Client]| -> Vec<bool> {
+        f.rt.block_on(async {
+            let runs = hosts.iter().map(|h| h.scheduled_maintenance());
+            futures_util::future::join_all(runs)
+                .await
+                .into_iter()
+                .map(|r| r.expect("maintenance").is_some())
+                .collect()
+        })
+    };
+    let ran = all(&hosts);
+    assert_eq!(
+        ran.iter().filter(|r| **r).count(),
+        1,
+        "one host runs the maintenance: {ran:?}"
+    );
+    assert_eq!(all(&hosts), vec![false; 3], "nobody again within the hour");
+    assert_eq!(f.age_leases("maintenance:%", 3_600_000), 1, "one lease");
+    let ran = all(&hosts);
+    assert_eq!(
+        ran.iter().filter(|r| **r).count(),
+        1,
+        "one host an hour later: {ran:?}"
     );
 }

@@ -49,14 +49,41 @@ async fn scheduler_loop(weak: WeakClient, interval: Duration) {
         // Hourly: keep idle mailboxes signed in, trim acked events, purge expired links.
         if !matches!(last_maintenance, Some(t) if t.elapsed() < MAINTENANCE_EVERY) {
             last_maintenance = Some(tokio::time::Instant::now());
-            if let Err(e) = c.maintenance(Default::default()).await {
+            if let Err(e) = c.scheduled_maintenance().await {
                 tracing::warn!("scheduler: maintenance failed: {e}");
             }
         }
     }
 }
 
+/// The lease of the scheduler's hourly maintenance: held for nine tenths of
+/// [`MAINTENANCE_EVERY`] by the process that ran it, so every other scheduler on the store
+/// skips it until then (it marks work done, and is never taken over).
+const MAINTENANCE_LEASE: &str = "maintenance:hourly";
+
 impl Client {
+    /// The scheduler's hourly maintenance: runs [`Client::maintenance`] unless another
+    /// process on the store ran it within the hour. `None` when it was skipped.
+    pub async fn scheduled_maintenance(
+        &self,
+    ) -> crate::error::Result<Option<super::maintenance::MaintenanceResult>> {
+        let ttl = i64::try_from(MAINTENANCE_EVERY.as_millis() * 9 / 10).unwrap_or(i64::MAX);
+        let owner = crate::core::lease::owner(
+            self.core(),
+            &format!("maintenance.{:08x}", rand::random::<u32>()),
+        );
+        let now = self.now_ms();
+        let taken = self
+            .core()
+            .blocking(move |c| c.store().try_lease(MAINTENANCE_LEASE, &owner, now, ttl))
+            .await?;
+        if !taken {
+            tracing::debug!("scheduler: maintenance ran on another host this hour");
+            return Ok(None);
+        }
+        self.maintenance(Default::default()).await.map(Some)
+    }
+
     /// One scheduler round now, as the background scheduler runs it every `sync.interval_ms`
     /// (the benchmark drives it directly).
     pub async fn scheduler_round(&self, over: Duration) {

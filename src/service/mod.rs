@@ -26,7 +26,7 @@ pub use events::{Event, NextEventFilter, EVENT_TYPES};
 pub use link_page::{LinkPage, PageAnswer, StreamAnswer};
 pub use links::{LinkAccept, LinkDownload, LinkOpen, LinksPurge};
 pub use mailboxes::{GetMailbox, ImportMailbox, ListMailboxes, RemoveMailbox, UpdateMailbox};
-pub use maintenance::Maintenance;
+pub use maintenance::{Maintenance, MaintenanceResult};
 pub use observe::{MetricsResult, TakeLogs, TakenLogs};
 pub use send::{OutboxProcess, SendMail, SendStatus};
 pub use setup::CheckSetup;
