@@ -103,6 +103,56 @@ pub struct BatchRequest {
     pub requests: Vec<BatchRequestItem>,
 }
 
+/// `microsoft.graph.fileAttachment`, put on a draft in one request (small files).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileAttachment {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: &'static str,
+    pub name: String,
+    pub content_type: String,
+    /// The file, base64.
+    pub content_bytes: String,
+    /// `true` with a `content_id` (an inline image the body refers to by `cid:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_inline: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+impl FileAttachment {
+    pub const ODATA_TYPE: &'static str = "#microsoft.graph.fileAttachment";
+}
+
+/// `microsoft.graph.attachmentItem`: the file an upload session is opened for.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentItem {
+    /// `file`.
+    pub attachment_type: &'static str,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_inline: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+/// The body of `POST .../attachments/createUploadSession`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CreateUploadSession {
+    #[serde(rename = "AttachmentItem")]
+    pub attachment_item: AttachmentItem,
+}
+
+/// The answer of `createUploadSession` (`microsoft.graph.uploadSession`), as far as it is used.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSession {
+    pub upload_url: Option<String>,
+}
+
 /// A body as the request carries it (requests are kept as JSON so they can be replayed).
 pub fn to_body<T: Serialize>(body: &T) -> Result<Value> {
     Ok(serde_json::to_value(body)?)
@@ -155,6 +205,40 @@ mod tests {
                 "importance": "high",
                 "internetMessageHeaders": [{"name": "X-Crm", "value": "1"}],
             })
+        );
+    }
+
+    #[test]
+    fn attachments_name_inline_parts_only_when_inline() {
+        let item = AttachmentItem {
+            attachment_type: "file",
+            name: "a.pdf".into(),
+            size: 5_000_000,
+            content_type: "application/pdf".into(),
+            is_inline: None,
+            content_id: None,
+        };
+        assert_eq!(
+            to_body(&CreateUploadSession {
+                attachment_item: item
+            })
+            .unwrap(),
+            json!({"AttachmentItem": {"attachmentType": "file", "name": "a.pdf",
+                   "size": 5_000_000, "contentType": "application/pdf"}})
+        );
+        let inline = FileAttachment {
+            odata_type: FileAttachment::ODATA_TYPE,
+            name: "logo.png".into(),
+            content_type: "image/png".into(),
+            content_bytes: "AAE=".into(),
+            is_inline: Some(true),
+            content_id: Some("logo".into()),
+        };
+        assert_eq!(
+            to_body(&inline).unwrap(),
+            json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "logo.png",
+                   "contentType": "image/png", "contentBytes": "AAE=", "isInline": true,
+                   "contentId": "logo"})
         );
     }
 

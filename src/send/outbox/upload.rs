@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::core::spool;
+use crate::graph::wire;
 
 /// Graph refuses request bodies above about 4 MB (413); decimal megabytes, to be safe.
 pub(super) const MAX_INLINE_REQUEST_BYTES: u64 = 4_000_000;
@@ -32,44 +33,40 @@ pub(super) async fn attach(
     let path = format!("/messages/{}/attachments", enc(draft));
     if a.size < s.upload_session_from_bytes && inline_request_fits(a) {
         let data = spool::read_all(c, &a.path, a.blob.as_deref(), a.size).await?;
-        let mut body = json!({
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": a.name,
-            "contentType": a.content_type,
-            "contentBytes": base64::engine::general_purpose::STANDARD.encode(&data),
-        });
-        if let Some(cid) = &a.content_id {
-            body["isInline"] = json!(true);
-            body["contentId"] = json!(cid);
-        }
+        let body = wire::to_body(&wire::FileAttachment {
+            odata_type: wire::FileAttachment::ODATA_TYPE,
+            name: a.name.clone(),
+            content_type: a.content_type.clone(),
+            content_bytes: base64::engine::general_purpose::STANDARD.encode(&data),
+            is_inline: a.content_id.as_ref().map(|_| true),
+            content_id: a.content_id.clone(),
+        })?;
         g.post_json(&path, body, Priority::Interactive, Replay::NotAfterSend)
             .await?;
         return Ok(());
     }
-    let mut item = json!({
-        "attachmentType": "file",
-        "name": a.name,
-        "size": a.size,
-        "contentType": a.content_type,
-    });
-    if let Some(cid) = &a.content_id {
-        item["isInline"] = json!(true);
-        item["contentId"] = json!(cid);
-    }
-    let session: Value = g
+    let item = wire::AttachmentItem {
+        attachment_type: "file",
+        name: a.name.clone(),
+        size: a.size,
+        content_type: a.content_type.clone(),
+        is_inline: a.content_id.as_ref().map(|_| true),
+        content_id: a.content_id.clone(),
+    };
+    let session: wire::UploadSession = g
         .post_json(
             &format!("{path}/createUploadSession"),
-            json!({ "AttachmentItem": item }),
+            wire::to_body(&wire::CreateUploadSession {
+                attachment_item: item,
+            })?,
             Priority::Interactive,
             Replay::NotAfterSend,
         )
         .await?
         .json()?;
     let upload_url = session
-        .get("uploadUrl")
-        .and_then(Value::as_str)
-        .ok_or_else(|| unexpected("the upload session has no uploadUrl"))?
-        .to_owned();
+        .upload_url
+        .ok_or_else(|| unexpected("the upload session has no uploadUrl"))?;
     let mut f = spool::SpoolReader::open(c, &a.path, a.blob.as_deref()).await?;
     let mut start = 0u64;
     let chunk = s.chunk_bytes as u64;
