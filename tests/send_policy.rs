@@ -580,3 +580,43 @@ fn pacing_is_needed_the_sim_refuses_a_burst() {
         "without pacing the sim throttles"
     );
 }
+
+/// Images the HTML body refers to by `cid:` go out inline with their content id, small ones
+/// in the draft request and large ones through an upload session; other files stay plain
+/// attachments.
+#[test]
+fn inline_images_keep_their_content_id_both_ways_of_upload() {
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, id) = signed_in(&sim, dir.path(), ANNA, ANNA, json!({}));
+    let small = vec![7u8; 2_000];
+    let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let ok = lib.ok(
+        o365_send,
+        json!({"mailbox": id, "user": "u1",
+               "message": {"to": ["kunde@kunden.example"], "subject": "Grundriss",
+                           "body_html": "<p><img src=\"cid:logo\"><img src=\"cid:plan\"></p>",
+                           "attachments": [
+                               {"name": "logo.png", "base64": b64(&small), "content_id": "logo"},
+                               {"name": "plan.png", "base64": b64(&big), "content_id": "plan"},
+                               {"name": "agb.txt", "base64": b64(b"AGB")}]}}),
+    );
+    assert_eq!(ok["state"], "sent", "{ok}");
+    let out = outbound(&sim);
+    assert_eq!(out.len(), 1);
+    let got: Vec<(String, bool, Option<String>, usize)> = out[0]
+        .attachments
+        .iter()
+        .map(|a| (a.name.clone(), a.is_inline, a.content_id.clone(), a.size))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("logo.png".into(), true, Some("logo".into()), small.len()),
+            ("plan.png".into(), true, Some("plan".into()), big.len()),
+            ("agb.txt".into(), false, None, 3),
+        ]
+    );
+}
