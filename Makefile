@@ -63,7 +63,8 @@ C_SIM_TESTS   := $(filter-out $(BUILD)/tests/c/test_abi $(BUILD)/tests/c/test_pg
 C_PG_TEST     := $(BUILD)/tests/c/test_pg
 # C++ tests: test_client (no network) plus the ones that drive the o365-sim binary
 CPP_TESTS     := $(patsubst bindings/cpp/tests/%.cpp,$(BUILD)/tests/cpp/%,$(wildcard bindings/cpp/tests/test_*.cpp))
-CPP_SIM_TESTS := $(filter-out $(BUILD)/tests/cpp/test_client,$(CPP_TESTS))
+CPP_SIM_TESTS := $(filter-out $(BUILD)/tests/cpp/test_client $(BUILD)/tests/cpp/test_pg,$(CPP_TESTS))
+CPP_PG_TEST   := $(BUILD)/tests/cpp/test_pg
 CPP_EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
 # valgrind for the sim-driven C and C++ tests too (slower: set VALGRIND_SIM= to run them natively)
 VALGRIND_SIM ?= $(VALGRIND)
@@ -119,6 +120,7 @@ test-steps:
 	@$(STEP) c-test_pg scripts/pg_cluster.sh run $(VALGRIND) $(C_PG_TEST)
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
+	@$(STEP) cpp-test_pg scripts/pg_cluster.sh run $(VALGRIND) $(CPP_PG_TEST)
 	@$(STEP) phpunit scripts/pg_cluster.sh run $(PHPUNIT_CMD)
 	@$(STEP) browser python3 tests/browser/test_link_page.py
 	@$(STEP) install scripts/test_install.sh
@@ -157,6 +159,7 @@ test-c: $(C_TESTS) sim
 test-cpp: $(CPP_TESTS) sim
 	@$(STEP) cpp-test_client $(VALGRIND) $(BUILD)/tests/cpp/test_client
 	@$(foreach t,$(CPP_SIM_TESTS),$(STEP) cpp-$(notdir $(t)) $(VALGRIND_SIM) $(t) &&) true
+	@$(STEP) cpp-test_pg scripts/pg_cluster.sh run $(VALGRIND) $(CPP_PG_TEST)
 
 test-php: lib sim
 	@$(STEP) phpunit scripts/pg_cluster.sh run $(PHPUNIT_CMD)
