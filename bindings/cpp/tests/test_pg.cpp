@@ -5,43 +5,28 @@
 //
 // Needs a PostgreSQL server in O365_TEST_PG_URL: `make test-cpp` runs it inside
 // scripts/pg_cluster.sh run (a throwaway cluster); O365_TEST_PG_SKIP=1 skips it.
-// Built with -std=c++17 -Wall -Wextra -Werror and run under valgrind.
-// Last line: "N passed, N failed".
-#include "o365.hpp"
+// Built with -std=c++17 -Wall -Wextra -Werror and run under valgrind (the check counter and
+// JSON lookup of sim_support.hpp; no sim). Last line: "N passed, N failed".
+#include "sim_support.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
-#include <vector>
 
 namespace {
 
-std::atomic<int> g_passed{0}, g_failed{0};
-
-void check(bool ok, const std::string& what, int line) {
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-        std::cout << "  FAIL test_pg.cpp:" << line << ": " << what << std::endl;
-    }
-}
-#define CHECK(cond, what) check((cond), (what), __LINE__)
+using simtest::contains;
+using simtest::member;
 
 const char* const KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 constexpr int EVENTS = 30;
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // The test server's URL with a schema of this run's own.
 std::string store_url(const std::string& base) {
@@ -54,19 +39,6 @@ std::string config(const std::string& store, const std::string& host) {
     return "{\"store\": \"" + store + "\", \"encryption_key\": \"" + KEY + "\", \"host_id\": \"" + host +
            "\", \"sync\": {\"scheduler\": false}, \"events\": {\"lease_ms\": 60000}, "
            "\"debug\": {\"test_hooks\": true}}";
-}
-
-// The value of a top-level string member, without a JSON library.
-std::string member(const std::string& doc, const std::string& key) {
-    std::string needle = "\"" + key + "\":\"";
-    auto at = doc.find(needle);
-    if (at == std::string::npos) {
-        needle = "\"" + key + "\": \"";
-        at = doc.find(needle);
-        if (at == std::string::npos) return "";
-    }
-    auto start = at + needle.size();
-    return doc.substr(start, doc.find('"', start) - start);
 }
 
 void test_two_hosts_share_one_state(const std::string& url) {
@@ -177,6 +149,5 @@ int main() {
     } catch (const o365::Error& e) {
         CHECK(false, std::string("unexpected error: ") + e.document());
     }
-    std::cout << g_passed << " passed, " << g_failed << " failed" << std::endl;
-    return g_failed == 0 ? 0 : 1;
+    return simtest::summary();
 }
