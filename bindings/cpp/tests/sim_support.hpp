@@ -20,6 +20,10 @@ namespace simtest {
 
 inline int g_passed = 0, g_failed = 0;
 
+// Users of the sim's demo seed.
+inline const std::string kAnna = "anna.schmidt@contoso.example";
+inline const std::string kBen = "ben.mueller@contoso.example";
+
 inline void check(bool ok, const std::string& what, const char* file, int line) {
     if (ok) {
         ++g_passed;

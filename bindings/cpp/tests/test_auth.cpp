@@ -5,13 +5,14 @@
 #include "sim_support.hpp"
 
 using simtest::contains;
+using simtest::kAnna;
+using simtest::kBen;
+
 using simtest::member;
 using simtest::raw_member;
 
 namespace {
 
-const std::string kAnna = "anna.schmidt@contoso.example";
-const std::string kBen = "ben.mueller@contoso.example";
 
 std::string req(const std::string& mailbox, const std::string& user) {
     return "{\"mailbox\": \"" + mailbox + "\", \"user\": \"" + user + "\"}";

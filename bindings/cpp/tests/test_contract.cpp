@@ -15,12 +15,13 @@
 
 using nlohmann::json;
 using simtest::Sim;
+using simtest::kAnna;
+using simtest::kBen;
+
 using simtest::TempDir;
 
 namespace {
 
-const std::string kAnna = "anna.schmidt@contoso.example";
-const std::string kBen = "ben.mueller@contoso.example";
 
 std::string schema_file() {
     if (const char* s = std::getenv("O365_SCHEMA")) return s;
