@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
     (6, V6_LINKS_SEALED_FILES),
     (7, V7_BLOBS),
+    (8, V8_GENERATIONS_FROM_VERSIONS),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -368,4 +369,18 @@ CREATE TABLE blob_chunks (
     data     BLOB NOT NULL,
     PRIMARY KEY (blob_id, idx)
 );
+"#;
+
+/// A full round's generation is taken from the mailbox's change counter (always above every
+/// generation handed out before, as each was a counter value or below one) instead of
+/// `MAX(seen_gen)` over the mailbox's messages, a scan of the whole mailbox at the start of
+/// every folder's full round. Once, the counters are lifted above the generations stored so far.
+const V8_GENERATIONS_FROM_VERSIONS: &str = r#"
+INSERT OR IGNORE INTO cache_versions (mailbox_id, version)
+    SELECT mailbox_id, 0 FROM messages GROUP BY mailbox_id;
+UPDATE cache_versions SET version = MAX(version,
+    (SELECT COALESCE(MAX(seen_gen), 0) + 1 FROM messages m
+      WHERE m.mailbox_id = cache_versions.mailbox_id),
+    (SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state s
+      WHERE s.mailbox_id = cache_versions.mailbox_id));
 "#;

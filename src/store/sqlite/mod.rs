@@ -22,10 +22,18 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open per store.
 const MAX_IDLE: usize = 8;
+/// Page cache of the write connection, in KiB (SQLite's default is 2 MiB per connection).
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
 pub struct SqliteStore {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The connection every write of this process goes through. One writer at a time is
+    /// all SQLite allows anyway; keeping it to one connection means in-process writers queue
+    /// on this mutex instead of sleeping in SQLite's busy handler, and its page cache stays
+    /// valid from one write to the next (a connection drops its whole cache when it sees
+    /// that another connection wrote in between).
+    writer: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -58,6 +66,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
         };
         let mut conn = store.connect()?;
         migrate(&mut conn)?;
@@ -128,12 +137,24 @@ impl SqliteStore {
     /// Also through the bridge off the async worker threads.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         crate::runtime::off_worker(|| {
-            let mut c = self.take()?;
-            let conn = c.conn.as_mut().expect("pooled connection");
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
+            let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                let c = self.connect()?;
+                c.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+                *slot = Some(c);
+            }
+            let conn = slot.as_mut().expect("writer connection");
+            let out = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            if !conn.is_autocommit() {
+                // A commit that failed half-way: start the next write on a fresh connection.
+                *slot = None;
+            }
+            out
         })
     }
 }
@@ -240,6 +261,39 @@ mod tests {
             "folders resync fully"
         );
         assert_eq!(activities, 1, "activity decisions stay");
+    }
+
+    #[test]
+    fn generations_stay_above_those_stored_before_migration_8() {
+        // A schema-7 store whose change counter is below the generations its rows carry.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        {
+            let mut c = Connection::open(&p).unwrap();
+            let tx = c.transaction().unwrap();
+            for (v, sql) in &migrations::MIGRATIONS[..7] {
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", v).unwrap();
+            }
+            tx.execute_batch(
+                "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
+                   VALUES ('m1', 'a@b.example', 'user', 'u1', 1, 1), \
+                          ('m2', 'c@b.example', 'user', 'u1', 1, 1); \
+                 INSERT INTO messages (mailbox_id, id, folder_id, seen_gen, updated_at, id_key) \
+                   VALUES ('m1', 'x', 'f', 41, 1, 1), ('m2', 'y', 'f', 7, 1, 2); \
+                 INSERT INTO sync_state (mailbox_id, scope, round_gen) VALUES ('m2', 'f', 9); \
+                 INSERT INTO cache_versions (mailbox_id, version) VALUES ('m1', 3);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        use crate::store::cache::SyncStateStore;
+        assert!(s.begin_full_round("m1", "g").unwrap().round_gen > 41);
+        assert!(s.begin_full_round("m2", "g").unwrap().round_gen > 9);
+        // And the next round of a mailbox is above the one before.
+        let a = s.begin_full_round("m1", "f").unwrap().round_gen;
+        assert!(s.begin_full_round("m1", "g").unwrap().round_gen > a);
     }
 
     #[test]

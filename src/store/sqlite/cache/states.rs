@@ -22,22 +22,20 @@ impl SyncStateStore for SqliteStore {
             bump_version(tx, mailbox_id)?;
             ensure_state(tx, mailbox_id, scope)?;
             // Generations grow across the whole mailbox, so every row written before this
-            // round (whichever folder it came from) is older than the round.
+            // round (whichever folder it came from) is older than the round. The change
+            // counter, just bumped, is above every generation handed out so far (migration 8).
             let next: i64 = tx
                 .prepare_cached(
-                    "SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state WHERE mailbox_id = ?1",
-                )?
-                .query_row([mailbox_id], |r| r.get(0))?;
-            let max_seen: i64 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(seen_gen), 0) + 1 FROM messages WHERE mailbox_id = ?1",
+                    "SELECT MAX((SELECT version FROM cache_versions WHERE mailbox_id = ?1), \
+                     (SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state \
+                      WHERE mailbox_id = ?1))",
                 )?
                 .query_row([mailbox_id], |r| r.get(0))?;
             tx.prepare_cached(
                 "UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_gen = ?3, \
                  round_full = 1, round_items = 0 WHERE mailbox_id = ?1 AND scope = ?2",
             )?
-            .execute(params![mailbox_id, scope, next.max(max_seen)])?;
+            .execute(params![mailbox_id, scope, next])?;
             Ok(read_state(tx, mailbox_id, scope)?.unwrap_or_default())
         })
     }
