@@ -521,6 +521,17 @@ fn warm_list_folders(
 }
 
 /// Many signed-in, already synced, idle mailboxes: one scheduler round, all at once.
+/// With `BENCH_PERF_CTL=FIFO` (`perf record --control=fifo:FIFO -D -1 ...`), the profile
+/// covers only the measured part.
+fn perf_control(cmd: &str) {
+    if let Some(path) = std::env::var_os("BENCH_PERF_CTL") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
+            let _ = writeln!(f, "{cmd}");
+        }
+    }
+}
+
 fn idle_round(args: &Args) {
     let n = args.idle_mailboxes;
     let sim = start_sim(&args.sim_bin, 0);
@@ -560,7 +571,9 @@ fn idle_round(args: &Args) {
     let lib = o365::Client::from_json(&next.to_string()).expect("client");
     let cpu0 = own_cpu_ms();
     let t = Instant::now();
+    perf_control("enable");
     rt.block_on(lib.scheduler_round(Duration::ZERO));
+    perf_control("disable");
     let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
     let lib_cpu = own_cpu_ms() - cpu0;
     let counters = sim.admin.req(reqwest::Method::GET, "/counters", None);

@@ -10,7 +10,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5_OUTBOX_SUBMISSION_AND_SENT_FROM),
     (6, V6_LINKS_SEALED_FILES),
     (7, V7_BLOBS),
-    (8, V8_GENERATIONS_FROM_VERSIONS),
+    (8, V8_NO_SCANS_PER_ROUND),
 ];
 
 /// Foundation schema: mailboxes, users, audit, leases, events, plus the tables the later
@@ -371,11 +371,16 @@ CREATE TABLE blob_chunks (
 );
 "#;
 
-/// A full round's generation is taken from the mailbox's change counter (always above every
-/// generation handed out before, as each was a counter value or below one) instead of
-/// `MAX(seen_gen)` over the mailbox's messages, a scan of the whole mailbox at the start of
-/// every folder's full round. Once, the counters are lifted above the generations stored so far.
-const V8_GENERATIONS_FROM_VERSIONS: &str = r#"
+/// Two table scans per sync round go:
+/// 1. A full round's generation is taken from the mailbox's change counter (always above
+///    every generation handed out before, as each was a counter value or below one) instead
+///    of `MAX(seen_gen)` over the mailbox's messages, a scan of the whole mailbox at the start
+///    of every folder's full round. Once, the counters are lifted above the generations
+///    stored so far.
+/// 2. The activity pass after each round looks up the mailboxes sharing a Microsoft mailbox
+///    by address or `alias_of`; without an index on `alias_of` that read every mailbox row,
+///    once per mailbox and round (a round over n mailboxes cost n^2 row reads).
+const V8_NO_SCANS_PER_ROUND: &str = r#"
 INSERT OR IGNORE INTO cache_versions (mailbox_id, version)
     SELECT mailbox_id, 0 FROM messages GROUP BY mailbox_id;
 UPDATE cache_versions SET version = MAX(version,
@@ -383,4 +388,5 @@ UPDATE cache_versions SET version = MAX(version,
       WHERE m.mailbox_id = cache_versions.mailbox_id),
     (SELECT COALESCE(MAX(round_gen), 0) + 1 FROM sync_state s
       WHERE s.mailbox_id = cache_versions.mailbox_id));
+CREATE INDEX mailboxes_by_alias_of ON mailboxes(alias_of COLLATE NOCASE);
 "#;

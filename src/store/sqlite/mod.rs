@@ -1,9 +1,12 @@
-//! SQLite backend: WAL, a busy timeout, immediate write transactions, a small connection
-//! pool. Safe for many threads and several processes on one machine (the PHP-FPM case).
+//! SQLite backend: WAL, a busy timeout, immediate write transactions on one write
+//! connection per process, a small pool of read connections, WAL checkpoints on a thread of
+//! their own (`checkpoint`). Safe for many threads and several processes on one machine (the
+//! PHP-FPM case).
 
 mod activity;
 mod blobs;
 mod cache;
+mod checkpoint;
 mod events;
 mod links;
 mod mailboxes;
@@ -33,7 +36,15 @@ pub struct SqliteStore {
     /// on this mutex instead of sleeping in SQLite's busy handler, and its page cache stays
     /// valid from one write to the next (a connection drops its whole cache when it sees
     /// that another connection wrote in between).
-    writer: Mutex<Option<Connection>>,
+    writer: Mutex<Option<checkpoint::Writer>>,
+    /// Runs the WAL checkpoints of this process's writes on a thread of its own.
+    checkpointer: std::sync::Arc<checkpoint::Checkpointer>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.stop();
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -67,6 +78,7 @@ impl SqliteStore {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
+            checkpointer: checkpoint::Checkpointer::new(path.to_owned()),
         };
         let mut conn = store.connect()?;
         migrate(&mut conn)?;
@@ -83,32 +95,7 @@ impl SqliteStore {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| {
-            Error::store(format!("cannot open store '{}': {e}", self.path.display()))
-                .with_detail("field", "store")
-        })?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Deleted or overwritten content (e.g. a shredded link key) is zeroed in its page.
-        conn.pragma_update(None, "secure_delete", "FAST")?;
-        // Unicode lower case, for comparisons NOCASE cannot make (non-ASCII addresses).
-        conn.create_scalar_function(
-            "o365_lower",
-            1,
-            rusqlite::functions::FunctionFlags::SQLITE_UTF8
-                | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase())),
-        )?;
-        Ok(conn)
+        open_connection(&self.path)
     }
 
     fn take(&self) -> Result<Pooled<'_>> {
@@ -141,9 +128,9 @@ impl SqliteStore {
             if slot.is_none() {
                 let c = self.connect()?;
                 c.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-                *slot = Some(c);
+                *slot = Some(checkpoint::Writer::new(c, &self.checkpointer));
             }
-            let conn = slot.as_mut().expect("writer connection");
+            let conn = &mut slot.as_mut().expect("writer connection").conn;
             let out = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
@@ -157,6 +144,36 @@ impl SqliteStore {
             out
         })
     }
+}
+
+/// A connection to the store at `path` with the store's settings.
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| {
+        Error::store(format!("cannot open store '{}': {e}", path.display()))
+            .with_detail("field", "store")
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted or overwritten content (e.g. a shredded link key) is zeroed in its page.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
+    // Unicode lower case, for comparisons NOCASE cannot make (non-ASCII addresses).
+    conn.create_scalar_function(
+        "o365_lower",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase())),
+    )?;
+    Ok(conn)
 }
 
 struct Pooled<'a> {
@@ -294,6 +311,37 @@ mod tests {
         // And the next round of a mailbox is above the one before.
         let a = s.begin_full_round("m1", "f").unwrap().round_gen;
         assert!(s.begin_full_round("m1", "g").unwrap().round_gen > a);
+    }
+
+    #[test]
+    fn checkpoints_run_on_their_own_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        // About 1,300 WAL frames in one commit: the hook wakes the checkpoint thread.
+        let chunk = vec![7u8; 5 << 20];
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO blobs (id, owner, created_at) VALUES ('b', 'o', 1)",
+                [],
+            )?;
+            tx.execute(
+                "INSERT INTO blob_chunks (blob_id, idx, data) VALUES ('b', 0, ?1)",
+                [&chunk],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(
+            s.checkpointer
+                .wait_runs(1, std::time::Duration::from_secs(120)),
+            "no checkpoint ran"
+        );
+        // The database file now holds the chunk (the WAL was copied back).
+        assert!(std::fs::metadata(dir.path().join("s.db")).unwrap().len() > 5 << 20);
+        let n: i64 = s
+            .read(|c| Ok(c.query_row("SELECT length(data) FROM blob_chunks", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(n, 5 << 20);
     }
 
     #[test]
