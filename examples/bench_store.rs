@@ -109,7 +109,8 @@ fn main() {
         updated_at: 0,
     };
     store.insert_mailbox(&mailbox).unwrap();
-    let folder_ids: Vec<String> = (0..folders).map(|f| graph_id("AQMkAD", f, 120)).collect();
+    let flen: usize = arg("--folder-id-len", "120").parse().unwrap();
+    let folder_ids: Vec<String> = (0..folders).map(|f| graph_id("AQMkAD", f, flen)).collect();
 
     // Pages of 1,000, folders round-robin (as pipelined fetches of several folders arrive).
     let per_folder = messages / folders;

@@ -80,6 +80,33 @@ fn an_idle_round_of_a_twelve_folder_mailbox_costs_two_requests() {
     lib.ok(o365_sync, json!({"mailbox": mbx, "user": "u1"}));
     assert!(counters(&sim)["httpRequests"].as_u64().unwrap() <= 2);
 
+    // The unchanged folder tree is stored with the idle folders (one transaction after the
+    // batch): a client a minute later on the same store records its tree round too.
+    let health = |lib: &Lib| lib.ok(o365_get_mailbox, json!({"mailbox": mbx}))["health"].clone();
+    let at = |h: &Value, k: &str| {
+        chrono::DateTime::parse_from_rfc3339(h[k].as_str().unwrap_or_else(|| panic!("{k}: {h}")))
+            .unwrap()
+            .timestamp_millis()
+    };
+    let before = health(&lib);
+    let mut later = config(&sim, dir.path());
+    later["debug"]["clock_offset_ms"] = json!(60_000);
+    let later = Lib::open(later);
+    sim.sim().counters.reset();
+    let idle = later.ok(o365_sync, json!({"mailbox": mbx, "user": "u1"}));
+    assert_eq!(idle["upserted"], 0, "{idle}");
+    assert!(counters(&sim)["httpRequests"].as_u64().unwrap() <= 2);
+    let after = health(&later);
+    assert!(
+        at(&after, "folders_synced_at") >= at(&before, "folders_synced_at") + 60_000,
+        "{before} / {after}"
+    );
+    assert!(
+        at(&after, "last_success_at") >= at(&before, "last_success_at") + 60_000,
+        "{before} / {after}"
+    );
+    drop(later);
+
     // New mail: its folder's answer in the batch is stored as the first page of its round.
     let id = deliver(&sim, "Neue Anfrage");
     let busy = lib.ok(o365_sync, json!({"mailbox": mbx, "user": "u1"}));

@@ -45,15 +45,15 @@ impl Core {
     /// Books the external sends of a mailbox that are not booked yet. Returns how many
     /// activity events were published by this call.
     pub fn book_external_sent(&self, mailbox_id: &str) -> Result<usize> {
-        let m = self.find_mailbox(mailbox_id)?;
-        let settings = Settings::from_record(&m);
+        let m = &self.find_mailbox(mailbox_id)?;
+        let settings = Settings::from_record(m);
         if !settings.book_external_sent {
             return Ok(0);
         }
         // An alias served by its owner's sign-in books from the owner's first sign-in on.
         let since = match settings.booking_since_ms() {
             Some(s) => s,
-            None => match self.signed_in_owner(&m)? {
+            None => match self.signed_in_owner(m)? {
                 Some(owner) => match Settings::from_record(&owner).booking_since_ms() {
                     Some(s) => s,
                     None => return Ok(0),
@@ -61,15 +61,20 @@ impl Core {
                 None => return Ok(0),
             },
         };
-        let siblings = self.same_graph_mailbox(&m)?;
+        // The records sharing this Microsoft mailbox are read once there is something to book.
+        let mut siblings: Option<Vec<MailboxRecord>> = None;
         let mut published = 0;
         loop {
             let batch = self.store().activity_candidates(&m.id, since, 500)?;
             if batch.is_empty() {
                 break;
             }
+            let siblings = match &mut siblings {
+                Some(s) => &*s,
+                None => &*siblings.insert(self.same_graph_mailbox(m)?),
+            };
             for c in batch {
-                let owner = owner_of(&m, &siblings, &c);
+                let owner = owner_of(m, siblings, &c);
                 if owner != m.id {
                     // Another record of the same Microsoft mailbox books it (see owner_of).
                     self.store().record_activity(
@@ -79,7 +84,7 @@ impl Core {
                         &c.graph_id,
                         self.now_ms(),
                     )?;
-                } else if self.book_one(&m, &c)? {
+                } else if self.book_one(m, &c)? {
                     published += 1;
                 }
             }
@@ -100,6 +105,8 @@ impl Core {
     }
 
     /// [`Core::book_external_sent`] after a sync; failures are logged, never fatal.
+    /// The record is read afresh: the scheduler's copy may be minutes old (main user,
+    /// booking settings).
     pub(crate) fn book_external_sent_after_sync(&self, mailbox_id: &str) {
         if let Err(e) = self.book_external_sent(mailbox_id) {
             tracing::warn!(mailbox = %mailbox_id, "booking external sends failed: {e}");

@@ -148,6 +148,21 @@ pub async fn refresh_folders<A: MailApi>(
     mailbox_id: &str,
     priority: Priority,
 ) -> Result<Vec<FolderRow>> {
+    let (folders, unchanged) = refresh_folders_deferred(client, api, mailbox_id, priority).await?;
+    if let Some(round) = unchanged {
+        record_idle(client, mailbox_id, vec![round]).await;
+    }
+    Ok(folders)
+}
+
+/// [`refresh_folders`], except that a round that changed nothing is not stored but handed
+/// back, for the caller to store with the folders' idle rounds in one transaction.
+async fn refresh_folders_deferred<A: MailApi>(
+    client: &Core,
+    api: &A,
+    mailbox_id: &str,
+    priority: Priority,
+) -> Result<(Vec<FolderRow>, Option<IdleRound>)> {
     let owner = lease::owner(client, &uuid::Uuid::new_v4().simple().to_string());
     let lease = format!("sync:{mailbox_id}:folders");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -158,7 +173,10 @@ pub async fn refresh_folders<A: MailApi>(
         if Instant::now() >= deadline {
             // Another process keeps refreshing; its result is in the store.
             let m = mailbox_id.to_owned();
-            return blocking(client, move |c| c.store().cached_folders(&m)).await;
+            return Ok((
+                blocking(client, move |c| c.store().cached_folders(&m)).await?,
+                None,
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -179,12 +197,14 @@ pub async fn refresh_folders<A: MailApi>(
     result
 }
 
+/// One folder tree round. A round on a stored link that changed nothing writes nothing: it
+/// returns the cached tree and the round to record (see [`refresh_folders_deferred`]).
 async fn folder_round<A: MailApi>(
     client: &Core,
     api: &A,
     mailbox_id: &str,
     priority: Priority,
-) -> Result<Vec<FolderRow>> {
+) -> Result<(Vec<FolderRow>, Option<IdleRound>)> {
     let m = mailbox_id.to_owned();
     let (state, cached) = blocking(client, move |c| {
         Ok((
@@ -242,6 +262,16 @@ async fn folder_round<A: MailApi>(
         None if full => Some(resolve_roles(api, priority).await?),
         None => None,
     };
+    if let (Some(probed), false, None) = (&start, full, &roles) {
+        if acc.upserts.is_empty() && acc.removed.is_empty() {
+            let round = IdleRound {
+                folder_id: FOLDERS_SCOPE.to_owned(),
+                probed: probed.clone(),
+                delta_link: delta,
+            };
+            return Ok((cached, Some(round)));
+        }
+    }
     let m = mailbox_id.to_owned();
     let now = client.now_ms();
     blocking(client, move |c| {
@@ -257,9 +287,25 @@ async fn folder_round<A: MailApi>(
             }
             c.store().set_folder_roles(&m, &roles)?;
         }
-        c.store().cached_folders(&m)
+        Ok((c.store().cached_folders(&m)?, None))
     })
     .await
+}
+
+/// The delta state scope of the folder tree.
+const FOLDERS_SCOPE: &str = "folders";
+
+/// Stores rounds that changed nothing (their new delta links), in one transaction.
+async fn record_idle(client: &Core, mailbox_id: &str, rounds: Vec<IdleRound>) {
+    let (m, now) = (mailbox_id.to_owned(), client.now_ms());
+    if let Err(e) = blocking(client, move |c| {
+        c.store().record_idle_rounds(&m, &rounds, now)
+    })
+    .await
+    {
+        // Nothing was stored: the next round asks the same links again.
+        tracing::warn!(mailbox = mailbox_id, "idle rounds not recorded: {e}");
+    }
 }
 
 /// Folder id → role, by asking Graph for each well-known name (`/mailFolders/{name}`).
@@ -294,6 +340,8 @@ pub async fn resolve_roles<A: MailApi>(
 // ---- messages ---------------------------------------------------------------------------
 
 /// Brings the given folders' messages up to date (see [`SyncOptions`]).
+/// `tree`: an unchanged folder tree round still to be stored, taken by the idle folders'
+/// transaction when there is one.
 pub async fn sync_folders<A: MailApi>(
     client: &Core,
     api: &A,
@@ -301,11 +349,12 @@ pub async fn sync_folders<A: MailApi>(
     folders: Vec<FolderRow>,
     opts: &SyncOptions,
     run: &str,
+    tree: &mut Option<IdleRound>,
 ) -> Vec<FolderReport> {
     let mut folders = folders;
     // Largest first: the long chains of pages start early and overlap with the short ones.
     folders.sort_by_key(|f| std::cmp::Reverse(f.total_count));
-    let (mut reports, rest) = probe_idle(client, api, mailbox_id, &folders, run).await;
+    let (mut reports, rest) = probe_idle(client, api, mailbox_id, &folders, run, tree).await;
     let rounds: Vec<FolderReport> = stream::iter(rest)
         .map(|(f, first): (FolderRow, Option<Prefetched>)| async move {
             sync_folder_from(client, api, mailbox_id, &f, opts, run, first).await
@@ -381,6 +430,7 @@ async fn probe_idle<A: MailApi>(
     mailbox_id: &str,
     folders: &[FolderRow],
     run: &str,
+    tree: &mut Option<IdleRound>,
 ) -> (Vec<FolderReport>, Vec<(FolderRow, Option<Prefetched>)>) {
     let m = mailbox_id.to_owned();
     let states = blocking(client, move |c| c.store().sync_states(&m))
@@ -480,16 +530,12 @@ async fn probe_idle<A: MailApi>(
     if idle.is_empty() {
         return (Vec::new(), rest);
     }
-    let (m, now) = (mailbox_id.to_owned(), client.now_ms());
-    let rounds: Vec<IdleRound> = idle.iter().map(|(_, r)| r.clone()).collect();
-    if let Err(e) = blocking(client, move |c| {
-        c.store().record_idle_rounds(&m, &rounds, now)
-    })
-    .await
-    {
-        // Nothing was stored: the next round asks the same links again.
-        tracing::warn!(mailbox = mailbox_id, "idle rounds not recorded: {e}");
-    }
+    let rounds: Vec<IdleRound> = tree
+        .take()
+        .into_iter()
+        .chain(idle.iter().map(|(_, r)| r.clone()))
+        .collect();
+    record_idle(client, mailbox_id, rounds).await;
     let reports = idle
         .into_iter()
         .map(|(f, _)| FolderReport {
@@ -818,13 +864,14 @@ pub async fn sync_mailbox<A: MailApi>(
 ) -> Result<SyncReport> {
     let started = Instant::now();
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let folders = match refresh_folders(client, api, mailbox_id, opts.priority).await {
-        Ok(f) => f,
-        Err(e) => {
-            publish_failed(client, mailbox_id, &run, &e, &opts);
-            return Err(e);
-        }
-    };
+    let (folders, mut tree) =
+        match refresh_folders_deferred(client, api, mailbox_id, opts.priority).await {
+            Ok(f) => f,
+            Err(e) => {
+                publish_failed(client, mailbox_id, &run, &e, &opts);
+                return Err(e);
+            }
+        };
     let targets: Vec<FolderRow> = match &opts.folders {
         Some(ids) => folders
             .iter()
@@ -837,7 +884,10 @@ pub async fn sync_mailbox<A: MailApi>(
             .cloned()
             .collect(),
     };
-    let reports = sync_folders(client, api, mailbox_id, targets, &opts, &run).await;
+    let reports = sync_folders(client, api, mailbox_id, targets, &opts, &run, &mut tree).await;
+    if let Some(round) = tree {
+        record_idle(client, mailbox_id, vec![round]).await;
+    }
     let upserted: usize = reports.iter().map(|r| r.upserted).sum();
     let removed: usize = reports.iter().map(|r| r.removed + r.swept).sum();
     let failed: Vec<&FolderReport> = reports.iter().filter(|r| r.status == "failed").collect();

@@ -51,10 +51,8 @@ impl ActivityStore for SqliteStore {
         now: i64,
     ) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute(
-                "INSERT OR IGNORE INTO activities (mailbox_id, internet_message_id, event_id, graph_id, booked_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![mailbox_id, internet_message_id, event_id, graph_id, now],
+            Ok(tx.prepare_cached("INSERT OR IGNORE INTO activities (mailbox_id, internet_message_id, event_id, graph_id, booked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![mailbox_id, internet_message_id, event_id, graph_id, now],
             )? == 1)
         })
     }

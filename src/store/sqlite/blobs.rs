@@ -7,23 +7,23 @@ use crate::store::blobs::{blob_exists, check_complete, no_blob, BlobInfo, BlobSt
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn unfinished(c: &Connection, id: &str) -> Result<bool> {
-    Ok(c.query_row(
-        "SELECT 1 FROM blobs WHERE id = ?1 AND finished = 0",
-        [id],
-        |_| Ok(()),
+    Ok(
+        c.prepare_cached("SELECT 1 FROM blobs WHERE id = ?1 AND finished = 0")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some(),
     )
-    .optional()?
-    .is_some())
 }
 
 impl BlobStore for SqliteStore {
     fn create_blob(&self, id: &str, owner: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute(
-                "INSERT INTO blobs (id, owner, created_at) VALUES (?1, ?2, ?3) \
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO blobs (id, owner, created_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (id) DO NOTHING",
-                params![id, owner, now],
-            )?;
+                )?
+                .execute(params![id, owner, now])?;
             if n == 0 {
                 return Err(blob_exists(id));
             }
@@ -52,45 +52,44 @@ impl BlobStore for SqliteStore {
             if !unfinished(tx, id)? {
                 return Err(no_blob(id));
             }
-            let (n, lo, hi): (i64, i64, i64) = tx.query_row(
-                "SELECT COUNT(*), COALESCE(MIN(idx), 0), COALESCE(MAX(idx), -1) \
+            let (n, lo, hi): (i64, i64, i64) = tx
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(MIN(idx), 0), COALESCE(MAX(idx), -1) \
                  FROM blob_chunks WHERE blob_id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             check_complete(id, s, (n, lo, hi))?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE blobs SET size = ?2, sha256 = ?3, chunks = ?4, finished = 1 WHERE id = ?1",
-                params![id, s.size, s.sha256, s.chunks],
-            )?;
+            )?
+            .execute(params![id, s.size, s.sha256, s.chunks])?;
             Ok(())
         })
     }
 
     fn get_blob(&self, id: &str) -> Result<Option<BlobInfo>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.prepare_cached(
                 "SELECT id, owner, created_at, size, sha256, chunks, finished FROM blobs \
                  WHERE id = ?1",
-                [id],
-                |r| {
-                    let finished: bool = r.get(6)?;
-                    Ok(BlobInfo {
-                        id: r.get(0)?,
-                        owner: r.get(1)?,
-                        created_at: r.get(2)?,
-                        finished: if finished {
-                            Some(BlobSummary {
-                                size: r.get(3)?,
-                                sha256: r.get(4)?,
-                                chunks: r.get(5)?,
-                            })
-                        } else {
-                            None
-                        },
-                    })
-                },
-            )
+            )?
+            .query_row([id], |r| {
+                let finished: bool = r.get(6)?;
+                Ok(BlobInfo {
+                    id: r.get(0)?,
+                    owner: r.get(1)?,
+                    created_at: r.get(2)?,
+                    finished: if finished {
+                        Some(BlobSummary {
+                            size: r.get(3)?,
+                            sha256: r.get(4)?,
+                            chunks: r.get(5)?,
+                        })
+                    } else {
+                        None
+                    },
+                })
+            })
             .optional()?)
         })
     }
@@ -108,18 +107,24 @@ impl BlobStore for SqliteStore {
 
     fn delete_blob(&self, id: &str) -> Result<bool> {
         self.write(|tx| {
-            tx.execute("DELETE FROM blob_chunks WHERE blob_id = ?1", [id])?;
-            Ok(tx.execute("DELETE FROM blobs WHERE id = ?1", [id])? == 1)
+            tx.prepare_cached("DELETE FROM blob_chunks WHERE blob_id = ?1")?
+                .execute([id])?;
+            Ok(tx
+                .prepare_cached("DELETE FROM blobs WHERE id = ?1")?
+                .execute([id])?
+                == 1)
         })
     }
 
     fn delete_blobs(&self, owner: &str) -> Result<usize> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM blob_chunks WHERE blob_id IN (SELECT id FROM blobs WHERE owner = ?1)",
-                [owner],
-            )?;
-            Ok(tx.execute("DELETE FROM blobs WHERE owner = ?1", [owner])?)
+            )?
+            .execute([owner])?;
+            Ok(tx
+                .prepare_cached("DELETE FROM blobs WHERE owner = ?1")?
+                .execute([owner])?)
         })
     }
 
@@ -137,15 +142,14 @@ impl BlobStore for SqliteStore {
 
     fn delete_unfinished_blobs(&self, before: i64) -> Result<usize> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM blob_chunks WHERE blob_id IN \
                  (SELECT id FROM blobs WHERE finished = 0 AND created_at < ?1)",
-                [before],
-            )?;
-            Ok(tx.execute(
-                "DELETE FROM blobs WHERE finished = 0 AND created_at < ?1",
-                [before],
-            )?)
+            )?
+            .execute([before])?;
+            Ok(tx
+                .prepare_cached("DELETE FROM blobs WHERE finished = 0 AND created_at < ?1")?
+                .execute([before])?)
         })
     }
 }

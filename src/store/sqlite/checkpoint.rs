@@ -27,6 +27,8 @@ struct State {
 
 /// One per store; shared by its write connection's hook and its thread.
 pub(super) struct Checkpointer {
+    /// Itself, for the thread it starts.
+    me: std::sync::Weak<Checkpointer>,
     path: PathBuf,
     state: Mutex<State>,
     wake: Condvar,
@@ -37,7 +39,8 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     pub(super) fn new(path: PathBuf) -> Arc<Checkpointer> {
-        Arc::new(Checkpointer {
+        Arc::new_cyclic(|me| Checkpointer {
+            me: me.clone(),
             path,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -47,7 +50,7 @@ impl Checkpointer {
     }
 
     /// Asks the thread for a checkpoint; false when there is no thread to ask.
-    fn request(self: &Arc<Checkpointer>) -> bool {
+    fn request(&self) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.failed || st.stop {
             return false;
@@ -55,7 +58,9 @@ impl Checkpointer {
         st.requested = true;
         if !st.started {
             st.started = true;
-            let me = self.clone();
+            let Some(me) = self.me.upgrade() else {
+                return false;
+            };
             let spawned = std::thread::Builder::new()
                 .name("o365-checkpoint".into())
                 .spawn(move || me.run());
@@ -121,8 +126,8 @@ unsafe extern "C" fn on_commit(
     name: *const c_char,
     frames: c_int,
 ) -> c_int {
-    // SAFETY: `arg` is the boxed Arc of the `Writer` that owns the connection (see there).
-    let ck = unsafe { &*(arg as *const Arc<Checkpointer>) };
+    // SAFETY: `arg` is the Checkpointer the `Writer` owning the connection keeps alive.
+    let ck = unsafe { &*(arg as *const Checkpointer) };
     let inline = if frames >= INLINE_FRAMES {
         true
     } else if frames >= WAKE_FRAMES {
@@ -147,22 +152,22 @@ unsafe extern "C" fn on_commit(
 }
 
 /// The write connection with the checkpointer its WAL hook points to. Field order matters:
-/// the connection (and with it the hook) goes before the box the hook's argument points to.
+/// the connection (and with it the hook) goes before the checkpointer.
 pub(super) struct Writer {
     pub(super) conn: Connection,
-    hook_arg: Box<Arc<Checkpointer>>,
+    hook_arg: Arc<Checkpointer>,
 }
 
 impl Writer {
     pub(super) fn new(conn: Connection, ck: &Arc<Checkpointer>) -> Writer {
-        let hook_arg = Box::new(ck.clone());
-        // SAFETY: the argument is a heap address owned by this Writer, which drops the
-        // connection first; the handle is only used to register the hook.
+        let hook_arg = ck.clone();
+        // SAFETY: the argument stays alive as long as this Writer, which drops the connection
+        // first; the handle is only used to register the hook.
         unsafe {
             ffi::sqlite3_wal_hook(
                 conn.handle(),
                 Some(on_commit),
-                &*hook_arg as *const Arc<Checkpointer> as *mut c_void,
+                Arc::as_ptr(&hook_arg) as *mut c_void,
             );
         }
         Writer { conn, hook_arg }

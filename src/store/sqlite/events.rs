@@ -7,17 +7,18 @@ use rusqlite::{params, OptionalExtension};
 impl EventStore for SqliteStore {
     fn push_event(&self, ev: &EventRecord) -> Result<bool> {
         self.write(|tx| {
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO events (id, type, mailbox_id, payload, created_at) \
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO events (id, type, mailbox_id, payload, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+                )?
+                .execute(params![
                     ev.id,
                     ev.kind,
                     ev.mailbox_id,
                     ev.payload.to_string(),
                     ev.created_at
-                ],
-            )?;
+                ])?;
             Ok(n == 1)
         })
     }
@@ -83,19 +84,18 @@ impl EventStore for SqliteStore {
     fn ack_event(&self, id: &str, now: i64) -> Result<bool> {
         self.write(|tx| {
             let exists: Option<Option<i64>> = tx
-                .query_row("SELECT acked_at FROM events WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT acked_at FROM events WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
                 .optional()?;
             match exists {
                 None => Ok(false),
                 Some(Some(_)) => Ok(true),
                 Some(None) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE events SET acked_at = ?2, lease_owner = NULL, lease_until = NULL \
                          WHERE id = ?1",
-                        params![id, now],
-                    )?;
+                    )?
+                    .execute(params![id, now])?;
                     Ok(true)
                 }
             }
@@ -104,31 +104,29 @@ impl EventStore for SqliteStore {
 
     fn release_events(&self, owner: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE events SET lease_owner = NULL, lease_until = NULL \
                  WHERE lease_owner = ?1 AND acked_at IS NULL",
-                [owner],
-            )?;
+            )?
+            .execute([owner])?;
             Ok(())
         })
     }
 
     fn pending_events(&self) -> Result<i64> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM events WHERE acked_at IS NULL",
-                [],
-                |r| r.get(0),
-            )?)
+            Ok(
+                c.prepare_cached("SELECT count(*) FROM events WHERE acked_at IS NULL")?
+                    .query_row([], |r| r.get(0))?,
+            )
         })
     }
 
     fn purge_acked_events(&self, before: i64) -> Result<usize> {
         self.write(|tx| {
-            Ok(tx.execute(
-                "DELETE FROM events WHERE acked_at IS NOT NULL AND acked_at < ?1",
-                [before],
-            )?)
+            Ok(tx
+                .prepare_cached("DELETE FROM events WHERE acked_at IS NOT NULL AND acked_at < ?1")?
+                .execute([before])?)
         })
     }
 }
@@ -136,8 +134,9 @@ impl EventStore for SqliteStore {
 impl MetricsStore for SqliteStore {
     fn outbox_by_state(&self) -> Result<Vec<(String, i64)>> {
         self.read(|c| {
-            let mut st =
-                c.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
+            let mut st = c.prepare_cached(
+                "SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state",
+            )?;
             let rows = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -147,7 +146,7 @@ impl MetricsStore for SqliteStore {
 
     fn last_sync_success(&self) -> Result<Vec<(String, String, Option<i64>)>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT m.id, m.address, max(s.last_success_at) FROM mailboxes m \
                  LEFT JOIN sync_state s ON s.mailbox_id = m.id GROUP BY m.id, m.address ORDER BY m.address",
             )?;

@@ -7,10 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 fn load(c: &Connection, id: &str) -> Result<Option<LinkRecord>> {
     let link = c
-        .query_row(
-            "SELECT id, mailbox_id, send_id, kind, agreement_text, created_at, expires_at, purged_at, \
-             subject, file_key FROM links WHERE id = ?1",
-            [id],
+        .prepare_cached("SELECT id, mailbox_id, send_id, kind, agreement_text, created_at, expires_at, purged_at, \
+             subject, file_key FROM links WHERE id = ?1")?.query_row([id],
             |r| {
                 Ok(LinkRecord {
                     id: r.get(0)?,
@@ -64,11 +62,9 @@ fn load_all(c: &Connection, ids: Vec<String>) -> Result<Vec<LinkRecord>> {
 impl LinkStore for SqliteStore {
     fn insert_link(&self, l: &LinkRecord) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO links (id, mailbox_id, send_id, kind, agreement_text, created_at, \
+            tx.prepare_cached("INSERT INTO links (id, mailbox_id, send_id, kind, agreement_text, created_at, \
                  expires_at, purged_at, subject, file_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
                     l.id,
                     l.mailbox_id,
                     l.send_id,
@@ -82,10 +78,8 @@ impl LinkStore for SqliteStore {
                 ],
             )?;
             for f in &l.files {
-                tx.execute(
-                    "INSERT INTO link_files (link_id, idx, name, content_type, size, sha256, path, \
-                     sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
+                tx.prepare_cached("INSERT INTO link_files (link_id, idx, name, content_type, size, sha256, path, \
+                     sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
                         l.id,
                         f.index,
                         f.name,
@@ -107,17 +101,16 @@ impl LinkStore for SqliteStore {
 
     fn delete_link(&self, id: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute("DELETE FROM links WHERE id = ?1", [id])?;
+            tx.prepare_cached("DELETE FROM links WHERE id = ?1")?
+                .execute([id])?;
             Ok(())
         })
     }
 
     fn record_link_access(&self, a: &LinkAccess) -> Result<i64> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO link_access (link_id, action, at, client_address, user_agent, file_idx) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+            tx.prepare_cached("INSERT INTO link_access (link_id, action, at, client_address, user_agent, file_idx) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
                     a.link_id,
                     a.action,
                     a.at,
@@ -166,12 +159,13 @@ impl LinkStore for SqliteStore {
 
     fn mark_link_purged(&self, id: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE links SET purged_at = ?2 WHERE id = ?1 AND purged_at IS NULL",
-                params![id, now],
-            )?;
+            )?
+            .execute(params![id, now])?;
             // secure_delete (set on every connection) zeroes the old cell content.
-            tx.execute("UPDATE links SET file_key = NULL WHERE id = ?1", [id])?;
+            tx.prepare_cached("UPDATE links SET file_key = NULL WHERE id = ?1")?
+                .execute([id])?;
             Ok(())
         })?;
         // Move the pages out of the write-ahead log so the old key leaves it too (best effort:
@@ -203,25 +197,22 @@ impl LinkStore for SqliteStore {
         self.write(|tx| {
             for (idx, _) in paths {
                 let sealed: Option<bool> = tx
-                    .query_row(
+                    .prepare_cached(
                         "SELECT sealed FROM link_files WHERE link_id = ?1 AND idx = ?2",
-                        params![id, idx],
-                        |r| r.get(0),
-                    )
+                    )?
+                    .query_row(params![id, idx], |r| r.get(0))
                     .optional()?;
                 if sealed != Some(false) {
                     return Ok(false);
                 }
             }
-            tx.execute(
-                "UPDATE links SET file_key = ?2 WHERE id = ?1",
-                params![id, file_key],
-            )?;
+            tx.prepare_cached("UPDATE links SET file_key = ?2 WHERE id = ?1")?
+                .execute(params![id, file_key])?;
             for (idx, path) in paths {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE link_files SET sealed = 1, path = ?3 WHERE link_id = ?1 AND idx = ?2",
-                    params![id, idx, path],
-                )?;
+                )?
+                .execute(params![id, idx, path])?;
             }
             Ok(true)
         })
@@ -229,11 +220,11 @@ impl LinkStore for SqliteStore {
 
     fn link_signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO link_key (id, sealed) VALUES (1, ?1)",
-                [candidate],
-            )?;
-            Ok(tx.query_row("SELECT sealed FROM link_key WHERE id = 1", [], |r| r.get(0))?)
+            tx.prepare_cached("INSERT OR IGNORE INTO link_key (id, sealed) VALUES (1, ?1)")?
+                .execute([candidate])?;
+            Ok(tx
+                .prepare_cached("SELECT sealed FROM link_key WHERE id = 1")?
+                .query_row([], |r| r.get(0))?)
         })
     }
 }

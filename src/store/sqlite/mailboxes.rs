@@ -35,7 +35,8 @@ fn load_users(c: &Connection, m: &mut MailboxRecord) -> Result<()> {
 }
 
 fn write_users(tx: &Connection, m: &MailboxRecord) -> Result<()> {
-    tx.execute("DELETE FROM mailbox_users WHERE mailbox_id = ?1", [&m.id])?;
+    tx.prepare_cached("DELETE FROM mailbox_users WHERE mailbox_id = ?1")?
+        .execute([&m.id])?;
     let mut st = tx.prepare_cached(
         "INSERT INTO mailbox_users (mailbox_id, user_id, position) VALUES (?1, ?2, ?3)",
     )?;
@@ -170,10 +171,8 @@ impl MailboxStore for SqliteStore {
 
     fn update_mailbox(&self, m: &MailboxRecord) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE mailboxes SET main_user = ?2, auth_state = ?3, settings = ?4, account = ?5, \
-                 updated_at = ?6 WHERE id = ?1",
-                params![
+            let n = tx.prepare_cached("UPDATE mailboxes SET main_user = ?2, auth_state = ?3, settings = ?4, account = ?5, \
+                 updated_at = ?6 WHERE id = ?1")?.execute(params![
                     m.id,
                     m.main_user,
                     m.auth_state,
@@ -193,9 +192,14 @@ impl MailboxStore for SqliteStore {
     fn delete_mailbox(&self, id: &str) -> Result<bool> {
         self.write(|tx| {
             // Cascades to users, tokens, sign-in states, cache, delta state and outbox.
-            tx.execute("DELETE FROM sent_log WHERE mailbox_id = ?1", [id])?;
-            tx.execute("DELETE FROM cache_versions WHERE mailbox_id = ?1", [id])?;
-            Ok(tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])? > 0)
+            tx.prepare_cached("DELETE FROM sent_log WHERE mailbox_id = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM cache_versions WHERE mailbox_id = ?1")?
+                .execute([id])?;
+            Ok(tx
+                .prepare_cached("DELETE FROM mailboxes WHERE id = ?1")?
+                .execute([id])?
+                > 0)
         })
     }
 }
@@ -212,7 +216,7 @@ mod tests {
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let plan: Vec<String> = s
             .read(|c| {
-                let mut st = c.prepare(&format!(
+                let mut st = c.prepare_cached(&format!(
                     "EXPLAIN QUERY PLAN {}",
                     graph_mailbox_sql("a@b.example")
                 ))?;

@@ -9,11 +9,9 @@ use rusqlite::OptionalExtension;
 impl LeaseStore for SqliteStore {
     fn try_lease(&self, name: &str, owner: &str, now: i64, ttl_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            let n = tx.execute(
-                "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3) \
+            let n = tx.prepare_cached("INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
-                 WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
-                params![name, owner, now + ttl_ms, now],
+                 WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4")?.execute(params![name, owner, now + ttl_ms, now],
             )?;
             Ok(n == 1)
         })
@@ -30,10 +28,8 @@ impl LeaseStore for SqliteStore {
 
     fn release_lease(&self, name: &str, owner: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
-                params![name, owner],
-            )?;
+            tx.prepare_cached("DELETE FROM leases WHERE name = ?1 AND owner = ?2")?
+                .execute(params![name, owner])?;
             Ok(())
         })
     }
@@ -70,11 +66,18 @@ impl LeaseStore for SqliteStore {
 impl AuditStore for SqliteStore {
     fn record_audit(&self, e: &AuditEntry) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO audit (at, mailbox_id, user_id, action, outcome, detail) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![e.at, e.mailbox_id, e.user, e.action, e.outcome, e.detail],
-            )?;
+            )?
+            .execute(params![
+                e.at,
+                e.mailbox_id,
+                e.user,
+                e.action,
+                e.outcome,
+                e.detail
+            ])?;
             Ok(())
         })
     }

@@ -25,6 +25,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open per store.
 const MAX_IDLE: usize = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
 /// Page cache of the write connection, in KiB (SQLite's default is 2 MiB per connection).
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
@@ -160,6 +162,9 @@ fn open_connection(path: &Path) -> Result<Connection> {
             .with_detail("field", "store")
     })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Statements are prepared once per connection (rusqlite keeps 16 by default, fewer
+    // than the store's hot statements).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -263,11 +268,13 @@ mod tests {
         let (messages, links, activities): (i64, Vec<Option<String>>, i64) = s
             .read(|c| {
                 Ok((
-                    c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?,
-                    c.prepare("SELECT delta_link FROM sync_state ORDER BY scope")?
+                    c.prepare_cached("SELECT COUNT(*) FROM messages")?
+                        .query_row([], |r| r.get(0))?,
+                    c.prepare_cached("SELECT delta_link FROM sync_state ORDER BY scope")?
                         .query_map([], |r| r.get(0))?
                         .collect::<rusqlite::Result<_>>()?,
-                    c.query_row("SELECT COUNT(*) FROM activities", [], |r| r.get(0))?,
+                    c.prepare_cached("SELECT COUNT(*) FROM activities")?
+                        .query_row([], |r| r.get(0))?,
                 ))
             })
             .unwrap();
@@ -320,14 +327,10 @@ mod tests {
         // About 1,300 WAL frames in one commit: the hook wakes the checkpoint thread.
         let chunk = vec![7u8; 5 << 20];
         s.write(|tx| {
-            tx.execute(
-                "INSERT INTO blobs (id, owner, created_at) VALUES ('b', 'o', 1)",
-                [],
-            )?;
-            tx.execute(
-                "INSERT INTO blob_chunks (blob_id, idx, data) VALUES ('b', 0, ?1)",
-                [&chunk],
-            )?;
+            tx.prepare_cached("INSERT INTO blobs (id, owner, created_at) VALUES ('b', 'o', 1)")?
+                .execute([])?;
+            tx.prepare_cached("INSERT INTO blob_chunks (blob_id, idx, data) VALUES ('b', 0, ?1)")?
+                .execute([&chunk])?;
             Ok(())
         })
         .unwrap();
@@ -339,7 +342,10 @@ mod tests {
         // The database file now holds the chunk (the WAL was copied back).
         assert!(std::fs::metadata(dir.path().join("s.db")).unwrap().len() > 5 << 20);
         let n: i64 = s
-            .read(|c| Ok(c.query_row("SELECT length(data) FROM blob_chunks", [], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.prepare_cached("SELECT length(data) FROM blob_chunks")?
+                    .query_row([], |r| r.get(0))?)
+            })
             .unwrap();
         assert_eq!(n, 5 << 20);
     }

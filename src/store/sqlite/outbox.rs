@@ -52,11 +52,9 @@ impl OutboxStore for SqliteStore {
                 return Ok(Insert::Existing(Box::new(e)));
             }
             if let Some(rule) = serial {
-                let copies: i64 = tx.query_row(
-                    "SELECT COUNT(DISTINCT recipients_hash) FROM outbox \
+                let copies: i64 = tx.prepare_cached("SELECT COUNT(DISTINCT recipients_hash) FROM outbox \
                      WHERE mailbox_id = ?1 AND fingerprint = ?2 AND created_at >= ?3 \
-                     AND recipients_hash <> ?4",
-                    params![o.mailbox_id, o.fingerprint, rule.since, o.recipients_hash],
+                     AND recipients_hash <> ?4")?.query_row(params![o.mailbox_id, o.fingerprint, rule.since, o.recipients_hash],
                     |r| r.get(0),
                 )?;
                 if copies > rule.max_other_copies {
@@ -97,11 +95,9 @@ impl OutboxStore for SqliteStore {
 
     fn retry_outbox(&self, o: &OutboxRecord) -> Result<bool> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE outbox SET state = ?2, request = ?3, draft_id = NULL, draft_ready = 0, \
+            let n = tx.prepare_cached("UPDATE outbox SET state = ?2, request = ?3, draft_id = NULL, draft_ready = 0, \
                  submitted_at = NULL, sent_from = NULL, error = NULL, attempts = ?4, next_attempt_at = ?5, notify = ?6, updated_at = ?7 \
-                 WHERE send_id = ?1 AND state = 'failed'",
-                params![
+                 WHERE send_id = ?1 AND state = 'failed'")?.execute(params![
                     o.send_id,
                     o.state,
                     o.request.to_string(),
@@ -142,78 +138,54 @@ impl OutboxStore for SqliteStore {
     fn update_outbox(&self, send_id: &str, u: &OutboxUpdate, now: i64) -> Result<()> {
         self.write(|tx| {
             if let Some(s) = &u.state {
-                tx.execute(
-                    "UPDATE outbox SET state = ?2 WHERE send_id = ?1",
-                    params![send_id, s],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET state = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, s])?;
             }
             if let Some(d) = &u.draft_id {
-                tx.execute(
-                    "UPDATE outbox SET draft_id = ?2 WHERE send_id = ?1",
-                    params![send_id, d],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET draft_id = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, d])?;
             }
             if let Some(r) = u.draft_ready {
-                tx.execute(
-                    "UPDATE outbox SET draft_ready = ?2 WHERE send_id = ?1",
-                    params![send_id, r as i64],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET draft_ready = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, r as i64])?;
             }
             if let Some(e) = &u.error {
-                tx.execute(
-                    "UPDATE outbox SET error = ?2 WHERE send_id = ?1",
-                    params![send_id, e.to_string()],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET error = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, e.to_string()])?;
             }
             if let Some(t) = u.next_attempt_at {
-                tx.execute(
-                    "UPDATE outbox SET next_attempt_at = ?2 WHERE send_id = ?1",
-                    params![send_id, t],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, t])?;
             }
             if let Some(n) = u.notify {
-                tx.execute(
-                    "UPDATE outbox SET notify = ?2 WHERE send_id = ?1",
-                    params![send_id, n as i64],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET notify = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, n as i64])?;
             }
             if let Some(t) = u.submitted_at {
-                tx.execute(
-                    "UPDATE outbox SET submitted_at = ?2 WHERE send_id = ?1",
-                    params![send_id, t],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET submitted_at = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, t])?;
             }
             if let Some(f) = &u.sent_from {
-                tx.execute(
-                    "UPDATE outbox SET sent_from = ?2 WHERE send_id = ?1",
-                    params![send_id, f],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET sent_from = ?2 WHERE send_id = ?1")?
+                    .execute(params![send_id, f])?;
             }
             if u.add_attempt {
-                tx.execute(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE send_id = ?1",
-                    [send_id],
-                )?;
+                tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1 WHERE send_id = ?1")?
+                    .execute([send_id])?;
             }
-            tx.execute(
-                "UPDATE outbox SET updated_at = ?2 WHERE send_id = ?1",
-                params![send_id, now],
-            )?;
+            tx.prepare_cached("UPDATE outbox SET updated_at = ?2 WHERE send_id = ?1")?
+                .execute(params![send_id, now])?;
             Ok(())
         })
     }
 
     fn mark_sent(&self, send_id: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?2), updated_at = ?2, \
-                 error = NULL WHERE send_id = ?1",
-                params![send_id, now],
+            tx.prepare_cached("UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?2), updated_at = ?2, \
+                 error = NULL WHERE send_id = ?1")?.execute(params![send_id, now],
             )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO sent_log (mailbox_id, internet_message_id, send_id, sent_at) \
-                 SELECT mailbox_id, internet_message_id, send_id, ?2 FROM outbox WHERE send_id = ?1",
-                params![send_id, now],
+            tx.prepare_cached("INSERT OR IGNORE INTO sent_log (mailbox_id, internet_message_id, send_id, sent_at) \
+                 SELECT mailbox_id, internet_message_id, send_id, ?2 FROM outbox WHERE send_id = ?1")?.execute(params![send_id, now],
             )?;
             Ok(())
         })
@@ -232,11 +204,10 @@ impl OutboxStore for SqliteStore {
 
     fn unfinished_outbox(&self) -> Result<i64> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.prepare_cached(
                 "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
-                [],
-                |r| r.get(0),
-            )?)
+            )?
+            .query_row([], |r| r.get(0))?)
         })
     }
 
@@ -248,55 +219,49 @@ impl OutboxStore for SqliteStore {
         max: i64,
     ) -> Result<Option<i64>> {
         self.write(|tx| {
-            tx.execute(
-                "DELETE FROM send_slots WHERE mailbox_id = ?1 AND at < ?2",
-                params![mailbox_id, since],
-            )?;
-            let (n, oldest): (i64, Option<i64>) = tx.query_row(
-                "SELECT COUNT(*), MIN(at) FROM send_slots WHERE mailbox_id = ?1 AND at >= ?2",
-                params![mailbox_id, since],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            tx.prepare_cached("DELETE FROM send_slots WHERE mailbox_id = ?1 AND at < ?2")?
+                .execute(params![mailbox_id, since])?;
+            let (n, oldest): (i64, Option<i64>) = tx
+                .prepare_cached(
+                    "SELECT COUNT(*), MIN(at) FROM send_slots WHERE mailbox_id = ?1 AND at >= ?2",
+                )?
+                .query_row(params![mailbox_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if n >= max {
                 // The slot that leaves the window first frees the next send.
                 let nth: i64 = tx
-                    .query_row(
+                    .prepare_cached(
                         "SELECT at FROM send_slots WHERE mailbox_id = ?1 AND at >= ?2 \
                          ORDER BY at LIMIT 1 OFFSET ?3",
-                        params![mailbox_id, since, n - max],
-                        |r| r.get(0),
-                    )
+                    )?
+                    .query_row(params![mailbox_id, since, n - max], |r| r.get(0))
                     .optional()?
                     .or(oldest)
                     .unwrap_or(now);
                 return Ok(Some(nth));
             }
-            tx.execute(
-                "INSERT INTO send_slots (mailbox_id, at) VALUES (?1, ?2)",
-                params![mailbox_id, now],
-            )?;
+            tx.prepare_cached("INSERT INTO send_slots (mailbox_id, at) VALUES (?1, ?2)")?
+                .execute(params![mailbox_id, now])?;
             Ok(None)
         })
     }
 
     fn release_send_slot(&self, mailbox_id: &str, at: i64) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM send_slots WHERE rowid = (SELECT rowid FROM send_slots \
                  WHERE mailbox_id = ?1 AND at = ?2 LIMIT 1)",
-                params![mailbox_id, at],
-            )?;
+            )?
+            .execute(params![mailbox_id, at])?;
             Ok(())
         })
     }
 
     fn sent_by_library(&self, mailbox_id: &str, internet_message_id: &str) -> Result<bool> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.prepare_cached(
                 "SELECT 1 FROM sent_log WHERE mailbox_id = ?1 AND internet_message_id = ?2",
-                params![mailbox_id, internet_message_id],
-                |_| Ok(()),
-            )
+            )?
+            .query_row(params![mailbox_id, internet_message_id], |_| Ok(()))
             .optional()?
             .is_some())
         })

@@ -49,9 +49,7 @@ impl TokenStore for SqliteStore {
     ) -> Result<Option<i64>> {
         self.write(|tx| {
             let current: Option<i64> = tx
-                .query_row(
-                    "SELECT generation FROM tokens WHERE mailbox_id = ?1",
-                    [mailbox_id],
+                .prepare_cached("SELECT generation FROM tokens WHERE mailbox_id = ?1")?.query_row([mailbox_id],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -59,12 +57,10 @@ impl TokenStore for SqliteStore {
                 return Ok(None);
             }
             let next = current.unwrap_or(0) + 1;
-            tx.execute(
-                "INSERT INTO tokens (mailbox_id, sealed, access_expires_at, refreshed_at, generation) \
+            tx.prepare_cached("INSERT INTO tokens (mailbox_id, sealed, access_expires_at, refreshed_at, generation) \
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(mailbox_id) DO UPDATE SET \
                  sealed = excluded.sealed, access_expires_at = excluded.access_expires_at, \
-                 refreshed_at = excluded.refreshed_at, generation = excluded.generation",
-                params![mailbox_id, sealed, access_expires_at, now, next],
+                 refreshed_at = excluded.refreshed_at, generation = excluded.generation")?.execute(params![mailbox_id, sealed, access_expires_at, now, next],
             )?;
             Ok(Some(next))
         })
@@ -72,7 +68,10 @@ impl TokenStore for SqliteStore {
 
     fn delete_token(&self, mailbox_id: &str) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute("DELETE FROM tokens WHERE mailbox_id = ?1", [mailbox_id])? > 0)
+            Ok(tx
+                .prepare_cached("DELETE FROM tokens WHERE mailbox_id = ?1")?
+                .execute([mailbox_id])?
+                > 0)
         })
     }
 
@@ -89,9 +88,7 @@ impl TokenStore for SqliteStore {
     fn insert_auth_state(&self, row: &AuthStateRow) -> Result<()> {
         self.write(|tx| {
             // Old, finished or expired sign-ins are of no use any more.
-            tx.execute(
-                "DELETE FROM oauth_states WHERE expires_at < ?1 - 86400000",
-                [row.created_at],
+            tx.prepare_cached("DELETE FROM oauth_states WHERE expires_at < ?1 - 86400000")?.execute([row.created_at],
             )?;
             tx.execute(
                 &format!("INSERT INTO oauth_states ({STATE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -126,10 +123,8 @@ impl TokenStore for SqliteStore {
                 return Ok(TakeState::AlreadyUsed(row));
             }
             // Single use even when the state has expired: a late second try is refused too.
-            tx.execute(
-                "UPDATE oauth_states SET used_at = ?2 WHERE state_hash = ?1",
-                params![state_hash, now],
-            )?;
+            tx.prepare_cached("UPDATE oauth_states SET used_at = ?2 WHERE state_hash = ?1")?
+                .execute(params![state_hash, now])?;
             if row.expires_at <= now {
                 return Ok(TakeState::Expired(row));
             }
@@ -153,9 +148,7 @@ impl TokenStore for SqliteStore {
 
     fn close_auth_states(&self, mailbox_id: &str, flow: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE oauth_states SET used_at = ?3 WHERE mailbox_id = ?1 AND flow = ?2 AND used_at IS NULL",
-                params![mailbox_id, flow, now],
+            tx.prepare_cached("UPDATE oauth_states SET used_at = ?3 WHERE mailbox_id = ?1 AND flow = ?2 AND used_at IS NULL")?.execute(params![mailbox_id, flow, now],
             )?;
             Ok(())
         })

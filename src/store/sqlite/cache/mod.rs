@@ -300,11 +300,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         s.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
                  VALUES ('m', 'a@b.example', 'user', 'u', 0, 0)",
-                [],
-            )?;
+            )?
+            .execute([])?;
             Ok(())
         })
         .unwrap();
@@ -343,11 +343,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         s.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
                  VALUES ('m', 'a@b.example', 'user', 'u', 0, 0)",
-                [],
-            )?;
+            )?
+            .execute([])?;
             Ok(())
         })
         .unwrap();
@@ -391,17 +391,17 @@ mod tests {
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let a = row(1, "F");
         s.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO mailboxes (id, address, kind, main_user, created_at, updated_at) \
                  VALUES ('m', 'a@b.example', 'user', 'u', 0, 0)",
-                [],
-            )?;
+            )?
+            .execute([])?;
             // Another message that happens to share a's key.
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO messages (mailbox_id, id, folder_id, subject, updated_at, id_key) \
                  VALUES ('m', 'other', 'F', 'unberuehrt', 0, ?1)",
-                [message_key("m", &a.id)],
-            )?;
+            )?
+            .execute([message_key("m", &a.id)])?;
             Ok(())
         })
         .unwrap();
@@ -411,11 +411,10 @@ mod tests {
         assert_eq!(s.message_count("m", Some("F")).unwrap(), 2);
         let other = || {
             s.read(|c| {
-                Ok(c.query_row(
-                    "SELECT subject, is_read FROM messages WHERE id = 'other'",
-                    [],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
-                )?)
+                Ok(
+                    c.prepare_cached("SELECT subject, is_read FROM messages WHERE id = 'other'")?
+                        .query_row([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?,
+                )
             })
             .unwrap()
         };
