@@ -71,6 +71,8 @@ pub struct Request {
     /// How many of the mailbox's concurrent requests this one occupies at the server
     /// (a `$batch`: one per item, up to four).
     pub slots: u32,
+    /// Work waiting behind this request (see [`limits::MailboxLimiter::acquire_slots`]).
+    pub rank: u64,
 }
 
 impl Request {
@@ -84,6 +86,7 @@ impl Request {
             replay: Replay::Safe,
             auth: true,
             slots: 1,
+            rank: 0,
         }
     }
 
@@ -115,6 +118,13 @@ impl Request {
     /// counting against the mailbox's concurrency.
     pub fn batch_of(mut self, items: usize) -> Request {
         self.slots = items.clamp(1, MAX_IN_FLIGHT) as u32;
+        self
+    }
+
+    /// How much work waits behind this request: among waiting background requests of a
+    /// mailbox, higher ranks go first.
+    pub fn rank(mut self, rank: u64) -> Request {
+        self.rank = rank;
         self
     }
 
@@ -330,7 +340,9 @@ impl Graph {
         let mut rejected: Option<String> = None;
         let started = tokio::time::Instant::now();
         loop {
-            let permit = limiter.acquire_slots(req.priority, req.slots).await;
+            let permit = limiter
+                .acquire_slots(req.priority, req.slots, req.rank)
+                .await;
             let token = if req.auth {
                 Some(tokens.access_token(rejected.as_deref()).await?)
             } else {

@@ -683,6 +683,9 @@ async fn folder_round_messages<A: MailApi>(
                 .call(
                     Request::get(url.as_str())
                         .priority(opts.priority)
+                        // The folder's messages not fetched yet (by its count): the longest
+                        // chain of pages is the sync's critical path and goes first.
+                        .rank(remaining(folder, report.pages))
                         .header("Prefer", prefer.as_str()),
                 )
                 .await
@@ -755,6 +758,11 @@ async fn folder_round_messages<A: MailApi>(
         }
     }
     finish_all(client, mailbox_id, folder, report, &mut pending).await
+}
+
+/// A folder's messages still to fetch after `pages` pages of this round, by its count.
+fn remaining(folder: &FolderRow, pages: usize) -> u64 {
+    (folder.total_count.max(0) as u64).saturating_sub(pages as u64 * PAGE_SIZE as u64)
 }
 
 /// Parses a fetched page on a blocking thread and hands it to the client's page writer; the
