@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::json::{
-    check_folder_select, check_message_select, collection_bytes, folder_json, MessageView,
+    check_folder_select, check_message_select, collection_bytes, folder_json, JsonItem, MessageView,
 };
 use super::{json_response, select, Ctx, GErr, GResult};
 use crate::state::{b64url, Mailbox, ROOT};
@@ -177,18 +177,16 @@ fn message_page(
     let want = |kind: &str| ct.as_deref().map(|c| c == kind).unwrap_or(true);
     // Messages changed in (after, hi] that are in the folder now.
     let mut msgs = mb
-        .by_seq
+        .by_folder_seq
         .range(if t.hi > t.after {
-            (t.after + 1)..=t.hi
+            (folder, t.after + 1)..=(folder, t.hi)
         } else {
             // BTreeMap::range panics when start > end.
-            u64::MAX..=u64::MAX
+            (u32::MAX, u64::MAX)..=(u32::MAX, u64::MAX)
         })
-        .filter_map(|(seq, k)| {
+        .filter_map(|(&(_, seq), k)| {
             let m = &mb.messages[k];
-            if m.folder != folder {
-                return None;
-            }
+            debug_assert_eq!(m.folder, folder);
             let created = m.arrived_seq > t.lo;
             if (created && !want("created")) || (!created && !want("updated")) {
                 return None;
@@ -198,7 +196,7 @@ fn message_page(
                     return None;
                 }
             }
-            Some((*seq, Item::Msg(*k)))
+            Some((seq, Item::Msg(*k)))
         });
     // Removals in (max(lo, after), hi] (none in the first round).
     let ts = &mb.tombstones;
@@ -274,19 +272,26 @@ fn message_page(
             }))
         }
     });
-    let bytes = collection_bytes(
+    collection_bytes(
         &format!("{}/$metadata#Collection(message)", o.base),
         items,
         &[link],
-    );
-    bytes
+        out.len() * 1024,
+    )
 }
 
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum DeltaItem<'a> {
     Msg(MessageView<'a>),
     Gone(Value),
+}
+
+impl JsonItem for DeltaItem<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            DeltaItem::Msg(v) => v.write_json(out),
+            DeltaItem::Gone(v) => serde_json::to_writer(out, v).expect("write"),
+        }
+    }
 }
 
 fn folder_ref_for_link(mb: &Mailbox, folder: u32, r: &str) -> String {

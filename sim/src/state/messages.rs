@@ -2,7 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{b64_bytes, b64url};
+use std::sync::OnceLock;
+
+use base64::Engine;
+
+use super::ids::b64_bytes;
+
+pub const CHANGE_KEY_PREFIX: &str = "CQAAABYAAA";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Addr {
@@ -69,6 +75,10 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     pub delivery_receipt: bool,
     pub read_receipt: bool,
+    /// `bodyPreview`, computed from the body when first asked for; [`super::Mailbox`] clears
+    /// it wherever a message is inserted or changed (not persisted).
+    #[serde(skip)]
+    pub preview_cache: OnceLock<String>,
 }
 
 impl Message {
@@ -107,13 +117,28 @@ impl Message {
             attachments: vec![],
             delivery_receipt: false,
             read_receipt: false,
+            preview_cache: OnceLock::new(),
         }
     }
 
     pub fn change_key(&self) -> String {
-        let mut b = self.key.to_le_bytes().to_vec();
-        b.extend_from_slice(&self.version.to_le_bytes());
-        format!("CQAAABYAAA{}", b64url(&b))
+        let tail = self.change_key_tail();
+        format!(
+            "{CHANGE_KEY_PREFIX}{}",
+            std::str::from_utf8(&tail).expect("base64")
+        )
+    }
+
+    /// The part of the change key after [`CHANGE_KEY_PREFIX`]: key and version, base64url.
+    pub fn change_key_tail(&self) -> [u8; 16] {
+        let mut b = [0u8; 12];
+        b[..8].copy_from_slice(&self.key.to_le_bytes());
+        b[8..].copy_from_slice(&self.version.to_le_bytes());
+        let mut out = [0u8; 16];
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(b, &mut out)
+            .expect("12 bytes are 16 characters");
+        out
     }
 
     pub fn etag(&self) -> String {

@@ -404,7 +404,7 @@ fn single_messages_are_byte_identical_to_the_reference() {
             (None, true, true, false, Some(true)),
             (sel("body,subject,id"), false, false, true, Some(false)),
         ] {
-            let new = serde_json::to_vec(&MessageView {
+            let view = MessageView {
                 mb,
                 m,
                 immutable: imm,
@@ -412,9 +412,10 @@ fn single_messages_are_byte_identical_to_the_reference() {
                 expand_attachments: expand,
                 odata_type,
                 body_as_text: bat,
-            })
-            .unwrap();
-            let old = serde_json::to_vec(&reference::MessageView {
+            };
+            let mut new = vec![];
+            view.write_json(&mut new);
+            let old_view = reference::MessageView {
                 mb,
                 m,
                 immutable: imm,
@@ -422,9 +423,11 @@ fn single_messages_are_byte_identical_to_the_reference() {
                 expand_attachments: expand,
                 odata_type,
                 body_as_text: bat,
-            })
-            .unwrap();
+            };
+            let old = serde_json::to_vec(&old_view).unwrap();
             assert_eq!(String::from_utf8(new), String::from_utf8(old));
+            // Single-item answers go through a `Value`.
+            assert_eq!(view.to_value(), serde_json::to_value(&old_view).unwrap());
             n += 1;
         }
     }
