@@ -115,14 +115,123 @@ pub fn text_to_html(text: &str) -> String {
 /// once per body: the message keeps it until it changes).
 pub fn preview(m: &Message) -> &str {
     m.preview_cache.get_or_init(|| {
-        let text = if m.body_html {
-            html_to_text(&m.body)
+        if m.body_html {
+            collapse(&decode_entities(&strip_tags(&m.body)))
         } else {
-            m.body.clone()
-        };
-        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        collapsed.chars().take(255).collect()
+            collapse(&m.body)
+        }
     })
+}
+
+/// Block-level tags that end a line in [`html_to_text`].
+const BLOCK_TAGS: &[&str] = &["br", "p", "div", "li", "tr", "h1", "h2", "h3"];
+
+/// The tag pass of [`html_to_text`] for a preview: from `<body` on, tags removed, a line
+/// break after block tags. Whitespace is collapsed later, so a break is written even where
+/// `html_to_text` skips one after another.
+fn strip_tags(html: &str) -> String {
+    let b = html.as_bytes();
+    let start = (0..b.len())
+        .find(|&i| {
+            b[i] == b'<' && b.len() - i >= 5 && b[i + 1..i + 5].eq_ignore_ascii_case(b"body")
+        })
+        .unwrap_or(0);
+    let mut out = String::with_capacity(html.len() - start);
+    let mut text_from = start;
+    let mut tag_from: Option<usize> = None;
+    for (i, c) in html[start..].bytes().enumerate() {
+        let i = start + i;
+        match c {
+            b'<' => {
+                if tag_from.is_none() {
+                    out.push_str(&html[text_from..i]);
+                }
+                tag_from = Some(i + 1);
+            }
+            b'>' => {
+                if let Some(t) = tag_from.take() {
+                    let tag = html[t..i].trim_start_matches('/');
+                    let name = tag
+                        .split(|c: char| c.is_whitespace() || c == '/')
+                        .next()
+                        .unwrap_or("");
+                    if BLOCK_TAGS.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        out.push('\n');
+                    }
+                    text_from = i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if tag_from.is_none() {
+        out.push_str(&html[text_from..]);
+    }
+    out
+}
+
+/// The entity replacements of [`html_to_text`] in one pass (the same result: every entity
+/// starts with `&`, none contains another, and no replacement makes a new one).
+fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
+    const ENTITIES: &[(&str, &str)] = &[
+        ("&nbsp;", " "),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+    ];
+    if !s.contains('&') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match ENTITIES.iter().find(|(e, _)| rest.starts_with(e)) {
+            Some((e, r)) => {
+                out.push_str(r);
+                rest = &rest[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Words separated by one space, at most 255 characters.
+fn collapse(text: &str) -> String {
+    const MAX: usize = 255;
+    let mut out = String::with_capacity(text.len().min(4 * MAX));
+    let mut n = 0;
+    for w in text.split_whitespace() {
+        if n > 0 {
+            if n == MAX {
+                break;
+            }
+            out.push(' ');
+            n += 1;
+        }
+        if n + w.len() <= MAX {
+            // At most as many characters as bytes.
+            out.push_str(w);
+            n += w.chars().count();
+        } else {
+            for c in w.chars() {
+                if n == MAX {
+                    break;
+                }
+                out.push(c);
+                n += 1;
+            }
+        }
+    }
+    out
 }
 
 fn conversation_index(m: &Message) -> String {
@@ -140,14 +249,35 @@ pub fn message_id(m: &Message, immutable: bool) -> &str {
 
 /// Appends `s` as a JSON string, escaped exactly as `serde_json` escapes it.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if needs_escape(s.as_bytes()) {
+        serde_json::to_writer(&mut *out, s).expect("write");
+    } else {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
-    } else {
-        serde_json::to_writer(&mut *out, s).expect("write");
     }
+}
+
+/// Whether `b` has a byte `serde_json` escapes (a control character, `"` or `\`), eight bytes
+/// at a time.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        // Bytes below 0x20 (high bit clear and below 0x20), `"` (0x22) and `\` (0x5c).
+        let below = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+        if below | zero_byte(v ^ (ONES * 0x22)) | zero_byte(v ^ (ONES * 0x5c)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// Appends `"2024-05-01T10:00:00Z"` (see [`iso`]).

@@ -433,3 +433,113 @@ fn single_messages_are_byte_identical_to_the_reference() {
     }
     assert!(n > 1000);
 }
+
+#[test]
+fn previews_are_the_reference_previews() {
+    use rand::Rng;
+    // Pieces that the tag, entity and whitespace handling treat differently.
+    const PIECES: &[&str] = &[
+        "<",
+        ">",
+        "/",
+        "&",
+        ";",
+        "amp;",
+        "lt",
+        "&nbsp;",
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&#39;",
+        "&amp;lt;",
+        "&am",
+        "p;",
+        "<p>",
+        "</P>",
+        "<br/>",
+        "<BR >",
+        "<div class=\"x\">",
+        "</div >",
+        "<li>",
+        "<tr>",
+        "<h1>",
+        "<h4>",
+        "<td>",
+        "<span>",
+        "<body>",
+        "<BODY id=1>",
+        "<bod",
+        "<head><title>t</title></head>",
+        "<html>",
+        "<!-- c -->",
+        "<p/>",
+        "</ p>",
+        "<p\u{a0}x>",
+        "<br\u{3000}>",
+        " ",
+        "  ",
+        "\t",
+        "\r\n",
+        "\n",
+        "\u{a0}",
+        "\u{2003}",
+        "\u{3000}",
+        "\u{85}",
+        "word",
+        "Größe",
+        "€",
+        "\u{1F600}",
+        "ab",
+        "x",
+        "\"",
+        "'",
+        "\u{1}",
+    ];
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut nonempty = 0;
+    for i in 0..20_000 {
+        let n = rng.gen_range(0..if i % 10 == 0 { 400 } else { 40 });
+        let body: String = (0..n)
+            .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+            .collect();
+        for html in [true, false] {
+            let mut m = Message::blank(NOW);
+            m.body_html = html;
+            m.body = body.clone();
+            let want = reference::preview(&m);
+            assert_eq!(
+                crate::graph::json::preview(&m),
+                want,
+                "{body:?} html {html}"
+            );
+            nonempty += usize::from(!want.is_empty());
+        }
+    }
+    assert!(nonempty > 30_000);
+}
+
+#[test]
+fn strings_are_escaped_as_serde_json_escapes_them() {
+    use rand::Rng;
+    let mut rng = StdRng::seed_from_u64(7);
+    let alphabet: Vec<char> = (0u32..0x80)
+        .filter_map(char::from_u32)
+        .chain(['é', '€', '\u{1F600}', '\u{2028}', '\u{7f}', '\u{80}'])
+        .collect();
+    for _ in 0..20_000 {
+        let n = rng.gen_range(0..40);
+        let s: String = (0..n)
+            .map(|_| {
+                if rng.gen_bool(0.9) {
+                    alphabet[rng.gen_range(32..95)]
+                } else {
+                    alphabet[rng.gen_range(0..alphabet.len())]
+                }
+            })
+            .collect();
+        let mut out = vec![];
+        crate::graph::json::write_str(&mut out, &s);
+        assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+    }
+}
