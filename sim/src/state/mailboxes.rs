@@ -100,6 +100,7 @@ impl Mailbox {
         m.changed_seq = self.next_seq();
         m.arrived_seq = m.changed_seq;
         m.preview_cache.take();
+        m.preview();
         self.by_id.insert(m.rest_id.clone(), key);
         self.by_id.insert(m.immutable_id.clone(), key);
         self.by_seq.insert(m.changed_seq, key);
@@ -190,6 +191,7 @@ impl Mailbox {
         let old_folder = m.folder;
         let r = f(m);
         m.preview_cache.take();
+        m.preview();
         m.version += 1;
         m.changed_seq = seq;
         m.last_modified = now;
