@@ -389,6 +389,23 @@ fn delta_pages_are_byte_identical_to_the_reference() {
     }
     assert!(second.items > 1000, "{second:?}");
     assert!(second.removed > 100, "{second:?}");
+    // As after `--state`: the indexes and previews, not persisted, are rebuilt.
+    let mut loaded: Mailbox =
+        serde_json::from_str(&serde_json::to_string(&fx.mb).unwrap()).unwrap();
+    loaded.reindex();
+    assert_eq!(loaded.by_folder_seq, fx.mb.by_folder_seq);
+    assert!(loaded
+        .messages
+        .values()
+        .all(|m| m.preview_cache.get().is_none()));
+    let mut third = Stats::default();
+    for v in &vs {
+        for (f, fref) in &fx.folders {
+            let (_, s) = round(&loaded, *f, fref, first_token(&loaded, *f, v), v);
+            third.items += s.items;
+        }
+    }
+    assert!(third.items > 4000, "{third:?}");
 }
 
 #[test]
