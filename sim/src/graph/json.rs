@@ -234,96 +234,39 @@ impl MessageView<'_> {
     /// Writes `,"name":value` for a known property; nothing for an unknown one.
     fn entry(&self, out: &mut Vec<u8>, name: &str) {
         let (mb, m, imm) = (self.mb, self.m, self.immutable);
-        let key = |out: &mut Vec<u8>| {
-            out.push(b',');
-            write_str(out, name);
-            out.push(b':');
-        };
+        let mark = out.len();
+        out.push(b',');
+        write_str(out, name);
+        out.push(b':');
         match name {
-            "id" => {
-                key(out);
-                write_str(out, message_id(m, imm));
-            }
-            "createdDateTime" => {
-                key(out);
-                write_date(out, m.created);
-            }
-            "lastModifiedDateTime" => {
-                key(out);
-                write_date(out, m.last_modified);
-            }
+            "id" => write_str(out, message_id(m, imm)),
+            "createdDateTime" => write_date(out, m.created),
+            "lastModifiedDateTime" => write_date(out, m.last_modified),
             "changeKey" => {
-                key(out);
                 out.push(b'"');
                 out.extend_from_slice(CHANGE_KEY_PREFIX.as_bytes());
                 out.extend_from_slice(&m.change_key_tail());
                 out.push(b'"');
             }
-            "categories" => {
-                key(out);
-                write_array(out, &m.categories, |out, c| write_str(out, c));
-            }
-            "receivedDateTime" => {
-                key(out);
-                write_date(out, m.received);
-            }
-            "sentDateTime" => {
-                key(out);
-                match m.sent {
-                    Some(t) => write_date(out, t),
-                    None => out.extend_from_slice(b"null"),
-                }
-            }
-            "hasAttachments" => {
-                key(out);
-                write_bool(out, m.has_attachments());
-            }
-            "internetMessageId" => {
-                key(out);
-                write_str(out, &m.internet_message_id);
-            }
-            "subject" => {
-                key(out);
-                write_str(out, &m.subject);
-            }
-            "bodyPreview" => {
-                key(out);
-                write_str(out, preview(m));
-            }
-            "importance" => {
-                key(out);
-                write_str(out, &m.importance);
-            }
-            "parentFolderId" => {
-                key(out);
-                write_str(out, &mb.folders[m.folder as usize].id);
-            }
-            "conversationId" => {
-                key(out);
-                write_str(out, &m.conversation_id);
-            }
-            "conversationIndex" => {
-                key(out);
-                write_str(out, &conversation_index(m));
-            }
-            "isDeliveryReceiptRequested" => {
-                key(out);
-                write_bool(out, m.delivery_receipt);
-            }
-            "isReadReceiptRequested" => {
-                key(out);
-                write_bool(out, m.read_receipt);
-            }
-            "isRead" => {
-                key(out);
-                write_bool(out, m.is_read);
-            }
-            "isDraft" => {
-                key(out);
-                write_bool(out, m.is_draft);
-            }
+            "categories" => write_array(out, &m.categories, |out, c| write_str(out, c)),
+            "receivedDateTime" => write_date(out, m.received),
+            "sentDateTime" => match m.sent {
+                Some(t) => write_date(out, t),
+                None => out.extend_from_slice(b"null"),
+            },
+            "hasAttachments" => write_bool(out, m.has_attachments()),
+            "internetMessageId" => write_str(out, &m.internet_message_id),
+            "subject" => write_str(out, &m.subject),
+            "bodyPreview" => write_str(out, preview(m)),
+            "importance" => write_str(out, &m.importance),
+            "parentFolderId" => write_str(out, &mb.folders[m.folder as usize].id),
+            "conversationId" => write_str(out, &m.conversation_id),
+            "conversationIndex" => write_str(out, &conversation_index(m)),
+            "isDeliveryReceiptRequested" => write_bool(out, m.delivery_receipt),
+            "isReadReceiptRequested" => write_bool(out, m.read_receipt),
+            "isRead" => write_bool(out, m.is_read),
+            "isDraft" => write_bool(out, m.is_draft),
             "webLink" => {
-                key(out);
                 write_str(
                     out,
                     &format!(
@@ -333,50 +276,24 @@ impl MessageView<'_> {
                     ),
                 );
             }
-            "inferenceClassification" => {
-                key(out);
-                write_str(out, &m.inference);
-            }
-            "body" | "uniqueBody" => {
-                key(out);
-                match (self.body_as_text, m.body_html) {
-                    (Some(true), true) => write_body(out, "text", &html_to_text(&m.body)),
-                    (Some(false), false) => write_body(out, "html", &text_to_html(&m.body)),
-                    _ => write_body(out, if m.body_html { "html" } else { "text" }, &m.body),
-                }
-            }
-            "sender" => {
-                key(out);
-                write_opt_rec(out, m.sender.as_ref());
-            }
-            "from" => {
-                key(out);
-                write_opt_rec(out, m.from.as_ref());
-            }
-            "toRecipients" => {
-                key(out);
-                write_array(out, &m.to, write_rec);
-            }
-            "ccRecipients" => {
-                key(out);
-                write_array(out, &m.cc, write_rec);
-            }
-            "bccRecipients" => {
-                key(out);
-                write_array(out, &m.bcc, write_rec);
-            }
-            "replyTo" => {
-                key(out);
-                write_array(out, &m.reply_to, write_rec);
-            }
+            "inferenceClassification" => write_str(out, &m.inference),
+            "body" | "uniqueBody" => match (self.body_as_text, m.body_html) {
+                (Some(true), true) => write_body(out, "text", &html_to_text(&m.body)),
+                (Some(false), false) => write_body(out, "html", &text_to_html(&m.body)),
+                _ => write_body(out, if m.body_html { "html" } else { "text" }, &m.body),
+            },
+            "sender" => write_opt_rec(out, m.sender.as_ref()),
+            "from" => write_opt_rec(out, m.from.as_ref()),
+            "toRecipients" => write_array(out, &m.to, write_rec),
+            "ccRecipients" => write_array(out, &m.cc, write_rec),
+            "bccRecipients" => write_array(out, &m.bcc, write_rec),
+            "replyTo" => write_array(out, &m.reply_to, write_rec),
             "flag" => {
-                key(out);
                 out.extend_from_slice(br#"{"flagStatus":"#);
                 write_str(out, &m.flag);
                 out.push(b'}');
             }
             "internetMessageHeaders" => {
-                key(out);
                 write_array(out, &m.headers, |out, (n, v)| {
                     out.extend_from_slice(br#"{"name":"#);
                     write_str(out, n);
@@ -385,7 +302,7 @@ impl MessageView<'_> {
                     out.push(b'}');
                 });
             }
-            _ => {}
+            _ => out.truncate(mark),
         }
     }
 
