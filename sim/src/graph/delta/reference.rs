@@ -1,6 +1,7 @@
 //! The `messages/delta` page as the sim wrote it before the page was made faster (the
 //! by-sequence scan of the whole mailbox and the `serde` serialisation of `MessageView`),
-//! kept verbatim as the reference the tests compare the fast path with byte for byte.
+//! kept verbatim as the reference the tests compare the fast path with byte for byte. The one
+//! change: the by-sequence index the mailbox no longer keeps is derived from its messages.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -346,9 +347,14 @@ pub fn message_page(
 ) -> Vec<u8> {
     let ct = t.ct.clone();
     let want = |kind: &str| ct.as_deref().map(|c| c == kind).unwrap_or(true);
+    // The mailbox's `by_seq` index (changed_seq -> key) of the time, derived from the messages.
+    let by_seq: std::collections::BTreeMap<u64, u64> = mb
+        .messages
+        .values()
+        .map(|m| (m.changed_seq, m.key))
+        .collect();
     // Messages changed in (after, hi] that are in the folder now.
-    let mut msgs = mb
-        .by_seq
+    let mut msgs = by_seq
         .range(if t.hi > t.after {
             (t.after + 1)..=t.hi
         } else {
