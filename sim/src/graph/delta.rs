@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::json::{
-    check_folder_select, check_message_select, collection_bytes, folder_json, MessageView,
+    check_folder_select, check_message_select, collection_bytes, folder_json, JsonItem, MessageView,
 };
 use super::{json_response, select, Ctx, GErr, GResult};
 use crate::state::{b64url, Mailbox, ROOT};
@@ -135,32 +135,68 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
     check_message_select(&t.sel)?;
     let flt = t.flt.as_deref().map(super::filter::parse).transpose()?;
     let ps = page_size(ctx, &t);
+    let base = ctx.base();
+    let bytes = message_page(
+        mb,
+        folder,
+        &t,
+        flt.as_ref(),
+        ps,
+        &PageOpts {
+            base: &base,
+            mb_path: &ctx.mb_path,
+            folder_ref,
+            immutable: ctx.immutable,
+            body_as_text: ctx.body_as_text,
+        },
+    );
+    drop(w);
+    Ok(super::bytes_response(StatusCode::OK, bytes))
+}
+
+/// What a `messages/delta` page depends on besides the mailbox and the token.
+struct PageOpts<'a> {
+    base: &'a str,
+    mb_path: &'a str,
+    folder_ref: &'a str,
+    immutable: bool,
+    body_as_text: Option<bool>,
+}
+
+/// One `messages/delta` page of `folder` for the round in `t`: the items, then the
+/// `@odata.nextLink` (more to come) or the `@odata.deltaLink`.
+fn message_page(
+    mb: &Mailbox,
+    folder: u32,
+    t: &Token,
+    flt: Option<&super::filter::Expr>,
+    ps: usize,
+    o: &PageOpts,
+) -> Vec<u8> {
     let ct = t.ct.clone();
     let want = |kind: &str| ct.as_deref().map(|c| c == kind).unwrap_or(true);
     // Messages changed in (after, hi] that are in the folder now.
     let mut msgs = mb
-        .by_seq
+        .by_folder_seq
         .range(if t.hi > t.after {
-            (t.after + 1)..=t.hi
+            (folder, t.after + 1)..=(folder, t.hi)
         } else {
             // BTreeMap::range panics when start > end.
-            u64::MAX..=u64::MAX
+            (u32::MAX, u64::MAX)..=(u32::MAX, u64::MAX)
         })
-        .filter_map(|(seq, k)| {
+        .filter_map(|(&(_, seq), k)| {
             let m = &mb.messages[k];
-            if m.folder != folder {
-                return None;
-            }
+            debug_assert_eq!(m.folder, folder);
             let created = m.arrived_seq > t.lo;
             if (created && !want("created")) || (!created && !want("updated")) {
                 return None;
             }
-            if let Some(f) = &flt {
+            if let Some(f) = flt {
                 if !super::filter::eval(mb, m, f).unwrap_or(false) {
                     return None;
                 }
             }
-            Some((*seq, Item::Msg(*k)))
+            Some((seq, Item::Msg(*k)))
         });
     // Removals in (max(lo, after), hi] (none in the first round).
     let ts = &mb.tombstones;
@@ -196,9 +232,9 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
     }
     let link_base = format!(
         "{}/{}/mailFolders('{}')/messages/delta",
-        ctx.base(),
-        ctx.mb_path,
-        folder_ref_for_link(mb, folder, folder_ref)
+        o.base,
+        o.mb_path,
+        folder_ref_for_link(mb, folder, o.folder_ref)
     );
     let link = if more {
         let mut nt = t.clone();
@@ -221,35 +257,41 @@ pub fn messages(ctx: &Ctx, folder: u32, folder_ref: &str) -> GResult {
         Item::Msg(k) => DeltaItem::Msg(MessageView {
             mb,
             m: &mb.messages[k],
-            immutable: ctx.immutable,
+            immutable: o.immutable,
             sel: t.sel.as_deref(),
             expand_attachments: false,
             odata_type: true,
-            body_as_text: ctx.body_as_text,
+            body_as_text: o.body_as_text,
         }),
         Item::Gone(i) => {
             let x = &ts[*i];
             DeltaItem::Gone(json!({
                 "@odata.type": "#microsoft.graph.message",
-                "id": if ctx.immutable { &x.immutable_id } else { &x.rest_id },
+                "id": if o.immutable { &x.immutable_id } else { &x.rest_id },
                 "@removed": {"reason": "deleted"},
             }))
         }
     });
-    let bytes = collection_bytes(
-        &format!("{}/$metadata#Collection(message)", ctx.base()),
+    collection_bytes(
+        &format!("{}/$metadata#Collection(message)", o.base),
         items,
         &[link],
-    );
-    drop(w);
-    Ok(super::bytes_response(StatusCode::OK, bytes))
+        out.len() * 1024,
+    )
 }
 
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum DeltaItem<'a> {
     Msg(MessageView<'a>),
     Gone(Value),
+}
+
+impl JsonItem for DeltaItem<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            DeltaItem::Msg(v) => v.write_json(out),
+            DeltaItem::Gone(v) => serde_json::to_writer(out, v).expect("write"),
+        }
+    }
 }
 
 fn folder_ref_for_link(mb: &Mailbox, folder: u32, r: &str) -> String {
@@ -308,3 +350,8 @@ pub fn folders(ctx: &Ctx) -> GResult {
     drop(w);
     Ok(json_response(StatusCode::OK, &body))
 }
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;

@@ -275,7 +275,7 @@ fn resolve(mb: &Mailbox, m: &Message, path: &str, env: Option<(&str, &Elem)>) ->
         ("isdraft", "") => V::B(m.is_draft),
         ("hasattachments", "") => V::B(m.has_attachments()),
         ("subject", "") => V::S(m.subject.clone()),
-        ("bodypreview", "") => V::S(super::json::preview(m)),
+        ("bodypreview", "") => V::S(super::json::preview(m).to_string()),
         ("internetmessageid", "") => V::S(m.internet_message_id.clone()),
         ("conversationid", "") => V::S(m.conversation_id.clone()),
         ("importance", "") => V::S(m.importance.clone()),

@@ -1,13 +1,13 @@
 //! JSON shapes of Graph resources (property names and types as in the v1.0 CSDL).
 
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::GErr;
-use crate::clock::iso;
-use crate::state::{b64std, Addr, Attachment, Folder, Mailbox, Message, User, ROOT};
+use crate::clock::{iso, iso_bytes};
+use crate::state::{
+    b64std, Addr, Attachment, Folder, Mailbox, Message, User, CHANGE_KEY_PREFIX, ROOT,
+};
 
 pub const MESSAGE_DEFAULT: &[&str] = &[
     "createdDateTime",
@@ -112,14 +112,8 @@ pub fn text_to_html(text: &str) -> String {
 }
 
 /// Text of a body with tags removed, whitespace collapsed, at most 255 characters.
-pub fn preview(m: &Message) -> String {
-    let text = if m.body_html {
-        html_to_text(&m.body)
-    } else {
-        m.body.clone()
-    };
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed.chars().take(255).collect()
+pub fn preview(m: &Message) -> &str {
+    m.preview()
 }
 
 fn conversation_index(m: &Message) -> String {
@@ -135,52 +129,94 @@ pub fn message_id(m: &Message, immutable: bool) -> &str {
     }
 }
 
-#[derive(Serialize)]
-struct EmailAddressOut<'a> {
-    name: &'a str,
-    address: &'a str,
-}
-
-#[derive(Serialize)]
-struct RecipientOut<'a> {
-    #[serde(rename = "emailAddress")]
-    email_address: EmailAddressOut<'a>,
-}
-
-fn rec(a: &Addr) -> RecipientOut<'_> {
-    RecipientOut {
-        email_address: EmailAddressOut {
-            name: &a.name,
-            address: &a.address,
-        },
+/// Appends `s` as a JSON string, escaped exactly as `serde_json` escapes it.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        serde_json::to_writer(&mut *out, s).expect("write");
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
     }
 }
 
-fn recs(v: &[Addr]) -> Vec<RecipientOut<'_>> {
-    v.iter().map(rec).collect()
+/// Whether `b` has a byte `serde_json` escapes (a control character, `"` or `\`), eight bytes
+/// at a time.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        // Bytes below 0x20 (high bit clear and below 0x20), `"` (0x22) and `\` (0x5c).
+        let below = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+        if below | zero_byte(v ^ (ONES * 0x22)) | zero_byte(v ^ (ONES * 0x5c)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
-#[derive(Serialize)]
-struct BodyOut<'a> {
-    #[serde(rename = "contentType")]
-    content_type: &'static str,
-    content: &'a str,
+/// Appends `"2024-05-01T10:00:00Z"` (see [`iso`]).
+fn write_date(out: &mut Vec<u8>, secs: i64) {
+    match iso_bytes(secs) {
+        Some(b) => {
+            out.push(b'"');
+            out.extend_from_slice(&b);
+            out.push(b'"');
+        }
+        None => write_str(out, &iso(secs)),
+    }
 }
 
-#[derive(Serialize)]
-struct FlagOut<'a> {
-    #[serde(rename = "flagStatus")]
-    flag_status: &'a str,
+fn write_bool(out: &mut Vec<u8>, v: bool) {
+    out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
-#[derive(Serialize)]
-struct HeaderOut<'a> {
-    name: &'a str,
-    value: &'a str,
+/// `{"emailAddress":{"name":..,"address":..}}`
+fn write_rec(out: &mut Vec<u8>, a: &Addr) {
+    out.extend_from_slice(br#"{"emailAddress":{"name":"#);
+    write_str(out, &a.name);
+    out.extend_from_slice(br#","address":"#);
+    write_str(out, &a.address);
+    out.extend_from_slice(b"}}");
 }
 
-/// A message as Graph prints it, serialised straight from the store (no intermediate
-/// `Value`): `@odata.etag`, `id`, then the default properties or the `$select`ed ones.
+fn write_opt_rec(out: &mut Vec<u8>, a: Option<&Addr>) {
+    match a {
+        Some(a) => write_rec(out, a),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_array<T>(out: &mut Vec<u8>, v: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
+/// `{"contentType":..,"content":..}`
+fn write_body(out: &mut Vec<u8>, content_type: &str, content: &str) {
+    out.extend_from_slice(br#"{"contentType":"#);
+    write_str(out, content_type);
+    out.extend_from_slice(br#","content":"#);
+    write_str(out, content);
+    out.push(b'}');
+}
+
+/// A message as Graph prints it, written straight from the store as JSON text (no
+/// intermediate `Value`): `@odata.etag`, `id`, then the default properties or the `$select`ed
+/// ones.
 pub struct MessageView<'a> {
     pub mb: &'a Mailbox,
     pub m: &'a Message,
@@ -195,98 +231,103 @@ pub struct MessageView<'a> {
 }
 
 impl MessageView<'_> {
-    fn entry<M: SerializeMap>(&self, map: &mut M, name: &str) -> Result<(), M::Error> {
+    /// Writes `,"name":value` for a known property; nothing for an unknown one.
+    fn entry(&self, out: &mut Vec<u8>, name: &str) {
         let (mb, m, imm) = (self.mb, self.m, self.immutable);
+        let mark = out.len();
+        out.push(b',');
+        write_str(out, name);
+        out.push(b':');
         match name {
-            "id" => map.serialize_entry(name, message_id(m, imm)),
-            "createdDateTime" => map.serialize_entry(name, &iso(m.created)),
-            "lastModifiedDateTime" => map.serialize_entry(name, &iso(m.last_modified)),
-            "changeKey" => map.serialize_entry(name, &m.change_key()),
-            "categories" => map.serialize_entry(name, &m.categories),
-            "receivedDateTime" => map.serialize_entry(name, &iso(m.received)),
-            "sentDateTime" => map.serialize_entry(name, &m.sent.map(iso)),
-            "hasAttachments" => map.serialize_entry(name, &m.has_attachments()),
-            "internetMessageId" => map.serialize_entry(name, &m.internet_message_id),
-            "subject" => map.serialize_entry(name, &m.subject),
-            "bodyPreview" => map.serialize_entry(name, &preview(m)),
-            "importance" => map.serialize_entry(name, &m.importance),
-            "parentFolderId" => map.serialize_entry(name, &mb.folders[m.folder as usize].id),
-            "conversationId" => map.serialize_entry(name, &m.conversation_id),
-            "conversationIndex" => map.serialize_entry(name, &conversation_index(m)),
-            "isDeliveryReceiptRequested" => map.serialize_entry(name, &m.delivery_receipt),
-            "isReadReceiptRequested" => map.serialize_entry(name, &m.read_receipt),
-            "isRead" => map.serialize_entry(name, &m.is_read),
-            "isDraft" => map.serialize_entry(name, &m.is_draft),
-            "webLink" => map.serialize_entry(
-                name,
-                &format!(
-                    "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
-                    url::form_urlencoded::byte_serialize(message_id(m, imm).as_bytes())
-                        .collect::<String>()
-                ),
-            ),
-            "inferenceClassification" => map.serialize_entry(name, &m.inference),
-            "body" | "uniqueBody" => match (self.body_as_text, m.body_html) {
-                (Some(true), true) => map.serialize_entry(
-                    name,
-                    &BodyOut {
-                        content_type: "text",
-                        content: &html_to_text(&m.body),
-                    },
-                ),
-                (Some(false), false) => map.serialize_entry(
-                    name,
-                    &BodyOut {
-                        content_type: "html",
-                        content: &text_to_html(&m.body),
-                    },
-                ),
-                _ => map.serialize_entry(
-                    name,
-                    &BodyOut {
-                        content_type: if m.body_html { "html" } else { "text" },
-                        content: &m.body,
-                    },
-                ),
+            "id" => write_str(out, message_id(m, imm)),
+            "createdDateTime" => write_date(out, m.created),
+            "lastModifiedDateTime" => write_date(out, m.last_modified),
+            "changeKey" => {
+                out.push(b'"');
+                out.extend_from_slice(CHANGE_KEY_PREFIX.as_bytes());
+                out.extend_from_slice(&m.change_key_tail());
+                out.push(b'"');
+            }
+            "categories" => write_array(out, &m.categories, |out, c| write_str(out, c)),
+            "receivedDateTime" => write_date(out, m.received),
+            "sentDateTime" => match m.sent {
+                Some(t) => write_date(out, t),
+                None => out.extend_from_slice(b"null"),
             },
-            "sender" => map.serialize_entry(name, &m.sender.as_ref().map(rec)),
-            "from" => map.serialize_entry(name, &m.from.as_ref().map(rec)),
-            "toRecipients" => map.serialize_entry(name, &recs(&m.to)),
-            "ccRecipients" => map.serialize_entry(name, &recs(&m.cc)),
-            "bccRecipients" => map.serialize_entry(name, &recs(&m.bcc)),
-            "replyTo" => map.serialize_entry(name, &recs(&m.reply_to)),
-            "flag" => map.serialize_entry(name, &FlagOut { flag_status: &m.flag }),
-            "internetMessageHeaders" => map.serialize_entry(
-                name,
-                &m.headers
-                    .iter()
-                    .map(|(n, v)| HeaderOut { name: n, value: v })
-                    .collect::<Vec<_>>(),
-            ),
-            _ => Ok(()),
+            "hasAttachments" => write_bool(out, m.has_attachments()),
+            "internetMessageId" => write_str(out, &m.internet_message_id),
+            "subject" => write_str(out, &m.subject),
+            "bodyPreview" => write_str(out, preview(m)),
+            "importance" => write_str(out, &m.importance),
+            "parentFolderId" => write_str(out, &mb.folders[m.folder as usize].id),
+            "conversationId" => write_str(out, &m.conversation_id),
+            "conversationIndex" => write_str(out, &conversation_index(m)),
+            "isDeliveryReceiptRequested" => write_bool(out, m.delivery_receipt),
+            "isReadReceiptRequested" => write_bool(out, m.read_receipt),
+            "isRead" => write_bool(out, m.is_read),
+            "isDraft" => write_bool(out, m.is_draft),
+            "webLink" => {
+                write_str(
+                    out,
+                    &format!(
+                        "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
+                        url::form_urlencoded::byte_serialize(message_id(m, imm).as_bytes())
+                            .collect::<String>()
+                    ),
+                );
+            }
+            "inferenceClassification" => write_str(out, &m.inference),
+            "body" | "uniqueBody" => match (self.body_as_text, m.body_html) {
+                (Some(true), true) => write_body(out, "text", &html_to_text(&m.body)),
+                (Some(false), false) => write_body(out, "html", &text_to_html(&m.body)),
+                _ => write_body(out, if m.body_html { "html" } else { "text" }, &m.body),
+            },
+            "sender" => write_opt_rec(out, m.sender.as_ref()),
+            "from" => write_opt_rec(out, m.from.as_ref()),
+            "toRecipients" => write_array(out, &m.to, write_rec),
+            "ccRecipients" => write_array(out, &m.cc, write_rec),
+            "bccRecipients" => write_array(out, &m.bcc, write_rec),
+            "replyTo" => write_array(out, &m.reply_to, write_rec),
+            "flag" => {
+                out.extend_from_slice(br#"{"flagStatus":"#);
+                write_str(out, &m.flag);
+                out.push(b'}');
+            }
+            "internetMessageHeaders" => {
+                write_array(out, &m.headers, |out, (n, v)| {
+                    out.extend_from_slice(br#"{"name":"#);
+                    write_str(out, n);
+                    out.extend_from_slice(br#","value":"#);
+                    write_str(out, v);
+                    out.push(b'}');
+                });
+            }
+            _ => out.truncate(mark),
         }
     }
-}
 
-impl Serialize for MessageView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
+    /// Appends the message as one JSON object.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
         if self.odata_type {
-            map.serialize_entry("@odata.type", "#microsoft.graph.message")?;
+            out.extend_from_slice(br##""@odata.type":"#microsoft.graph.message","##);
         }
-        map.serialize_entry("@odata.etag", &self.m.etag())?;
-        map.serialize_entry("id", message_id(self.m, self.immutable))?;
+        out.extend_from_slice(br#""@odata.etag":"W/\""#);
+        out.extend_from_slice(CHANGE_KEY_PREFIX.as_bytes());
+        out.extend_from_slice(&self.m.change_key_tail());
+        out.extend_from_slice(br#"\"","id":"#);
+        write_str(out, message_id(self.m, self.immutable));
         match self.sel {
             Some(names) => {
                 for n in names {
                     if n != "id" {
-                        self.entry(&mut map, n)?;
+                        self.entry(out, n);
                     }
                 }
             }
             None => {
                 for n in MESSAGE_DEFAULT {
-                    self.entry(&mut map, n)?;
+                    self.entry(out, n);
                 }
             }
         }
@@ -297,10 +338,29 @@ impl Serialize for MessageView<'_> {
                 .iter()
                 .map(|a| attachment_json(a, true))
                 .collect();
-            map.serialize_entry("attachments", &atts)?;
+            out.extend_from_slice(br#","attachments":"#);
+            serde_json::to_writer(&mut *out, &atts).expect("write");
         }
-        map.end()
+        out.push(b'}');
     }
+
+    /// The message as a JSON value (for single-item answers).
+    pub fn to_value(&self) -> Value {
+        let mut out = Vec::with_capacity(2048);
+        self.write_json(&mut out);
+        serde_json::from_slice(&out).expect("message JSON")
+    }
+}
+
+impl JsonItem for MessageView<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        MessageView::write_json(self, out)
+    }
+}
+
+/// An item of a collection answer that writes itself as JSON text.
+pub trait JsonItem {
+    fn write_json(&self, out: &mut Vec<u8>);
 }
 
 /// Validates `$select` names for messages.
@@ -323,7 +383,7 @@ pub fn check_message_select(sel: &Option<Vec<String>>) -> Result<(), GErr> {
     Ok(())
 }
 
-/// The message as a JSON value (for single-item answers; lists serialise [`MessageView`]s
+/// The message as a JSON value (for single-item answers; lists write [`MessageView`]s
 /// directly).
 pub fn message_json(
     mb: &Mailbox,
@@ -332,7 +392,7 @@ pub fn message_json(
     sel: Option<&[String]>,
     expand_attachments: bool,
 ) -> Value {
-    serde_json::to_value(MessageView {
+    MessageView {
         mb,
         m,
         immutable,
@@ -340,31 +400,32 @@ pub fn message_json(
         expand_attachments,
         odata_type: false,
         body_as_text: None,
-    })
-    .expect("message serialises")
+    }
+    .to_value()
 }
 
 /// Writes `{"@odata.context": ctx, "value": [items...], extra...}` without building a
-/// `Value` tree for the items.
-pub fn collection_bytes<T: Serialize>(
+/// `Value` tree for the items; `size_hint` (bytes) sizes the buffer.
+pub fn collection_bytes<T: JsonItem>(
     context: &str,
     items: impl Iterator<Item = T>,
     extra: &[(&str, Value)],
+    size_hint: usize,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 * 1024);
+    let mut out = Vec::with_capacity(size_hint.max(16 * 1024));
     out.extend_from_slice(b"{\"@odata.context\":");
-    serde_json::to_writer(&mut out, context).expect("write");
+    write_str(&mut out, context);
     out.extend_from_slice(b",\"value\":[");
     for (i, it) in items.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &it).expect("write");
+        it.write_json(&mut out);
     }
     out.push(b']');
     for (k, v) in extra {
         out.push(b',');
-        serde_json::to_writer(&mut out, k).expect("write");
+        write_str(&mut out, k);
         out.push(b':');
         serde_json::to_writer(&mut out, v).expect("write");
     }

@@ -155,7 +155,7 @@ fn list(ctx: &Ctx, folder: Option<(u32, String)>) -> GResult {
         odata_type: false,
         body_as_text: ctx.body_as_text,
     });
-    let bytes = collection_bytes(&context, views, &extra);
+    let bytes = collection_bytes(&context, views, &extra, page.len() * 1024);
     drop(w);
     Ok(super::bytes_response(StatusCode::OK, bytes))
 }
@@ -167,7 +167,7 @@ fn get(ctx: &Ctx, id: &str) -> GResult {
     let w = ctx.sim.w();
     let mb = &w.mailboxes[&ctx.target];
     let k = lookup(mb, id)?;
-    let mut v = serde_json::to_value(MessageView {
+    let mut v = MessageView {
         mb,
         m: &mb.messages[&k],
         immutable: ctx.immutable,
@@ -175,8 +175,8 @@ fn get(ctx: &Ctx, id: &str) -> GResult {
         expand_attachments: expand_attachments(ctx),
         odata_type: false,
         body_as_text: ctx.body_as_text,
-    })
-    .expect("message serialises");
+    }
+    .to_value();
     v["@odata.context"] = json!(format!(
         "{}/$metadata#users('{}')/messages/$entity",
         ctx.base(),

@@ -31,9 +31,10 @@ pub struct Mailbox {
     pub folder_tombstones: Vec<(u64, String)>,
     #[serde(skip)]
     pub by_id: HashMap<String, u64>,
-    /// changed_seq -> message key (for delta rounds).
+    /// (folder, changed_seq) -> message key, for delta rounds (a folder's page does not walk
+    /// the other folders' changes).
     #[serde(skip)]
-    pub by_seq: BTreeMap<u64, u64>,
+    pub by_folder_seq: BTreeMap<(u32, u64), u64>,
     /// Asynchronous submission: how long (ms on the sim clock, a random value in
     /// `[min, max]`) a submitted message stays in Drafts before it moves to Sent Items and
     /// goes out. `(0, 0)`: at once.
@@ -53,7 +54,7 @@ impl Mailbox {
             tombstones: vec![],
             folder_tombstones: vec![],
             by_id: HashMap::new(),
-            by_seq: BTreeMap::new(),
+            by_folder_seq: BTreeMap::new(),
             submission_delay_ms: (0, 0),
         };
         let de = is_german(locale);
@@ -94,9 +95,11 @@ impl Mailbox {
         }
         m.changed_seq = self.next_seq();
         m.arrived_seq = m.changed_seq;
+        m.preview_cache.take();
+        m.preview();
         self.by_id.insert(m.rest_id.clone(), key);
         self.by_id.insert(m.immutable_id.clone(), key);
-        self.by_seq.insert(m.changed_seq, key);
+        self.by_folder_seq.insert((folder, m.changed_seq), key);
         let f = &mut self.folders[folder as usize];
         f.items.insert((-m.received, key));
         if !m.is_read {
@@ -109,7 +112,7 @@ impl Mailbox {
 
     fn unlink(&mut self, key: u64) -> Option<Message> {
         let m = self.messages.remove(&key)?;
-        self.by_seq.remove(&m.changed_seq);
+        self.by_folder_seq.remove(&(m.folder, m.changed_seq));
         let f = &mut self.folders[m.folder as usize];
         f.items.remove(&(-m.received, key));
         if !m.is_read {
@@ -136,7 +139,7 @@ impl Mailbox {
         m.changed_seq = self.next_seq();
         m.arrived_seq = m.changed_seq;
         self.by_id.insert(m.rest_id.clone(), key);
-        self.by_seq.insert(m.changed_seq, key);
+        self.by_folder_seq.insert((dest, m.changed_seq), key);
         let f = &mut self.folders[dest as usize];
         f.items.insert((-m.received, key));
         if !m.is_read {
@@ -178,13 +181,16 @@ impl Mailbox {
         let was_read = m.is_read;
         let old_received = m.received;
         let old_seq = m.changed_seq;
+        let old_folder = m.folder;
         let r = f(m);
+        m.preview_cache.take();
+        m.preview();
         m.version += 1;
         m.changed_seq = seq;
         m.last_modified = now;
         let (is_read, received, folder) = (m.is_read, m.received, m.folder);
-        self.by_seq.remove(&old_seq);
-        self.by_seq.insert(seq, key);
+        self.by_folder_seq.remove(&(old_folder, old_seq));
+        self.by_folder_seq.insert((folder, seq), key);
         let fo = &mut self.folders[folder as usize];
         if was_read != is_read {
             if is_read {
@@ -206,7 +212,7 @@ impl Mailbox {
     /// Rebuilds the indexes that are not persisted.
     pub fn reindex(&mut self) {
         self.by_id.clear();
-        self.by_seq.clear();
+        self.by_folder_seq.clear();
         for f in &mut self.folders {
             f.items.clear();
             f.unread = 0;
@@ -214,7 +220,7 @@ impl Mailbox {
         for m in self.messages.values() {
             self.by_id.insert(m.rest_id.clone(), m.key);
             self.by_id.insert(m.immutable_id.clone(), m.key);
-            self.by_seq.insert(m.changed_seq, m.key);
+            self.by_folder_seq.insert((m.folder, m.changed_seq), m.key);
             let f = &mut self.folders[m.folder as usize];
             f.items.insert((-m.received, m.key));
             if !m.is_read {

@@ -21,7 +21,7 @@ pub use directory::{AliasSendMode, Grant, Tenant, User, UserKind, CONSUMERS_TENA
 pub use folders::{is_german, Folder, ROOT, WELL_KNOWN};
 pub use ids::{b64std, b64url, exchange_id, new_guid, new_message_id, random_bytes, random_token};
 pub use mailboxes::{Mailbox, Tombstone};
-pub use messages::{Addr, Attachment, Message};
+pub use messages::{Addr, Attachment, Message, CHANGE_KEY_PREFIX};
 pub use outbound::{OutboundAttachment, OutboundMail, PendingSubmission};
 pub use tokens::{CodeGrant, DeviceGrant, DeviceState, Flow, FlowKind, Lifetimes, RefreshGrant};
 pub use uploads::UploadSession;
