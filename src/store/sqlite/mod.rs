@@ -25,6 +25,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open per store.
 const MAX_IDLE: usize = 8;
+/// Page size of new stores, in bytes.
+const PAGE_SIZE: i64 = 16 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
 /// Page cache of the write connection, in KiB (SQLite's default is 2 MiB per connection).
@@ -162,6 +164,11 @@ fn open_connection(path: &Path) -> Result<Connection> {
             .with_detail("field", "store")
     })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A new store is laid out in 16 KiB pages (SQLite's default is 4 KiB): a cached message
+    // is about 1 KiB, and with four times fewer pages per row a page of 1,000 messages costs
+    // about a third less to write (fewer b-tree splits, WAL frames and system calls;
+    // `examples/bench_store`). Must come before the first write; existing stores keep theirs.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     // Statements are prepared once per connection (rusqlite keeps 16 by default, fewer
     // than the store's hot statements).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -325,7 +332,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         // About 1,300 WAL frames in one commit: the hook wakes the checkpoint thread.
-        let chunk = vec![7u8; 5 << 20];
+        let chunk = vec![7u8; 1300 * PAGE_SIZE as usize];
         s.write(|tx| {
             tx.prepare_cached("INSERT INTO blobs (id, owner, created_at) VALUES ('b', 'o', 1)")?
                 .execute([])?;
@@ -340,14 +347,35 @@ mod tests {
             "no checkpoint ran"
         );
         // The database file now holds the chunk (the WAL was copied back).
-        assert!(std::fs::metadata(dir.path().join("s.db")).unwrap().len() > 5 << 20);
+        assert!(std::fs::metadata(dir.path().join("s.db")).unwrap().len() > chunk.len() as u64);
         let n: i64 = s
             .read(|c| {
                 Ok(c.prepare_cached("SELECT length(data) FROM blob_chunks")?
                     .query_row([], |r| r.get(0))?)
             })
             .unwrap();
-        assert_eq!(n, 5 << 20);
+        assert_eq!(n, chunk.len() as i64);
+    }
+
+    #[test]
+    fn new_stores_use_16_kib_pages_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |s: &SqliteStore| -> i64 {
+            s.read(|c| Ok(c.query_row("PRAGMA page_size", [], |r| r.get(0))?))
+                .unwrap()
+        };
+        let fresh = SqliteStore::open(&dir.path().join("new.db")).unwrap();
+        assert_eq!(page_size(&fresh), PAGE_SIZE);
+        let old = dir.path().join("old.db");
+        {
+            let c = Connection::open(&old).unwrap();
+            c.execute_batch(
+                "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&old).unwrap();
+        assert_eq!(page_size(&s), 4096);
     }
 
     #[test]
