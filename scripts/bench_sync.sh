@@ -3,8 +3,8 @@
 # sync of an uneven and an even 12-folder mailbox at 50,000 and 200,000 messages (T_lb and
 # ratio, CPU per 1,000 messages for the library and the sim, peak RSS, requests, 429s),
 # warm o365_list_folders from C and from PHP next to json_decode, and one scheduler round
-# over 1,000 idle mailboxes; first the store's message write path alone. Release build; the sim runs as a separate process. Extra
-# arguments go to the bench, e.g.
+# over 1,000 idle mailboxes; first the store's message write path alone (bench_store).
+# Release build; the sim runs as a separate process. Extra arguments go to the bench, e.g.
 #   scripts/bench_sync.sh --sizes 50000 --idle-mailboxes 200
 set -euo pipefail
 cd "$(dirname "$0")/.."
