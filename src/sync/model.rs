@@ -225,10 +225,11 @@ fn rfc3339_ms(s: Option<&str>) -> Option<i64> {
         .map(|d| d.timestamp_millis())
 }
 
+/// One recipient as cached (fields in the order a JSON map sorts them).
 #[derive(serde::Serialize)]
 struct Rcpt<'a> {
-    name: &'a str,
     address: &'a str,
+    name: &'a str,
 }
 
 fn rcpt_list(v: &[GRecipient]) -> Vec<Rcpt<'_>> {
@@ -243,6 +244,26 @@ fn rcpt_list(v: &[GRecipient]) -> Vec<Rcpt<'_>> {
         .collect()
 }
 
+/// The recipient lists of a cached message, written straight to JSON text (keys in the
+/// order a JSON map sorts them, as [`message_row`] writes them).
+#[derive(serde::Serialize)]
+struct Recipients<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bcc: Option<Vec<Rcpt<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cc: Option<Vec<Rcpt<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<Vec<Rcpt<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<Vec<Rcpt<'a>>>,
+}
+
+impl Recipients<'_> {
+    fn is_empty(&self) -> bool {
+        self.bcc.is_none() && self.cc.is_none() && self.reply_to.is_none() && self.to.is_none()
+    }
+}
+
 fn typed_page(page: GPage, folder_id: &str) -> MessagePage {
     let mut out = MessagePage::default();
     for m in page.value {
@@ -251,20 +272,12 @@ fn typed_page(page: GPage, folder_id: &str) -> MessagePage {
             out.removed.push(id);
             continue;
         }
-        let mut rcpt = serde_json::Map::new();
-        for (name, list) in [
-            ("to", &m.to_recipients),
-            ("cc", &m.cc_recipients),
-            ("bcc", &m.bcc_recipients),
-            ("reply_to", &m.reply_to),
-        ] {
-            if let Some(l) = list {
-                rcpt.insert(
-                    name.into(),
-                    serde_json::to_value(rcpt_list(l)).unwrap_or_default(),
-                );
-            }
-        }
+        let rcpt = Recipients {
+            bcc: m.bcc_recipients.as_deref().map(rcpt_list),
+            cc: m.cc_recipients.as_deref().map(rcpt_list),
+            reply_to: m.reply_to.as_deref().map(rcpt_list),
+            to: m.to_recipients.as_deref().map(rcpt_list),
+        };
         let from = m.from.and_then(|f| f.email_address);
         out.upserts.push(MessageRow {
             id,
@@ -274,7 +287,8 @@ fn typed_page(page: GPage, folder_id: &str) -> MessagePage {
             subject: m.subject,
             from_name: from.as_ref().map(|f| f.name.clone().unwrap_or_default()),
             from_address: from.and_then(|f| f.address),
-            recipients_json: (!rcpt.is_empty()).then(|| Value::Object(rcpt).to_string()),
+            recipients_json: (!rcpt.is_empty())
+                .then(|| serde_json::to_string(&rcpt).unwrap_or_default()),
             received_at: rfc3339_ms(m.received_date_time.as_deref()),
             sent_at: rfc3339_ms(m.sent_date_time.as_deref()),
             is_read: m.is_read,
@@ -432,5 +446,28 @@ mod tests {
     #[test]
     fn ids_are_escaped_for_paths() {
         assert_eq!(path_segment("AAMk+a/b="), "AAMk%2Ba%2Fb=");
+    }
+
+    #[test]
+    fn a_delta_page_and_a_single_message_make_the_same_row() {
+        let item = json!({
+            "id": "B", "subject": "Grüße \"x\"", "isRead": true, "isDraft": false,
+            "from": {"emailAddress": {"name": "Dana", "address": "dana@x.example"}},
+            "toRecipients": [{"emailAddress": {"name": "A", "address": "a@x.example"}},
+                             {"emailAddress": {"address": "b@x.example"}}],
+            "ccRecipients": [],
+            "replyTo": [{"emailAddress": {"name": "R", "address": "r@x.example"}}],
+            "receivedDateTime": "2024-01-02T03:04:05Z", "sentDateTime": "2024-01-02T03:04:00Z",
+            "categories": ["Rot"], "flag": {"flagStatus": "flagged"}, "changeKey": "ck",
+            "bodyPreview": "Hallo", "importance": "high", "hasAttachments": true
+        });
+        let page = serde_json::to_vec(&json!({"value": [item.clone()]})).unwrap();
+        let typed = message_page_bytes(&page, "F1").unwrap().upserts.remove(0);
+        assert_eq!(Some(typed), message_row(&item, "F1"));
+        let bare = json!({"id": "C"});
+        let page = serde_json::to_vec(&json!({"value": [bare.clone()]})).unwrap();
+        let typed = message_page_bytes(&page, "F1").unwrap().upserts.remove(0);
+        assert_eq!(typed.recipients_json, None);
+        assert_eq!(Some(typed), message_row(&bare, "F1"));
     }
 }
