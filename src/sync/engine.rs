@@ -190,7 +190,8 @@ async fn refresh_folders_deferred<A: MailApi>(
             client.now_ms(),
         );
         let _ = blocking(client, move |c| {
-            c.store().record_sync_error(&m, "folders", &kind, &msg, now)
+            c.store()
+                .record_sync_error(&m, FOLDERS_SCOPE, &kind, &msg, now)
         })
         .await;
     }
@@ -208,7 +209,7 @@ async fn folder_round<A: MailApi>(
     let m = mailbox_id.to_owned();
     let (state, cached) = blocking(client, move |c| {
         Ok((
-            c.store().sync_state(&m, "folders")?,
+            c.store().sync_state(&m, FOLDERS_SCOPE)?,
             c.store().cached_folders(&m)?,
         ))
     })
